@@ -1,0 +1,91 @@
+//! The audit log: who did what to which object, per integrator.
+
+use chrono::Utc;
+use sea_orm::ColumnTrait;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, QueryFilter, Set};
+
+use crate::entities::audit_log;
+use crate::error::CoreError;
+use crate::id::AuditEntryId;
+use crate::paging::{Page, PageRequest, fetch_page};
+use crate::states::ActorKind;
+use crate::tenancy::Scope;
+
+/// Who acted.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Actor {
+    pub fn user(user_id: &str, ip: Option<String>) -> Self {
+        Actor {
+            kind: ActorKind::User,
+            id: Some(user_id.to_owned()),
+            ip,
+        }
+    }
+
+    pub fn seller(seller_id: Option<&str>, ip: Option<String>) -> Self {
+        Actor {
+            kind: ActorKind::Seller,
+            id: seller_id.map(str::to_owned),
+            ip,
+        }
+    }
+
+    pub fn system() -> Self {
+        Actor {
+            kind: ActorKind::System,
+            id: None,
+            ip: None,
+        }
+    }
+}
+
+/// Records one action. Call it inside the transaction that makes the change,
+/// so the log never claims what did not happen.
+pub async fn record(
+    db: &impl ConnectionTrait,
+    integrator_id: &str,
+    actor: &Actor,
+    action: &str,
+    target: Option<(&str, &str)>,
+    detail: Option<String>,
+) -> Result<(), CoreError> {
+    audit_log::ActiveModel {
+        id: Set(AuditEntryId::new().into_string()),
+        integrator_id: Set(integrator_id.to_owned()),
+        actor_kind: Set(actor.kind),
+        actor_id: Set(actor.id.clone()),
+        action: Set(action.to_owned()),
+        target_kind: Set(target.map(|t| t.0.to_owned())),
+        target_id: Set(target.map(|t| t.1.to_owned())),
+        detail: Set(detail.map(|d| d.chars().take(500).collect())),
+        ip: Set(actor.ip.clone()),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Newest first; optionally only one action kind (e.g. `seller.`) or one target.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    action_prefix: Option<&str>,
+    target_id: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<audit_log::Model>, CoreError> {
+    let mut q = scope.select::<audit_log::Entity>();
+    if let Some(p) = action_prefix.filter(|p| !p.is_empty()) {
+        q = q.filter(audit_log::Column::Action.starts_with(p));
+    }
+    if let Some(t) = target_id.filter(|t| !t.is_empty()) {
+        q = q.filter(audit_log::Column::TargetId.eq(t));
+    }
+    fetch_page(db, q, audit_log::Column::Id, page, |m| m.id.clone()).await
+}

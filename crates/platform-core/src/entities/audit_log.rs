@@ -1,0 +1,27 @@
+//! Who did what, per integrator.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::states::ActorKind;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "audit_log")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub actor_kind: ActorKind,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub detail: Option<String>,
+    pub ip: Option<String>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,47 @@
+//! A charge on a terminal: the job of record for dispatch.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::states::{IntentStatus, UpstreamApi};
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "payment_intents")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub seller_id: String,
+    pub terminal_id: String,
+    pub store_id: Option<String>,
+    pub pos_id: Option<String>,
+    pub api_key_id: Option<String>,
+    pub upstream_api: UpstreamApi,
+    pub upstream_id: Option<String>,
+    pub status: IntentStatus,
+    pub status_detail: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub description: Option<String>,
+    pub external_reference: Option<String>,
+    pub print_on_terminal: bool,
+    pub payment_type: Option<String>,
+    pub installments: Option<i32>,
+    pub installments_cost: Option<String>,
+    pub sponsor_id: Option<String>,
+    pub mp_payment_id: Option<String>,
+    pub upstream_version: i64,
+    pub open_on_terminal: Option<String>,
+    pub dispatch_attempts: i32,
+    pub next_dispatch_at: Option<DateTimeUtc>,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub finalized_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

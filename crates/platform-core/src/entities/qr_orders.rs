@@ -1,0 +1,31 @@
+//! An in-store QR order on a POS.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::states::QrOrderStatus;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "qr_orders")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub seller_id: String,
+    pub store_id: Option<String>,
+    pub pos_id: String,
+    pub external_reference: String,
+    pub title: Option<String>,
+    pub total_amount: i64,
+    pub currency: String,
+    pub status: QrOrderStatus,
+    pub sponsor_id: Option<String>,
+    pub expires_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,35 @@
+//! A seller's OAuth tokens, encrypted at rest.
+//!
+//! Encrypted columns (sealed with `crypto::Keyring`, AAD = table, column, row id): `access_token`, `refresh_token`.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "seller_credentials")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub seller_id: String,
+    #[serde(skip)]
+    pub access_token: String,
+    #[serde(skip)]
+    pub refresh_token: Option<String>,
+    pub expires_at: DateTimeUtc,
+    pub scope: String,
+    pub public_key: Option<String>,
+    pub refresh_failures: i32,
+    pub next_refresh_at: Option<DateTimeUtc>,
+    pub last_refreshed_at: Option<DateTimeUtc>,
+    pub last_refresh_error: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    /// Held by the process refreshing these credentials (see `credentials.rs`).
+    pub refresh_lease_until: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

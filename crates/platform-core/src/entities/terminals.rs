@@ -1,0 +1,27 @@
+//! A Point terminal (device) and its operating mode.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::states::OperatingMode;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "terminals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub seller_id: String,
+    pub store_id: Option<String>,
+    pub pos_id: Option<String>,
+    pub device_id: String,
+    pub model: Option<String>,
+    pub operating_mode: OperatingMode,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,30 @@
+//! One event to one endpoint: the job of record for fan-out.
+
+use sea_orm::entity::prelude::*;
+use serde::Serialize;
+
+use crate::states::DeliveryStatus;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
+#[sea_orm(table_name = "webhook_deliveries")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub status: DeliveryStatus,
+    pub attempt_count: i32,
+    pub next_attempt_at: Option<DateTimeUtc>,
+    pub last_status_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub completed_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

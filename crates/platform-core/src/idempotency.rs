@@ -1,0 +1,213 @@
+//! `Idempotency-Key` on creates: same key + same body returns the first
+//! response; same key + another body is refused; concurrent duplicates wait
+//! for the first to finish.
+//!
+//! A record is claimed by inserting it `in_progress` (the unique index on
+//! integrator + principal + key decides the race), and completed with the
+//! response. The stored response is sealed with the master keys: a create's
+//! response can hold something shown only once (an API key, a webhook
+//! secret, an onboarding URL). A claim whose holder died is taken over after a while, so a
+//! crash mid-request does not block the key forever.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    Set,
+};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{Aad, Keyring};
+use crate::entities::idempotency_keys;
+use crate::error::CoreError;
+use crate::id::IdempotencyRecordId;
+use crate::states::IdempotencyStatus;
+
+/// How long a stored response is replayed.
+pub const RETENTION: Duration = Duration::hours(24);
+/// A claim older than this is presumed dead and may be taken over.
+const STALE_CLAIM: Duration = Duration::seconds(60);
+/// How long a concurrent duplicate waits for the first request.
+const WAIT_FOR_FIRST: StdDuration = StdDuration::from_secs(15);
+
+pub const MAX_KEY_LEN: usize = 255;
+
+/// What to do with a request carrying an idempotency key.
+#[derive(Debug)]
+pub enum Claim {
+    /// First time: do the work, then call [`complete`] with the record id.
+    Fresh { record_id: String },
+    /// Seen before with the same body: send this response again.
+    Replay { status: u16, body: String },
+}
+
+/// Hash of what makes two requests "the same": method, path and body.
+pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(body);
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub fn validate_key(key: &str) -> Result<(), CoreError> {
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(CoreError::Invalid {
+            code: "invalid_idempotency_key",
+            message: format!("Idempotency-Key must be 1–{MAX_KEY_LEN} visible ASCII characters"),
+        });
+    }
+    Ok(())
+}
+
+/// Claims `key` for `principal` (an API key or user id) within an integrator.
+pub async fn claim(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    integrator_id: &str,
+    principal: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Claim, CoreError> {
+    validate_key(key)?;
+    let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
+    let mut backoff = StdDuration::from_millis(5);
+    loop {
+        let now = Utc::now();
+        let existing = idempotency_keys::Entity::find()
+            .filter(idempotency_keys::Column::IntegratorId.eq(integrator_id))
+            .filter(idempotency_keys::Column::Principal.eq(principal))
+            .filter(idempotency_keys::Column::Key.eq(key))
+            .one(db)
+            .await?;
+        match existing {
+            None => {
+                let record_id = IdempotencyRecordId::new().into_string();
+                let inserted = idempotency_keys::ActiveModel {
+                    id: Set(record_id.clone()),
+                    integrator_id: Set(integrator_id.to_owned()),
+                    principal: Set(principal.to_owned()),
+                    key: Set(key.to_owned()),
+                    request_hash: Set(fingerprint.to_owned()),
+                    status: Set(IdempotencyStatus::InProgress),
+                    response_status: Set(None),
+                    response_body: Set(None),
+                    resource_id: Set(None),
+                    created_at: Set(now),
+                    expires_at: Set(now + RETENTION),
+                }
+                .insert(db)
+                .await;
+                match inserted {
+                    Ok(_) => return Ok(Claim::Fresh { record_id }),
+                    // Lost the race to a concurrent duplicate: look again.
+                    Err(_) => continue,
+                }
+            }
+            Some(rec) if rec.expires_at <= now => {
+                // Past retention: forget it and start over.
+                idempotency_keys::Entity::delete_by_id(rec.id)
+                    .exec(db)
+                    .await?;
+                continue;
+            }
+            Some(rec) if rec.request_hash != fingerprint => {
+                return Err(CoreError::Invalid {
+                    code: "idempotency_key_reused",
+                    message: "this Idempotency-Key was already used with a different request; use a new key".into(),
+                });
+            }
+            Some(rec) => match rec.status {
+                IdempotencyStatus::Completed => {
+                    let body = match &rec.response_body {
+                        Some(sealed) => keyring
+                            .open(
+                                sealed,
+                                Aad::new("idempotency_keys", "response_body", &rec.id),
+                            )?
+                            .into_exposed(),
+                        None => String::new(),
+                    };
+                    return Ok(Claim::Replay {
+                        status: rec.response_status.unwrap_or(200) as u16,
+                        body,
+                    });
+                }
+                IdempotencyStatus::InProgress if now - rec.created_at > STALE_CLAIM => {
+                    // The first request died mid-way; take the claim over.
+                    let mut active = rec.clone().into_active_model();
+                    active.created_at = Set(now);
+                    let res = idempotency_keys::Entity::update_many()
+                        .set(active)
+                        .filter(idempotency_keys::Column::Id.eq(rec.id.clone()))
+                        .filter(idempotency_keys::Column::CreatedAt.eq(rec.created_at))
+                        .exec(db)
+                        .await?;
+                    if res.rows_affected == 1 {
+                        return Ok(Claim::Fresh { record_id: rec.id });
+                    }
+                    continue;
+                }
+                IdempotencyStatus::InProgress => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(CoreError::conflict(
+                            "idempotency_request_in_progress",
+                            "a request with this Idempotency-Key is still being processed; retry shortly",
+                        ));
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(StdDuration::from_millis(200));
+                }
+            },
+        }
+    }
+}
+
+/// Stores the response of a fresh claim, to be replayed.
+pub async fn complete(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    record_id: &str,
+    status: u16,
+    body: &str,
+    resource_id: Option<&str>,
+) -> Result<(), CoreError> {
+    let Some(rec) = idempotency_keys::Entity::find_by_id(record_id.to_owned())
+        .one(db)
+        .await?
+    else {
+        return Ok(());
+    };
+    let mut active = rec.into_active_model();
+    active.status = Set(IdempotencyStatus::Completed);
+    active.response_status = Set(Some(i32::from(status)));
+    let sealed = keyring.seal(
+        &body.into(),
+        Aad::new("idempotency_keys", "response_body", record_id),
+    );
+    active.response_body = Set(Some(sealed));
+    active.resource_id = Set(resource_id.map(str::to_owned));
+    active.update(db).await?;
+    Ok(())
+}
+
+/// Gives a claim up (the request failed before doing anything), so a retry
+/// with the same key runs again instead of replaying a failure.
+pub async fn release(db: &DatabaseConnection, record_id: &str) -> Result<(), CoreError> {
+    idempotency_keys::Entity::delete_by_id(record_id.to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Removes records past retention (called by the worker's housekeeping).
+pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, CoreError> {
+    let res = idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::ExpiresAt.lte(Utc::now()))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}

@@ -1,0 +1,195 @@
+//! An integrator's Mercado Pago application settings, as the settings page
+//! edits them. Secrets are write-only: they can be replaced, never read back
+//! (the page only learns whether one is set).
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+
+use crate::audit::{self, Actor};
+use crate::crypto::{Aad, Keyring};
+use crate::entities::integrators;
+use crate::error::CoreError;
+use crate::mercadopago::AppCredentials;
+use crate::secret::SecretString;
+use crate::tenancy::Scope;
+
+/// What the settings page may show.
+#[derive(Debug, Clone)]
+pub struct AppSettingsView {
+    pub name: String,
+    pub client_id: Option<String>,
+    pub has_client_secret: bool,
+    pub has_webhook_secret: bool,
+    pub sponsor_id: Option<String>,
+    pub is_demo: bool,
+}
+
+/// A change from the settings form. `None` secrets keep the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct AppSettingsUpdate {
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    pub webhook_secret: Option<SecretString>,
+    pub sponsor_id: String,
+}
+
+/// A form field that failed validation, with a message key for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub code: &'static str,
+}
+
+pub async fn view(db: &impl ConnectionTrait, scope: &Scope) -> Result<AppSettingsView, CoreError> {
+    let i = scope
+        .find::<integrators::Entity>(db, scope.integrator_id().as_str())
+        .await?;
+    Ok(AppSettingsView {
+        name: i.name,
+        client_id: i.mp_client_id,
+        has_client_secret: i.mp_client_secret.is_some(),
+        has_webhook_secret: i.mp_webhook_secret.is_some(),
+        sponsor_id: i.sponsor_id,
+        is_demo: i.is_demo,
+    })
+}
+
+fn digits(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn secret_ok(s: &SecretString) -> bool {
+    let v = s.expose_secret();
+    (8..=256).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Checks every field; returns all errors at once so the form shows them together.
+pub fn validate(update: &AppSettingsUpdate, had_client_secret: bool) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !digits(update.client_id.trim(), 32) {
+        errors.push(FieldError {
+            field: "client_id",
+            code: "client_id_invalid",
+        });
+    }
+    match &update.client_secret {
+        Some(s) if !secret_ok(s) => errors.push(FieldError {
+            field: "client_secret",
+            code: "secret_invalid",
+        }),
+        None if !had_client_secret => errors.push(FieldError {
+            field: "client_secret",
+            code: "client_secret_required",
+        }),
+        _ => {}
+    }
+    if let Some(s) = &update.webhook_secret
+        && !secret_ok(s)
+    {
+        errors.push(FieldError {
+            field: "webhook_secret",
+            code: "secret_invalid",
+        });
+    }
+    let sponsor = update.sponsor_id.trim();
+    if !sponsor.is_empty() && !digits(sponsor, 20) {
+        errors.push(FieldError {
+            field: "sponsor_id",
+            code: "sponsor_id_invalid",
+        });
+    }
+    errors
+}
+
+/// Validates and saves; on any error nothing is written.
+pub async fn update(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    scope: &Scope,
+    actor: &Actor,
+    redirect_url: &str,
+    update: AppSettingsUpdate,
+) -> Result<Result<(), Vec<FieldError>>, CoreError> {
+    let current = scope
+        .find::<integrators::Entity>(db, scope.integrator_id().as_str())
+        .await?;
+    let errors = validate(&update, current.mp_client_secret.is_some());
+    if !errors.is_empty() {
+        return Ok(Err(errors));
+    }
+    let id = current.id.clone();
+    let mut changed = vec!["client_id", "sponsor_id"];
+    let mut row = current.into_active_model();
+    row.mp_client_id = Set(Some(update.client_id.trim().to_owned()));
+    let sponsor = update.sponsor_id.trim();
+    row.sponsor_id = Set((!sponsor.is_empty()).then(|| sponsor.to_owned()));
+    row.mp_redirect_url = Set(Some(redirect_url.to_owned()));
+    if let Some(s) = &update.client_secret {
+        row.mp_client_secret = Set(Some(
+            keyring.seal(s, Aad::new("integrators", "mp_client_secret", &id)),
+        ));
+        changed.push("client_secret");
+    }
+    if let Some(s) = &update.webhook_secret {
+        row.mp_webhook_secret = Set(Some(
+            keyring.seal(s, Aad::new("integrators", "mp_webhook_secret", &id)),
+        ));
+        changed.push("webhook_secret");
+    }
+    row.updated_at = Set(Utc::now());
+    row.update(db).await?;
+    audit::record(
+        db,
+        &id,
+        actor,
+        "settings.mp_application.updated",
+        Some(("integrator", &id)),
+        Some(format!("fields: {}", changed.join(", "))),
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+/// The application credentials to talk OAuth with, when configured.
+pub fn credentials(
+    keyring: &Keyring,
+    integrator: &integrators::Model,
+) -> Result<Option<AppCredentials>, CoreError> {
+    let (Some(client_id), Some(sealed)) = (&integrator.mp_client_id, &integrator.mp_client_secret)
+    else {
+        return Ok(None);
+    };
+    let client_secret = keyring.open(
+        sealed,
+        Aad::new("integrators", "mp_client_secret", &integrator.id),
+    )?;
+    Ok(Some(AppCredentials {
+        client_id: client_id.clone(),
+        client_secret,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upd(client_id: &str, secret: Option<&str>, sponsor: &str) -> AppSettingsUpdate {
+        AppSettingsUpdate {
+            client_id: client_id.into(),
+            client_secret: secret.map(SecretString::from),
+            webhook_secret: None,
+            sponsor_id: sponsor.into(),
+        }
+    }
+
+    #[test]
+    fn validation_names_each_bad_field() {
+        assert!(validate(&upd("1234", Some("abcdefgh12"), ""), false).is_empty());
+        assert!(validate(&upd("1234", None, "99"), true).is_empty());
+        let e = validate(&upd("12a", None, "x"), false);
+        let fields: Vec<_> = e.iter().map(|e| e.field).collect();
+        assert_eq!(fields, vec!["client_id", "client_secret", "sponsor_id"]);
+        let e = validate(&upd("1", Some("has space inside"), ""), true);
+        assert_eq!(e[0].code, "secret_invalid");
+    }
+}

@@ -1,0 +1,833 @@
+//! Payment intents: a charge on one terminal, from creation to a final state.
+//!
+//! Creation validates against the seller's site rules, injects the
+//! integrator's sponsor id (whatever the POS sent), and commits the row in
+//! `queued` state before anything is sent upstream; the worker dispatches it.
+//! `open_on_terminal` (unique) makes "one open intent per terminal" a
+//! database rule, so concurrent creates cannot both win.
+//!
+//! Every status change goes through [`transition`]: the move must be allowed
+//! by `IntentStatus::can_become`, is applied only if the row still has the
+//! status it was read with, and writes the event history and the
+//! integrator event in the same transaction.
+
+use crate::db::BeginWrite;
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+};
+use serde::Serialize;
+
+use crate::entities::{integrators, payment_intent_events, payment_intents, sellers, terminals};
+use crate::error::CoreError;
+use crate::events;
+use crate::id::{IntentEventId, PaymentIntentId};
+use crate::states::{EventSource, IntentStatus, LinkStatus, OperatingMode};
+use crate::tenancy::Scope;
+
+pub const MAX_DESCRIPTION: usize = 150;
+pub const MAX_EXTERNAL_REFERENCE: usize = 64;
+
+/// What a POS asks for. Amounts are integer minor units (1500 = 15.00).
+#[derive(Debug, Clone, Default)]
+pub struct NewIntent {
+    pub amount: i64,
+    pub description: Option<String>,
+    pub external_reference: Option<String>,
+    pub print_on_terminal: bool,
+    pub payment_type: Option<String>,
+    pub installments: Option<i32>,
+    pub installments_cost: Option<String>,
+}
+
+fn invalid(code: &'static str, message: impl Into<String>) -> CoreError {
+    CoreError::invalid(code, message)
+}
+
+/// Checks an intent against the rules Mercado Pago documents for the site,
+/// before anything is queued.
+pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreError> {
+    if let Some((min, max)) = site.point_amount_limits() {
+        if new.amount < min || new.amount > max {
+            return Err(invalid(
+                "amount_out_of_range",
+                format!(
+                    "amount must be between {} and {} (minor units of {}) for site {site}",
+                    min,
+                    max,
+                    site.currency()
+                ),
+            ));
+        }
+    } else if new.amount <= 0 {
+        return Err(invalid("amount_out_of_range", "amount must be positive"));
+    }
+    if let Some(d) = &new.description
+        && d.chars().count() > MAX_DESCRIPTION
+    {
+        return Err(invalid(
+            "invalid_description",
+            format!("description is limited to {MAX_DESCRIPTION} characters"),
+        ));
+    }
+    if let Some(r) = &new.external_reference
+        && (r.is_empty()
+            || r.len() > MAX_EXTERNAL_REFERENCE
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+    {
+        return Err(invalid(
+            "invalid_external_reference",
+            format!(
+                "external_reference must be 1–{MAX_EXTERNAL_REFERENCE} characters of A–Z, a–z, 0–9, - and _"
+            ),
+        ));
+    }
+    match new.payment_type.as_deref() {
+        None | Some("credit_card") | Some("debit_card") => {}
+        Some("voucher_card") if site == crate::states::Site::Mlb => {}
+        Some(other) => {
+            return Err(invalid(
+                "invalid_payment_type",
+                format!(
+                    "payment_type `{other}` is not available here (credit_card, debit_card; voucher_card in MLB)"
+                ),
+            ));
+        }
+    }
+    let credit = new.payment_type.as_deref() == Some("credit_card");
+    if let Some(n) = new.installments {
+        if !credit {
+            return Err(invalid(
+                "invalid_installments",
+                "installments require payment_type credit_card",
+            ));
+        }
+        if !(1..=72).contains(&n) {
+            return Err(invalid(
+                "invalid_installments",
+                "installments must be between 1 and 72",
+            ));
+        }
+        // MLB: each installment at least 5.00.
+        if site == crate::states::Site::Mlb && new.amount / i64::from(n) < 500 {
+            return Err(invalid(
+                "invalid_installments",
+                "each installment must be at least 5.00",
+            ));
+        }
+    }
+    match new.installments_cost.as_deref() {
+        None => {}
+        Some("seller") | Some("buyer") if credit => {}
+        Some(_) => {
+            return Err(invalid(
+                "invalid_installments_cost",
+                "installments_cost must be `seller` or `buyer`, with payment_type credit_card",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a queued intent on a terminal of the scope.
+pub async fn create(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    terminal_id: &str,
+    new: NewIntent,
+    api_key_id: Option<&str>,
+    source: EventSource,
+) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
+    let terminal = scope.find::<terminals::Entity>(db, terminal_id).await?;
+    let seller = scope
+        .find::<sellers::Entity>(db, &terminal.seller_id)
+        .await?;
+    let integrator = integrators::Entity::find_by_id(terminal.integrator_id.clone())
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "integrator" })?;
+    if seller.link_status != LinkStatus::Linked {
+        return Err(CoreError::conflict(
+            "seller_not_linked",
+            format!(
+                "seller {} is {}; it must be linked (reconnect it) before charging",
+                seller.id, seller.link_status
+            ),
+        ));
+    }
+    if terminal.operating_mode != OperatingMode::Pdv {
+        return Err(CoreError::conflict(
+            "terminal_not_integrated",
+            format!(
+                "terminal {} is in {} mode; switch it to PDV (and restart it) to charge from a POS",
+                terminal.id, terminal.operating_mode
+            ),
+        ));
+    }
+    validate(seller.site_id, &new)?;
+
+    let now = Utc::now();
+    let id = PaymentIntentId::new().into_string();
+    let row = payment_intents::ActiveModel {
+        id: Set(id.clone()),
+        integrator_id: Set(terminal.integrator_id.clone()),
+        seller_id: Set(seller.id.clone()),
+        terminal_id: Set(terminal.id.clone()),
+        store_id: Set(terminal.store_id.clone()),
+        pos_id: Set(terminal.pos_id.clone()),
+        api_key_id: Set(api_key_id.map(str::to_owned)),
+        upstream_api: Set(integrator.upstream_api),
+        upstream_id: Set(None),
+        status: Set(IntentStatus::Queued),
+        status_detail: Set(None),
+        amount: Set(new.amount),
+        currency: Set(seller.site_id.currency().to_owned()),
+        description: Set(new.description),
+        external_reference: Set(new.external_reference),
+        print_on_terminal: Set(new.print_on_terminal),
+        payment_type: Set(new.payment_type),
+        installments: Set(new.installments),
+        installments_cost: Set(new.installments_cost),
+        // The integrator's, always: a POS can neither omit nor forge it.
+        sponsor_id: Set(integrator.sponsor_id.clone()),
+        mp_payment_id: Set(None),
+        upstream_version: Set(0),
+        open_on_terminal: Set(Some(terminal.id.clone())),
+        dispatch_attempts: Set(0),
+        next_dispatch_at: Set(Some(now)),
+        last_error_code: Set(None),
+        last_error_message: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        finalized_at: Set(None),
+    };
+
+    let txn = db.begin_write().await?;
+    let inserted = match row.insert(&txn).await {
+        Ok(m) => m,
+        Err(e) if is_unique_violation(&e) => {
+            txn.rollback().await?;
+            return Err(terminal_busy(db, &terminal.id).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    record_event(&txn, &inserted, None, IntentStatus::Queued, source, None).await?;
+    let deliveries = events::emit(
+        &txn,
+        &inserted.integrator_id,
+        Some(&inserted.seller_id),
+        "payment_intent.created",
+        &IntentView::from(&inserted),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((inserted, deliveries))
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+async fn terminal_busy(db: &DatabaseConnection, terminal_id: &str) -> CoreError {
+    let open = payment_intents::Entity::find()
+        .filter(payment_intents::Column::OpenOnTerminal.eq(terminal_id))
+        .one(db)
+        .await
+        .ok()
+        .flatten();
+    CoreError::Conflict {
+        code: "terminal_busy",
+        message: match open {
+            Some(o) => format!(
+                "terminal {terminal_id} already has an open payment intent: {}",
+                o.id
+            ),
+            None => format!("terminal {terminal_id} already has an open payment intent"),
+        },
+    }
+}
+
+async fn record_event(
+    txn: &impl ConnectionTrait,
+    intent: &payment_intents::Model,
+    from: Option<IntentStatus>,
+    to: IntentStatus,
+    source: EventSource,
+    detail: Option<String>,
+) -> Result<(), CoreError> {
+    payment_intent_events::ActiveModel {
+        id: Set(IntentEventId::new().into_string()),
+        integrator_id: Set(intent.integrator_id.clone()),
+        intent_id: Set(intent.id.clone()),
+        from_status: Set(from),
+        to_status: Set(to),
+        source: Set(source),
+        detail: Set(detail),
+        created_at: Set(Utc::now()),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// Facts learned from upstream along with a status change.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamFacts {
+    /// The order / payment intent id at Mercado Pago, once known.
+    pub upstream_id: Option<String>,
+    pub status_detail: Option<String>,
+    pub mp_payment_id: Option<String>,
+    /// The Orders API `data.version`; older versions are ignored.
+    pub version: Option<i64>,
+    pub error: Option<(String, String)>,
+    pub detail: Option<String>,
+}
+
+/// The outcome of [`transition`].
+#[derive(Debug)]
+pub enum Transition {
+    Applied {
+        intent: payment_intents::Model,
+        deliveries: Vec<String>,
+    },
+    /// Not allowed (backwards, repeated, or out of date): nothing changed.
+    Ignored { intent: payment_intents::Model },
+}
+
+/// Moves an intent to `next` if allowed and if nobody moved it meanwhile.
+pub async fn transition(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    next: IntentStatus,
+    facts: UpstreamFacts,
+    source: EventSource,
+) -> Result<Transition, CoreError> {
+    for _ in 0..5 {
+        let current = payment_intents::Entity::find_by_id(intent_id.to_owned())
+            .one(db)
+            .await?
+            .ok_or(CoreError::NotFound {
+                kind: "payment intent",
+            })?;
+        let stale_version = facts.version.is_some_and(|v| v <= current.upstream_version);
+        if !current.status.can_become(next) || stale_version {
+            return Ok(Transition::Ignored { intent: current });
+        }
+        let now = Utc::now();
+        let txn = db.begin_write().await?;
+        let mut update = payment_intents::Entity::update_many()
+            .col_expr(payment_intents::Column::Status, Expr::value(next))
+            .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
+            .filter(payment_intents::Column::Id.eq(intent_id))
+            .filter(payment_intents::Column::Status.eq(current.status));
+        if let Some(d) = &facts.status_detail {
+            update = update.col_expr(
+                payment_intents::Column::StatusDetail,
+                Expr::value(d.clone()),
+            );
+        }
+        if let Some(u) = &facts.upstream_id {
+            update = update.col_expr(payment_intents::Column::UpstreamId, Expr::value(u.clone()));
+        }
+        if let Some(p) = &facts.mp_payment_id {
+            update = update.col_expr(payment_intents::Column::MpPaymentId, Expr::value(p.clone()));
+        }
+        if let Some(v) = facts.version {
+            update = update.col_expr(payment_intents::Column::UpstreamVersion, Expr::value(v));
+        }
+        // A passing error (a retried dispatch, a refused cancel) is history
+        // once the intent moves on successfully; the event log keeps it.
+        if facts.error.is_none()
+            && matches!(
+                next,
+                IntentStatus::Created
+                    | IntentStatus::AtTerminal
+                    | IntentStatus::Processed
+                    | IntentStatus::Refunded
+            )
+        {
+            update = update
+                .col_expr(
+                    payment_intents::Column::LastErrorCode,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    payment_intents::Column::LastErrorMessage,
+                    Expr::value(Option::<String>::None),
+                );
+        }
+        if let Some((code, message)) = &facts.error {
+            update = update
+                .col_expr(
+                    payment_intents::Column::LastErrorCode,
+                    Expr::value(code.clone()),
+                )
+                .col_expr(
+                    payment_intents::Column::LastErrorMessage,
+                    Expr::value(message.clone()),
+                );
+        }
+        if next.is_final() {
+            update = update
+                .col_expr(
+                    payment_intents::Column::OpenOnTerminal,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(payment_intents::Column::FinalizedAt, Expr::value(Some(now)))
+                .col_expr(
+                    payment_intents::Column::NextDispatchAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                );
+        }
+        if update.exec(&txn).await?.rows_affected == 0 {
+            // Someone else moved it first; look again.
+            txn.rollback().await?;
+            continue;
+        }
+        let updated = payment_intents::Entity::find_by_id(intent_id.to_owned())
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound {
+                kind: "payment intent",
+            })?;
+        record_event(
+            &txn,
+            &updated,
+            Some(current.status),
+            next,
+            source,
+            facts.detail.clone(),
+        )
+        .await?;
+        let deliveries = match event_type_for(next) {
+            Some(t) => {
+                events::emit(
+                    &txn,
+                    &updated.integrator_id,
+                    Some(&updated.seller_id),
+                    t,
+                    &IntentView::from(&updated),
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        txn.commit().await?;
+        return Ok(Transition::Applied {
+            intent: updated,
+            deliveries,
+        });
+    }
+    Err(CoreError::conflict(
+        "concurrent_update",
+        "the payment intent is being changed concurrently; retry",
+    ))
+}
+
+fn event_type_for(status: IntentStatus) -> Option<&'static str> {
+    use IntentStatus::*;
+    Some(match status {
+        Queued | Created => return None,
+        AtTerminal => "payment_intent.at_terminal",
+        Processed => "payment_intent.processed",
+        Failed => "payment_intent.failed",
+        Canceled => "payment_intent.canceled",
+        Expired => "payment_intent.expired",
+        ActionRequired => "payment_intent.action_required",
+        Refunded => "payment_intent.refunded",
+    })
+}
+
+/// Records a failed dispatch attempt that will be retried at `next`.
+pub async fn note_retry(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    next: DateTime<Utc>,
+    error: (&str, &str),
+) -> Result<(), CoreError> {
+    payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::DispatchAttempts,
+            Expr::col(payment_intents::Column::DispatchAttempts).add(1),
+        )
+        .col_expr(
+            payment_intents::Column::NextDispatchAt,
+            Expr::value(Some(next)),
+        )
+        .col_expr(
+            payment_intents::Column::LastErrorCode,
+            Expr::value(error.0.to_owned()),
+        )
+        .col_expr(
+            payment_intents::Column::LastErrorMessage,
+            Expr::value(error.1.to_owned()),
+        )
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the upstream id of an intent whatever its status (an order that
+/// reached Mercado Pago after the intent was canceled here).
+pub async fn record_upstream_id(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    upstream_id: &str,
+) -> Result<(), CoreError> {
+    payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::UpstreamId,
+            Expr::value(upstream_id.to_owned()),
+        )
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::UpstreamId.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Sets when the worker should next look at an intent (dispatch or sync).
+pub async fn schedule(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    next: Option<DateTime<Utc>>,
+) -> Result<(), CoreError> {
+    payment_intents::Entity::update_many()
+        .col_expr(payment_intents::Column::NextDispatchAt, Expr::value(next))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Asks for a cancel. A queued intent (not yet sent) is canceled at once;
+/// one already sent is marked `cancel_requested` and handed to the worker.
+/// Returns the intent and whether the worker must act.
+pub async fn request_cancel(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    intent_id: &str,
+    source: EventSource,
+) -> Result<(payment_intents::Model, bool, Vec<String>), CoreError> {
+    let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
+    match intent.status {
+        IntentStatus::Queued => {
+            match transition(
+                db,
+                &intent.id,
+                IntentStatus::Canceled,
+                UpstreamFacts {
+                    status_detail: Some("canceled_by_api".into()),
+                    ..Default::default()
+                },
+                source,
+            )
+            .await?
+            {
+                Transition::Applied { intent, deliveries } => Ok((intent, false, deliveries)),
+                // The worker sent it meanwhile: cancel upstream instead.
+                Transition::Ignored { .. } => {
+                    Box::pin(request_cancel(db, scope, intent_id, source)).await
+                }
+            }
+        }
+        IntentStatus::Created | IntentStatus::AtTerminal => {
+            payment_intents::Entity::update_many()
+                .col_expr(
+                    payment_intents::Column::StatusDetail,
+                    Expr::value(CANCEL_REQUESTED),
+                )
+                .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(payment_intents::Column::Id.eq(intent.id.clone()))
+                .filter(payment_intents::Column::Status.eq(intent.status))
+                .exec(db)
+                .await?;
+            let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
+            Ok((intent, true, Vec::new()))
+        }
+        status => Err(CoreError::conflict(
+            "intent_not_cancelable",
+            format!(
+                "the payment intent is {status}; only queued, created or at_terminal intents can be canceled"
+            ),
+        )),
+    }
+}
+
+/// Records that Mercado Pago refused a cancel (the intent stays as it is).
+pub async fn note_cancel_refused(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    code: &str,
+    message: &str,
+) -> Result<(), CoreError> {
+    payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::StatusDetail,
+            Expr::value("cancel_refused"),
+        )
+        .col_expr(
+            payment_intents::Column::LastErrorCode,
+            Expr::value(code.to_owned()),
+        )
+        .col_expr(
+            payment_intents::Column::LastErrorMessage,
+            Expr::value(message.to_owned()),
+        )
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::StatusDetail.eq(CANCEL_REQUESTED))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// `status_detail` while a cancel waits for the worker / the terminal.
+pub const CANCEL_REQUESTED: &str = "cancel_requested";
+
+/// Finds an intent by its Mercado Pago id, or by the external reference
+/// Puente sends upstream (its own intent id), for notifications.
+pub async fn find_by_upstream(
+    db: &DatabaseConnection,
+    upstream_id: Option<&str>,
+    external_reference: Option<&str>,
+) -> Result<Option<payment_intents::Model>, CoreError> {
+    if let Some(u) = upstream_id
+        && let Some(found) = payment_intents::Entity::find()
+            .filter(payment_intents::Column::UpstreamId.eq(u))
+            .one(db)
+            .await?
+    {
+        return Ok(Some(found));
+    }
+    match external_reference {
+        Some(r) if PaymentIntentId::parse(r).is_ok() => {
+            Ok(payment_intents::Entity::find_by_id(r.to_owned())
+                .one(db)
+                .await?)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Filters for listing intents; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct IntentFilter {
+    pub status: Option<IntentStatus>,
+    pub seller_id: Option<String>,
+    pub terminal_id: Option<String>,
+    pub external_reference: Option<String>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+pub const MAX_PAGE: u64 = 100;
+
+/// Newest first; `starting_after` is the last id of the previous page.
+pub async fn list(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    filter: &IntentFilter,
+    starting_after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<payment_intents::Model>, bool), CoreError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let mut q = scope.select::<payment_intents::Entity>();
+    if let Some(s) = filter.status {
+        q = q.filter(payment_intents::Column::Status.eq(s));
+    }
+    if let Some(s) = &filter.seller_id {
+        q = q.filter(payment_intents::Column::SellerId.eq(s.clone()));
+    }
+    if let Some(t) = &filter.terminal_id {
+        q = q.filter(payment_intents::Column::TerminalId.eq(t.clone()));
+    }
+    if let Some(r) = &filter.external_reference {
+        q = q.filter(payment_intents::Column::ExternalReference.eq(r.clone()));
+    }
+    if let Some(a) = filter.created_after {
+        q = q.filter(payment_intents::Column::CreatedAt.gt(a));
+    }
+    if let Some(b) = filter.created_before {
+        q = q.filter(payment_intents::Column::CreatedAt.lt(b));
+    }
+    if let Some(c) = starting_after {
+        q = q.filter(payment_intents::Column::Id.lt(c));
+    }
+    let mut rows = q
+        .order_by_desc(payment_intents::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}
+
+pub async fn history(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    intent_id: &str,
+) -> Result<Vec<payment_intent_events::Model>, CoreError> {
+    let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
+    Ok(payment_intent_events::Entity::find()
+        .filter(payment_intent_events::Column::IntentId.eq(intent.id))
+        .order_by_asc(payment_intent_events::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The public shape of an intent, in API responses and webhook payloads.
+#[derive(Debug, Clone, Serialize)]
+pub struct IntentView {
+    pub id: String,
+    pub object: &'static str,
+    pub status: IntentStatus,
+    pub status_detail: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub description: Option<String>,
+    pub external_reference: Option<String>,
+    pub print_on_terminal: bool,
+    pub payment: PaymentView,
+    pub seller_id: String,
+    pub terminal_id: String,
+    pub store_id: Option<String>,
+    pub pos_id: Option<String>,
+    pub sponsor_id: Option<String>,
+    pub upstream: UpstreamView,
+    pub last_error: Option<ErrorView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finalized_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentView {
+    #[serde(rename = "type")]
+    pub payment_type: Option<String>,
+    pub installments: Option<i32>,
+    pub installments_cost: Option<String>,
+    pub mp_payment_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpstreamView {
+    pub api: crate::states::UpstreamApi,
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorView {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&payment_intents::Model> for IntentView {
+    fn from(m: &payment_intents::Model) -> Self {
+        IntentView {
+            id: m.id.clone(),
+            object: "payment_intent",
+            status: m.status,
+            status_detail: m.status_detail.clone(),
+            amount: m.amount,
+            currency: m.currency.clone(),
+            description: m.description.clone(),
+            external_reference: m.external_reference.clone(),
+            print_on_terminal: m.print_on_terminal,
+            payment: PaymentView {
+                payment_type: m.payment_type.clone(),
+                installments: m.installments,
+                installments_cost: m.installments_cost.clone(),
+                mp_payment_id: m.mp_payment_id.clone(),
+            },
+            seller_id: m.seller_id.clone(),
+            terminal_id: m.terminal_id.clone(),
+            store_id: m.store_id.clone(),
+            pos_id: m.pos_id.clone(),
+            sponsor_id: m.sponsor_id.clone(),
+            upstream: UpstreamView {
+                api: m.upstream_api,
+                id: m.upstream_id.clone(),
+            },
+            last_error: match (&m.last_error_code, &m.last_error_message) {
+                (Some(code), message) => Some(ErrorView {
+                    code: code.clone(),
+                    message: message.clone().unwrap_or_default(),
+                }),
+                _ => None,
+            },
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            finalized_at: m.finalized_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::states::Site;
+
+    fn intent(amount: i64) -> NewIntent {
+        NewIntent {
+            amount,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn site_amount_limits() {
+        assert!(validate(Site::Mlb, &intent(100)).is_ok());
+        assert!(validate(Site::Mlb, &intent(99)).is_err());
+        assert!(validate(Site::Mlb, &intent(7_000_001)).is_err());
+        assert!(validate(Site::Mla, &intent(499)).is_err());
+        assert!(validate(Site::Mlm, &intent(35_000_000)).is_ok());
+        assert!(validate(Site::Mlc, &intent(0)).is_err());
+    }
+
+    #[test]
+    fn payment_rules() {
+        let mut n = intent(10_000);
+        n.installments = Some(3);
+        assert!(
+            validate(Site::Mlb, &n).is_err(),
+            "installments need credit_card"
+        );
+        n.payment_type = Some("credit_card".into());
+        assert!(validate(Site::Mlb, &n).is_ok());
+        n.installments = Some(73);
+        assert!(validate(Site::Mlb, &n).is_err());
+        n.installments = Some(30);
+        assert!(
+            validate(Site::Mlb, &n).is_err(),
+            "each installment at least 5.00 in MLB"
+        );
+        n.installments = Some(2);
+        n.installments_cost = Some("nobody".into());
+        assert!(validate(Site::Mlb, &n).is_err());
+        n.installments_cost = Some("buyer".into());
+        assert!(validate(Site::Mlb, &n).is_ok());
+        let mut v = intent(1000);
+        v.payment_type = Some("voucher_card".into());
+        assert!(validate(Site::Mlb, &v).is_ok());
+        assert!(validate(Site::Mla, &v).is_err());
+    }
+
+    #[test]
+    fn text_fields() {
+        let mut n = intent(1000);
+        n.external_reference = Some("pedido 1".into());
+        assert!(validate(Site::Mlb, &n).is_err());
+        n.external_reference = Some("pedido-1_A".into());
+        assert!(validate(Site::Mlb, &n).is_ok());
+        n.description = Some("x".repeat(151));
+        assert!(validate(Site::Mlb, &n).is_err());
+    }
+}

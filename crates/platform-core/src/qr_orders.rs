@@ -1,0 +1,259 @@
+//! In-store QR orders: the order a POS's printed QR shows, created at
+//! Mercado Pago with the integrator's sponsor id (§6).
+//!
+//! Unlike a terminal charge there is no device flow to follow, so the call
+//! is made synchronously and recorded; a new order on the same POS replaces
+//! the current one, as at Mercado Pago.
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Serialize;
+
+use crate::credentials;
+use crate::crypto::Keyring;
+use crate::entities::{integrators, pos, qr_orders, stores};
+use crate::error::CoreError;
+use crate::id::QrOrderId;
+use crate::mercadopago::{Amount, MpClient, MpError, QrItem, QrOrderRequest, QrSponsor};
+use crate::states::QrOrderStatus;
+use crate::tenancy::Scope;
+
+#[derive(Debug, Clone)]
+pub struct NewQrOrder {
+    pub title: String,
+    pub description: Option<String>,
+    /// Minor units.
+    pub total_amount: i64,
+    pub external_reference: Option<String>,
+    /// Minutes until the order expires at Mercado Pago (1–1440; default 30).
+    pub expires_in_minutes: Option<i64>,
+}
+
+fn upstream(e: MpError) -> CoreError {
+    CoreError::Upstream {
+        retryable: e.is_retryable(),
+        code: e.code().map(str::to_owned),
+        message: e.to_string(),
+    }
+}
+
+/// Creates (or replaces) the QR order of a POS in the scope.
+pub async fn create(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    mp: &MpClient,
+    scope: &Scope,
+    pos_id: &str,
+    new: NewQrOrder,
+) -> Result<qr_orders::Model, CoreError> {
+    let pos = scope.find::<pos::Entity>(db, pos_id).await?;
+    let store = stores::Entity::find_by_id(pos.store_id.clone())
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "store" })?;
+    let title = new.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > 100 {
+        return Err(CoreError::invalid(
+            "invalid_title",
+            "title must be 1–100 characters",
+        ));
+    }
+    let token = credentials::access_token(db, keyring, &pos.seller_id).await?;
+    if let Some((min, max)) = token.seller.site_id.point_amount_limits()
+        && !(min..=max).contains(&new.total_amount)
+    {
+        return Err(CoreError::invalid(
+            "amount_out_of_range",
+            format!("total_amount must be between {min} and {max} minor units"),
+        ));
+    }
+    if new.total_amount <= 0 {
+        return Err(CoreError::invalid(
+            "amount_out_of_range",
+            "total_amount must be positive",
+        ));
+    }
+    let id = QrOrderId::new().into_string();
+    let reference = new.external_reference.clone().unwrap_or_else(|| id.clone());
+    if reference.len() > 64
+        || !reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(CoreError::invalid(
+            "invalid_external_reference",
+            "external_reference: up to 64 of A–Z, a–z, 0–9, - and _",
+        ));
+    }
+    let minutes = new.expires_in_minutes.unwrap_or(30);
+    if !(1..=1440).contains(&minutes) {
+        return Err(CoreError::invalid(
+            "invalid_expiry",
+            "expires_in_minutes must be between 1 and 1440",
+        ));
+    }
+    let external_store = store.external_id.clone().ok_or_else(|| {
+        CoreError::conflict(
+            "store_without_external_id",
+            "the POS's store has no external id at Mercado Pago",
+        )
+    })?;
+    let integrator = integrators::Entity::find_by_id(pos.integrator_id.clone())
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "integrator" })?;
+    let amount = Amount::from_cents(new.total_amount)
+        .map_err(|e| CoreError::invalid("amount_out_of_range", e.to_string()))?;
+    let expires_at = Utc::now() + Duration::minutes(minutes);
+    let request = QrOrderRequest {
+        external_reference: reference.clone(),
+        title: title.clone(),
+        description: new.description.clone().unwrap_or_else(|| title.clone()),
+        notification_url: None,
+        expiration_date: Some(expires_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        total_amount: amount,
+        items: vec![QrItem {
+            sku_number: None,
+            category: None,
+            title: title.clone(),
+            description: None,
+            unit_price: amount,
+            quantity: 1,
+            unit_measure: "unit".into(),
+            total_amount: amount,
+        }],
+        // The integrator's own user id, always (a POS cannot set it).
+        sponsor: integrator
+            .sponsor_id
+            .as_deref()
+            .and_then(|s| s.parse().ok())
+            .map(|id| QrSponsor { id }),
+        cash_out: None,
+    };
+    mp.put_qr_order(
+        &token.token,
+        token.seller.mp_user_id as u64,
+        &external_store,
+        &pos.external_id,
+        &request,
+    )
+    .await
+    .map_err(upstream)?;
+    // The new order replaced any current one at Mercado Pago.
+    close_active(db, &pos.id, QrOrderStatus::Canceled).await?;
+    let now = Utc::now();
+    Ok(qr_orders::ActiveModel {
+        id: Set(id),
+        integrator_id: Set(pos.integrator_id.clone()),
+        seller_id: Set(pos.seller_id.clone()),
+        store_id: Set(Some(store.id.clone())),
+        pos_id: Set(pos.id.clone()),
+        external_reference: Set(reference),
+        title: Set(Some(title)),
+        total_amount: Set(new.total_amount),
+        currency: Set(token.seller.site_id.currency().to_owned()),
+        status: Set(QrOrderStatus::Active),
+        sponsor_id: Set(integrator.sponsor_id),
+        expires_at: Set(Some(expires_at)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+async fn close_active(
+    db: &DatabaseConnection,
+    pos_id: &str,
+    status: QrOrderStatus,
+) -> Result<(), CoreError> {
+    qr_orders::Entity::update_many()
+        .col_expr(qr_orders::Column::Status, Expr::value(status))
+        .col_expr(qr_orders::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(qr_orders::Column::PosId.eq(pos_id))
+        .filter(qr_orders::Column::Status.eq(QrOrderStatus::Active))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The POS's current QR order (an active one past its expiry reads as expired).
+pub async fn current(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    pos_id: &str,
+) -> Result<qr_orders::Model, CoreError> {
+    let pos = scope.find::<pos::Entity>(db, pos_id).await?;
+    let mut row = scope
+        .select::<qr_orders::Entity>()
+        .filter(qr_orders::Column::PosId.eq(pos.id))
+        .order_by_desc(qr_orders::Column::Id)
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "QR order" })?;
+    if row.status == QrOrderStatus::Active && row.expires_at.is_some_and(|e| e <= Utc::now()) {
+        row.status = QrOrderStatus::Expired;
+    }
+    Ok(row)
+}
+
+/// Removes the POS's QR order at Mercado Pago and here.
+pub async fn delete(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    mp: &MpClient,
+    scope: &Scope,
+    pos_id: &str,
+) -> Result<(), CoreError> {
+    let pos = scope.find::<pos::Entity>(db, pos_id).await?;
+    let token = credentials::access_token(db, keyring, &pos.seller_id).await?;
+    match mp
+        .delete_qr_order(
+            &token.token,
+            token.seller.mp_user_id as u64,
+            &pos.external_id,
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(MpError::Api { status: 404, .. }) => {}
+        Err(e) => return Err(upstream(e)),
+    }
+    close_active(db, &pos.id, QrOrderStatus::Canceled).await
+}
+
+#[derive(Debug, Serialize)]
+pub struct QrOrderView {
+    pub id: String,
+    pub object: &'static str,
+    pub pos_id: String,
+    pub status: QrOrderStatus,
+    pub title: Option<String>,
+    pub total_amount: i64,
+    pub currency: String,
+    pub external_reference: String,
+    pub sponsor_id: Option<String>,
+    pub expires_at: Option<chrono::DateTime<Utc>>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<&qr_orders::Model> for QrOrderView {
+    fn from(q: &qr_orders::Model) -> Self {
+        QrOrderView {
+            id: q.id.clone(),
+            object: "qr_order",
+            pos_id: q.pos_id.clone(),
+            status: q.status,
+            title: q.title.clone(),
+            total_amount: q.total_amount,
+            currency: q.currency.clone(),
+            external_reference: q.external_reference.clone(),
+            sponsor_id: q.sponsor_id.clone(),
+            expires_at: q.expires_at,
+            created_at: q.created_at,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Refunds of processed intents, total or partial.
+//!
+//! Like intents, a refund is a row first (`queued`) and then a job: the
+//! worker sends it to Mercado Pago with `X-Idempotency-Key` = the refund id,
+//! so a retried refund is never paid out twice. Refunds go through the
+//! Orders API (§3.4); the legacy Integration API only refunds on the device
+//! itself, so intents sent through it cannot be refunded from here.
+
+use crate::db::BeginWrite;
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::Serialize;
+
+use crate::entities::{payment_intents, refunds};
+use crate::error::CoreError;
+use crate::events;
+use crate::id::RefundId;
+use crate::states::{IntentStatus, RefundStatus, UpstreamApi};
+use crate::tenancy::Scope;
+
+/// The amount still refundable: the intent minus refunds not failed.
+pub async fn refundable(
+    db: &impl sea_orm::ConnectionTrait,
+    intent: &payment_intents::Model,
+) -> Result<i64, CoreError> {
+    let taken: i64 = refunds::Entity::find()
+        .filter(refunds::Column::IntentId.eq(intent.id.clone()))
+        .filter(refunds::Column::Status.ne(RefundStatus::Failed))
+        .all(db)
+        .await?
+        .iter()
+        .map(|r| r.amount)
+        .sum();
+    Ok(intent.amount - taken)
+}
+
+/// Queues a refund of `amount` (minor units; `None` = everything left).
+pub async fn create(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    intent_id: &str,
+    amount: Option<i64>,
+) -> Result<refunds::Model, CoreError> {
+    let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
+    if intent.status != IntentStatus::Processed {
+        return Err(CoreError::conflict(
+            "intent_not_refundable",
+            format!(
+                "the payment intent is {}; only processed intents can be refunded",
+                intent.status
+            ),
+        ));
+    }
+    if intent.upstream_api == UpstreamApi::Legacy {
+        return Err(CoreError::conflict(
+            "refund_not_supported",
+            "intents sent through the legacy Integration API are refunded on the terminal itself",
+        ));
+    }
+    let txn = db.begin_write().await?;
+    let left = refundable(&txn, &intent).await?;
+    let amount = amount.unwrap_or(left);
+    if amount <= 0 || amount > left {
+        return Err(CoreError::invalid(
+            "invalid_refund_amount",
+            format!("the refund must be between 1 and {left} (minor units still refundable)"),
+        ));
+    }
+    let now = Utc::now();
+    let row = refunds::ActiveModel {
+        id: Set(RefundId::new().into_string()),
+        integrator_id: Set(intent.integrator_id.clone()),
+        seller_id: Set(intent.seller_id.clone()),
+        intent_id: Set(intent.id.clone()),
+        amount: Set(amount),
+        status: Set(RefundStatus::Queued),
+        upstream_id: Set(None),
+        last_error_code: Set(None),
+        last_error_message: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
+pub async fn list_for_intent(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    intent_id: &str,
+) -> Result<Vec<refunds::Model>, CoreError> {
+    let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
+    Ok(refunds::Entity::find()
+        .filter(refunds::Column::IntentId.eq(intent.id))
+        .order_by_asc(refunds::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Settles a refund (worker). Returns the webhook deliveries to publish.
+/// Applied only from `queued`/`pending`, so a repeated settle does nothing.
+pub async fn settle(
+    db: &DatabaseConnection,
+    refund_id: &str,
+    outcome: RefundStatus,
+    upstream_id: Option<String>,
+    error: Option<(String, String)>,
+) -> Result<Vec<String>, CoreError> {
+    let txn = db.begin_write().await?;
+    let Some(refund) = refunds::Entity::find_by_id(refund_id.to_owned())
+        .one(&txn)
+        .await?
+    else {
+        return Ok(Vec::new());
+    };
+    if !refund.status.can_become(outcome) {
+        return Ok(Vec::new());
+    }
+    let mut update = refunds::Entity::update_many()
+        .col_expr(refunds::Column::Status, Expr::value(outcome))
+        .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(refunds::Column::Id.eq(refund_id))
+        .filter(refunds::Column::Status.eq(refund.status));
+    if let Some(u) = upstream_id {
+        update = update.col_expr(refunds::Column::UpstreamId, Expr::value(u));
+    }
+    if let Some((code, message)) = &error {
+        update = update
+            .col_expr(refunds::Column::LastErrorCode, Expr::value(code.clone()))
+            .col_expr(
+                refunds::Column::LastErrorMessage,
+                Expr::value(message.clone()),
+            );
+    }
+    if update.exec(&txn).await?.rows_affected == 0 {
+        txn.rollback().await?;
+        return Ok(Vec::new());
+    }
+    let settled = refunds::Entity::find_by_id(refund_id.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "refund" })?;
+    let event = match outcome {
+        RefundStatus::Succeeded => Some("refund.succeeded"),
+        RefundStatus::Failed => Some("refund.failed"),
+        _ => None,
+    };
+    let deliveries = match event {
+        Some(t) => {
+            events::emit(
+                &txn,
+                &settled.integrator_id,
+                Some(&settled.seller_id),
+                t,
+                &RefundView::from(&settled),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    txn.commit().await?;
+    Ok(deliveries)
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundView {
+    pub id: String,
+    pub object: &'static str,
+    pub payment_intent_id: String,
+    pub amount: i64,
+    pub status: RefundStatus,
+    pub upstream_id: Option<String>,
+    pub last_error: Option<crate::intents::ErrorView>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl From<&refunds::Model> for RefundView {
+    fn from(r: &refunds::Model) -> Self {
+        RefundView {
+            id: r.id.clone(),
+            object: "refund",
+            payment_intent_id: r.intent_id.clone(),
+            amount: r.amount,
+            status: r.status,
+            upstream_id: r.upstream_id.clone(),
+            last_error: r
+                .last_error_code
+                .as_ref()
+                .map(|c| crate::intents::ErrorView {
+                    code: c.clone(),
+                    message: r.last_error_message.clone().unwrap_or_default(),
+                }),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}

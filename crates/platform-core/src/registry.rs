@@ -1,0 +1,369 @@
+//! The store / POS / terminal registry of each seller, mirrored from Mercado
+//! Pago: a full sync (at linking and on demand) and the dashboard's edits,
+//! which go upstream first and are stored only once Mercado Pago accepted them.
+
+use crate::db::BeginWrite;
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, Set,
+};
+
+use crate::audit::{self, Actor};
+use crate::crypto::{Aad, Keyring};
+use crate::entities::{pos, seller_credentials, sellers, stores, terminals};
+use crate::error::CoreError;
+use crate::id::{PosId, StoreId, TerminalId};
+use crate::mercadopago::{self as mp, MpClient, MpError, walk_pages};
+use crate::secret::SecretString;
+use crate::states::{LinkStatus, OperatingMode, UpstreamApi};
+use crate::tenancy::Scope;
+
+/// Everything Mercado Pago says a seller has, fetched before any write.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    pub stores: Vec<mp::Store>,
+    pub pos: Vec<mp::Pos>,
+    pub terminals: Vec<mp::Terminal>,
+}
+
+/// Why a registry operation did not happen. Nothing was changed in any case.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("the seller is not linked")]
+    NotLinked,
+    /// Mercado Pago refused the change; its code and message go on the form.
+    #[error("Mercado Pago: {message}")]
+    Upstream {
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<sea_orm::DbErr> for RegistryError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        RegistryError::Core(e.into())
+    }
+}
+
+impl From<MpError> for RegistryError {
+    fn from(e: MpError) -> Self {
+        let retryable = e.is_retryable();
+        let (code, message) = match &e {
+            MpError::Api { code, message, .. } | MpError::Unauthorized { code, message } => {
+                (code.clone(), message.clone())
+            }
+            other => (None, other.to_string()),
+        };
+        RegistryError::Upstream {
+            code,
+            message,
+            retryable,
+        }
+    }
+}
+
+pub async fn fetch_snapshot(
+    mp: &MpClient,
+    token: &SecretString,
+    mp_user_id: u64,
+    api: UpstreamApi,
+) -> Result<Snapshot, MpError> {
+    let stores = walk_pages(50, |offset, limit| async move {
+        let q = mp::StoreSearch {
+            limit: Some(limit),
+            offset: Some(offset),
+            ..Default::default()
+        };
+        let page = mp.search_stores(token, mp_user_id, &q).await?;
+        Ok((page.results, page.paging))
+    })
+    .await?;
+    let pos = walk_pages(50, |offset, limit| async move {
+        let q = mp::PosSearch {
+            limit: Some(limit),
+            offset: Some(offset),
+            ..Default::default()
+        };
+        let page = mp.search_pos(token, &q).await?;
+        Ok((page.results, page.paging))
+    })
+    .await?;
+    let terminals = match api {
+        UpstreamApi::Orders => mp.list_all_terminals(token, &Default::default()).await?,
+        UpstreamApi::Legacy => mp.list_all_devices(token, &Default::default()).await?,
+    };
+    Ok(Snapshot {
+        stores,
+        pos,
+        terminals,
+    })
+}
+
+fn local_mode(m: Option<mp::OperatingMode>) -> OperatingMode {
+    match m {
+        Some(mp::OperatingMode::Pdv) => OperatingMode::Pdv,
+        Some(mp::OperatingMode::Standalone) => OperatingMode::Standalone,
+        _ => OperatingMode::Undefined,
+    }
+}
+
+/// The model part of a device id: `PAX_A910__SMARTPOS123` → `PAX_A910`.
+fn model_of(device_id: &str) -> Option<String> {
+    device_id.split_once("__").map(|(m, _)| m.to_owned())
+}
+
+/// Writes a snapshot: upserts by Mercado Pago id, removes what vanished
+/// upstream. Returns (stores, POS, terminals) counts.
+pub async fn apply_snapshot(
+    db: &impl ConnectionTrait,
+    integrator_id: &str,
+    seller_id: &str,
+    snap: &Snapshot,
+) -> Result<(usize, usize, usize), CoreError> {
+    let now = Utc::now();
+    let existing_stores = stores::Entity::find()
+        .filter(stores::Column::SellerId.eq(seller_id))
+        .all(db)
+        .await?;
+    let mut store_ids: Vec<(String, String)> = Vec::new(); // (mp id, local id)
+    for s in &snap.stores {
+        let mp_id = s.id.to_string();
+        let loc = s.location.clone().unwrap_or_default();
+        let found = existing_stores
+            .iter()
+            .find(|e| e.mp_store_id.as_deref() == Some(mp_id.as_str()));
+        let mut row = match found {
+            Some(e) => e.clone().into_active_model(),
+            None => stores::ActiveModel {
+                id: Set(StoreId::new().into_string()),
+                integrator_id: Set(integrator_id.to_owned()),
+                seller_id: Set(seller_id.to_owned()),
+                mp_store_id: Set(Some(mp_id.clone())),
+                created_at: Set(now),
+                ..Default::default()
+            },
+        };
+        row.name = Set(s.name.clone().unwrap_or_else(|| mp_id.clone()));
+        row.external_id = Set(s.external_id.clone());
+        row.street_name = Set(loc.street_name);
+        row.street_number = Set(loc.street_number);
+        row.city_name = Set(loc.city_name);
+        row.state_name = Set(loc.state_name);
+        row.latitude = Set(loc.latitude);
+        row.longitude = Set(loc.longitude);
+        row.reference = Set(loc.reference);
+        row.updated_at = Set(now);
+        let saved = if found.is_some() {
+            row.update(db).await?
+        } else {
+            row.insert(db).await?
+        };
+        store_ids.push((mp_id, saved.id));
+    }
+    let local_store = |mp_id: Option<&mp::MpId>| {
+        mp_id.and_then(|m| {
+            store_ids
+                .iter()
+                .find(|(k, _)| k == m.as_str())
+                .map(|(_, v)| v.clone())
+        })
+    };
+    for gone in existing_stores.iter().filter(|e| {
+        e.mp_store_id
+            .as_ref()
+            .is_some_and(|m| !store_ids.iter().any(|(k, _)| k == m))
+    }) {
+        stores::Entity::delete_by_id(gone.id.clone())
+            .exec(db)
+            .await?;
+    }
+
+    let existing_pos = pos::Entity::find()
+        .filter(pos::Column::SellerId.eq(seller_id))
+        .all(db)
+        .await?;
+    let mut pos_ids: Vec<(String, String, String)> = Vec::new(); // (mp id, local id, local store)
+    for p in &snap.pos {
+        let Some(store_id) = local_store(p.store_id.as_ref()) else {
+            continue; // A POS without a known store cannot be placed.
+        };
+        let mp_id = p.id.to_string();
+        let found = existing_pos
+            .iter()
+            .find(|e| e.mp_pos_id.as_deref() == Some(mp_id.as_str()));
+        let mut row = match found {
+            Some(e) => e.clone().into_active_model(),
+            None => pos::ActiveModel {
+                id: Set(PosId::new().into_string()),
+                integrator_id: Set(integrator_id.to_owned()),
+                seller_id: Set(seller_id.to_owned()),
+                mp_pos_id: Set(Some(mp_id.clone())),
+                created_at: Set(now),
+                ..Default::default()
+            },
+        };
+        row.store_id = Set(store_id.clone());
+        row.external_id = Set(p.external_id.clone().unwrap_or_default());
+        row.name = Set(p.name.clone().unwrap_or_else(|| mp_id.clone()));
+        row.category = Set(p.category.map(|c| c as i64));
+        row.fixed_amount = Set(p.fixed_amount.unwrap_or(false));
+        row.updated_at = Set(now);
+        let saved = if found.is_some() {
+            row.update(db).await?
+        } else {
+            row.insert(db).await?
+        };
+        pos_ids.push((mp_id, saved.id, store_id));
+    }
+    for gone in existing_pos.iter().filter(|e| {
+        e.mp_pos_id
+            .as_ref()
+            .is_some_and(|m| !pos_ids.iter().any(|(k, _, _)| k == m))
+    }) {
+        pos::Entity::delete_by_id(gone.id.clone()).exec(db).await?;
+    }
+
+    let existing_terminals = terminals::Entity::find()
+        .filter(terminals::Column::SellerId.eq(seller_id))
+        .all(db)
+        .await?;
+    for t in &snap.terminals {
+        let placed = t.pos_id.as_ref().and_then(|m| {
+            pos_ids
+                .iter()
+                .find(|(k, _, _)| k == m.as_str())
+                .map(|(_, p, s)| (p.clone(), s.clone()))
+        });
+        let found = existing_terminals.iter().find(|e| e.device_id == t.id);
+        let mut row = match found {
+            Some(e) => e.clone().into_active_model(),
+            None => terminals::ActiveModel {
+                id: Set(TerminalId::new().into_string()),
+                integrator_id: Set(integrator_id.to_owned()),
+                seller_id: Set(seller_id.to_owned()),
+                device_id: Set(t.id.clone()),
+                created_at: Set(now),
+                ..Default::default()
+            },
+        };
+        row.model = Set(model_of(&t.id));
+        row.pos_id = Set(placed.as_ref().map(|p| p.0.clone()));
+        row.store_id = Set(placed
+            .map(|p| p.1)
+            .or_else(|| local_store(t.store_id.as_ref())));
+        row.operating_mode = Set(local_mode(t.operating_mode));
+        row.updated_at = Set(now);
+        if found.is_some() {
+            row.update(db).await?;
+        } else {
+            row.insert(db).await?;
+        }
+    }
+    for gone in existing_terminals
+        .iter()
+        .filter(|e| !snap.terminals.iter().any(|t| t.id == e.device_id))
+    {
+        terminals::Entity::delete_by_id(gone.id.clone())
+            .exec(db)
+            .await?;
+    }
+    Ok((store_ids.len(), pos_ids.len(), snap.terminals.len()))
+}
+
+/// A linked seller and its decrypted access token.
+pub struct SellerAccess {
+    pub seller: sellers::Model,
+    pub token: SecretString,
+    pub mp_user_id: u64,
+}
+
+/// The seller (inside `scope`) with a usable token, or `NotLinked`.
+pub async fn seller_access(
+    db: &impl ConnectionTrait,
+    keyring: &Keyring,
+    scope: &Scope,
+    seller_id: &str,
+) -> Result<SellerAccess, RegistryError> {
+    let seller = scope.find::<sellers::Entity>(db, seller_id).await?;
+    if seller.link_status != LinkStatus::Linked {
+        return Err(RegistryError::NotLinked);
+    }
+    let cred = scope
+        .select::<seller_credentials::Entity>()
+        .filter(seller_credentials::Column::SellerId.eq(seller_id))
+        .one(db)
+        .await?
+        .ok_or(RegistryError::NotLinked)?;
+    let token = keyring
+        .open(
+            &cred.access_token,
+            Aad::new("seller_credentials", "access_token", &cred.id),
+        )
+        .map_err(CoreError::from)?;
+    Ok(SellerAccess {
+        mp_user_id: seller.mp_user_id as u64,
+        seller,
+        token,
+    })
+}
+
+/// A 401 from Mercado Pago means the seller revoked us: flag it for re-linking.
+pub async fn note_upstream_failure(
+    db: &impl ConnectionTrait,
+    seller: &sellers::Model,
+    err: &MpError,
+) -> Result<(), CoreError> {
+    if matches!(err, MpError::Unauthorized { .. })
+        && seller.link_status.can_become(LinkStatus::NeedsReconnect)
+    {
+        sellers::Entity::update_many()
+            .col_expr(
+                sellers::Column::LinkStatus,
+                sea_orm::sea_query::Expr::value(LinkStatus::NeedsReconnect.as_str()),
+            )
+            .filter(sellers::Column::Id.eq(seller.id.clone()))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Re-reads everything from Mercado Pago and replaces the local mirror.
+pub async fn sync_seller(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    mp: &MpClient,
+    scope: &Scope,
+    seller_id: &str,
+    api: UpstreamApi,
+    actor: &Actor,
+) -> Result<(usize, usize, usize), RegistryError> {
+    let access = seller_access(db, keyring, scope, seller_id).await?;
+    let snap = match fetch_snapshot(mp, &access.token, access.mp_user_id, api).await {
+        Ok(s) => s,
+        Err(e) => {
+            note_upstream_failure(db, &access.seller, &e).await?;
+            return Err(e.into());
+        }
+    };
+    let txn = db.begin_write().await?;
+    let counts = apply_snapshot(&txn, scope.integrator_id().as_str(), seller_id, &snap).await?;
+    audit::record(
+        &txn,
+        scope.integrator_id().as_str(),
+        actor,
+        "seller.synced",
+        Some(("seller", seller_id)),
+        Some(format!(
+            "{} stores, {} POS, {} terminals",
+            counts.0, counts.1, counts.2
+        )),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(counts)
+}

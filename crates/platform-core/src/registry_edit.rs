@@ -1,0 +1,395 @@
+//! The dashboard's changes to a seller's registry: stores and POS created or
+//! edited, a terminal's operating mode switched. Mercado Pago is asked first;
+//! the local row changes only when it accepted, so a refused change (shown
+//! with Mercado Pago's own message on the form) leaves everything as it was.
+
+use crate::db::BeginWrite;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, IntoActiveModel, Set};
+
+use crate::audit::{self, Actor};
+use crate::crypto::Keyring;
+use crate::entities::{pos, stores, terminals};
+use crate::id::{PosId, StoreId};
+use crate::mercadopago::{self as mp, MpClient, OperatingMode as MpMode, TerminalSetup};
+use crate::registry::{RegistryError, SellerAccess, note_upstream_failure, seller_access};
+use crate::states::{OperatingMode, UpstreamApi};
+use crate::tenancy::Scope;
+
+/// A store form, as typed (strings: every input is accepted and checked here).
+#[derive(Debug, Clone, Default)]
+pub struct StoreForm {
+    pub name: String,
+    pub external_id: String,
+    pub street_name: String,
+    pub street_number: String,
+    pub city_name: String,
+    pub state_name: String,
+    pub latitude: String,
+    pub longitude: String,
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PosForm {
+    pub name: String,
+    pub external_id: String,
+    pub category: String,
+    pub fixed_amount: bool,
+}
+
+/// What an edit talks to: the database, the keys, Mercado Pago.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub db: &'a DatabaseConnection,
+    pub keyring: &'a Keyring,
+    pub mp: &'a MpClient,
+}
+
+/// Field-level problems found before asking Mercado Pago: (field, code).
+pub type FieldErrors = Vec<(&'static str, &'static str)>;
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn coordinate(s: &str, max: f64) -> Option<f64> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && v.abs() <= max)
+}
+
+/// Local checks only for what Mercado Pago cannot be asked about (types,
+/// lengths); its own rules come back as its errors.
+pub fn check_store(f: &StoreForm) -> Result<mp::StoreRequest, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(("name", "required_100"));
+    }
+    if f.external_id.trim().chars().count() > 60 {
+        errors.push(("external_id", "too_long_60"));
+    }
+    for (field, v) in [
+        ("street_name", &f.street_name),
+        ("street_number", &f.street_number),
+        ("city_name", &f.city_name),
+        ("state_name", &f.state_name),
+    ] {
+        if v.trim().is_empty() || v.trim().chars().count() > 100 {
+            errors.push((field, "required_100"));
+        }
+    }
+    let lat = coordinate(&f.latitude, 90.0);
+    let lng = coordinate(&f.longitude, 180.0);
+    if lat.is_none() {
+        errors.push(("latitude", "latitude_invalid"));
+    }
+    if lng.is_none() {
+        errors.push(("longitude", "longitude_invalid"));
+    }
+    if f.reference.chars().count() > 200 {
+        errors.push(("reference", "too_long_200"));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(mp::StoreRequest {
+        name: name.to_owned(),
+        external_id: opt(&f.external_id),
+        business_hours: None,
+        location: Some(mp::StoreLocation {
+            street_number: opt(&f.street_number),
+            street_name: opt(&f.street_name),
+            city_name: opt(&f.city_name),
+            state_name: opt(&f.state_name),
+            latitude: lat,
+            longitude: lng,
+            reference: opt(&f.reference),
+            address_line: None,
+        }),
+    })
+}
+
+pub fn check_pos(f: &PosForm) -> Result<(String, Option<String>, Option<u32>), FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(("name", "required_100"));
+    }
+    let ext = f.external_id.trim();
+    if ext.is_empty() || ext.chars().count() > 100 {
+        errors.push(("external_id", "required_100"));
+    }
+    let category = match f.category.trim() {
+        "" => None,
+        c => match c.parse::<u32>() {
+            Ok(v) => Some(v),
+            Err(_) => {
+                errors.push(("category", "number_invalid"));
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok((name.to_owned(), opt(ext), category))
+}
+
+/// Why a form was not saved.
+#[derive(Debug)]
+pub enum EditError {
+    Fields(FieldErrors),
+    Registry(RegistryError),
+}
+
+impl From<RegistryError> for EditError {
+    fn from(e: RegistryError) -> Self {
+        EditError::Registry(e)
+    }
+}
+
+impl From<crate::CoreError> for EditError {
+    fn from(e: crate::CoreError) -> Self {
+        EditError::Registry(e.into())
+    }
+}
+
+impl From<sea_orm::DbErr> for EditError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        EditError::Registry(e.into())
+    }
+}
+
+async fn upstream<T>(
+    db: &impl ConnectionTrait,
+    access: &SellerAccess,
+    res: Result<T, mp::MpError>,
+) -> Result<T, EditError> {
+    match res {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            note_upstream_failure(db, &access.seller, &e).await?;
+            Err(EditError::Registry(e.into()))
+        }
+    }
+}
+
+fn mp_numeric_id(id: &Option<String>) -> Result<u64, EditError> {
+    id.as_deref()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| EditError::Registry(RegistryError::NotLinked))
+}
+
+/// Creates (store = None) or edits a store of the seller.
+pub async fn save_store(
+    ctx: Ctx<'_>,
+    scope: &Scope,
+    seller_id: &str,
+    store: Option<stores::Model>,
+    form: &StoreForm,
+    actor: &Actor,
+) -> Result<stores::Model, EditError> {
+    let Ctx { db, keyring, mp } = ctx;
+    let req = check_store(form).map_err(EditError::Fields)?;
+    let access = seller_access(db, keyring, scope, seller_id).await?;
+    let saved = match &store {
+        None => {
+            mp.create_store(&access.token, access.mp_user_id, &req)
+                .await
+        }
+        Some(s) => {
+            let id = mp_numeric_id(&s.mp_store_id)?;
+            mp.update_store(&access.token, access.mp_user_id, id, &req)
+                .await
+        }
+    };
+    let remote = upstream(db, &access, saved).await?;
+    let now = Utc::now();
+    let loc = req.location.clone().unwrap_or_default();
+    let is_new = store.is_none();
+    let mut row = match store {
+        Some(s) => s.into_active_model(),
+        None => stores::ActiveModel {
+            id: Set(StoreId::new().into_string()),
+            integrator_id: Set(scope.integrator_id().as_str().to_owned()),
+            seller_id: Set(seller_id.to_owned()),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    row.mp_store_id = Set(Some(remote.id.to_string()));
+    row.name = Set(req.name.clone());
+    row.external_id = Set(req.external_id.clone());
+    row.street_name = Set(loc.street_name);
+    row.street_number = Set(loc.street_number);
+    row.city_name = Set(loc.city_name);
+    row.state_name = Set(loc.state_name);
+    row.latitude = Set(loc.latitude);
+    row.longitude = Set(loc.longitude);
+    row.reference = Set(loc.reference);
+    row.updated_at = Set(now);
+    let txn = db.begin_write().await?;
+    let saved = if is_new {
+        row.insert(&txn).await?
+    } else {
+        row.update(&txn).await?
+    };
+    let action = if is_new {
+        "store.created"
+    } else {
+        "store.updated"
+    };
+    audit::record(
+        &txn,
+        &saved.integrator_id,
+        actor,
+        action,
+        Some(("store", &saved.id)),
+        Some(saved.name.clone()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Creates (existing = None) or edits a POS in `store`.
+pub async fn save_pos(
+    ctx: Ctx<'_>,
+    scope: &Scope,
+    store: &stores::Model,
+    existing: Option<pos::Model>,
+    form: &PosForm,
+    actor: &Actor,
+) -> Result<pos::Model, EditError> {
+    let Ctx { db, keyring, mp } = ctx;
+    let (name, external_id, category) = check_pos(form).map_err(EditError::Fields)?;
+    let access = seller_access(db, keyring, scope, &store.seller_id).await?;
+    let store_mp = mp_numeric_id(&store.mp_store_id)?;
+    let req = mp::PosRequest {
+        name: name.clone(),
+        fixed_amount: Some(form.fixed_amount),
+        store_id: Some(store_mp),
+        external_store_id: None,
+        external_id: external_id.clone(),
+        category,
+        url: None,
+    };
+    let res = match &existing {
+        None => mp.create_pos(&access.token, &req).await,
+        Some(p) => {
+            let id = mp_numeric_id(&p.mp_pos_id)?;
+            // The external id and store of a POS are fixed upstream.
+            let edit = mp::PosRequest {
+                store_id: None,
+                external_id: None,
+                ..req.clone()
+            };
+            mp.update_pos(&access.token, id, &edit).await
+        }
+    };
+    let remote = upstream(db, &access, res).await?;
+    let now = Utc::now();
+    let is_new = existing.is_none();
+    let mut row = match existing {
+        Some(p) => p.into_active_model(),
+        None => pos::ActiveModel {
+            id: Set(PosId::new().into_string()),
+            integrator_id: Set(store.integrator_id.clone()),
+            seller_id: Set(store.seller_id.clone()),
+            store_id: Set(store.id.clone()),
+            external_id: Set(external_id.unwrap_or_default()),
+            created_at: Set(now),
+            ..Default::default()
+        },
+    };
+    row.mp_pos_id = Set(Some(remote.id.to_string()));
+    row.name = Set(name);
+    row.category = Set(category.map(i64::from));
+    row.fixed_amount = Set(form.fixed_amount);
+    row.updated_at = Set(now);
+    let txn = db.begin_write().await?;
+    let saved = if is_new {
+        row.insert(&txn).await?
+    } else {
+        row.update(&txn).await?
+    };
+    let action = if is_new { "pos.created" } else { "pos.updated" };
+    audit::record(
+        &txn,
+        &saved.integrator_id,
+        actor,
+        action,
+        Some(("pos", &saved.id)),
+        Some(saved.name.clone()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(saved)
+}
+
+/// Switches a terminal between PDV and STANDALONE (it must restart to apply).
+pub async fn set_terminal_mode(
+    ctx: Ctx<'_>,
+    scope: &Scope,
+    terminal: terminals::Model,
+    mode: OperatingMode,
+    api: UpstreamApi,
+    actor: &Actor,
+) -> Result<terminals::Model, EditError> {
+    let Ctx { db, keyring, mp } = ctx;
+    let wanted = match mode {
+        OperatingMode::Pdv => MpMode::Pdv,
+        OperatingMode::Standalone => MpMode::Standalone,
+        OperatingMode::Undefined => return Err(EditError::Fields(vec![("mode", "mode_invalid")])),
+    };
+    let access = seller_access(db, keyring, scope, &terminal.seller_id).await?;
+    let res = match api {
+        UpstreamApi::Orders => mp
+            .setup_terminals(
+                &access.token,
+                &[TerminalSetup {
+                    id: terminal.device_id.clone(),
+                    operating_mode: wanted,
+                }],
+            )
+            .await
+            .map(drop),
+        UpstreamApi::Legacy => mp
+            .set_device_operating_mode(&access.token, &terminal.device_id, wanted)
+            .await
+            .map(drop),
+    };
+    upstream(db, &access, res).await?;
+    let before = terminal.operating_mode;
+    let mut row = terminal.into_active_model();
+    row.operating_mode = Set(mode);
+    row.updated_at = Set(Utc::now());
+    let txn = db.begin_write().await?;
+    let saved = row.update(&txn).await?;
+    audit::record(
+        &txn,
+        &saved.integrator_id,
+        actor,
+        "terminal.mode_changed",
+        Some(("terminal", &saved.id)),
+        Some(format!("{} {before} → {mode}", saved.device_id)),
+    )
+    .await?;
+    crate::events::emit(
+        &txn,
+        &saved.integrator_id,
+        Some(&saved.seller_id),
+        "terminal.mode_changed",
+        &serde_json::json!({
+            "terminal_id": saved.id, "device_id": saved.device_id,
+            "from": before, "to": mode, "restart_required": true,
+        }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(saved)
+}

@@ -1,0 +1,283 @@
+//! Dashboard logins: server-side sessions and login throttling.
+//!
+//! The browser holds a random token; the database holds only its SHA-256, so
+//! a copy of the table opens no session. A session ends on logout, after
+//! [`IDLE_TIMEOUT`] without use, or [`ABSOLUTE_TIMEOUT`] after login. Each
+//! session carries its own CSRF token for the dashboard's forms.
+//!
+//! Failed logins are counted per e-mail and per client IP; past the limit
+//! the key is locked for a while and even a right password is refused, so
+//! guessing gets a handful of tries per quarter hour.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+
+use crate::accounts::normalize_email;
+use crate::entities::users;
+use crate::error::CoreError;
+use crate::password::verify_password;
+use crate::secret::SecretString;
+use crate::tokens::{random_token, sha256_hex};
+
+pub const IDLE_TIMEOUT: Duration = Duration::hours(2);
+pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);
+/// Failures per window before a key is locked.
+pub const MAX_EMAIL_FAILURES: i32 = 5;
+pub const MAX_IP_FAILURES: i32 = 20;
+pub const THROTTLE_WINDOW: Duration = Duration::minutes(15);
+pub const LOCKOUT: Duration = Duration::minutes(15);
+/// `last_seen_at` is written at most this often (one write per page view is waste).
+const TOUCH_EVERY: Duration = Duration::seconds(60);
+
+pub mod session_row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "sessions")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub integrator_id: String,
+        pub user_id: String,
+        pub csrf_token: String,
+        pub ip: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub last_seen_at: DateTimeUtc,
+        pub expires_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod throttle_row {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "login_throttles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub failures: i32,
+        pub window_started_at: DateTimeUtc,
+        pub locked_until: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A logged-in user, as a request sees it.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user: users::Model,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("wrong e-mail or password")]
+    BadCredentials,
+    #[error("too many failed attempts; try again in {} minutes", retry_after.as_secs().div_ceil(60))]
+    Throttled { retry_after: StdDuration },
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl From<sea_orm::DbErr> for LoginError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        LoginError::Core(e.into())
+    }
+}
+
+/// Checks the password and opens a session; returns the cookie value.
+pub async fn login(
+    db: &DatabaseConnection,
+    email: &str,
+    password: &SecretString,
+    ip: Option<&str>,
+) -> Result<(SecretString, Session), LoginError> {
+    let now = Utc::now();
+    let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
+    let keys: Vec<(String, i32)> = std::iter::once((format!("email:{email}"), MAX_EMAIL_FAILURES))
+        .chain(ip.map(|ip| (format!("ip:{ip}"), MAX_IP_FAILURES)))
+        .collect();
+    for (key, _) in &keys {
+        if let Some(until) = locked_until(db, key, now).await? {
+            let retry_after = (until - now).to_std().unwrap_or_default();
+            return Err(LoginError::Throttled { retry_after });
+        }
+    }
+    let user = users::Entity::find()
+        .filter(users::Column::Email.eq(email.clone()))
+        .one(db)
+        .await?;
+    // Unknown e-mails cost a hash too, so timing does not say which exist.
+    let stored = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.to_owned());
+    let pw = password.clone();
+    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &stored))
+        .await
+        .map_err(|e| CoreError::Internal(format!("password check: {e}")))?;
+    let user = match user {
+        Some(u) if ok && u.disabled_at.is_none() => u,
+        _ => {
+            for (key, max) in &keys {
+                record_failure(db, key, *max, now).await?;
+            }
+            return Err(LoginError::BadCredentials);
+        }
+    };
+    throttle_row::Entity::delete_by_id(keys[0].0.clone())
+        .exec(db)
+        .await?;
+    users::Entity::update_many()
+        .col_expr(users::Column::LastLoginAt, Expr::value(Some(now)))
+        .filter(users::Column::Id.eq(user.id.clone()))
+        .exec(db)
+        .await?;
+    Ok(open(db, user, ip).await?)
+}
+
+/// A session for a user who just proved who they are (login or sign-up).
+pub async fn open(
+    db: &DatabaseConnection,
+    user: users::Model,
+    ip: Option<&str>,
+) -> Result<(SecretString, Session), CoreError> {
+    let now = Utc::now();
+    let token = random_token();
+    let id = sha256_hex(token.expose_secret());
+    let csrf = random_token().into_exposed();
+    let expires_at = now + ABSOLUTE_TIMEOUT;
+    session_row::ActiveModel {
+        id: Set(id.clone()),
+        integrator_id: Set(user.integrator_id.clone()),
+        user_id: Set(user.id.clone()),
+        csrf_token: Set(csrf.clone()),
+        ip: Set(ip.map(str::to_owned)),
+        created_at: Set(now),
+        last_seen_at: Set(now),
+        expires_at: Set(expires_at),
+    }
+    .insert(db)
+    .await?;
+    Ok((
+        token,
+        Session {
+            id,
+            user,
+            csrf_token: csrf,
+            expires_at,
+        },
+    ))
+}
+
+/// The live session for a cookie value, if any; expired ones are deleted.
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    token: &str,
+) -> Result<Option<Session>, CoreError> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(None);
+    }
+    let now = Utc::now();
+    let id = sha256_hex(token);
+    let Some(row) = session_row::Entity::find_by_id(id.clone()).one(db).await? else {
+        return Ok(None);
+    };
+    if row.expires_at <= now || row.last_seen_at + IDLE_TIMEOUT <= now {
+        session_row::Entity::delete_by_id(id).exec(db).await?;
+        return Ok(None);
+    }
+    let Some(user) = users::Entity::find_by_id(row.user_id.clone())
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if user.disabled_at.is_some() {
+        return Ok(None);
+    }
+    if row.last_seen_at + TOUCH_EVERY <= now {
+        session_row::Entity::update_many()
+            .col_expr(session_row::Column::LastSeenAt, Expr::value(now))
+            .filter(session_row::Column::Id.eq(id.clone()))
+            .exec(db)
+            .await?;
+    }
+    Ok(Some(Session {
+        id,
+        user,
+        csrf_token: row.csrf_token,
+        expires_at: row.expires_at,
+    }))
+}
+
+pub async fn logout(db: &impl ConnectionTrait, session_id: &str) -> Result<(), CoreError> {
+    session_row::Entity::delete_by_id(session_id.to_owned())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+async fn locked_until(
+    db: &DatabaseConnection,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
+    let row = throttle_row::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?;
+    Ok(row
+        .and_then(|r| r.locked_until)
+        .filter(|until| *until > now))
+}
+
+async fn record_failure(
+    db: &DatabaseConnection,
+    key: &str,
+    max: i32,
+    now: DateTime<Utc>,
+) -> Result<(), sea_orm::DbErr> {
+    let row = throttle_row::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?;
+    let (failures, window) = match &row {
+        Some(r) if r.window_started_at + THROTTLE_WINDOW > now => {
+            (r.failures + 1, r.window_started_at)
+        }
+        _ => (1, now),
+    };
+    let locked_until = (failures >= max).then_some(now + LOCKOUT);
+    let model = throttle_row::ActiveModel {
+        id: Set(key.to_owned()),
+        failures: Set(failures),
+        window_started_at: Set(window),
+        locked_until: Set(locked_until),
+    };
+    if row.is_some() {
+        model.update(db).await?;
+    } else {
+        // Two concurrent first failures: losing one count is harmless.
+        let _ = model.insert(db).await;
+    }
+    Ok(())
+}
+
+/// An argon2id hash of a random string, verified against when the e-mail is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vf9V0hqy7fDCuH1XzZf4oLwIbZLE7mJ2JlU5mM1SHbY";

@@ -1,0 +1,29 @@
+//! Database migrations, shared by SQLite and PostgreSQL.
+//!
+//! Conventions (so one schema serves both databases):
+//! - ids are text (`sel_01jq…`, see `platform_core::id`), never integers;
+//! - every tenant table carries `integrator_id`, and seller-owned tables
+//!   `seller_id`, so a tenant scope is a plain column filter;
+//! - states are text written by Rust enums; amounts are integer minor units;
+//! - JSON is stored as text (portable; never queried inside);
+//! - encrypted columns hold `v1.<key id>.<base64>` text from `platform_core::crypto`.
+
+pub use sea_orm_migration;
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_init;
+mod m20261124_000002_dashboard;
+mod m20261124_000003_refresh_lease;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_init::Migration),
+            Box::new(m20261124_000002_dashboard::Migration),
+            Box::new(m20261124_000003_refresh_lease::Migration),
+        ]
+    }
+}

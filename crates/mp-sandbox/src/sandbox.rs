@@ -1,0 +1,104 @@
+//! The shared sandbox object handed to every handler, and the ticker that
+//! runs due transitions and notification deliveries.
+
+use crate::clock::{Clock, lock};
+use crate::state::State;
+use crate::{AppConfig, SandboxConfig, notify, terminal_sim};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+pub struct Sandbox {
+    pub cfg: SandboxConfig,
+    pub base_url: String,
+    pub clock: Clock,
+    state: Mutex<State>,
+    /// Wakes the ticker when new work is due "now" (instant timings).
+    pub wake: Notify,
+    pub http: reqwest::Client,
+    /// Runtime for notification deliveries, usable from any thread (clock hooks).
+    pub rt: tokio::runtime::Handle,
+}
+
+impl Sandbox {
+    pub(crate) fn new(cfg: SandboxConfig, base_url: String) -> Arc<Self> {
+        let clock = if cfg.manual_clock {
+            Clock::manual()
+        } else {
+            Clock::system()
+        };
+        let state = State::new(&cfg, clock.now());
+        let http = reqwest::Client::builder()
+            .timeout(cfg.webhook_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let sb = Arc::new(Sandbox {
+            cfg,
+            base_url,
+            clock,
+            state: Mutex::new(state),
+            wake: Notify::new(),
+            http,
+            rt: tokio::runtime::Handle::current(),
+        });
+        if sb.cfg.seed_demo_seller {
+            let now = sb.clock.now();
+            let mut st = sb.lock();
+            let uid = st.create_user("MLB", Some("demo seller".into()), now);
+            st.provision_seller(uid, 2, now);
+            let cid = st.default_client_id.clone();
+            st.issue_tokens(uid, &cid, true, now);
+            st.authorizations.insert((uid, cid));
+        }
+        // Advancing the clock runs whatever became due before `advance` returns.
+        let weak = Arc::downgrade(&sb);
+        sb.clock.set_on_advance(Arc::new(move || {
+            if let Some(sb) = weak.upgrade() {
+                sb.process_due();
+            }
+        }));
+        sb
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub fn default_app(&self) -> AppConfig {
+        let st = self.lock();
+        st.apps[&st.default_client_id].cfg.clone()
+    }
+
+    /// Applies every transition that is due and starts due notification deliveries.
+    pub fn process_due(self: &Arc<Self>) {
+        let now = self.clock.now();
+        let deliveries = {
+            let mut st = self.lock();
+            terminal_sim::run_due(&mut st, now);
+            notify::take_due(&mut st, now)
+        };
+        for d in deliveries {
+            notify::spawn_delivery(self.clone(), d);
+        }
+    }
+
+    /// Called after any mutation that may have made work due immediately.
+    pub fn kick(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Runs due work whenever woken, and periodically so a system clock moves things along.
+pub(crate) async fn run_ticker(sb: Arc<Sandbox>) {
+    let period = Duration::from_millis(if sb.clock.is_manual() { 1000 } else { 200 });
+    loop {
+        tokio::select! {
+            _ = sb.wake.notified() => {}
+            _ = tokio::time::sleep(period) => {}
+        }
+        let sb2 = sb.clone();
+        // The state mutex is a std mutex: keep its work off the async workers.
+        let _ = tokio::task::spawn_blocking(move || sb2.process_due()).await;
+    }
+}

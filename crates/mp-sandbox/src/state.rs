@@ -1,0 +1,458 @@
+//! The in-memory world: applications, accounts, tokens, stores, POS,
+//! terminals, intents, orders, notifications. One `State` behind one mutex.
+
+use crate::faults::Fault;
+use crate::ids;
+use crate::model::*;
+use crate::notify::Notification;
+use crate::sites::{self, Site};
+use crate::{AppConfig, SandboxConfig, StepDurations};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+#[derive(Clone, Debug)]
+pub struct App {
+    pub cfg: AppConfig,
+    /// The integrator's own account (client_credentials tokens act as it).
+    pub owner_user_id: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: u64,
+    pub nickname: String,
+    pub password: String,
+    pub email: String,
+    pub site: &'static Site,
+    pub registration_date: DateTime<Utc>,
+    pub description: Option<String>,
+    pub public_key: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenRec {
+    pub user_id: u64,
+    pub client_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct RefreshRec {
+    pub user_id: u64,
+    pub client_id: String,
+    pub used: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct CodeRec {
+    pub client_id: String,
+    pub user_id: u64,
+    pub redirect_uri: String,
+    pub challenge: Option<(String, String)>,
+    pub expires_at: DateTime<Utc>,
+    pub used: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub external_id: Option<String>,
+    pub business_hours: Value,
+    pub location: Value,
+    pub date_created: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Pos {
+    pub id: u64,
+    pub user_id: u64,
+    pub name: String,
+    pub store_id: u64,
+    pub external_store_id: Option<String>,
+    pub external_id: String,
+    pub fixed_amount: bool,
+    pub category: Option<Value>,
+    pub url: Option<String>,
+    pub uuid: String,
+    pub date_created: DateTime<Utc>,
+    pub date_last_updated: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdemEntry {
+    pub body: Value,
+    pub status: u16,
+    pub response: Value,
+    pub at: DateTime<Utc>,
+}
+
+/// Issued credentials, as returned by `/oauth/token` and `/sandbox/sellers`.
+#[derive(Clone, Debug)]
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: i64,
+    pub user_id: u64,
+    pub public_key: String,
+}
+
+pub const TOKEN_TTL_SECS: i64 = 15_552_000;
+pub const APP_TOKEN_TTL_SECS: i64 = 6 * 3600;
+
+pub struct State {
+    pub steps: StepDurations,
+    pub default_terminal_mode: TerminalMode,
+    pub default_client_id: String,
+    pub apps: BTreeMap<String, App>,
+    pub users: BTreeMap<u64, User>,
+    pub tokens: HashMap<String, TokenRec>,
+    pub refresh: HashMap<String, RefreshRec>,
+    pub codes: HashMap<String, CodeRec>,
+    /// (seller, application) pairs that are linked.
+    pub authorizations: BTreeSet<(u64, String)>,
+    pub stores: BTreeMap<u64, Store>,
+    pub pos: BTreeMap<u64, Pos>,
+    pub terminals: BTreeMap<String, Terminal>,
+    pub intents: HashMap<String, Intent>,
+    pub refunds: HashMap<String, RefundIntent>,
+    pub orders: HashMap<String, Order>,
+    /// Legacy Payments API view of terminal charges (`GET /v1/payments/{id}`).
+    pub payments: HashMap<u64, Value>,
+    /// Current QR order per (collector, external_pos_id).
+    pub qr_orders: HashMap<(u64, String), Value>,
+    pub idem: HashMap<(u64, &'static str, String), IdemEntry>,
+    pub charges: Vec<Charge>,
+    pub notifications: Vec<Notification>,
+    pub faults: Vec<Fault>,
+    pub integrators: HashMap<u64, Value>,
+    next_id: u64,
+    next_serial: u64,
+}
+
+impl State {
+    pub fn new(cfg: &SandboxConfig, now: DateTime<Utc>) -> Self {
+        let mut st = State {
+            steps: cfg.timings.steps(),
+            default_terminal_mode: cfg.terminal_mode,
+            default_client_id: cfg.default_app.client_id.clone(),
+            apps: BTreeMap::new(),
+            users: BTreeMap::new(),
+            tokens: HashMap::new(),
+            refresh: HashMap::new(),
+            codes: HashMap::new(),
+            authorizations: BTreeSet::new(),
+            stores: BTreeMap::new(),
+            pos: BTreeMap::new(),
+            terminals: BTreeMap::new(),
+            intents: HashMap::new(),
+            refunds: HashMap::new(),
+            orders: HashMap::new(),
+            payments: HashMap::new(),
+            qr_orders: HashMap::new(),
+            idem: HashMap::new(),
+            charges: Vec::new(),
+            notifications: Vec::new(),
+            faults: Vec::new(),
+            integrators: HashMap::new(),
+            next_id: 40_000_000 + (ids::random_u64() % 1_000_000) * 10,
+            next_serial: 0,
+        };
+        st.add_app(cfg.default_app.clone(), now);
+        st
+    }
+
+    /// A fresh numeric id (stores, POS, users, payments share one sequence).
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1 + ids::random_u64() % 7;
+        self.next_id
+    }
+
+    pub fn add_app(&mut self, cfg: AppConfig, now: DateTime<Utc>) -> App {
+        let owner = self.create_user("MLB", None, now);
+        let app = App {
+            cfg,
+            owner_user_id: owner,
+        };
+        self.apps.insert(app.cfg.client_id.clone(), app.clone());
+        app
+    }
+
+    pub fn create_user(
+        &mut self,
+        site_id: &str,
+        description: Option<String>,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let site = sites::site(site_id).unwrap_or(sites::site("MLB").expect("MLB site"));
+        let id = 1_000_000_000 + self.next_id() * 7 % 999_999_999;
+        let nickname = format!("TESTUSER{}", id % 100_000_000);
+        let user = User {
+            id,
+            nickname: nickname.clone(),
+            password: format!("qatest{}", ids::random_digits(4)),
+            email: format!("test_user_{}@testuser.com", id % 100_000_000),
+            site,
+            registration_date: now,
+            description,
+            public_key: ids::public_key(),
+        };
+        self.users.insert(id, user);
+        id
+    }
+
+    pub fn issue_tokens(
+        &mut self,
+        user_id: u64,
+        client_id: &str,
+        with_refresh: bool,
+        now: DateTime<Utc>,
+    ) -> Issued {
+        let ttl = if with_refresh {
+            TOKEN_TTL_SECS
+        } else {
+            APP_TOKEN_TTL_SECS
+        };
+        let access = ids::access_token(client_id, user_id, now);
+        self.tokens.insert(
+            access.clone(),
+            TokenRec {
+                user_id,
+                client_id: client_id.to_string(),
+                expires_at: now + chrono::Duration::seconds(ttl),
+                revoked: false,
+            },
+        );
+        let refresh = with_refresh.then(|| {
+            let r = ids::tg_token(user_id);
+            self.refresh.insert(
+                r.clone(),
+                RefreshRec {
+                    user_id,
+                    client_id: client_id.to_string(),
+                    used: false,
+                },
+            );
+            r
+        });
+        let public_key = self
+            .users
+            .get(&user_id)
+            .map(|u| u.public_key.clone())
+            .unwrap_or_default();
+        Issued {
+            access_token: access,
+            refresh_token: refresh,
+            expires_in: ttl,
+            user_id,
+            public_key,
+        }
+    }
+
+    /// Revokes every access and refresh token of a seller (for one app, or all).
+    pub fn revoke_tokens(&mut self, user_id: u64, client_id: Option<&str>) -> usize {
+        let mut n = 0;
+        for t in self.tokens.values_mut() {
+            if t.user_id == user_id && client_id.is_none_or(|c| c == t.client_id) && !t.revoked {
+                t.revoked = true;
+                n += 1;
+            }
+        }
+        for r in self.refresh.values_mut() {
+            if r.user_id == user_id && client_id.is_none_or(|c| c == r.client_id) {
+                r.used = true;
+            }
+        }
+        n
+    }
+
+    pub fn create_store(
+        &mut self,
+        user_id: u64,
+        name: &str,
+        external_id: Option<String>,
+        location: Value,
+        hours: Value,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let id = self.next_id();
+        self.stores.insert(
+            id,
+            Store {
+                id,
+                user_id,
+                name: name.to_string(),
+                external_id,
+                business_hours: hours,
+                location,
+                date_created: now,
+            },
+        );
+        id
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_pos(
+        &mut self,
+        user_id: u64,
+        store_id: u64,
+        name: &str,
+        external_id: &str,
+        fixed_amount: bool,
+        category: Option<Value>,
+        url: Option<String>,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let id = self.next_id();
+        let external_store_id = self
+            .stores
+            .get(&store_id)
+            .and_then(|s| s.external_id.clone());
+        self.pos.insert(
+            id,
+            Pos {
+                id,
+                user_id,
+                name: name.to_string(),
+                store_id,
+                external_store_id,
+                external_id: external_id.to_string(),
+                fixed_amount,
+                category,
+                url,
+                uuid: ids::random_hex(64),
+                date_created: now,
+                date_last_updated: now,
+            },
+        );
+        id
+    }
+
+    /// A new simulated terminal `<MODEL>__SBX<7 digits>`, unique across the sandbox.
+    pub fn create_terminal(
+        &mut self,
+        user_id: u64,
+        store_id: u64,
+        pos_id: u64,
+        model: &str,
+        mode: OperatingMode,
+    ) -> String {
+        self.next_serial += 1;
+        let id = format!("{model}__SBX{:07}", self.next_serial);
+        self.terminals.insert(
+            id.clone(),
+            Terminal {
+                id: id.clone(),
+                user_id,
+                store_id,
+                pos_id,
+                operating_mode: mode,
+                mode: self.default_terminal_mode,
+            },
+        );
+        id
+    }
+
+    /// Store + one POS and one PDV terminal per requested terminal, as MP does for Point test users.
+    pub fn provision_seller(&mut self, user_id: u64, terminals: usize, now: DateTime<Utc>) {
+        let Some(user) = self.users.get(&user_id).cloned() else {
+            return;
+        };
+        let store_ext = format!("SBXSTORE{}", user_id % 100_000);
+        let location = json!({"street_number":"123","street_name":"Calle Falsa","city_name":"Ciudad","state_name":"Estado",
+                               "latitude":-34.6,"longitude":-58.38,"reference":"Sandbox"});
+        let store_id = self.create_store(
+            user_id,
+            "Sandbox store",
+            Some(store_ext),
+            location,
+            json!({}),
+            now,
+        );
+        for i in 0..terminals.max(1) {
+            let pos_ext = format!("SBXPOS{}", i + 1);
+            let pos_id = self.create_pos(
+                user_id,
+                store_id,
+                &format!("Sandbox POS {}", i + 1),
+                &pos_ext,
+                false,
+                None,
+                None,
+                now,
+            );
+            if i < terminals {
+                let model = user.site.models[i % user.site.models.len()];
+                self.create_terminal(user_id, store_id, pos_id, model, OperatingMode::Pdv);
+            }
+        }
+    }
+
+    /// Replays an idempotent request: `Ok(Some)` same body, `Err(())` different body.
+    pub fn idem_lookup(
+        &mut self,
+        user: u64,
+        scope: &'static str,
+        key: &str,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(u16, Value)>, ()> {
+        let k = (user, scope, key.to_string());
+        if let Some(e) = self.idem.get(&k) {
+            if now - e.at > chrono::Duration::hours(24) {
+                self.idem.remove(&k);
+                return Ok(None);
+            }
+            if &e.body == body {
+                return Ok(Some((e.status, e.response.clone())));
+            }
+            return Err(());
+        }
+        Ok(None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn idem_store(
+        &mut self,
+        user: u64,
+        scope: &'static str,
+        key: &str,
+        body: Value,
+        status: u16,
+        response: Value,
+        now: DateTime<Utc>,
+    ) {
+        self.idem.insert(
+            (user, scope, key.to_string()),
+            IdemEntry {
+                body,
+                status,
+                response,
+                at: now,
+            },
+        );
+    }
+
+    /// The active (unfinished) work queued on a terminal, if any.
+    pub fn terminal_busy(&self, terminal_id: &str) -> Option<String> {
+        self.intents
+            .values()
+            .find(|i| i.device_id == terminal_id && !i.state.is_final())
+            .map(|i| i.id.clone())
+            .or_else(|| {
+                self.orders
+                    .values()
+                    .find(|o| o.terminal_id == terminal_id && o.status.is_active())
+                    .map(|o| o.id.clone())
+            })
+            .or_else(|| {
+                self.refunds
+                    .values()
+                    .find(|r| r.device_id == terminal_id && !r.state.is_final())
+                    .map(|r| r.id.clone())
+            })
+    }
+}

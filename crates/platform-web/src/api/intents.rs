@@ -1,0 +1,267 @@
+//! `/v1/payment-intents`: create (idempotent), get (optionally waiting for a
+//! final state), list, cancel, history, and a live stream.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use platform_core::entities::payment_intents;
+use platform_core::intents::{self, IntentFilter, IntentView, NewIntent};
+use platform_core::jobs;
+use platform_core::states::{EventSource, IntentStatus};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::ApiCaller;
+use super::{body, idempotent};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/payment-intents", web::post().to(create))
+        .route("/v1/payment-intents", web::get().to(list))
+        .route(
+            "/v1/payment-intents/stream",
+            web::get().to(super::stream::intents),
+        )
+        .route("/v1/payment-intents/{id}", web::get().to(get))
+        .route("/v1/payment-intents/{id}/events", web::get().to(history))
+        .route("/v1/payment-intents/{id}/cancel", web::post().to(cancel));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentIn {
+    #[serde(rename = "type")]
+    payment_type: Option<String>,
+    installments: Option<i32>,
+    installments_cost: Option<String>,
+}
+
+/// The create body. `sponsor` is accepted and ignored on purpose: Puente
+/// always sends the integrator's own sponsor id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentIn {
+    terminal_id: String,
+    amount: i64,
+    description: Option<String>,
+    external_reference: Option<String>,
+    #[serde(default)]
+    print_on_terminal: bool,
+    payment: Option<PaymentIn>,
+    #[serde(default, rename = "sponsor_id")]
+    _sponsor_id: Option<serde_json::Value>,
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    req: HttpRequest,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    idempotent::run(&state, &caller, &req, &raw, || async {
+        let input: IntentIn = body::parse(&raw)?;
+        let payment = input.payment.unwrap_or(PaymentIn {
+            payment_type: None,
+            installments: None,
+            installments_cost: None,
+        });
+        let new = NewIntent {
+            amount: input.amount,
+            description: input.description,
+            external_reference: input.external_reference,
+            print_on_terminal: input.print_on_terminal,
+            payment_type: payment.payment_type,
+            installments: payment.installments,
+            installments_cost: payment.installments_cost,
+        };
+        let (intent, deliveries) = intents::create(
+            &state.db,
+            &caller.scope,
+            &input.terminal_id,
+            new,
+            Some(caller.key_id()),
+            EventSource::Api,
+        )
+        .await?;
+        after_commit(&state, &intent.id, &deliveries).await;
+        let view = serde_json::to_value(IntentView::from(&intent)).unwrap_or_default();
+        Ok((StatusCode::CREATED, view, Some(intent.id)))
+    })
+    .await
+}
+
+/// Hands the committed work to the queue. A failure here loses nothing: the
+/// reconciler re-publishes due rows.
+pub async fn after_commit(state: &AppState, intent_id: &str, deliveries: &[String]) {
+    if let Err(e) = state.queue.publish(jobs::INTENT_DISPATCH, intent_id).await {
+        tracing::warn!(error = %e, intent_id, "could not queue dispatch; the reconciler will");
+    }
+    for d in deliveries {
+        if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await {
+            tracing::warn!(error = %e, delivery = %d, "could not queue webhook delivery; the reconciler will");
+        }
+    }
+    let _ = state.queue.notify(jobs::INTENT_CHANGED, intent_id).await;
+}
+
+/// Cancels a queued intent at once (200); for one already sent, asks
+/// Mercado Pago to cancel it (202) — the outcome comes as a status change.
+async fn cancel(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (intent, worker_must_act, deliveries) =
+        intents::request_cancel(&state.db, &caller.scope, &path, EventSource::Api).await?;
+    if worker_must_act {
+        after_commit(&state, &intent.id, &deliveries).await;
+        return Ok(HttpResponse::Accepted().json(IntentView::from(&intent)));
+    }
+    for d in &deliveries {
+        let _ = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await;
+    }
+    let _ = state.queue.notify(jobs::INTENT_CHANGED, &intent.id).await;
+    Ok(HttpResponse::Ok().json(IntentView::from(&intent)))
+}
+
+#[derive(Debug, Deserialize)]
+struct GetQuery {
+    /// Seconds to wait for a final state (long-poll), 0–60.
+    wait: Option<u64>,
+}
+
+pub const MAX_WAIT_SECS: u64 = 60;
+
+async fn get(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+    query: web::Query<GetQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let wait = query.wait.unwrap_or(0);
+    if wait > MAX_WAIT_SECS {
+        return Err(ApiError::bad_request(
+            "invalid_wait",
+            format!("wait is limited to {MAX_WAIT_SECS} seconds"),
+        ));
+    }
+    let intent = wait_for_final(&state, &caller, &path, Duration::from_secs(wait)).await?;
+    Ok(HttpResponse::Ok().json(IntentView::from(&intent)))
+}
+
+/// Re-reads the intent until it is final or `wait` passes, waking on the
+/// live feed and, in case a wake-up was lost, every two seconds.
+async fn wait_for_final(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: &str,
+    wait: Duration,
+) -> Result<payment_intents::Model, ApiError> {
+    let mut feed = state.intent_feed.subscribe();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let intent = caller
+            .scope
+            .find::<payment_intents::Entity>(&state.db, id)
+            .await?;
+        if intent.status.is_final() || tokio::time::Instant::now() >= deadline {
+            return Ok(intent);
+        }
+        let poll =
+            tokio::time::sleep(Duration::from_secs(2).min(deadline - tokio::time::Instant::now()));
+        tokio::pin!(poll);
+        loop {
+            tokio::select! {
+                _ = &mut poll => break,
+                msg = feed.recv() => match msg {
+                    Ok(changed) if changed == intent.id => break,
+                    Ok(_) => continue,
+                    // Lagged or closed: re-read to be safe.
+                    Err(_) => break,
+                },
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    seller_id: Option<String>,
+    terminal_id: Option<String>,
+    external_reference: Option<String>,
+    created_after: Option<chrono::DateTime<chrono::Utc>>,
+    created_before: Option<chrono::DateTime<chrono::Utc>>,
+    starting_after: Option<String>,
+    limit: Option<u64>,
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(IntentStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request("invalid_status", format!("unknown status `{s}`"))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=intents::MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1–{}", intents::MAX_PAGE),
+        ));
+    }
+    let filter = IntentFilter {
+        status,
+        seller_id: q.seller_id,
+        terminal_id: q.terminal_id,
+        external_reference: q.external_reference,
+        created_after: q.created_after,
+        created_before: q.created_before,
+    };
+    let (rows, has_more) = intents::list(
+        &state.db,
+        &caller.scope,
+        &filter,
+        q.starting_after.as_deref(),
+        limit,
+    )
+    .await?;
+    let next = if has_more {
+        rows.last().map(|r| r.id.clone())
+    } else {
+        None
+    };
+    let data: Vec<IntentView> = rows.iter().map(IntentView::from).collect();
+    Ok(HttpResponse::Ok()
+        .json(json!({ "object": "list", "data": data, "has_more": has_more, "next_cursor": next })))
+}
+
+async fn history(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let events = intents::history(&state.db, &caller.scope, &path).await?;
+    let data: Vec<_> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "source": e.source,
+                "detail": e.detail,
+                "created_at": e.created_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": data })))
+}

@@ -1,0 +1,110 @@
+//! `/v1/api-keys`: integrator-wide keys create, list and revoke keys.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use platform_core::api_keys::{self, NewApiKey};
+use platform_core::entities::api_keys as rows;
+use platform_core::states::{KeyMode, ScopeKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::ApiCaller;
+use super::{body, idempotent};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/api-keys", web::post().to(create))
+        .route("/v1/api-keys", web::get().to(list))
+        .route("/v1/api-keys/{id}", web::delete().to(revoke));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyIn {
+    name: String,
+    /// `integrator` (default), `seller`, `store` or `pos`.
+    scope: Option<ScopeKind>,
+    /// The seller, store or POS id for narrowed keys.
+    scope_id: Option<String>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyOut {
+    id: String,
+    object: &'static str,
+    name: String,
+    prefix: String,
+    mode: KeyMode,
+    scope: ScopeKind,
+    seller_id: Option<String>,
+    store_id: Option<String>,
+    pos_id: Option<String>,
+    created_at: DateTime<Utc>,
+    expires_at: Option<DateTime<Utc>>,
+    revoked_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+}
+
+impl From<&rows::Model> for KeyOut {
+    fn from(k: &rows::Model) -> Self {
+        KeyOut {
+            id: k.id.clone(),
+            object: "api_key",
+            name: k.name.clone(),
+            prefix: k.prefix.clone(),
+            mode: k.mode,
+            scope: k.scope_kind,
+            seller_id: k.seller_id.clone(),
+            store_id: k.store_id.clone(),
+            pos_id: k.pos_id.clone(),
+            created_at: k.created_at,
+            expires_at: k.expires_at,
+            revoked_at: k.revoked_at,
+            last_used_at: k.last_used_at,
+        }
+    }
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    req: HttpRequest,
+    raw: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    idempotent::run(&state, &caller, &req, &raw, || async {
+        let input: KeyIn = body::parse(&raw)?;
+        let new = NewApiKey {
+            name: input.name,
+            scope_kind: input.scope.unwrap_or(ScopeKind::Integrator),
+            target_id: input.scope_id,
+            expires_at: input.expires_at,
+            // Keys inherit the mode of the key that made them.
+            mode: caller.key.mode,
+        };
+        let (row, secret) =
+            api_keys::create(&state.db, &caller.scope, new, Some(caller.key.id.clone())).await?;
+        let mut out = serde_json::to_value(KeyOut::from(&row)).unwrap_or_default();
+        // The only time the key is ever shown.
+        out["key"] = json!(secret.expose_secret());
+        Ok((StatusCode::CREATED, out, Some(row.id)))
+    })
+    .await
+}
+
+async fn list(state: web::Data<AppState>, caller: ApiCaller) -> Result<HttpResponse, ApiError> {
+    let keys = api_keys::list(&state.db, &caller.scope).await?;
+    let data: Vec<KeyOut> = keys.iter().map(KeyOut::from).collect();
+    Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": data, "has_more": false })))
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let row = api_keys::revoke(&state.db, &caller.scope, &path).await?;
+    Ok(HttpResponse::Ok().json(KeyOut::from(&row)))
+}

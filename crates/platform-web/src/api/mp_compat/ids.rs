@@ -1,0 +1,113 @@
+//! Mercado Pago-shaped ids for Puente intents, decided at creation and
+//! stable for the intent's life (docs/mp-compat.md): a Puente intent id
+//! `pi_<26 Crockford base32>` is already a ULID-sized value, so the order is
+//! `ORD<the same 26 characters, upper case>`, its payment `PAY<…>`, and the
+//! legacy payment-intent id the same 128 bits written as a UUID.
+
+use platform_core::id::PaymentIntentId;
+
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+fn body(intent_id: &str) -> &str {
+    intent_id.strip_prefix("pi_").unwrap_or(intent_id)
+}
+
+pub fn order_id(intent_id: &str) -> String {
+    format!("ORD{}", body(intent_id).to_ascii_uppercase())
+}
+
+pub fn payment_id(intent_id: &str) -> String {
+    format!("PAY{}", body(intent_id).to_ascii_uppercase())
+}
+
+/// `rfd_…` → `REF…`.
+pub fn refund_id(refund_id: &str) -> String {
+    format!(
+        "REF{}",
+        refund_id
+            .strip_prefix("rfd_")
+            .unwrap_or(refund_id)
+            .to_ascii_uppercase()
+    )
+}
+
+fn from_prefixed(prefix: &str, s: &str) -> Option<String> {
+    let rest = s.strip_prefix(prefix)?;
+    let id = format!("pi_{}", rest.to_ascii_lowercase());
+    PaymentIntentId::parse(&id)
+        .ok()
+        .map(PaymentIntentId::into_string)
+}
+
+/// `ORD…` → `pi_…`, if it is one of ours.
+pub fn intent_from_order(s: &str) -> Option<String> {
+    from_prefixed("ORD", s)
+}
+
+/// `PAY…` → `pi_…`, if it is one of ours.
+pub fn intent_from_payment(s: &str) -> Option<String> {
+    from_prefixed("PAY", s)
+}
+
+fn decode(body: &str) -> Option<u128> {
+    if body.len() != 26 {
+        return None;
+    }
+    body.bytes().try_fold(0u128, |acc, b| {
+        let digit = ALPHABET.iter().position(|&c| c == b.to_ascii_lowercase())? as u128;
+        acc.checked_mul(32)?.checked_add(digit)
+    })
+}
+
+fn encode(mut v: u128) -> String {
+    let mut out = [0u8; 26];
+    for slot in out.iter_mut().rev() {
+        *slot = ALPHABET[(v & 0x1f) as usize];
+        v >>= 5;
+    }
+    String::from_utf8(out.to_vec()).expect("ascii")
+}
+
+/// `pi_…` → the legacy API's UUID form.
+pub fn legacy_id(intent_id: &str) -> String {
+    decode(body(intent_id))
+        .map(|v| uuid::Uuid::from_u128(v).hyphenated().to_string())
+        .unwrap_or_else(|| intent_id.to_owned())
+}
+
+/// A legacy UUID → `pi_…`, if it is one of ours.
+pub fn intent_from_legacy(s: &str) -> Option<String> {
+    let v = uuid::Uuid::parse_str(s).ok()?.as_u128();
+    let id = format!("pi_{}", encode(v));
+    PaymentIntentId::parse(&id)
+        .ok()
+        .map(PaymentIntentId::into_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        let id = PaymentIntentId::new().into_string();
+        let ord = order_id(&id);
+        assert!(ord.starts_with("ORD") && ord.len() == 29, "{ord}");
+        assert!(
+            ord[3..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+        );
+        assert_eq!(intent_from_order(&ord).as_deref(), Some(id.as_str()));
+        assert_eq!(
+            intent_from_payment(&payment_id(&id)).as_deref(),
+            Some(id.as_str())
+        );
+        let uuid = legacy_id(&id);
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(intent_from_legacy(&uuid).as_deref(), Some(id.as_str()));
+        assert!(intent_from_order("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3").is_some());
+        assert_eq!(intent_from_order("ORDnope"), None);
+        assert_eq!(intent_from_legacy("not-a-uuid"), None);
+    }
+}

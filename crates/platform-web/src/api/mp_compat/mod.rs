@@ -1,0 +1,131 @@
+//! The Mercado Pago-compatible surface: Mercado Pago's own paths, bodies,
+//! responses and error shapes (Orders API type point, legacy Point
+//! Integration API, Terminals API), served with a Puente API key as the
+//! Bearer token. A POS written against Mercado Pago with an official SDK
+//! switches to Puente by changing the base URL and the token.
+//!
+//! Behind it is the native domain: a terminal is looked up by its Mercado
+//! Pago device id within the key's scope, orders and payment intents are
+//! Puente intents (`platform_core::intents`: site rules, the terminal lock,
+//! the integrator's sponsor, events and webhooks), dispatched by the worker.
+//! See docs/mp-compat.md.
+
+mod error;
+mod idem;
+mod ids;
+mod orders;
+mod point;
+mod terminals;
+mod view;
+
+use std::time::Duration;
+
+use actix_web::{FromRequest, HttpRequest, web};
+use platform_core::CoreError;
+use platform_core::entities::{payment_intents, terminals as terminal_rows};
+use platform_core::jobs;
+use platform_core::sea_orm::{ColumnTrait, QueryFilter};
+use platform_core::tenancy::Scope;
+
+use self::error::{MpError, Shape};
+use super::auth::ApiCaller;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    orders::configure(cfg);
+    point::configure(cfg);
+    terminals::configure(cfg);
+}
+
+/// Authenticates the request's API key, with errors in `shape`.
+async fn caller(req: &HttpRequest, shape: Shape) -> Result<ApiCaller, MpError> {
+    ApiCaller::extract(req)
+        .await
+        .map_err(|e| MpError::from_auth(shape, e))
+}
+
+fn state(req: &HttpRequest) -> Result<web::Data<AppState>, MpError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| MpError::orders(500, "internal_error", "no state"))
+}
+
+/// The terminal with this Mercado Pago device id, if it is in the scope.
+async fn terminal_by_device(
+    state: &AppState,
+    scope: &Scope,
+    device_id: &str,
+) -> Result<Option<terminal_rows::Model>, CoreError> {
+    Ok(scope
+        .select::<terminal_rows::Entity>()
+        .filter(terminal_rows::Column::DeviceId.eq(device_id))
+        .one(&state.db)
+        .await?)
+}
+
+/// An intent of the scope by Puente's id, or by its Mercado Pago id.
+async fn intent_in_scope(
+    state: &AppState,
+    scope: &Scope,
+    puente_id: Option<String>,
+    raw: &str,
+) -> Result<Option<payment_intents::Model>, CoreError> {
+    if let Some(id) = puente_id {
+        match scope.find::<payment_intents::Entity>(&state.db, &id).await {
+            Ok(i) => return Ok(Some(i)),
+            Err(CoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(scope
+        .select::<payment_intents::Entity>()
+        .filter(payment_intents::Column::UpstreamId.eq(raw))
+        .one(&state.db)
+        .await?)
+}
+
+/// Re-reads an intent until `done` holds or `wait` passes, waking on the
+/// live feed (and every 500 ms in case a wake-up was lost).
+async fn wait_until(
+    state: &AppState,
+    scope: &Scope,
+    id: &str,
+    wait: Duration,
+    done: impl Fn(&payment_intents::Model) -> bool,
+) -> Result<payment_intents::Model, CoreError> {
+    let mut feed = state.intent_feed.subscribe();
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let intent = scope.find::<payment_intents::Entity>(&state.db, id).await?;
+        let now = tokio::time::Instant::now();
+        if done(&intent) || now >= deadline {
+            return Ok(intent);
+        }
+        let poll = tokio::time::sleep(Duration::from_millis(500).min(deadline - now));
+        tokio::pin!(poll);
+        loop {
+            tokio::select! {
+                _ = &mut poll => break,
+                msg = feed.recv() => match msg {
+                    Ok(changed) if changed == intent.id => break,
+                    Ok(_) => continue,
+                    Err(_) => break,
+                },
+            }
+        }
+    }
+}
+
+/// How long a cancel of an intent already sent upstream waits for the
+/// worker to report the outcome before answering "requested".
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+
+/// After a change made here without the worker: its webhooks and the live feed.
+async fn publish_change(state: &AppState, intent_id: &str, deliveries: &[String]) {
+    for d in deliveries {
+        if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await {
+            tracing::warn!(error = %e, delivery = %d, "could not queue webhook delivery; the reconciler will");
+        }
+    }
+    let _ = state.queue.notify(jobs::INTENT_CHANGED, intent_id).await;
+}

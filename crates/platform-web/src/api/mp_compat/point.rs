@@ -1,0 +1,367 @@
+//! Legacy Point Integration API (reference §2): devices, operating mode,
+//! payment intents (create, get, cancel) and their events. Errors in the
+//! classic `{message,error,status,cause}` envelope.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
+use platform_core::entities::{payment_intents, terminals};
+use platform_core::intents::{self, NewIntent};
+use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use platform_core::states::{EventSource, IntentStatus};
+use serde_json::{Value, json};
+
+use super::error::{MpError, Shape};
+use super::{caller, idem, ids, state, view};
+use crate::state::AppState;
+
+const S: Shape = Shape::Classic;
+const BASE: &str = "/point/integration-api";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(&format!("{BASE}/devices"), web::get().to(devices))
+        .route(
+            &format!("{BASE}/devices/{{device_id}}"),
+            web::patch().to(set_mode),
+        )
+        .route(
+            &format!("{BASE}/devices/{{device_id}}/payment-intents"),
+            web::post().to(create),
+        )
+        .route(
+            &format!("{BASE}/devices/{{device_id}}/payment-intents/{{id}}"),
+            web::delete().to(cancel),
+        )
+        // Before `/payment-intents/{id}`, which would swallow it.
+        .route(
+            &format!("{BASE}/payment-intents/events"),
+            web::get().to(events),
+        )
+        .route(
+            &format!("{BASE}/payment-intents/{{id}}"),
+            web::get().to(get),
+        )
+        .route(
+            &format!("{BASE}/payment-intents/{{id}}/events"),
+            web::get().to(last_event),
+        );
+}
+
+fn err(status: u16, error: &str, message: impl Into<String>) -> MpError {
+    MpError::classic(status, error, message)
+}
+
+fn core(e: platform_core::CoreError) -> MpError {
+    MpError::from_core(S, e)
+}
+
+fn unknown_device() -> MpError {
+    err(
+        403,
+        "forbidden",
+        "Integrator isn't registered for this device",
+    )
+}
+
+fn intent_not_found() -> MpError {
+    err(404, "not_found", "Payment intent doesn't exist")
+}
+
+async fn device(
+    state: &AppState,
+    scope: &platform_core::tenancy::Scope,
+    device_id: &str,
+) -> Result<terminals::Model, MpError> {
+    super::terminal_by_device(state, scope, device_id)
+        .await
+        .map_err(core)?
+        .ok_or_else(unknown_device)
+}
+
+async fn find(
+    state: &AppState,
+    scope: &platform_core::tenancy::Scope,
+    id: &str,
+) -> Result<payment_intents::Model, MpError> {
+    super::intent_in_scope(state, scope, ids::intent_from_legacy(id), id)
+        .await
+        .map_err(core)?
+        .ok_or_else(intent_not_found)
+}
+
+async fn device_of(state: &AppState, i: &payment_intents::Model) -> Result<String, MpError> {
+    Ok(view::ctx(state, i).await.map_err(core)?.device_id)
+}
+
+async fn devices(
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let (limit, offset) = super::terminals::paging(&query, S, 50)?;
+    if let Some(p) = query.get("pos_id")
+        && p.parse::<i64>().is_err()
+    {
+        return Err(err(
+            400,
+            "bad_request",
+            "query param pos_id has an invalid format",
+        ));
+    }
+    let (list, total) = super::terminals::devices(
+        &state,
+        &caller.scope,
+        query.get("store_id").map(String::as_str),
+        query.get("pos_id").map(String::as_str),
+        offset,
+        limit,
+    )
+    .await
+    .map_err(core)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "devices": list,
+        "paging": {"total": total, "offset": offset, "limit": limit},
+    })))
+}
+
+async fn set_mode(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let body: Value = serde_json::from_slice(&raw)
+        .map_err(|_| err(400, "bad_request", "the body is not valid JSON"))?;
+    let mode = super::terminals::parse_mode(body.get("operating_mode"), S)?;
+    let terminal = device(&state, &caller.scope, &path).await?;
+    let saved = super::terminals::set_mode(&state, &req, &caller, terminal, mode, S).await?;
+    Ok(HttpResponse::Ok().json(json!({"operating_mode": saved.operating_mode.as_str()})))
+}
+
+fn bad(message: impl Into<String>) -> MpError {
+    err(400, "bad_request", message)
+}
+
+/// The create body (§2.3), checked field by field.
+fn parse_create(raw: &[u8]) -> Result<NewIntent, MpError> {
+    let v: Value =
+        serde_json::from_slice(raw).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+    if !v.is_object() {
+        return Err(bad("the body must be a JSON object"));
+    }
+    let amount = v
+        .get("amount")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| bad("Field amount is missing or incorrect: an integer in cents"))?;
+    let text = |v: &Value, field: &str| -> Result<Option<String>, MpError> {
+        match v.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(format!("Field {field} is incorrect: a string"))),
+        }
+    };
+    let description = text(&v, "description")?;
+    let empty = json!({});
+    let payment = v.get("payment").unwrap_or(&empty);
+    let additional = v.get("additional_info").unwrap_or(&empty);
+    if !payment.is_object() || !additional.is_object() {
+        return Err(bad("payment and additional_info must be objects"));
+    }
+    let payment_type = text(payment, "type")?;
+    let installments = match payment.get("installments") {
+        None | Some(Value::Null) => None,
+        Some(n) => Some(
+            n.as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| bad("Field payment.installments is incorrect: an integer"))?,
+        ),
+    };
+    let installments_cost = text(payment, "installments_cost")?;
+    let print_on_terminal = match additional.get("print_on_terminal") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            return Err(bad(
+                "Field additional_info.print_on_terminal is incorrect: a boolean",
+            ));
+        }
+    };
+    Ok(NewIntent {
+        amount,
+        description,
+        external_reference: text(additional, "external_reference")?,
+        print_on_terminal,
+        payment_type,
+        installments,
+        installments_cost,
+    })
+}
+
+async fn create(
+    req: HttpRequest,
+    path: web::Path<String>,
+    raw: web::Bytes,
+) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    // The SDKs send one on every POST; the legacy docs do not require it.
+    let key = idem::key(&req, S, false)?;
+    let device_id = path.into_inner();
+    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), || async {
+        let new = parse_create(&raw)?;
+        let terminal = device(&state, &caller.scope, &device_id).await?;
+        let (intent, deliveries) = intents::create(
+            &state.db,
+            &caller.scope,
+            &terminal.id,
+            new,
+            Some(caller.key_id()),
+            EventSource::Api,
+        )
+        .await
+        .map_err(|e| match e {
+            platform_core::CoreError::Conflict {
+                code: "terminal_busy",
+                ..
+            } => err(409, "conflict", "Device has a queued payment intent"),
+            other => core(other),
+        })?;
+        super::super::intents::after_commit(&state, &intent.id, &deliveries).await;
+        Ok((
+            StatusCode::OK,
+            view::legacy_json(&intent, &terminal.device_id, false),
+        ))
+    })
+    .await?;
+    match outcome {
+        idem::Outcome::Fresh(status, body) => Ok(HttpResponse::build(status).json(body)),
+        idem::Outcome::Replay(status, body) => match idem::replay_error(status, body.clone()) {
+            Some(e) => Err(e),
+            None => Ok(HttpResponse::build(status).json(body)),
+        },
+    }
+}
+
+async fn get(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let intent = find(&state, &caller.scope, &path).await?;
+    let device = device_of(&state, &intent).await?;
+    Ok(HttpResponse::Ok().json(view::legacy_json(&intent, &device, true)))
+}
+
+async fn cancel(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let (device_id, id) = path.into_inner();
+    let intent = find(&state, &caller.scope, &id).await?;
+    if device_of(&state, &intent).await? != device_id {
+        return Err(intent_not_found());
+    }
+    let refuse = |i: &payment_intents::Model| match i.status {
+        IntentStatus::AtTerminal => err(409, "conflict", "Payment intent is blocked by terminal"),
+        _ => err(
+            409,
+            "conflict",
+            format!(
+                "Payment intent is {} and cannot be canceled",
+                view::legacy_state(i)
+            ),
+        ),
+    };
+    if !matches!(intent.status, IntentStatus::Queued | IntentStatus::Created) {
+        return Err(refuse(&intent));
+    }
+    let (after, worker_must_act, deliveries) =
+        intents::request_cancel(&state.db, &caller.scope, &intent.id, EventSource::Api)
+            .await
+            .map_err(core)?;
+    let legacy = ids::legacy_id(&after.id);
+    if !worker_must_act {
+        super::publish_change(&state, &after.id, &deliveries).await;
+        return Ok(HttpResponse::Ok().json(json!({"id": legacy})));
+    }
+    super::super::intents::after_commit(&state, &after.id, &deliveries).await;
+    // Mercado Pago cancels an OPEN intent at once; the worker does it for
+    // Puente, so wait (bounded) for the outcome.
+    let now = super::wait_until(&state, &caller.scope, &after.id, super::CANCEL_WAIT, |i| {
+        i.status.is_final() || i.status == IntentStatus::AtTerminal
+    })
+    .await
+    .map_err(core)?;
+    match now.status {
+        IntentStatus::Canceled => Ok(HttpResponse::Ok().json(json!({"id": legacy}))),
+        s if s.is_final() || s == IntentStatus::AtTerminal => Err(refuse(&now)),
+        // Still in flight: the cancel is requested and will be reported.
+        _ => Ok(HttpResponse::Ok().json(json!({"id": legacy}))),
+    }
+}
+
+fn date_param(q: &HashMap<String, String>, name: &str) -> Result<NaiveDate, MpError> {
+    q.get(name)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .ok_or_else(|| bad(format!("{name} is required, as YYYY-MM-DD")))
+}
+
+/// Most events one listing returns.
+const MAX_EVENTS: u64 = 1000;
+
+async fn events(
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let start = date_param(&query, "startDate")?;
+    let end = date_param(&query, "endDate")?;
+    if end < start || (end - start).num_days() > 30 {
+        return Err(bad(
+            "endDate must be on or after startDate, at most 30 days later",
+        ));
+    }
+    let from = Utc.from_utc_datetime(&start.and_hms_opt(0, 0, 0).unwrap_or_default());
+    let to = Utc.from_utc_datetime(
+        &end.succ_opt()
+            .unwrap_or(end)
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default(),
+    );
+    let rows = caller
+        .scope
+        .select::<payment_intents::Entity>()
+        .filter(payment_intents::Column::CreatedAt.gte(from))
+        .filter(payment_intents::Column::CreatedAt.lt(to))
+        .order_by_asc(payment_intents::Column::Id)
+        .limit(MAX_EVENTS)
+        .all(&state.db)
+        .await
+        .map_err(|e| core(e.into()))?;
+    let events: Vec<Value> = rows
+        .iter()
+        .map(|i| {
+            json!({
+                "payment_intent_id": ids::legacy_id(&i.id),
+                "status": view::legacy_state(i),
+                "created_on": i.updated_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({"events": events})))
+}
+
+async fn last_event(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, MpError> {
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let intent = find(&state, &caller.scope, &path).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "status": view::legacy_state(&intent),
+        "created_on": intent.updated_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+    })))
+}

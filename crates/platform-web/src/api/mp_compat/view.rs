@@ -1,0 +1,305 @@
+//! Puente intents in Mercado Pago's shapes: an Orders API order (§3.1–3.2,
+//! statuses §3.6) and a legacy payment intent (§2.3–2.4, states §2.9).
+
+use chrono::SecondsFormat;
+use platform_core::CoreError;
+use platform_core::entities::{payment_intents, refunds, sellers, terminals};
+use platform_core::intents::CANCEL_REQUESTED;
+use platform_core::mercadopago::Amount;
+use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use platform_core::states::{IntentStatus, RefundStatus, Site};
+use serde_json::{Value, json};
+
+use super::ids;
+use crate::state::AppState;
+
+/// What an order shows besides the intent row.
+pub struct Ctx {
+    pub device_id: String,
+    pub user_id: Option<i64>,
+    pub site: Option<Site>,
+    /// Refunds not failed, oldest first.
+    pub refunds: Vec<refunds::Model>,
+}
+
+pub async fn ctx(state: &AppState, i: &payment_intents::Model) -> Result<Ctx, CoreError> {
+    let terminal = terminals::Entity::find_by_id(i.terminal_id.clone())
+        .one(&state.db)
+        .await?;
+    let seller = sellers::Entity::find_by_id(i.seller_id.clone())
+        .one(&state.db)
+        .await?;
+    let refunds = refunds::Entity::find()
+        .filter(refunds::Column::IntentId.eq(i.id.clone()))
+        .filter(refunds::Column::Status.ne(RefundStatus::Failed))
+        .order_by_asc(refunds::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(Ctx {
+        refunds,
+        device_id: terminal.map(|t| t.device_id).unwrap_or_default(),
+        user_id: seller.as_ref().map(|s| s.mp_user_id),
+        site: seller.map(|s| s.site_id),
+    })
+}
+
+fn country(site: Site) -> &'static str {
+    match site {
+        Site::Mla => "ARG",
+        Site::Mlb => "BRA",
+        Site::Mlm => "MEX",
+        Site::Mlc => "CHL",
+        Site::Mco => "COL",
+        Site::Mpe => "PER",
+        Site::Mlu => "URY",
+    }
+}
+
+fn money(cents: i64) -> String {
+    Amount::from_cents(cents)
+        .map(Amount::to_decimal_string)
+        .unwrap_or_else(|_| "0.00".into())
+}
+
+fn date(d: chrono::DateTime<chrono::Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+const FAILURE_DETAILS: &[&str] = &[
+    "failed",
+    "bad_filled_card_data",
+    "high_risk",
+    "rejected_by_issuer",
+    "required_call_for_authorize",
+    "max_attempts_exceeded",
+    "card_disabled",
+    "insufficient_amount",
+    "amount_limit_exceeded",
+    "processing_error",
+    "invalid_installments",
+    "in_review",
+];
+
+/// Puente status → (order status, order detail, payment status, payment detail).
+/// `queued` (not yet at Mercado Pago) looks like `created`.
+pub fn order_status(
+    i: &payment_intents::Model,
+) -> (&'static str, &'static str, &'static str, String) {
+    let detail = i.status_detail.as_deref().unwrap_or("");
+    let cancel_requested = detail == CANCEL_REQUESTED;
+    match i.status {
+        IntentStatus::Queued | IntentStatus::Created => {
+            let d = if cancel_requested {
+                "cancellation_requested"
+            } else {
+                "created"
+            };
+            ("created", "created", "created", d.into())
+        }
+        IntentStatus::AtTerminal => {
+            let d = if cancel_requested {
+                "cancellation_requested"
+            } else {
+                "at_terminal"
+            };
+            ("at_terminal", "at_terminal", "at_terminal", d.into())
+        }
+        IntentStatus::Processed => ("processed", "processed", "processed", "accredited".into()),
+        IntentStatus::Failed => {
+            let d = match detail {
+                d if FAILURE_DETAILS.contains(&d) => d,
+                "rejected" => "rejected_by_issuer",
+                _ => "failed",
+            };
+            ("failed", "failed", "failed", d.into())
+        }
+        IntentStatus::Canceled => {
+            let d = match detail {
+                "canceled_by_api" | "canceled_on_terminal" => detail,
+                _ => "canceled",
+            };
+            ("canceled", "canceled", "canceled", d.into())
+        }
+        IntentStatus::Expired => ("expired", "expired", "expired", "expired".into()),
+        IntentStatus::ActionRequired => {
+            let d = match detail {
+                "check_on_terminal" => "check_on_terminal",
+                _ => "waiting_payment",
+            };
+            (
+                "action_required",
+                "action_required",
+                "action_required",
+                d.into(),
+            )
+        }
+        IntentStatus::Refunded => ("refunded", "refunded", "refunded", "refunded".into()),
+    }
+}
+
+/// Puente statuses an Orders API status filter means.
+pub fn statuses_for_order_status(s: &str) -> Option<Vec<IntentStatus>> {
+    use IntentStatus::*;
+    Some(match s {
+        "created" => vec![Queued, Created],
+        "at_terminal" => vec![AtTerminal],
+        "processed" => vec![Processed],
+        "failed" => vec![Failed],
+        "canceled" => vec![Canceled],
+        "expired" => vec![Expired],
+        "action_required" => vec![ActionRequired],
+        "refunded" => vec![Refunded],
+        _ => return None,
+    })
+}
+
+/// The order Mercado Pago's `GET /v1/orders/{id}` would return.
+pub fn order_json(i: &payment_intents::Model, c: &Ctx) -> Value {
+    let (mut status, mut status_detail, mut pay_status, mut pay_detail) = order_status(i);
+    let amount = money(i.amount);
+    let refunded: i64 = c
+        .refunds
+        .iter()
+        .filter(|r| r.status == RefundStatus::Succeeded)
+        .map(|r| r.amount)
+        .sum();
+    if i.status == IntentStatus::Processed && refunded > 0 {
+        // A partial refund keeps the order processed (§3.4).
+        (status, status_detail, pay_status) = ("processed", "partially_refunded", "processed");
+        pay_detail = "partially_refunded".into();
+    }
+    let mut payment = json!({
+        "id": ids::payment_id(&i.id),
+        "amount": amount,
+        "status": pay_status,
+        "status_detail": pay_detail,
+    });
+    if matches!(i.status, IntentStatus::Processed | IntentStatus::Refunded) {
+        payment["paid_amount"] = json!(amount);
+    }
+    if i.status == IntentStatus::Refunded {
+        payment["refunded_amount"] = json!(amount);
+    } else if refunded > 0 {
+        payment["refunded_amount"] = json!(money(refunded));
+    }
+    if let Some(p) = i
+        .mp_payment_id
+        .as_deref()
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        payment["reference_id"] = json!(p);
+    }
+    if let Some(t) = &i.payment_type {
+        payment["payment_method"] = json!({"type": t, "installments": i.installments.unwrap_or(1)});
+    }
+    let mut config = json!({"point": {
+        "terminal_id": c.device_id,
+        "print_on_terminal": if i.print_on_terminal { "seller_ticket" } else { "no_ticket" },
+    }});
+    if let Some(t) = i
+        .payment_type
+        .as_deref()
+        .filter(|t| *t == "credit_card" || *t == "debit_card")
+    {
+        config["payment_method"] = json!({"default_type": t});
+    }
+    let mut transactions = json!({"payments": [payment]});
+    if !c.refunds.is_empty() {
+        let list: Vec<Value> = c
+            .refunds
+            .iter()
+            .map(|r| {
+                json!({
+                    "id": ids::refund_id(&r.id),
+                    "transaction_id": ids::payment_id(&i.id),
+                    "amount": money(r.amount),
+                    "status": if r.status == RefundStatus::Succeeded { "processed" } else { "processing" },
+                })
+            })
+            .collect();
+        transactions["refunds"] = json!(list);
+    }
+    json!({
+        "id": ids::order_id(&i.id),
+        "type": "point",
+        "user_id": c.user_id.map(|u| u.to_string()),
+        "external_reference": i.external_reference,
+        "description": i.description,
+        // Puente lets Mercado Pago apply its default (docs/mp-compat.md).
+        "expiration_time": "PT15M",
+        "processing_mode": "automatic",
+        "country_code": c.site.map(country),
+        "currency": i.currency,
+        "integration_data": {"sponsor": {"id": i.sponsor_id}},
+        "status": status,
+        "status_detail": status_detail,
+        "created_date": date(i.created_at),
+        "last_updated_date": date(i.updated_at),
+        "config": config,
+        "transactions": transactions,
+    })
+}
+
+/// Puente status → the legacy API's upper-case state (§2.9).
+pub fn legacy_state(i: &payment_intents::Model) -> &'static str {
+    match i.status {
+        IntentStatus::Queued | IntentStatus::Created => "OPEN",
+        IntentStatus::AtTerminal => "ON_TERMINAL",
+        IntentStatus::Processed | IntentStatus::Refunded => "FINISHED",
+        IntentStatus::Failed => match i.status_detail.as_deref() {
+            Some("error" | "processing_error") => "ERROR",
+            _ => "FINISHED",
+        },
+        IntentStatus::Canceled => "CANCELED",
+        IntentStatus::Expired => "ABANDONED",
+        IntentStatus::ActionRequired => "CONFIRMATION_REQUIRED",
+    }
+}
+
+/// A payment id as the legacy API writes it: a number when it is one.
+fn payment_ref(p: &str) -> Value {
+    p.parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(p))
+}
+
+/// The legacy payment intent; `with_state` false for the create response
+/// (which has no `state`, §2.3).
+pub fn legacy_json(i: &payment_intents::Model, device_id: &str, with_state: bool) -> Value {
+    let mut payment = serde_json::Map::new();
+    if let Some(t) = &i.payment_type {
+        payment.insert("type".into(), json!(t));
+    }
+    if let Some(n) = i.installments {
+        payment.insert("installments".into(), json!(n));
+    }
+    if let Some(c) = &i.installments_cost {
+        payment.insert("installments_cost".into(), json!(c));
+    }
+    if with_state && let Some(p) = &i.mp_payment_id {
+        payment.insert("id".into(), payment_ref(p));
+        let state = match i.status {
+            IntentStatus::Processed | IntentStatus::Refunded => "approved",
+            _ => "rejected",
+        };
+        payment.insert("state".into(), json!(state));
+    }
+    let mut additional = json!({"print_on_terminal": i.print_on_terminal});
+    if let Some(r) = &i.external_reference {
+        additional["external_reference"] = json!(r);
+    }
+    let mut v = json!({
+        "id": ids::legacy_id(&i.id),
+        "device_id": device_id,
+        "amount": i.amount,
+        "payment": payment,
+        "additional_info": additional,
+    });
+    if let Some(d) = &i.description {
+        v["description"] = json!(d);
+    }
+    if with_state {
+        v["state"] = json!(legacy_state(i));
+    }
+    v
+}

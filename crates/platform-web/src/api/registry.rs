@@ -1,0 +1,219 @@
+//! Read access to the seller / store / POS / terminal registry.
+
+use actix_web::{HttpResponse, web};
+use platform_core::entities::{pos, sellers, stores, terminals};
+use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use platform_core::tenancy::{Scope, TenantEntity};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::ApiCaller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/v1/sellers", web::get().to(list_sellers))
+        .route("/v1/sellers/{id}", web::get().to(get_seller))
+        .route("/v1/stores", web::get().to(list_stores))
+        .route("/v1/stores/{id}", web::get().to(get_store))
+        .route("/v1/pos", web::get().to(list_pos))
+        .route("/v1/pos/{id}", web::get().to(get_pos))
+        .route("/v1/terminals", web::get().to(list_terminals))
+        .route("/v1/terminals/{id}", web::get().to(get_terminal));
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    seller_id: Option<String>,
+    store_id: Option<String>,
+    pos_id: Option<String>,
+    link_status: Option<String>,
+    starting_after: Option<String>,
+    limit: Option<u64>,
+}
+
+const MAX_PAGE: u64 = 100;
+
+pub fn seller_json(s: &sellers::Model) -> Value {
+    json!({
+        "id": s.id, "object": "seller", "mp_user_id": s.mp_user_id, "nickname": s.nickname,
+        "site_id": s.site_id, "live_mode": s.live_mode, "link_status": s.link_status,
+        "label": s.label, "linked_at": s.linked_at, "created_at": s.created_at,
+    })
+}
+
+pub fn store_json(s: &stores::Model) -> Value {
+    json!({
+        "id": s.id, "object": "store", "seller_id": s.seller_id, "mp_store_id": s.mp_store_id,
+        "external_id": s.external_id, "name": s.name,
+        "location": { "street_name": s.street_name, "street_number": s.street_number, "city_name": s.city_name,
+                      "state_name": s.state_name, "latitude": s.latitude, "longitude": s.longitude, "reference": s.reference },
+        "created_at": s.created_at,
+    })
+}
+
+pub fn pos_json(p: &pos::Model) -> Value {
+    json!({
+        "id": p.id, "object": "pos", "seller_id": p.seller_id, "store_id": p.store_id, "mp_pos_id": p.mp_pos_id,
+        "external_id": p.external_id, "name": p.name, "category": p.category, "created_at": p.created_at,
+    })
+}
+
+pub(crate) fn terminal_json(t: &terminals::Model) -> Value {
+    json!({
+        "id": t.id, "object": "terminal", "seller_id": t.seller_id, "store_id": t.store_id, "pos_id": t.pos_id,
+        "device_id": t.device_id, "model": t.model, "operating_mode": t.operating_mode, "updated_at": t.updated_at,
+    })
+}
+
+/// One page of `E` in the caller's scope, newest first, with the common filters.
+async fn page<E: TenantEntity>(
+    state: &AppState,
+    scope: &Scope,
+    q: &PageQuery,
+    filters: &[(Option<E::Column>, Option<&String>)],
+    to_json: fn(&E::Model) -> Value,
+) -> Result<HttpResponse, ApiError>
+where
+    E::Model: Sync,
+{
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1–{MAX_PAGE}"),
+        ));
+    }
+    let mut select = scope.select::<E>();
+    for (column, value) in filters {
+        if let (Some(col), Some(v)) = (column, value) {
+            select = select.filter(col.eq(v.as_str()));
+        }
+    }
+    if let Some(after) = &q.starting_after {
+        select = select.filter(E::id_column().lt(after.as_str()));
+    }
+    let mut rows = select
+        .order_by_desc(E::id_column())
+        .limit(limit + 1)
+        .all(&state.db)
+        .await
+        .map_err(platform_core::CoreError::from)?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let data: Vec<Value> = rows.iter().map(to_json).collect();
+    let next = if has_more {
+        data.last()
+            .and_then(|d| d["id"].as_str().map(str::to_owned))
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        .json(json!({ "object": "list", "data": data, "has_more": has_more, "next_cursor": next })))
+}
+
+async fn list_sellers(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(s) = &q.link_status
+        && platform_core::states::LinkStatus::parse(s).is_none()
+    {
+        return Err(ApiError::bad_request(
+            "invalid_link_status",
+            "link_status is linked, needs_reconnect or unlinked",
+        ));
+    }
+    page::<sellers::Entity>(
+        &state,
+        &caller.scope,
+        &q,
+        &[(Some(sellers::Column::LinkStatus), q.link_status.as_ref())],
+        seller_json,
+    )
+    .await
+}
+
+async fn list_stores(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    page::<stores::Entity>(
+        &state,
+        &caller.scope,
+        &q,
+        &[(Some(stores::Column::SellerId), q.seller_id.as_ref())],
+        store_json,
+    )
+    .await
+}
+
+async fn list_pos(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filters = [
+        (Some(pos::Column::SellerId), q.seller_id.as_ref()),
+        (Some(pos::Column::StoreId), q.store_id.as_ref()),
+    ];
+    page::<pos::Entity>(&state, &caller.scope, &q, &filters, pos_json).await
+}
+
+async fn list_terminals(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filters = [
+        (Some(terminals::Column::SellerId), q.seller_id.as_ref()),
+        (Some(terminals::Column::StoreId), q.store_id.as_ref()),
+        (Some(terminals::Column::PosId), q.pos_id.as_ref()),
+    ];
+    page::<terminals::Entity>(&state, &caller.scope, &q, &filters, terminal_json).await
+}
+
+async fn get_one<E: TenantEntity>(
+    state: &AppState,
+    caller: &ApiCaller,
+    id: &str,
+    to_json: fn(&E::Model) -> Value,
+) -> Result<HttpResponse, ApiError>
+where
+    E::Model: Sync,
+{
+    let row = caller.scope.find::<E>(&state.db, id).await?;
+    Ok(HttpResponse::Ok().json(to_json(&row)))
+}
+
+async fn get_seller(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    get_one::<sellers::Entity>(&state, &caller, &id, seller_json).await
+}
+async fn get_store(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    get_one::<stores::Entity>(&state, &caller, &id, store_json).await
+}
+async fn get_pos(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    get_one::<pos::Entity>(&state, &caller, &id, pos_json).await
+}
+async fn get_terminal(
+    state: web::Data<AppState>,
+    caller: ApiCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    get_one::<terminals::Entity>(&state, &caller, &id, terminal_json).await
+}

@@ -1,0 +1,299 @@
+//! `/app/intents/new`: charge an amount on a PDV terminal from the
+//! dashboard (the same service the POS API uses, with source `dashboard`).
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use platform_core::CoreError;
+use platform_core::entities::{sellers, terminals};
+use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent};
+use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+use platform_core::states::{EventSource, LinkStatus, OperatingMode};
+use serde::Deserialize;
+
+use super::chrome::Chrome;
+use super::errors::{OrPage, PageError};
+use super::forms::{FieldErrors, invalid, money, ok, see_other};
+use super::session::Auth;
+use crate::state::AppState;
+
+/// A terminal that can take a charge: PDV mode, seller linked.
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "dash/intent_new.html")]
+struct NewIntentPage {
+    c: Chrome,
+    terminals: Vec<Choice>,
+    terminal: String,
+    amount: String,
+    description: String,
+    reference: String,
+    errors: FieldErrors,
+    /// A message for the whole form (e.g. the terminal is busy).
+    form_error: Option<String>,
+    /// The site's amount range, shown with an out-of-range amount.
+    amount_range: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewQuery {
+    #[serde(default)]
+    terminal: String,
+}
+
+#[derive(Deserialize, Default)]
+pub struct IntentForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    terminal: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    reference: String,
+}
+
+/// "15", "15.5", "15,50" → 1550 minor units; anything else is refused.
+pub fn parse_amount(s: &str) -> Option<i64> {
+    let s = s.trim().replace(',', ".");
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (s.as_str(), ""),
+    };
+    if whole.is_empty()
+        || whole.len() > 12
+        || frac.len() > 2
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents = match frac.len() {
+        0 => 0,
+        1 => frac.parse::<i64>().ok()? * 10,
+        _ => frac.parse::<i64>().ok()?,
+    };
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+async fn choices(state: &AppState, auth: &Auth) -> Result<Vec<Choice>, PageError> {
+    let lang = auth.lang;
+    let sellers = auth
+        .scope
+        .select::<sellers::Entity>()
+        .filter(sellers::Column::LinkStatus.eq(LinkStatus::Linked.as_str()))
+        .all(&state.db)
+        .await
+        .map_err(CoreError::from)
+        .page(lang)?;
+    let terminals = auth
+        .scope
+        .select::<terminals::Entity>()
+        .filter(terminals::Column::OperatingMode.eq(OperatingMode::Pdv.as_str()))
+        .filter(terminals::Column::SellerId.is_in(sellers.iter().map(|s| s.id.clone())))
+        .order_by_asc(terminals::Column::DeviceId)
+        .limit(500)
+        .all(&state.db)
+        .await
+        .map_err(CoreError::from)
+        .page(lang)?;
+    Ok(terminals
+        .into_iter()
+        .map(|t| {
+            let seller = sellers
+                .iter()
+                .find(|s| s.id == t.seller_id)
+                .map(|s| s.nickname.as_str())
+                .unwrap_or("");
+            Choice {
+                label: format!("{} · {seller}", t.device_id),
+                id: t.id,
+            }
+        })
+        .collect())
+}
+
+async fn form_page(
+    state: &AppState,
+    auth: &Auth,
+    form: &IntentForm,
+    errors: FieldErrors,
+    form_error: Option<String>,
+    amount_range: String,
+) -> Result<NewIntentPage, PageError> {
+    Ok(NewIntentPage {
+        c: Chrome::new(auth, state, "intents"),
+        terminals: choices(state, auth).await?,
+        terminal: form.terminal.trim().chars().take(40).collect(),
+        amount: form.amount.trim().chars().take(20).collect(),
+        description: form
+            .description
+            .chars()
+            .take(MAX_DESCRIPTION + 10)
+            .collect(),
+        reference: form.reference.trim().chars().take(80).collect(),
+        errors,
+        form_error,
+        amount_range,
+    })
+}
+
+pub async fn new_form(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<NewQuery>,
+) -> Result<HttpResponse, PageError> {
+    let form = IntentForm {
+        terminal: q.terminal.clone(),
+        ..Default::default()
+    };
+    let page = form_page(
+        &state,
+        &auth,
+        &form,
+        FieldErrors::default(),
+        None,
+        String::new(),
+    )
+    .await?;
+    ok(&page, auth.lang)
+}
+
+/// The amounts a seller's site accepts, for the form's message.
+async fn range_of(state: &AppState, auth: &Auth, terminal_id: &str) -> String {
+    let Ok(t) = auth
+        .scope
+        .find::<terminals::Entity>(&state.db, terminal_id)
+        .await
+    else {
+        return String::new();
+    };
+    let Ok(s) = auth
+        .scope
+        .find::<sellers::Entity>(&state.db, &t.seller_id)
+        .await
+    else {
+        return String::new();
+    };
+    match s.site_id.point_amount_limits() {
+        Some((min, max)) => format!("{} – {} {}", money(min), money(max), s.site_id.currency()),
+        None => String::new(),
+    }
+}
+
+pub async fn create(
+    state: web::Data<AppState>,
+    auth: Auth,
+    form: web::Form<IntentForm>,
+) -> Result<HttpResponse, PageError> {
+    auth.check_csrf(&form.csrf)?;
+    let mut errors = FieldErrors::default();
+    let terminal = form.terminal.trim();
+    if terminal.is_empty() {
+        errors.push("terminal", "intent.terminal_required");
+    }
+    let amount = parse_amount(&form.amount);
+    if amount.is_none() {
+        errors.push("amount", "intent.amount_invalid");
+    }
+    let description = form.description.trim();
+    if description.chars().count() > MAX_DESCRIPTION {
+        errors.push("description", "intent.description_too_long");
+    }
+    let reference = form.reference.trim();
+    if !errors.is_empty() {
+        let page = form_page(&state, &auth, &form, errors, None, String::new()).await?;
+        return invalid(&page, auth.lang);
+    }
+    let new = NewIntent {
+        amount: amount.unwrap_or_default(),
+        description: (!description.is_empty()).then(|| description.to_owned()),
+        external_reference: (!reference.is_empty()).then(|| reference.to_owned()),
+        ..Default::default()
+    };
+    let res = intents::create(
+        &state.db,
+        &auth.scope,
+        terminal,
+        new,
+        None,
+        EventSource::Dashboard,
+    )
+    .await;
+    let (intent, deliveries) = match res {
+        Ok(r) => r,
+        Err(e) => {
+            let mut range = String::new();
+            let mut form_error = None;
+            match &e {
+                CoreError::NotFound { .. } => errors.push("terminal", "intent.terminal_required"),
+                CoreError::Invalid { code, .. } => match *code {
+                    "amount_out_of_range" => {
+                        errors.push("amount", "intent.amount_out_of_range");
+                        range = range_of(&state, &auth, terminal).await;
+                    }
+                    "invalid_description" => {
+                        errors.push("description", "intent.description_too_long")
+                    }
+                    "invalid_external_reference" => {
+                        errors.push("reference", "intent.reference_invalid")
+                    }
+                    _ => form_error = Some(auth.t().get("error.invalid_text").to_owned()),
+                },
+                CoreError::Conflict { code, .. } => {
+                    let key = match *code {
+                        "terminal_busy" => "intent.terminal_busy",
+                        "terminal_not_integrated" => "intent.terminal_not_pdv",
+                        "seller_not_linked" => "seller.not_linked",
+                        _ => "error.conflict_text",
+                    };
+                    form_error = Some(auth.t().get(key).to_owned());
+                }
+                _ => return Err(PageError::from_core(e, auth.lang)),
+            }
+            let status = if form_error.is_some() && errors.is_empty() {
+                actix_web::http::StatusCode::CONFLICT
+            } else {
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let page = form_page(&state, &auth, &form, errors, form_error, range).await?;
+            return super::forms::render(status, &page, auth.lang);
+        }
+    };
+    crate::api::intents::after_commit(&state, &intent.id, &deliveries).await;
+    Ok(see_other(&format!("/app/intents/{}", intent.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_amount;
+
+    #[test]
+    fn amounts() {
+        assert_eq!(parse_amount("15"), Some(1500));
+        assert_eq!(parse_amount(" 15.5 "), Some(1550));
+        assert_eq!(parse_amount("15,05"), Some(1505));
+        assert_eq!(parse_amount("0.99"), Some(99));
+        for bad in [
+            "",
+            "abc",
+            "1.234",
+            "-5",
+            "1e3",
+            ".5",
+            "1 000",
+            "99999999999999",
+        ] {
+            assert_eq!(parse_amount(bad), None, "{bad}");
+        }
+    }
+}

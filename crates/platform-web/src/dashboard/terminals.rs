@@ -1,0 +1,216 @@
+//! `/app/terminals`: every terminal of the integrator, one terminal's page,
+//! and switching its operating mode (PDV / STANDALONE).
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use platform_core::entities::{pos, sellers, stores, terminals};
+use platform_core::paging::{Page, PageRequest, fetch_page};
+use platform_core::registry::RegistryError;
+use platform_core::registry_edit::{self, EditError};
+use platform_core::sea_orm::{ColumnTrait, QueryFilter};
+use platform_core::states::OperatingMode;
+use serde::Deserialize;
+
+use super::chrome::Chrome;
+use super::errors::{OrPage, PageError};
+use super::forms::{ok, render, see_other, urlencode};
+use super::sellers::{upstream_api, upstream_message};
+use super::session::Auth;
+use crate::state::AppState;
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    seller: String,
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    before: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dash/terminals.html")]
+struct TerminalsPage {
+    c: Chrome,
+    rows: Page<terminals::Model>,
+    seller: String,
+    mode: String,
+    q: String,
+    modes: &'static [OperatingMode],
+    filter_query: String,
+    filtered: bool,
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    auth: Auth,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
+    let mut query = auth.scope.select::<terminals::Entity>();
+    let seller = q.seller.trim();
+    if !seller.is_empty() {
+        query = query.filter(terminals::Column::SellerId.eq(seller));
+    }
+    let mode = OperatingMode::parse(q.mode.trim());
+    if let Some(m) = mode {
+        query = query.filter(terminals::Column::OperatingMode.eq(m.as_str()));
+    }
+    let text: String = q.q.trim().chars().take(60).collect();
+    if !text.is_empty() {
+        query = query.filter(terminals::Column::DeviceId.contains(text.as_str()));
+    }
+    let rows = fetch_page(
+        &state.db,
+        query,
+        terminals::Column::Id,
+        &PageRequest::new(q.before.as_deref(), Some(50)),
+        |m| m.id.clone(),
+    )
+    .await
+    .page(auth.lang)?;
+    let page = TerminalsPage {
+        c: Chrome::new(&auth, &state, "terminals"),
+        rows,
+        filter_query: format!(
+            "seller={}&mode={}&q={}",
+            urlencode(seller),
+            mode.map(|m| m.as_str()).unwrap_or(""),
+            urlencode(&text)
+        ),
+        filtered: !seller.is_empty() || mode.is_some() || !text.is_empty(),
+        seller: seller.chars().take(40).collect(),
+        mode: mode.map(|m| m.as_str().to_owned()).unwrap_or_default(),
+        q: text,
+        modes: OperatingMode::ALL,
+    };
+    ok(&page, auth.lang)
+}
+
+#[derive(Template)]
+#[template(path = "dash/terminal.html")]
+struct TerminalPage {
+    c: Chrome,
+    t: terminals::Model,
+    seller: sellers::Model,
+    store: Option<stores::Model>,
+    pos: Option<pos::Model>,
+    error: Option<String>,
+    restart_notice: bool,
+}
+
+async fn terminal_page(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    error: Option<String>,
+) -> Result<TerminalPage, PageError> {
+    let db = &state.db;
+    let lang = auth.lang;
+    let t = auth
+        .scope
+        .find::<terminals::Entity>(db, id)
+        .await
+        .page(lang)?;
+    let seller = auth
+        .scope
+        .find::<sellers::Entity>(db, &t.seller_id)
+        .await
+        .page(lang)?;
+    let store = match &t.store_id {
+        Some(s) => auth.scope.find::<stores::Entity>(db, s).await.ok(),
+        None => None,
+    };
+    let pos = match &t.pos_id {
+        Some(p) => auth.scope.find::<pos::Entity>(db, p).await.ok(),
+        None => None,
+    };
+    Ok(TerminalPage {
+        c: Chrome::new(auth, state, "terminals"),
+        restart_notice: auth.path.contains("done=mode_changed"),
+        t,
+        seller,
+        store,
+        pos,
+        error,
+    })
+}
+
+pub async fn detail(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let page = terminal_page(&state, &auth, &path, None).await?;
+    ok(&page, auth.lang)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ModeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    mode: String,
+}
+
+pub async fn set_mode(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<String>,
+    form: web::Form<ModeForm>,
+) -> Result<HttpResponse, PageError> {
+    auth.check_csrf(&form.csrf)?;
+    let terminal = auth
+        .scope
+        .find::<terminals::Entity>(&state.db, &path)
+        .await
+        .page(auth.lang)?;
+    let mode = match OperatingMode::parse(form.mode.trim()) {
+        Some(m @ (OperatingMode::Pdv | OperatingMode::Standalone)) => m,
+        _ => {
+            let msg = auth.t().get("terminal.mode_invalid").to_owned();
+            let page = terminal_page(&state, &auth, &path, Some(msg)).await?;
+            return render(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                &page,
+                auth.lang,
+            );
+        }
+    };
+    let api = upstream_api(&state, &auth).await?;
+    let res = registry_edit::set_terminal_mode(
+        registry_edit::Ctx {
+            db: &state.db,
+            keyring: &state.keyring,
+            mp: &state.mp,
+        },
+        &auth.scope,
+        terminal,
+        mode,
+        api,
+        &auth.actor(),
+    )
+    .await;
+    match res {
+        Ok(_) => Ok(see_other(&format!(
+            "/app/terminals/{}?done=mode_changed",
+            path.as_str()
+        ))),
+        Err(EditError::Registry(RegistryError::Core(e))) => Err(PageError::from_core(e, auth.lang)),
+        Err(EditError::Registry(r)) => {
+            let msg = upstream_message(&auth, &r)?;
+            let page = terminal_page(&state, &auth, &path, Some(msg)).await?;
+            render(actix_web::http::StatusCode::BAD_GATEWAY, &page, auth.lang)
+        }
+        Err(EditError::Fields(_)) => {
+            let msg = auth.t().get("terminal.mode_invalid").to_owned();
+            let page = terminal_page(&state, &auth, &path, Some(msg)).await?;
+            render(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                &page,
+                auth.lang,
+            )
+        }
+    }
+}

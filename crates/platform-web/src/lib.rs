@@ -1,0 +1,71 @@
+//! Puente's HTTP face: health and readiness, and (growing) the OAuth
+//! onboarding flow, the dashboard, the POS-facing API and the inbound
+//! Mercado Pago notifications.
+//!
+//! Handlers get what they need from [`AppState`]; every error leaves through
+//! [`error::ApiError`], mapped to HTTP in one place.
+
+pub mod api;
+pub mod client_ip;
+pub mod dashboard;
+pub mod error;
+pub mod live;
+pub mod metrics;
+pub mod notifications;
+pub mod onboarding;
+pub mod request_id;
+mod routes;
+pub mod state;
+
+use std::net::SocketAddr;
+
+use actix_web::{App, HttpServer, middleware, web};
+
+pub use state::AppState;
+
+/// A running web server.
+pub struct WebHandle {
+    pub local_addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl WebHandle {
+    /// Stops accepting, lets in-flight requests finish (up to the shutdown
+    /// timeout), and waits for the server to end.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `addr` (port 0 picks a free port) and serves in the background.
+pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHandle> {
+    metrics::install();
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::JsonConfig::default().error_handler(error::json_error_handler))
+            .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
+            .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
+            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(metrics::HttpMetrics)
+            .wrap(request_id::RequestId)
+            .configure(routes::configure)
+            .default_service(web::to(error::not_found))
+    })
+    // Signals are handled by the `puente` binary, which stops every role.
+    .disable_signals()
+    .shutdown_timeout(10)
+    .bind(addr)?;
+    let local_addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(WebHandle {
+        local_addr,
+        server: handle,
+        task,
+    })
+}

@@ -1,0 +1,248 @@
+//! Seller onboarding over Mercado Pago OAuth, as the seller sees it:
+//! `/onboard/{token}` says who is asking and why, its form sends the browser
+//! to Mercado Pago, and `/oauth/callback` finishes and shows the outcome.
+//! Every failure has its own page; none leaves anything half-done (see
+//! `platform_core::onboarding`).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use platform_core::onboarding::{self, Callback, OnboardingError};
+use serde::Deserialize;
+
+use crate::dashboard::forms::render;
+use crate::dashboard::headers::security_headers;
+use crate::dashboard::lang::{Lang, Tr};
+use crate::dashboard::session::{anon_csrf, check_anon_csrf, client_ip};
+use crate::dashboard::settings::redirect_url;
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/onboard")
+            .wrap(security_headers())
+            .route("/{token}", web::get().to(landing))
+            .route("/{token}", web::post().to(go)),
+    )
+    .service(
+        web::resource("/oauth/callback")
+            .wrap(security_headers())
+            .route(web::get().to(callback)),
+    );
+}
+
+#[derive(Template)]
+#[template(path = "onboard/landing.html")]
+struct Landing {
+    t: Tr,
+    integrator: String,
+    label: Option<String>,
+    relink: bool,
+    csrf: String,
+    token: String,
+}
+
+#[derive(Template)]
+#[template(path = "onboard/result.html")]
+struct ResultPage {
+    t: Tr,
+    ok: bool,
+    code: &'static str,
+    title: &'static str,
+    text: &'static str,
+    integrator: String,
+    nickname: String,
+    terminals: usize,
+}
+
+fn failure_page(t: Tr, e: &OnboardingError) -> (StatusCode, ResultPage) {
+    use OnboardingError::*;
+    let status = match e {
+        LinkNotFound | StateUnknown => StatusCode::NOT_FOUND,
+        LinkExpired | LinkUsed | LinkRevoked | StateReused | StateExpired => StatusCode::GONE,
+        Denied => StatusCode::OK,
+        LinkedElsewhere | AlreadyLinked | WrongAccount => StatusCode::CONFLICT,
+        ExchangeFailed | UnsupportedSite | AppNotConfigured => StatusCode::BAD_REQUEST,
+        UpstreamDown => StatusCode::BAD_GATEWAY,
+        Core(err) => {
+            tracing::error!(error = %err, "onboarding failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    let code = e.code();
+    let page = ResultPage {
+        t,
+        ok: false,
+        code,
+        title: t.get(message_key(code, "title")),
+        text: t.get(message_key(code, "text")),
+        integrator: String::new(),
+        nickname: String::new(),
+        terminals: 0,
+    };
+    (status, page)
+}
+
+/// `onboard.<code>.title` / `.text`, as static keys of the message table.
+fn message_key(code: &str, part: &str) -> &'static str {
+    macro_rules! keys {
+        ($($c:literal),*) => {
+            match (code, part) {
+                $(($c, "title") => concat!("onboard.", $c, ".title"), ($c, _) => concat!("onboard.", $c, ".text"),)*
+                (_, "title") => "onboard.internal_error.title",
+                _ => "onboard.internal_error.text",
+            }
+        };
+    }
+    keys!(
+        "link_not_found",
+        "link_expired",
+        "link_used",
+        "link_revoked",
+        "app_not_configured",
+        "denied",
+        "state_unknown",
+        "state_reused",
+        "state_expired",
+        "exchange_failed",
+        "upstream_down",
+        "linked_elsewhere",
+        "already_linked",
+        "wrong_account",
+        "unsupported_site"
+    )
+}
+
+/// Onboarding pages post to Mercado Pago's authorization host as well.
+fn with_csp(mut res: HttpResponse, state: &AppState) -> HttpResponse {
+    let auth = state.mp.auth_base();
+    let origin = auth.origin().ascii_serialization();
+    let csp = crate::dashboard::headers::DASHBOARD_CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {origin}"),
+    );
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&csp) {
+        res.headers_mut()
+            .insert(actix_web::http::header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+async fn landing(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, crate::dashboard::errors::PageError> {
+    let lang = Lang::of_request(&req);
+    let t = Tr(lang);
+    match onboarding::open_link(&state.db, &path).await {
+        Ok(open) => {
+            let (csrf, cookie) = anon_csrf(&state, &req);
+            let page = Landing {
+                t,
+                integrator: open.integrator.name,
+                label: open.link.label,
+                relink: open.link.seller_id.is_some(),
+                csrf,
+                token: path.into_inner(),
+            };
+            let mut res = render(StatusCode::OK, &page, lang)?;
+            if let Some(c) = cookie {
+                let _ = res.add_cookie(&c);
+            }
+            Ok(with_csp(res, &state))
+        }
+        Err(e) => {
+            let (status, page) = failure_page(t, &e);
+            render(status, &page, lang)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct GoForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn go(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    form: web::Form<GoForm>,
+) -> Result<HttpResponse, crate::dashboard::errors::PageError> {
+    let lang = Lang::of_request(&req);
+    check_anon_csrf(&req, &form.csrf, lang)?;
+    match onboarding::begin(
+        &state.db,
+        &state.keyring,
+        &state.mp,
+        &path,
+        &redirect_url(&state),
+    )
+    .await
+    {
+        Ok(url) => Ok(HttpResponse::SeeOther()
+            .insert_header((actix_web::http::header::LOCATION, url))
+            .finish()),
+        Err(e) => {
+            let (status, page) = failure_page(Tr(lang), &e);
+            render(status, &page, lang)
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct CallbackQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+}
+
+async fn callback(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    q: web::Query<CallbackQuery>,
+) -> Result<HttpResponse, crate::dashboard::errors::PageError> {
+    let lang = Lang::of_request(&req);
+    let t = Tr(lang);
+    let q = q.into_inner();
+    let cb = Callback {
+        state: q.state,
+        code: q.code,
+        error: q.error,
+    };
+    let done = onboarding::complete(
+        &state.db,
+        &state.keyring,
+        &state.mp,
+        &redirect_url(&state),
+        cb,
+        client_ip(&req),
+    )
+    .await;
+    match done {
+        Ok(linked) => {
+            let page = ResultPage {
+                t,
+                ok: true,
+                code: if linked.relinked {
+                    "relinked"
+                } else {
+                    "linked"
+                },
+                title: t.get("onboard.success.title"),
+                text: t.get("onboard.success.text"),
+                integrator: linked.integrator_name,
+                nickname: linked.seller.nickname,
+                terminals: linked.terminals,
+            };
+            render(StatusCode::OK, &page, lang)
+        }
+        Err(e) => {
+            tracing::info!(code = e.code(), "onboarding callback refused");
+            let (status, page) = failure_page(t, &e);
+            render(status, &page, lang)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Static assets, compiled into the binary so `puente` runs from any
+//! directory with nothing beside it.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+const CSS: &str = include_str!("../../../../static/puente.css");
+const JS: &str = include_str!("../../../../static/puente.js");
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/static/puente.css", web::get().to(css))
+        .route("/static/puente.js", web::get().to(js));
+}
+
+async fn css() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/css; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(CSS)
+}
+
+async fn js() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/javascript; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(JS)
+}

@@ -1,0 +1,62 @@
+//! What every handler can reach. Built once per process by [`AppState::new`]
+//! (inside the Tokio runtime: it starts the live-update relay);
+//! add a field here (and its construction) rather than threading new
+//! arguments through the binary.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use platform_core::config::{Settings, Upstream};
+use platform_core::crypto::Keyring;
+use platform_core::db::Db;
+use platform_core::mercadopago::MpClient;
+use platform_queue::Queue;
+
+use crate::api::rate_limit::RateLimiter;
+use crate::live::IntentFeed;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub keyring: Keyring,
+    pub queue: Queue,
+    pub settings: Arc<Settings>,
+    /// The sandbox's base URL in sandbox mode (embedded or `puente sandbox`).
+    pub sandbox_url: Option<String>,
+    pub started_at: Instant,
+    /// Mercado Pago (or the sandbox), for onboarding and the dashboard.
+    pub mp: MpClient,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub intent_feed: IntentFeed,
+}
+
+impl AppState {
+    /// `sandbox_url`: the embedded sandbox's actual URL when it runs in this
+    /// process; otherwise derived from the settings in sandbox mode.
+    pub fn new(
+        db: Db,
+        keyring: Keyring,
+        queue: Queue,
+        settings: Arc<Settings>,
+        sandbox_url: Option<String>,
+    ) -> Self {
+        let sandbox_url = sandbox_url.or_else(|| match settings.upstream {
+            Upstream::EmbeddedSandbox => Some(format!("http://{}", settings.sandbox_addr)),
+            Upstream::External { .. } => None,
+        });
+        let rate_limiter = Arc::new(RateLimiter::new(settings.api_rate_limit));
+        let intent_feed = IntentFeed::start(queue.clone());
+        let mp = platform_core::upstream::mp_client(&settings, sandbox_url.as_deref());
+        AppState {
+            mp,
+            rate_limiter,
+            intent_feed,
+            db,
+            keyring,
+            queue,
+            settings,
+            sandbox_url,
+            started_at: Instant::now(),
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! The dashboard over HTTP on both databases: login and its guards, CSRF,
+//! forms that refuse bad input and change nothing, write-only secrets,
+//! another integrator's ids answering 404, and the seller's failure pages.
+
+mod common;
+
+use common::TestApp;
+use platform_core::accounts::{NewIntegrator, create_integrator};
+use platform_core::entities::{integrators, users};
+use platform_core::on_both_databases;
+use platform_core::sea_orm::EntityTrait;
+use platform_core::sessions;
+use platform_core::testing::TestDb;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A logged-in browser for the seeded integrator's user: (cookie, csrf).
+async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
+    let user = users::Entity::find_by_id(user_id.to_owned())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let (token, s) = sessions::open(&app.state.db, user, None).await.unwrap();
+    (
+        format!("puente_session={}", token.expose_secret()),
+        s.csrf_token,
+    )
+}
+
+async fn another_integrators_ids_are_404(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(7_000_000).await;
+    let b = app.seed(8_000_000).await;
+    let (cookie, csrf) = session_for(&app, &a.user).await;
+    let http = client();
+    let get = |path: String| {
+        http.get(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .send()
+    };
+
+    for own in [
+        format!("/app/sellers/{}", a.seller),
+        format!("/app/stores/{}/edit", a.store),
+        format!("/app/pos/{}/edit", a.pos),
+        format!("/app/terminals/{}", a.terminal),
+    ] {
+        assert_eq!(get(own.clone()).await.unwrap().status(), 200, "{own}");
+    }
+    for foreign in [
+        format!("/app/sellers/{}", b.seller),
+        format!("/app/sellers/{}/stores/new", b.seller),
+        format!("/app/stores/{}/edit", b.store),
+        format!("/app/stores/{}/pos/new", b.store),
+        format!("/app/pos/{}/edit", b.pos),
+        format!("/app/terminals/{}", b.terminal),
+        format!("/app/intents/{}", b.intent),
+        format!("/app/webhooks/{}", b.endpoint),
+        format!("/app/deliveries/{}", b.delivery),
+        "/app/sellers/not-an-id".to_owned(),
+    ] {
+        let res = get(foreign.clone()).await.unwrap();
+        assert_eq!(res.status(), 404, "{foreign}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains("error-page"), "{foreign}: an HTML page");
+        assert!(!body.contains(&b.seller), "{foreign}: no leak");
+    }
+    for (path, form) in [
+        (
+            format!("/app/terminals/{}/mode", b.terminal),
+            vec![("csrf", csrf.as_str()), ("mode", "PDV")],
+        ),
+        (
+            format!("/app/sellers/{}/unlink", b.seller),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/sellers/{}/relink", b.seller),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/links/{}/revoke", b.link),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/intents/{}/cancel", b.intent),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/api-keys/{}/revoke", b.api_key),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/intents/{}/refunds", b.intent),
+            vec![("csrf", csrf.as_str()), ("amount", "1.00")],
+        ),
+        (
+            format!("/app/webhooks/{}", b.endpoint),
+            vec![("csrf", csrf.as_str()), ("url", "https://a.example/h")],
+        ),
+        (
+            format!("/app/webhooks/{}/enabled", b.endpoint),
+            vec![("csrf", csrf.as_str()), ("enabled", "false")],
+        ),
+        (
+            format!("/app/webhooks/{}/rotate", b.endpoint),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/webhooks/{}/replay", b.endpoint),
+            vec![("csrf", csrf.as_str()), ("since", "2020-01-01")],
+        ),
+        (
+            format!("/app/webhooks/{}/delete", b.endpoint),
+            vec![("csrf", csrf.as_str())],
+        ),
+        (
+            format!("/app/deliveries/{}/replay", b.delivery),
+            vec![("csrf", csrf.as_str())],
+        ),
+    ] {
+        let res = http
+            .post(format!("{}{path}", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "POST {path}");
+    }
+    // The other integrator's seller is untouched.
+    let seller = platform_core::entities::sellers::Entity::find_by_id(b.seller.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        seller.link_status,
+        platform_core::states::LinkStatus::Linked
+    );
+    let intent = platform_core::entities::payment_intents::Entity::find_by_id(b.intent.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(intent.status, platform_core::states::IntentStatus::Queued);
+    let key = platform_core::entities::api_keys::Entity::find_by_id(b.api_key.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(key.revoked_at.is_none());
+    let endpoint =
+        platform_core::entities::webhook_endpoints::Entity::find_by_id(b.endpoint.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .expect("not deleted");
+    assert_eq!(
+        endpoint.status,
+        platform_core::states::EndpointStatus::Enabled
+    );
+    // Lists show only the integrator's own rows, whatever the filter says.
+    for (path, foreign) in [
+        (format!("/app/intents?seller={}", b.seller), &b.intent),
+        (format!("/app/intents?terminal={}", b.terminal), &b.intent),
+        ("/app/api-keys".to_owned(), &b.api_key),
+        ("/app/webhooks".to_owned(), &b.endpoint),
+    ] {
+        let res = get(path.clone()).await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(
+            !res.text().await.unwrap().contains(foreign.as_str()),
+            "{path}"
+        );
+    }
+    app.web.stop().await;
+}
+
+async fn settings_form_rejects_and_changes_nothing(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(7_100_000).await;
+    let (cookie, csrf) = session_for(&app, &a.user).await;
+    let http = client();
+    let before = integrators::Entity::find_by_id(a.integrator.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let post = |form: Vec<(&'static str, String)>| {
+        http.post(format!("{}/app/settings", app.url))
+            .header("cookie", &cookie)
+            .form(&form)
+            .send()
+    };
+    // No CSRF token: refused.
+    let res = post(vec![("client_id", "123".into()), ("sponsor_id", "".into())])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    // Bad values: the form again, with messages, and nothing saved.
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("client_id", "12ab".into()),
+        ("client_secret", "has spaces in it".into()),
+        ("sponsor_id", "x".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert_eq!(body.matches("class=\"field-error\"").count(), 3, "{body}");
+    assert!(
+        !body.contains("has spaces in it"),
+        "a secret is never echoed"
+    );
+    let after = integrators::Entity::find_by_id(a.integrator.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before, after);
+    // Good values: saved, the secret sealed, never shown again.
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("client_id", "987654321".into()),
+        ("client_secret", "brand-new-secret-42".into()),
+        ("sponsor_id", "5550001".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 303);
+    let saved = integrators::Entity::find_by_id(a.integrator.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(saved.mp_client_id.as_deref(), Some("987654321"));
+    assert_eq!(saved.sponsor_id.as_deref(), Some("5550001"));
+    assert!(
+        !saved
+            .mp_client_secret
+            .clone()
+            .unwrap()
+            .contains("brand-new")
+    );
+    assert_eq!(
+        saved.mp_webhook_secret, before.mp_webhook_secret,
+        "an empty field keeps the secret"
+    );
+    let page = http
+        .get(format!("{}/app/settings", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("brand-new-secret-42"));
+    app.web.stop().await;
+}
+
+async fn login_guards_and_headers(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    create_integrator(
+        &app.state.db,
+        &app.keyring,
+        NewIntegrator {
+            name: "Acme".into(),
+            owner_email: "ana@acme.test".into(),
+            owner_name: "Ana".into(),
+            owner_password: "correct horse battery".into(),
+            mp_app: None,
+            is_demo: false,
+        },
+    )
+    .await
+    .unwrap();
+    let http = client();
+    let res = http
+        .get(format!("{}/app/sellers?q=x", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"],
+        "/app/login?next=%2Fapp%2Fsellers%3Fq%3Dx"
+    );
+
+    let res = http
+        .get(format!("{}/app/login", app.url))
+        .send()
+        .await
+        .unwrap();
+    for h in [
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+        "x-content-type-options",
+    ] {
+        assert!(res.headers().contains_key(h), "{h}");
+    }
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    let anon = set_cookie.split(';').next().unwrap().to_owned();
+    let token = anon.split_once('=').unwrap().1.to_owned();
+
+    let login = |csrf: &str, pw: &str| {
+        http.post(format!("{}/app/login", app.url))
+            .header("cookie", &anon)
+            .form(&[
+                ("csrf", csrf),
+                ("email", "ana@acme.test"),
+                ("password", pw),
+                ("next", "/app/sellers"),
+            ])
+            .send()
+    };
+    assert_eq!(
+        login("forged", "correct horse battery")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(login(&token, "wrong password").await.unwrap().status(), 401);
+    let ok = login(&token, "correct horse battery").await.unwrap();
+    assert_eq!(ok.status(), 303);
+    assert_eq!(ok.headers()["location"], "/app/sellers");
+    let session = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(session.starts_with("puente_session=") && session.contains("HttpOnly"));
+    let cookie = session.split(';').next().unwrap().to_owned();
+    let page = http
+        .get(format!("{}/app/sellers", app.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    // Logging out needs the session's CSRF token, then ends the session.
+    let res = http
+        .post(format!("{}/app/logout", app.url))
+        .header("cookie", &cookie)
+        .form(&[("csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    app.web.stop().await;
+}
+
+async fn seller_failure_pages(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let http = client();
+    for (path, status, outcome) in [
+        ("/onboard/not-a-token", 404, "link_not_found"),
+        (
+            "/onboard/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            404,
+            "link_not_found",
+        ),
+        (
+            "/oauth/callback?state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&code=TG-1",
+            404,
+            "state_unknown",
+        ),
+        ("/oauth/callback?error=access_denied", 404, "state_unknown"),
+    ] {
+        let res = http
+            .get(format!("{}{path}", app.url))
+            .header("accept-language", "pt-BR")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), status, "{path}");
+        let body = res.text().await.unwrap();
+        assert!(
+            body.contains(&format!("data-outcome=\"{outcome}\"")),
+            "{path}: {body}"
+        );
+        assert!(
+            body.contains("lang=\"pt-BR\""),
+            "{path}: in the browser's language"
+        );
+    }
+    app.web.stop().await;
+}
+
+on_both_databases!(
+    another_integrators_ids_are_404,
+    settings_form_rejects_and_changes_nothing,
+    login_guards_and_headers,
+    seller_failure_pages
+);

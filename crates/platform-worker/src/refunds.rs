@@ -1,0 +1,166 @@
+//! Sending queued refunds to Mercado Pago (Orders API, §3.4), with
+//! `X-Idempotency-Key` = the refund id so a retry never refunds twice.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use platform_core::CoreError;
+use platform_core::entities::{payment_intents, refunds};
+use platform_core::intents::UpstreamFacts;
+use platform_core::jobs;
+use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
+use platform_core::refunds as refund_service;
+use platform_core::sea_orm::EntityTrait;
+use platform_core::states::{EventSource, IntentStatus, RefundStatus};
+use tokio::sync::watch;
+
+use crate::WorkerContext;
+use crate::dispatch::{Next, TokenTrouble, apply, with_token};
+
+/// A refund failing for passing reasons this long is given up.
+const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(1);
+
+pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
+    loop {
+        let batch = tokio::select! {
+            _ = stopped.changed() => break,
+            b = ctx.queue.receive(jobs::REFUND_DISPATCH, 16, Duration::from_secs(1)) => b,
+        };
+        let Ok(batch) = batch else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        for d in batch {
+            let settled = match handle(&ctx, &d.payload).await {
+                Ok(Next::Done) => ctx.queue.ack(&d).await,
+                Ok(Next::RetryAfter(w)) => ctx.queue.retry_after(&d, w).await,
+                Err(e) => {
+                    tracing::warn!(refund = %d.payload, error = %e, "refund dispatch failed; retrying");
+                    ctx.queue.retry_after(&d, Duration::from_secs(5)).await
+                }
+            };
+            if let Err(e) = settled {
+                tracing::warn!(error = %e, "refunds: could not settle the message");
+            }
+        }
+    }
+}
+
+pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreError> {
+    let Some(refund) = refunds::Entity::find_by_id(refund_id.to_owned())
+        .one(&ctx.db)
+        .await?
+    else {
+        return Ok(Next::Done);
+    };
+    if refund.status != RefundStatus::Queued {
+        return Ok(Next::Done);
+    }
+    let intent = payment_intents::Entity::find_by_id(refund.intent_id.clone())
+        .one(&ctx.db)
+        .await?
+        .ok_or(CoreError::NotFound {
+            kind: "payment intent",
+        })?;
+    let (Some(order_id), Some(payment_id)) =
+        (intent.upstream_id.clone(), intent.mp_payment_id.clone())
+    else {
+        return settle(
+            ctx,
+            &refund,
+            RefundStatus::Failed,
+            None,
+            Some(("not_refundable", "the intent has no upstream payment")),
+        )
+        .await;
+    };
+    let amount =
+        Amount::from_cents(refund.amount).map_err(|e| CoreError::Internal(e.to_string()))?;
+    let total = refund.amount == intent.amount;
+    let result = with_token(ctx, &intent.seller_id, |token| {
+        let (order_id, payment_id) = (order_id.clone(), payment_id.clone());
+        let req = if total {
+            RefundRequest::Total
+        } else {
+            RefundRequest::Partial(vec![(payment_id, amount)])
+        };
+        let key = refund.id.clone();
+        async move { ctx.mp.refund_order(&token, &order_id, &req, &key).await }
+    })
+    .await;
+    match result {
+        Ok(Ok(order)) => {
+            let upstream = order.transactions.refunds.last().map(|r| r.id.clone());
+            settle(ctx, &refund, RefundStatus::Succeeded, upstream, None).await?;
+            if order.status == OrderStatus::Refunded {
+                let facts = UpstreamFacts {
+                    status_detail: Some("refunded".into()),
+                    ..Default::default()
+                };
+                apply(
+                    ctx,
+                    &intent.id,
+                    IntentStatus::Refunded,
+                    facts,
+                    EventSource::Worker,
+                )
+                .await?;
+            } else {
+                // A partial refund keeps the intent processed (§3.4).
+                let _ = ctx.queue.notify(jobs::INTENT_CHANGED, &intent.id).await;
+            }
+            Ok(Next::Done)
+        }
+        Ok(Err(e)) if e.is_retryable() && Utc::now() - refund.created_at < GIVE_UP_AFTER => {
+            tracing::info!(refund = %refund.id, error = %e, "refund will be retried");
+            Ok(Next::RetryAfter(
+                ctx.dispatch.wait(1, None).max(Duration::from_secs(5)),
+            ))
+        }
+        Ok(Err(e)) => {
+            let code = e.code().unwrap_or("refund_rejected").to_owned();
+            settle(
+                ctx,
+                &refund,
+                RefundStatus::Failed,
+                None,
+                Some((&code, &e.to_string())),
+            )
+            .await
+        }
+        Err(TokenTrouble::Core(e)) => Err(e),
+        Err(TokenTrouble::RetryAt(_)) => Ok(Next::RetryAfter(Duration::from_secs(60))),
+        Err(TokenTrouble::NeedsReconnect) => {
+            settle(
+                ctx,
+                &refund,
+                RefundStatus::Failed,
+                None,
+                Some((
+                    "seller_needs_reconnect",
+                    "the seller must link the account again",
+                )),
+            )
+            .await
+        }
+    }
+}
+
+async fn settle(
+    ctx: &WorkerContext,
+    refund: &refunds::Model,
+    outcome: RefundStatus,
+    upstream_id: Option<String>,
+    error: Option<(&str, &str)>,
+) -> Result<Next, CoreError> {
+    let deliveries = refund_service::settle(
+        &ctx.db,
+        &refund.id,
+        outcome,
+        upstream_id,
+        error.map(|(c, m)| (c.to_owned(), m.to_owned())),
+    )
+    .await?;
+    crate::announce_deliveries(ctx, &deliveries).await;
+    Ok(Next::Done)
+}

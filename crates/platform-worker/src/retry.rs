@@ -1,0 +1,78 @@
+//! Retry policy for upstream calls, as data.
+
+use std::time::Duration;
+
+/// How the worker retries a dispatch that failed for a passing reason
+/// (5xx, 429, timeouts, connection errors).
+#[derive(Debug, Clone)]
+pub struct DispatchPolicy {
+    /// Wait before the 1st, 2nd, … retry; the last repeats.
+    pub backoff: Vec<Duration>,
+    /// ± this fraction of random jitter on each wait.
+    pub jitter: f64,
+    /// After this many failed attempts the intent fails for good. The
+    /// idempotency key makes every attempt the same order, and an order not
+    /// picked up expires upstream after 15 minutes, so giving up after about
+    /// that long cannot leave a charge behind unseen.
+    pub max_attempts: i32,
+    /// How often a sent, non-final intent is re-read from Mercado Pago when
+    /// no notification came.
+    pub sync_every: Duration,
+    /// Messages handled at once per process, and per seller.
+    pub concurrency: usize,
+    pub per_seller: usize,
+}
+
+impl Default for DispatchPolicy {
+    fn default() -> Self {
+        DispatchPolicy {
+            backoff: [1, 2, 5, 10, 30, 60, 120, 300]
+                .map(Duration::from_secs)
+                .to_vec(),
+            jitter: 0.2,
+            max_attempts: 12,
+            sync_every: Duration::from_secs(30),
+            concurrency: 64,
+            per_seller: 8,
+        }
+    }
+}
+
+impl DispatchPolicy {
+    /// The wait after `attempts` failures, with jitter; at least `floor`
+    /// (a `Retry-After` from upstream).
+    pub fn wait(&self, attempts: i32, floor: Option<Duration>) -> Duration {
+        let i = (attempts.max(1) as usize - 1).min(self.backoff.len().saturating_sub(1));
+        let base = self
+            .backoff
+            .get(i)
+            .copied()
+            .unwrap_or(Duration::from_secs(60));
+        let mut r = [0u8; 8];
+        rand::fill(&mut r);
+        let unit = (u64::from_le_bytes(r) as f64) / (u64::MAX as f64); // 0..1
+        let factor = 1.0 + self.jitter * (unit * 2.0 - 1.0);
+        let waited = base.mul_f64(factor.max(0.0));
+        waited.max(floor.unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_with_jitter_and_respect_retry_after() {
+        let p = DispatchPolicy::default();
+        for _ in 0..100 {
+            let w = p.wait(1, None);
+            assert!(
+                w >= Duration::from_millis(800) && w <= Duration::from_millis(1200),
+                "{w:?}"
+            );
+            let w = p.wait(100, None);
+            assert!(w >= Duration::from_secs(240) && w <= Duration::from_secs(360));
+        }
+        assert!(p.wait(1, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
+    }
+}

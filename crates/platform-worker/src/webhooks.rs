@@ -1,0 +1,327 @@
+//! Webhook fan-out: consumes `jobs::WEBHOOK_DELIVERY` (`msg_…` ids) and
+//! runs [`deliver_once`] for each, and reconciles deliveries whose message
+//! went missing.
+//!
+//! * Up to `concurrency` attempts in flight per process, and at most
+//!   `per_endpoint` for one endpoint, so a slow receiver cannot take every
+//!   slot: a message for an endpoint that is at its limit is put back with a
+//!   short delay.
+//! * A message is acked only after the attempt is recorded. A retry is a new
+//!   delayed message (`publish_after` until the row's `next_attempt_at`),
+//!   published before the current one is acked.
+//! * Final, missing, not-yet-due or already-claimed rows are acked without
+//!   sending (duplicates are harmless).
+//! * The reconciler re-publishes pending deliveries more than `grace`
+//!   overdue: lost messages, a crashed worker, a flushed Redis. In a rare
+//!   race a delivery may be attempted twice (at least once; receivers dedupe
+//!   on `webhook-id`); the claim in `deliver_once` makes the common case once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use platform_core::crypto::Keyring;
+use platform_core::db::Db;
+use platform_core::jobs;
+use platform_core::states::DeliveryStatus;
+use platform_core::webhooks::delivery::{self, Outcome};
+use platform_core::webhooks::{Clock, DeliveryPolicy, SystemClock, WebhookHttp, deliver_once};
+use platform_queue::{Delivery as Message, Queue};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::WorkerContext;
+
+/// Counters, for tests and gauges.
+#[derive(Debug, Default)]
+pub struct WebhookStats {
+    pub attempts: AtomicU64,
+    pub succeeded: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead: AtomicU64,
+    pub skipped: AtomicU64,
+    pub deferred: AtomicU64,
+    pub republished: AtomicU64,
+    pub reconcile_runs: AtomicU64,
+    /// Gauges of the `webhooks.deliver` topic (from `Queue::stats`), as of
+    /// the last reconciler run.
+    pub queue_depth: AtomicU64,
+    pub queue_in_flight: AtomicU64,
+    pub queue_delayed: AtomicU64,
+    pub queue_dead: AtomicU64,
+}
+
+impl WebhookStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::SeqCst)
+    }
+}
+
+/// Everything the webhook task needs; [`WebhookWorker::from_context`]
+/// gives the production values.
+#[derive(Clone)]
+pub struct WebhookWorker {
+    pub db: Db,
+    pub keyring: Keyring,
+    pub queue: Queue,
+    pub http: WebhookHttp,
+    pub policy: DeliveryPolicy,
+    pub clock: Arc<dyn Clock>,
+    /// Attempts in flight in this process.
+    pub concurrency: usize,
+    /// Attempts in flight for one endpoint in this process.
+    pub per_endpoint: usize,
+    /// How long one `receive` waits for a message.
+    pub receive_wait: Duration,
+    /// When a message finds its endpoint at the limit, it comes back after this.
+    pub busy_endpoint_delay: Duration,
+    pub reconcile_every: Duration,
+    /// How overdue a pending delivery must be before the reconciler
+    /// assumes its message is lost.
+    pub reconcile_grace: Duration,
+    pub stats: Arc<WebhookStats>,
+}
+
+impl WebhookWorker {
+    pub fn from_context(ctx: &WorkerContext) -> Self {
+        Self {
+            db: ctx.db.clone(),
+            keyring: ctx.keyring.clone(),
+            queue: ctx.queue.clone(),
+            http: WebhookHttp::from_settings(&ctx.settings),
+            policy: DeliveryPolicy::default(),
+            clock: Arc::new(SystemClock),
+            concurrency: 32,
+            per_endpoint: 4,
+            receive_wait: Duration::from_secs(2),
+            busy_endpoint_delay: Duration::from_secs(1),
+            reconcile_every: Duration::from_secs(5),
+            // Short: deliveries created outside the API (OAuth callback,
+            // dashboard edits, mp-connect) are only published by this pass.
+            reconcile_grace: Duration::from_secs(10),
+            stats: Arc::default(),
+        }
+    }
+}
+
+/// The worker task (spawned by `platform_worker::start`).
+pub async fn run(ctx: WorkerContext, stopped: watch::Receiver<bool>) {
+    run_with(WebhookWorker::from_context(&ctx), stopped).await
+}
+
+/// As [`run`], with explicit settings (tests drive the clock through them).
+pub async fn run_with(w: WebhookWorker, stopped: watch::Receiver<bool>) {
+    let reconciler = tokio::spawn(reconcile_loop(w.clone(), stopped.clone()));
+    consume_loop(w, stopped).await;
+    let _ = reconciler.await;
+}
+
+/// Per-endpoint in-flight counts.
+#[derive(Default)]
+struct Slots(Mutex<HashMap<String, usize>>);
+
+impl Slots {
+    fn try_take(self: &Arc<Self>, endpoint: &str, max: usize) -> Option<SlotGuard> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(endpoint.to_owned()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(SlotGuard {
+            slots: self.clone(),
+            endpoint: endpoint.to_owned(),
+        })
+    }
+}
+
+struct SlotGuard {
+    slots: Arc<Slots>,
+    endpoint: String,
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.endpoint) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.endpoint);
+            }
+        }
+    }
+}
+
+async fn consume_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
+    let global = Arc::new(Semaphore::new(w.concurrency.max(1)));
+    let slots = Arc::new(Slots::default());
+    let mut tasks = JoinSet::new();
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        while tasks.try_join_next().is_some() {}
+        let free = global.available_permits();
+        if free == 0 {
+            tokio::select! {
+                _ = tasks.join_next() => {}
+                _ = stopped.changed() => break,
+            }
+            continue;
+        }
+        let received = tokio::select! {
+            r = w.queue.receive(jobs::WEBHOOK_DELIVERY, free, w.receive_wait) => r,
+            _ = stopped.changed() => break,
+        };
+        let messages = match received {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhooks: cannot read the queue");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stopped.changed() => break,
+                }
+                continue;
+            }
+        };
+        for m in messages {
+            let Ok(permit) = global.clone().acquire_owned().await else {
+                break;
+            };
+            let (w, slots) = (w.clone(), slots.clone());
+            tasks.spawn(async move {
+                handle(&w, &slots, m).await;
+                drop(permit);
+            });
+        }
+    }
+    // Let attempts in flight finish and be recorded.
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn ack(w: &WebhookWorker, m: &Message) {
+    if let Err(e) = w.queue.ack(m).await {
+        tracing::warn!(delivery = %m.payload, error = %e, "webhooks: ack failed (the message will come back and be skipped)");
+    }
+}
+
+async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
+    let id = m.payload.as_str();
+    let endpoint = match delivery::peek(&w.db, id).await {
+        Ok(Some((endpoint, DeliveryStatus::Pending))) => endpoint,
+        Ok(_) => {
+            // Final or gone: nothing to do.
+            w.stats.skipped.fetch_add(1, Ordering::SeqCst);
+            ack(w, &m).await;
+            return;
+        }
+        Err(e) => {
+            // Not acked: the queue hands it out again after its visibility timeout.
+            tracing::warn!(delivery = %id, error = %e, "webhooks: cannot read the delivery");
+            return;
+        }
+    };
+    let Some(_slot) = slots.try_take(&endpoint, w.per_endpoint.max(1)) else {
+        w.stats.deferred.fetch_add(1, Ordering::SeqCst);
+        match w
+            .queue
+            .publish_after(jobs::WEBHOOK_DELIVERY, id, w.busy_endpoint_delay)
+            .await
+        {
+            Ok(()) => ack(w, &m).await,
+            Err(e) => tracing::warn!(delivery = %id, error = %e, "webhooks: cannot defer"),
+        }
+        return;
+    };
+    let now = w.clock.now();
+    match deliver_once(&w.db, &w.keyring, &w.http, &w.policy, id, now).await {
+        Ok(Outcome::Retry { at }) => {
+            w.stats.attempts.fetch_add(1, Ordering::SeqCst);
+            w.stats.retried.fetch_add(1, Ordering::SeqCst);
+            let delay = (at - w.clock.now()).to_std().unwrap_or(Duration::ZERO);
+            match w
+                .queue
+                .publish_after(jobs::WEBHOOK_DELIVERY, id, delay)
+                .await
+            {
+                Ok(()) => ack(w, &m).await,
+                // Not acked: it comes back, is "not due" and is dropped;
+                // the reconciler re-queues the row when it is due.
+                Err(e) => {
+                    tracing::warn!(delivery = %id, error = %e, "webhooks: cannot schedule the retry")
+                }
+            }
+        }
+        Ok(outcome) => {
+            let counter = match outcome {
+                Outcome::Succeeded => &w.stats.succeeded,
+                Outcome::Dead => &w.stats.dead,
+                _ => &w.stats.skipped,
+            };
+            if matches!(outcome, Outcome::Succeeded | Outcome::Dead) {
+                w.stats.attempts.fetch_add(1, Ordering::SeqCst);
+            }
+            counter.fetch_add(1, Ordering::SeqCst);
+            match &outcome {
+                Outcome::Skipped(why) => {
+                    tracing::debug!(delivery = %id, ?why, "webhooks: nothing to send");
+                    ack(w, &m).await;
+                }
+                // The row says dead (and why); the queue's dead letters
+                // keep a trace for the operator's gauges too.
+                Outcome::Dead => {
+                    let reason = "webhook delivery is dead; see webhook_deliveries.last_error";
+                    if let Err(e) = w.queue.dead_letter(&m, reason).await {
+                        tracing::warn!(delivery = %id, error = %e, "webhooks: dead-letter failed");
+                    }
+                }
+                _ => ack(w, &m).await,
+            }
+        }
+        Err(e) => {
+            tracing::warn!(delivery = %id, error = %e, "webhooks: attempt could not be recorded");
+        }
+    }
+}
+
+async fn reconcile_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
+    loop {
+        if *stopped.borrow() {
+            break;
+        }
+        match delivery::take_overdue(&w.db, w.clock.now(), w.reconcile_grace, 500).await {
+            Ok(ids) => {
+                for id in &ids {
+                    match w.queue.publish(jobs::WEBHOOK_DELIVERY, id).await {
+                        Ok(()) => {
+                            w.stats.republished.fetch_add(1, Ordering::SeqCst);
+                        }
+                        // Re-armed but not queued: taken again after the grace period.
+                        Err(e) => {
+                            tracing::warn!(delivery = %id, error = %e, "webhooks: cannot re-queue")
+                        }
+                    }
+                }
+                if !ids.is_empty() {
+                    tracing::info!(count = ids.len(), "webhooks: re-queued overdue deliveries");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "webhooks: reconcile failed"),
+        }
+        match w.queue.stats(jobs::WEBHOOK_DELIVERY).await {
+            Ok(q) => {
+                w.stats.queue_depth.store(q.depth, Ordering::SeqCst);
+                w.stats.queue_in_flight.store(q.in_flight, Ordering::SeqCst);
+                w.stats.queue_delayed.store(q.delayed, Ordering::SeqCst);
+                w.stats.queue_dead.store(q.dead, Ordering::SeqCst);
+            }
+            Err(e) => tracing::debug!(error = %e, "webhooks: no queue stats"),
+        }
+        w.stats.reconcile_runs.fetch_add(1, Ordering::SeqCst);
+        tokio::select! {
+            _ = tokio::time::sleep(w.reconcile_every) => {}
+            _ = stopped.changed() => break,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Puente's Mercado Pago-compatible API end to end: the sandbox as Mercado
+//! Pago, Puente web + worker, a linked sandbox seller with an auto terminal
+//! and a manual one. Orders are dispatched, processed, refunded and
+//! canceled through the real chain; then the official SDKs' scenarios
+//! (sdk-tests/node with `node --test`, sdk-tests/python with pytest) run
+//! against Puente with only the base URL and the token changed. Missing SDK
+//! installs fail loudly: run scripts/setup-sdk-tests.sh.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::{Env, QueueKind, link_seller, setup};
+use platform_core::on_both_databases;
+use platform_core::testing::TestDb;
+use serde_json::{Value, json};
+
+/// A second sandbox seller whose terminal waits for "charge" (cancel
+/// scenarios), linked to the same integrator. Returns its device id.
+async fn manual_terminal(env: &Env, db: &platform_core::db::Db) -> String {
+    let base = env.sandbox.base_url();
+    let seller: Value = env
+        .http
+        .post(format!("{base}/sandbox/sellers"))
+        .json(&json!({"site_id": "MLB", "terminals": 1}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let device = seller["terminals"][0]["id"].as_str().unwrap().to_owned();
+    let res = env
+        .http
+        .patch(format!("{base}/sandbox/terminals/{device}"))
+        .json(&json!({"mode": "manual"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    link_seller(db, &env.keyring, &env.integrator_id, &seller).await;
+    device
+}
+
+async fn call(
+    env: &Env,
+    method: &str,
+    path: &str,
+    idem: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = env
+        .http
+        .request(method.parse().unwrap(), format!("{}{path}", env.url))
+        .bearer_auth(&env.key);
+    if let Some(k) = idem {
+        r = r.header("X-Idempotency-Key", k);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let res = r.send().await.unwrap();
+    let st = res.status().as_u16();
+    (st, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn order_until(env: &Env, id: &str, status: &str) -> Value {
+    for _ in 0..200 {
+        let (_, o) = call(env, "GET", &format!("/v1/orders/{id}"), None, None).await;
+        if o["status"] == status {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("order {id} never became {status}");
+}
+
+fn order_body(device: &str, amount: &str) -> Value {
+    json!({"type": "point", "external_reference": "chain_1",
+           "transactions": {"payments": [{"amount": amount}]},
+           "config": {"point": {"terminal_id": device}},
+           "integration_data": {"sponsor": {"id": "446566691"}}})
+}
+
+async fn orders_through_the_chain(t: &TestDb) {
+    let env = setup(t, QueueKind::Memory).await;
+    let manual = manual_terminal(&env, &t.db).await;
+
+    // Created at once with a stable id; processed upstream; same id throughout.
+    let (st, o) = call(
+        &env,
+        "POST",
+        "/v1/orders",
+        Some("c1"),
+        Some(order_body(&env.device_id, "30.00")),
+    )
+    .await;
+    assert_eq!(st, 201, "{o}");
+    let id = o["id"].as_str().unwrap().to_owned();
+    let done = order_until(&env, &id, "processed").await;
+    assert_eq!(done["id"], id.as_str());
+    assert_eq!(
+        done["transactions"]["payments"][0]["status_detail"],
+        "accredited"
+    );
+    assert_eq!(done["integration_data"]["sponsor"]["id"], "999000");
+    // Upstream got one charge, with the integrator's sponsor.
+    let pi = format!("pi_{}", id[3..].to_ascii_lowercase());
+    let native = env.wait_final(&pi).await;
+    assert_eq!(native["status"], "processed");
+    let upstream_id = native["upstream"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(env.charges(&pi).await.len(), 1);
+    // The upstream order id finds the same order.
+    let (st, same) = call(
+        &env,
+        "GET",
+        &format!("/v1/orders/{upstream_id}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((st, same["id"].as_str()), (200, Some(id.as_str())));
+
+    // Partial, then total refund, through platform_core::refunds and the worker.
+    let pay = done["transactions"]["payments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, p) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id}/refund"),
+        Some("r1"),
+        Some(json!({"transactions": [{"id": pay, "amount": "10.00"}]})),
+    )
+    .await;
+    assert_eq!(st, 201, "{p}");
+    assert_eq!(
+        (p["status"].as_str(), p["status_detail"].as_str()),
+        (Some("processed"), Some("partially_refunded"))
+    );
+    assert_eq!(p["transactions"]["refunds"][0]["status"], "processed");
+    let (st, f) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id}/refund"),
+        Some("r2"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 201, "{f}");
+    assert_eq!(f["status"], "refunded");
+    assert_eq!(f["transactions"]["refunds"].as_array().unwrap().len(), 2);
+    let (st, b) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id}/refund"),
+        Some("r3"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, b["errors"][0]["code"].as_str()),
+        (409, Some("order_already_refunded"))
+    );
+
+    // Cancel of an order already at Mercado Pago (manual terminal): the worker cancels it.
+    let (st, o) = call(
+        &env,
+        "POST",
+        "/v1/orders",
+        Some("c2"),
+        Some(order_body(&manual, "15.00")),
+    )
+    .await;
+    assert_eq!(st, 201, "{o}");
+    let id2 = o["id"].as_str().unwrap().to_owned();
+    let pi2 = format!("pi_{}", id2[3..].to_ascii_lowercase());
+    for _ in 0..200 {
+        let (_, n) = call(
+            &env,
+            "GET",
+            &format!("/v1/payment-intents/{pi2}"),
+            None,
+            None,
+        )
+        .await;
+        if n["status"] != "queued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (st, c) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id2}/cancel"),
+        Some("k1"),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{c}");
+    assert_eq!(c["status"], "canceled");
+    let (st, b) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id2}/cancel"),
+        Some("k2"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (st, b["errors"][0]["code"].as_str()),
+        (409, Some("order_already_canceled"))
+    );
+
+    // Operating mode, forwarded to Mercado Pago by both APIs.
+    let (st, s) = call(
+        &env,
+        "PATCH",
+        "/terminals/v1/setup",
+        None,
+        Some(json!({"terminals": [{"id": env.device_id, "operating_mode": "PDV"}]})),
+    )
+    .await;
+    assert_eq!(st, 200, "{s}");
+    assert_eq!(
+        s["terminals"][0],
+        json!({"id": env.device_id, "operating_mode": "PDV"})
+    );
+    let (st, m) = call(
+        &env,
+        "PATCH",
+        &format!("/point/integration-api/devices/{manual}"),
+        None,
+        Some(json!({"operating_mode": "STANDALONE"})),
+    )
+    .await;
+    assert_eq!(
+        (st, m["operating_mode"].as_str()),
+        (200, Some("STANDALONE")),
+        "{m}"
+    );
+    let (_, l) = call(&env, "GET", "/terminals/v1/list", None, None).await;
+    let modes: Vec<(&str, &str)> = l["data"]["terminals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap(),
+                t["operating_mode"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        modes.contains(&(manual.as_str(), "STANDALONE")),
+        "{modes:?}"
+    );
+    // A STANDALONE terminal cannot take orders.
+    let (st, b) = call(
+        &env,
+        "POST",
+        "/v1/orders",
+        Some("c3"),
+        Some(order_body(&manual, "15.00")),
+    )
+    .await;
+    assert_eq!(
+        (st, b["errors"][0]["code"].as_str()),
+        (409, Some("terminal_not_integrated")),
+        "{b}"
+    );
+    env.shutdown().await;
+}
+
+fn sdk_dir(sub: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../sdk-tests")
+        .join(sub)
+}
+
+/// The scenarios' environment, pointing the SDKs at Puente.
+async fn target(t: &TestDb) -> (Env, Vec<(String, String)>) {
+    let env = setup(t, QueueKind::Memory).await;
+    let manual = manual_terminal(&env, &t.db).await;
+    let vars = vec![
+        ("MP_TARGET".into(), "puente".into()),
+        ("MP_BASE_URL".into(), env.url.clone()),
+        ("MP_ACCESS_TOKEN".into(), env.key.clone()),
+        ("MP_TERMINAL_ID".into(), env.device_id.clone()),
+        ("MP_MANUAL_TERMINAL_ID".into(), manual),
+        ("MP_EXPECTED_SPONSOR_ID".into(), "999000".into()),
+    ];
+    (env, vars)
+}
+
+async fn run(mut cmd: Command, what: &str) {
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap();
+    let out =
+        out.unwrap_or_else(|e| panic!("cannot run {what}: {e}. Run scripts/setup-sdk-tests.sh"));
+    let text = format!(
+        "--- {what} stdout ---\n{}\n--- {what} stderr ---\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{what} failed\n{text}");
+    println!("{text}");
+}
+
+async fn node_sdk_against_puente(t: &TestDb) {
+    let dir = sdk_dir("node");
+    assert!(
+        dir.join("node_modules/mercadopago/package.json").exists(),
+        "npm mercadopago is not installed in sdk-tests/node: run scripts/setup-sdk-tests.sh"
+    );
+    let (env, vars) = target(t).await;
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&dir)
+        .args(["--test", "--test-concurrency=1", "test/"])
+        .env_remove("MP_SANDBOX_URL")
+        .envs(vars);
+    run(cmd, "node --test").await;
+    env.shutdown().await;
+}
+
+async fn python_sdk_against_puente(t: &TestDb) {
+    let dir = sdk_dir("python");
+    let check = Command::new("python3")
+        .args(["-c", "import mercadopago, pytest"])
+        .output();
+    assert!(
+        check.as_ref().is_ok_and(|o| o.status.success()),
+        "PyPI mercadopago / pytest are not installed: run scripts/setup-sdk-tests.sh"
+    );
+    let (env, vars) = target(t).await;
+    let mut cmd = Command::new("python3");
+    cmd.current_dir(&dir)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .env_remove("MP_SANDBOX_URL")
+        .envs(vars);
+    run(cmd, "pytest").await;
+    env.shutdown().await;
+}
+
+on_both_databases!(
+    orders_through_the_chain,
+    node_sdk_against_puente,
+    python_sdk_against_puente
+);

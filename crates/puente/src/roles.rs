@@ -1,0 +1,188 @@
+//! Running the roles: each alone, or all in one process.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use platform_core::config::Settings;
+use platform_web::AppState;
+use platform_worker::WorkerContext;
+
+use crate::boot::{self, Parts};
+use crate::cli::SandboxTimings;
+use crate::{Failure, demo, sandbox_app};
+
+/// Writes a banner line to stdout, ignoring a closed pipe: a supervisor that
+/// stops reading our stdout must not take the server down (`println!`
+/// panics on EPIPE).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// Web + worker (+ sandbox in sandbox mode), sharing one queue.
+pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {
+    let started = Instant::now();
+    let Parts {
+        settings,
+        keyring,
+        db,
+    } = boot::parts(settings).await?;
+    let queue = boot::queue(&settings, "all").await?;
+
+    let sandbox = if settings.sandbox_mode() {
+        Some(start_sandbox(&settings, timings).await?)
+    } else {
+        None
+    };
+    let sandbox_url = sandbox.as_ref().map(|s| s.base_url());
+
+    let demo = match &sandbox {
+        Some(sb) => demo::ensure_demo_integrator(
+            &db,
+            &keyring,
+            &sb.default_app(),
+            &sb.base_url(),
+            sandbox_app::redirect_url(&settings),
+        )
+        .await
+        .context("cannot create the demo integrator")?,
+        None => None,
+    };
+
+    let state = AppState::new(
+        db.clone(),
+        keyring.clone(),
+        queue.clone(),
+        settings.clone(),
+        sandbox_url.clone(),
+    );
+    let web = platform_web::start(state, settings.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (PUENTE_HTTP_ADDR)", settings.http_addr))?;
+    let worker = platform_worker::start(WorkerContext::new(
+        db,
+        keyring,
+        queue,
+        settings.clone(),
+        sandbox_url.as_deref(),
+    ));
+
+    say!(
+        "Puente is running (started in {} ms).",
+        started.elapsed().as_millis()
+    );
+    say!("  Open:       http://{}/", web.local_addr);
+    if let Some(url) = &sandbox_url {
+        say!("  Sandbox:    {url}/sandbox   (built-in Mercado Pago emulator)");
+    }
+    if let Some(login) = demo {
+        say!(
+            "  Demo login: {} / {}   (shown once; the demo integrator uses the sandbox)",
+            login.email,
+            login.password.expose_secret()
+        );
+    }
+    say!("  Stop with Ctrl-C.");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    web.stop().await;
+    worker.stop().await;
+    if let Some(sb) = sandbox {
+        sb.stop().await;
+    }
+    Ok(())
+}
+
+pub async fn web(settings: Settings) -> Result<(), Failure> {
+    let Parts {
+        settings,
+        keyring,
+        db,
+    } = boot::parts(settings).await?;
+    let queue = boot::queue(&settings, "web").await?;
+    if settings.redis_url.is_none() {
+        tracing::warn!(
+            "REDIS_URL is unset: this web process has its own in-process queue; run `puente all`, or set REDIS_URL so workers elsewhere pick up its jobs"
+        );
+    }
+    let state = AppState::new(db, keyring, queue, settings.clone(), None);
+    let web = platform_web::start(state, settings.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {} (PUENTE_HTTP_ADDR)", settings.http_addr))?;
+    say!("Puente web listening on http://{}/", web.local_addr);
+    shutdown_signal().await;
+    web.stop().await;
+    Ok(())
+}
+
+pub async fn worker(settings: Settings) -> Result<(), Failure> {
+    let Parts {
+        settings,
+        keyring,
+        db,
+    } = boot::parts(settings).await?;
+    let queue = boot::queue(&settings, "worker").await?;
+    let worker = platform_worker::start(WorkerContext::new(db, keyring, queue, settings, None));
+    say!("Puente worker running.");
+    shutdown_signal().await;
+    worker.stop().await;
+    Ok(())
+}
+
+pub async fn sandbox(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {
+    let sb = start_sandbox(&settings, timings).await?;
+    let app = sb.default_app();
+    say!("Mercado Pago sandbox listening on {}", sb.base_url());
+    say!("  Default application: client_id {}", app.client_id);
+    say!("  Test helpers:        {}/sandbox", sb.base_url());
+    shutdown_signal().await;
+    sb.stop().await;
+    Ok(())
+}
+
+async fn start_sandbox(
+    settings: &Settings,
+    timings: SandboxTimings,
+) -> Result<mp_sandbox::SandboxHandle, Failure> {
+    let app = sandbox_app::load_or_create(settings)?;
+    let mut cfg = mp_sandbox::SandboxConfig::for_demo(settings.sandbox_addr);
+    cfg.default_app = app;
+    cfg.timings = match timings {
+        SandboxTimings::Human => mp_sandbox::Timings::Human,
+        SandboxTimings::Instant => mp_sandbox::Timings::Instant,
+    };
+    mp_sandbox::start(cfg)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot start the sandbox on {} (PUENTE_SANDBOX_ADDR)",
+                settings.sandbox_addr
+            )
+        })
+        .map_err(Failure::from)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

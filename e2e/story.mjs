@@ -1,0 +1,259 @@
+// The dashboard story in a real browser (Debian's Chromium, driven by
+// playwright-core; no browser is ever downloaded). Started by
+// crates/puente/tests/browser.rs with PUENTE_URL, SANDBOX_URL and SHOTS_DIR.
+//
+// Every wait is on a condition (a selector, a URL), never a fixed sleep.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+
+const PUENTE = process.env.PUENTE_URL;
+const SANDBOX = process.env.SANDBOX_URL;
+const SHOTS = process.env.SHOTS_DIR || '';
+assert.ok(PUENTE && SANDBOX, 'PUENTE_URL and SANDBOX_URL are required');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+         '--disable-sync', '--no-first-run', '--disable-quic', '--disable-dev-shm-usage'],
+});
+const step = (name) => console.log(`step: ${name}`);
+const shot = async (page, name) => { if (SHOTS) await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true }); };
+const json = async (res) => { assert.ok(res.ok, `${res.url} answered ${res.status}`); return res.json(); };
+
+// The integrator's own webhook receiver, on loopback (allowed in sandbox
+// mode). It verifies the Standard Webhooks signature once it knows the
+// secret, and lets the story wait for an event type.
+const received = [];
+const waiters = [];
+let webhookSecret = '';
+const verified = (headers, body) => {
+  const key = Buffer.from(webhookSecret.replace(/^whsec_/, ''), 'base64');
+  const signed = `${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`;
+  const expected = Buffer.from(createHmac('sha256', key).update(signed).digest('base64'));
+  return (headers['webhook-signature'] || '').split(' ').some((part) => {
+    const got = Buffer.from(part.replace(/^v1,/, ''));
+    return got.length === expected.length && timingSafeEqual(got, expected);
+  });
+};
+const receiver = createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => { body += c; });
+  req.on('end', () => {
+    const event = JSON.parse(body);
+    received.push({ event, ok: verified(req.headers, body) });
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('thanks');
+    for (const w of waiters.splice(0)) w();
+  });
+});
+await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+const receiverUrl = `http://127.0.0.1:${receiver.address().port}/puente-hook`;
+const eventReceived = async (type) => {
+  for (;;) {
+    const hit = received.find((r) => r.event.type === type);
+    if (hit) return hit;
+    await new Promise((ok) => waiters.push(ok));
+  }
+};
+
+try {
+  // The integrator's staff, in Spanish (the default for es browsers).
+  const staff = await browser.newContext({ locale: 'es-AR', viewport: { width: 1200, height: 900 } });
+  const page = await staff.newPage();
+
+  step('sign up');
+  await page.goto(`${PUENTE}/`);
+  await page.waitForURL(/\/app\/login/);
+  await shot(page, 'login');
+  await page.click('a[href="/app/signup"]');
+  // A bad form is shown again with its errors, and creates nothing.
+  await page.fill('input[name=company]', 'Kiosco Soft');
+  await page.fill('input[name=name]', 'Ana');
+  await page.fill('input[name=email]', 'not-an-email');
+  await page.fill('input[name=password]', 'short');
+  await page.click('button[type=submit]');
+  await page.locator('.field-error').first().waitFor();
+  assert.equal(await page.locator('.field-error').count(), 2);
+  await page.fill('input[name=email]', 'ana@kiosco.test');
+  await page.fill('input[name=password]', 'a long enough password');
+  await page.fill('input[name=password2]', 'a long enough password');
+  await page.click('button[type=submit]');
+  await page.waitForURL(/\/app\/settings/);
+
+  step('configure the Mercado Pago application');
+  const redirect = await page.inputValue('#redirect-url');
+  const app = await json(await fetch(`${SANDBOX}/sandbox/applications`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ redirect_uris: [redirect], webhook_url: `${PUENTE}/webhooks/mercadopago` }),
+  }));
+  const sponsor = await json(await fetch(`${SANDBOX}/sandbox/sellers`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ site_id: 'MLB', terminals: 0, authorize: false }),
+  }));
+  await page.fill('input[name=client_id]', 'abc');
+  await page.click('form.stack button[type=submit]');
+  await page.locator('.field-error').first().waitFor();
+  await page.fill('input[name=client_id]', String(app.client_id));
+  await page.fill('input[name=client_secret]', app.client_secret);
+  await page.fill('input[name=webhook_secret]', app.webhook_secret);
+  await page.fill('input[name=sponsor_id]', String(sponsor.user_id));
+  await page.click('form.stack button[type=submit]');
+  await page.locator('.notice').waitFor();
+  // Write-only: the secret is not in the page.
+  assert.ok(!(await page.content()).includes(app.client_secret));
+  await shot(page, 'settings');
+
+  step('create a test seller and its onboarding link');
+  await page.goto(`${PUENTE}/app/test-sellers`);
+  await page.click('#create-test-seller');
+  await page.locator('#test-seller-created').waitFor();
+  const nickname = await page.textContent('#test-nickname');
+  const password = await page.textContent('#test-password');
+  const linkUrl = await page.inputValue('#onboarding-url');
+  await shot(page, 'test-seller');
+
+  // The seller, in another browser (Portuguese).
+  const sellerCtx = await browser.newContext({ locale: 'pt-BR', viewport: { width: 390, height: 844 } });
+  const seller = await sellerCtx.newPage();
+
+  step('the seller opens the link and authorizes on the sandbox');
+  await seller.goto(linkUrl);
+  await seller.locator('#onboard-landing').waitFor();
+  assert.match(await seller.textContent('h1'), /Kiosco Soft/);
+  await shot(seller, 'onboarding-landing');
+  await seller.click('#continue-to-mp');
+  await seller.waitForURL(/\/authorization\?/);
+  await seller.fill('input[name=nickname]', nickname);
+  await seller.fill('input[name=password]', password);
+  await seller.click('button[value=allow]');
+  await seller.locator('#onboard-result[data-outcome=linked]').waitFor();
+  const callbackUrl = seller.url();
+  await shot(seller, 'onboarding-success');
+
+  step('the same callback again is refused (single-use state)');
+  await seller.goto(callbackUrl);
+  await seller.locator('#onboard-result[data-outcome=state_reused]').waitFor();
+  step('the used link is refused');
+  await seller.goto(linkUrl);
+  await seller.locator('#onboard-result[data-outcome=link_used]').waitFor();
+
+  step('denial');
+  await page.goto(`${PUENTE}/app/links`);
+  await page.fill('input[name=label]', 'Denial check');
+  await page.click('form.inline-form button[type=submit]');
+  const denyUrl = await page.inputValue('#onboarding-url');
+  await seller.goto(denyUrl);
+  await seller.click('#continue-to-mp');
+  await seller.waitForURL(/\/authorization\?/);
+  await seller.fill('input[name=nickname]', nickname);
+  await seller.fill('input[name=password]', password);
+  await seller.click('button[value=deny]');
+  await seller.locator('#onboard-result[data-outcome=denied]').waitFor();
+  await shot(seller, 'onboarding-denied');
+
+  step('the seller shows as linked with its terminals');
+  await page.goto(`${PUENTE}/app/sellers`);
+  const row = page.locator('#sellers-table tr', { hasText: nickname });
+  await row.waitFor();
+  assert.match(await row.textContent(), /Vinculado/);
+  await shot(page, 'sellers');
+  await row.locator('a').first().click();
+  await page.locator('#seller-terminals').waitFor();
+  await shot(page, 'seller');
+
+  step('switch a terminal to STANDALONE and back to PDV');
+  await page.locator('#seller-terminals a').first().click();
+  await page.locator('#terminal-mode').waitFor();
+  for (const mode of ['STANDALONE', 'PDV']) {
+    await page.check(`input[name=mode][value=${mode}]`);
+    await page.click('#save-mode');
+    await page.locator('#restart-notice').waitFor();
+    assert.equal((await page.textContent('#terminal-mode')).trim(), mode);
+  }
+  const device = (await page.textContent('h1')).trim();
+  const terminalId = new URL(page.url()).pathname.split('/').pop();
+  const upstream = await json(await fetch(`${SANDBOX}/sandbox/terminals/${encodeURIComponent(device)}`));
+  assert.equal(upstream.operating_mode, 'PDV');
+  await shot(page, 'terminal');
+
+  step('a webhook endpoint pointing at our receiver (secret shown once)');
+  await page.goto(`${PUENTE}/app/webhooks`);
+  await page.fill('#endpoint-form input[name=url]', 'ftp://nope.example');
+  await page.click('#create-endpoint');
+  await page.locator('#endpoint-form .field-error').waitFor();
+  await page.fill('#endpoint-form input[name=url]', receiverUrl);
+  await page.fill('#endpoint-form input[name=description]', 'Caja central');
+  await page.click('#create-endpoint');
+  await page.locator('#endpoint-created').waitFor();
+  webhookSecret = await page.inputValue('#webhook-secret');
+  assert.match(webhookSecret, /^whsec_/);
+  await page.click('#to-endpoint');
+  await page.locator('#endpoint-status').waitFor();
+  const endpointUrl = page.url();
+  assert.ok(!(await page.content()).includes(webhookSecret), 'the secret is shown once');
+
+  step('charge on the PDV terminal from the dashboard and watch it finish live');
+  await page.goto(`${PUENTE}/app/intents/new?terminal=${terminalId}`);
+  await page.fill('input[name=amount]', 'diez');
+  await page.click('#create-intent');
+  await page.locator('#intent-form .field-error').waitFor();
+  assert.equal(await page.inputValue('select[name=terminal]'), terminalId);
+  await page.fill('input[name=amount]', '25.50');
+  await page.fill('input[name=description]', 'Café con leche');
+  await page.click('#create-intent');
+  await page.waitForURL(/\/app\/intents\/pi_/);
+  const intentUrl = page.url();
+  // The terminal takes a few seconds per step; the page follows over
+  // server-sent events, without a reload.
+  await page.evaluate(() => { window.__samePage = true; });
+  await page.locator('#intent-status[data-status=processed]').waitFor({ timeout: 60_000 });
+  assert.equal(await page.evaluate(() => window.__samePage), true, 'updated without a reload');
+  assert.match(await page.textContent('#intent-status'), /Aprobado/);
+  await page.locator('#intent-timeline li[data-to=processed]').waitFor();
+  await shot(page, 'intent');
+
+  step('the webhook delivery reached the receiver, signed, and shows as delivered');
+  const hit = await eventReceived('payment_intent.processed');
+  assert.ok(hit.ok, 'the webhook signature verifies with the secret shown once');
+  assert.equal(hit.event.data.id, intentUrl.split('/').pop());
+  await page.goto(endpointUrl);
+  const delivered = page.locator('#deliveries-table tr[data-event-type="payment_intent.processed"] [data-status=succeeded]');
+  // Its row is committed right after the receiver answered: reload until then.
+  for (let i = 0; i < 50 && !(await delivered.count()); i++) await page.reload();
+  await delivered.waitFor();
+  await shot(page, 'webhook-deliveries');
+  await page.locator('#deliveries-table tr[data-event-type="payment_intent.processed"] a').click();
+  await page.locator('#attempts-table').waitFor();
+  await shot(page, 'webhook-delivery');
+
+  step('intents list and an API key shown once');
+  await page.goto(`${PUENTE}/app/intents?status=processed`);
+  await page.locator(`#intents-table tr[data-intent="${intentUrl.split('/').pop()}"]`).waitFor();
+  await shot(page, 'intents');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'intents-phone');
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.goto(`${PUENTE}/app/api-keys`);
+  await page.fill('input[name=name]', 'Caja 1');
+  await page.click('#create-key');
+  await page.locator('#key-created').waitFor();
+  const apiKey = await page.inputValue('#api-key');
+  const list = await fetch(`${PUENTE}/v1/payment-intents`, { headers: { authorization: `Bearer ${apiKey}` } });
+  assert.equal(list.status, 200);
+  await page.goto(`${PUENTE}/app/api-keys`);
+  assert.ok(!(await page.content()).includes(apiKey), 'the key is shown once');
+  await shot(page, 'api-keys');
+
+  step('audit log');
+  await page.goto(`${PUENTE}/app/audit`);
+  await page.locator('#audit-table').waitFor();
+  assert.match(await page.textContent('#audit-table'), /terminal\.mode_changed/);
+  await shot(page, 'audit');
+
+  console.log('browser story: ok');
+} finally {
+  await browser.close();
+  receiver.close();
+}

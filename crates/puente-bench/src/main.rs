@@ -1,0 +1,84 @@
+//! `puente-bench`: benchmarks and the fault suite for Puente, driving the
+//! real `puente` binary as child processes (see docs/benchmarks.md).
+//!
+//!   cargo build --release -p puente -p puente-bench
+//!   target/release/puente-bench bench            # both setups, medians of 3 runs
+//!   target/release/puente-bench faults --intents 10000
+
+mod bench;
+mod faults;
+mod load;
+mod procs;
+mod receiver;
+mod stack;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "puente-bench", about = "Puente benchmarks and fault suite")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum Which {
+    Embedded,
+    Pg,
+    Both,
+}
+
+impl Which {
+    pub fn setups(self) -> Vec<stack::Setup> {
+        match self {
+            Which::Embedded => vec![stack::Setup::Embedded],
+            Which::Pg => vec![stack::Setup::PgRedis],
+            Which::Both => vec![stack::Setup::Embedded, stack::Setup::PgRedis],
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Throughput, latency, fan-out, RSS and the physical reference.
+    Bench(bench::Args),
+    /// Push intents through the fault matrix and check every one.
+    Faults(faults::Args),
+    /// (internal) the trivial actix-web endpoint used as a reference.
+    Hello {
+        #[arg(long)]
+        addr: String,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    if let Cmd::Hello { addr } = &cli.cmd {
+        return match receiver::run_hello(addr) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("hello: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let res = rt.block_on(async {
+        match cli.cmd {
+            Cmd::Bench(a) => bench::run(a).await,
+            Cmd::Faults(a) => faults::run(a).await,
+            Cmd::Hello { .. } => unreachable!(),
+        }
+    });
+    match res {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("puente-bench: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

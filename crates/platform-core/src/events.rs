@@ -3,7 +3,7 @@
 //! transaction as the change itself (so an event is never lost or invented).
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
 use crate::entities::{events, webhook_deliveries, webhook_endpoints};
@@ -53,15 +53,18 @@ pub async fn emit<T: Serialize>(
         "created_at": now,
         "data": data,
     });
-    events::ActiveModel {
+    // This runs inside the caller's write transaction (on SQLite, holding
+    // the database's one write lock): every round trip counts, so rows are
+    // written without reading them back and deliveries in one statement.
+    events::Entity::insert(events::ActiveModel {
         id: Set(event_id.clone()),
         integrator_id: Set(integrator_id.to_owned()),
         seller_id: Set(seller_id.map(str::to_owned)),
         event_type: Set(event_type.to_owned()),
         payload: Set(payload.to_string()),
         created_at: Set(now),
-    }
-    .insert(txn)
+    })
+    .exec_without_returning(txn)
     .await?;
 
     let endpoints = webhook_endpoints::Entity::find()
@@ -69,7 +72,8 @@ pub async fn emit<T: Serialize>(
         .filter(webhook_endpoints::Column::Status.eq(EndpointStatus::Enabled))
         .all(txn)
         .await?;
-    let mut deliveries = Vec::new();
+    let mut ids = Vec::new();
+    let mut rows = Vec::new();
     for ep in endpoints {
         let seller_matches = match (&ep.seller_id, seller_id) {
             (None, _) => true,
@@ -80,7 +84,7 @@ pub async fn emit<T: Serialize>(
             continue;
         }
         let id = WebhookDeliveryId::new().into_string();
-        webhook_deliveries::ActiveModel {
+        rows.push(webhook_deliveries::ActiveModel {
             id: Set(id.clone()),
             integrator_id: Set(integrator_id.to_owned()),
             endpoint_id: Set(ep.id),
@@ -94,12 +98,15 @@ pub async fn emit<T: Serialize>(
             created_at: Set(now),
             updated_at: Set(now),
             completed_at: Set(None),
-        }
-        .insert(txn)
-        .await?;
-        deliveries.push(id);
+        });
+        ids.push(id);
     }
-    Ok(deliveries)
+    if !rows.is_empty() {
+        webhook_deliveries::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(ids)
 }
 
 #[cfg(test)]

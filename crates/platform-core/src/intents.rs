@@ -259,7 +259,8 @@ async fn record_event(
     source: EventSource,
     detail: Option<String>,
 ) -> Result<(), CoreError> {
-    payment_intent_events::ActiveModel {
+    // Inside the caller's write transaction: one round trip, no read-back.
+    payment_intent_events::Entity::insert(payment_intent_events::ActiveModel {
         id: Set(IntentEventId::new().into_string()),
         integrator_id: Set(intent.integrator_id.clone()),
         intent_id: Set(intent.id.clone()),
@@ -268,8 +269,8 @@ async fn record_event(
         source: Set(source),
         detail: Set(detail),
         created_at: Set(Utc::now()),
-    }
-    .insert(txn)
+    })
+    .exec_without_returning(txn)
     .await?;
     Ok(())
 }

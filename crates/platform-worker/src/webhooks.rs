@@ -74,7 +74,10 @@ pub struct WebhookWorker {
     pub per_endpoint: usize,
     /// How long one `receive` waits for a message.
     pub receive_wait: Duration,
-    /// When a message finds its endpoint at the limit, it comes back after this.
+    /// How long a message waits for a free slot of its endpoint (holding
+    /// one of the `concurrency` permits) before it is deferred.
+    pub busy_endpoint_wait: Duration,
+    /// A message still finding its endpoint at the limit comes back after this.
     pub busy_endpoint_delay: Duration,
     pub reconcile_every: Duration,
     /// How overdue a pending delivery must be before the reconciler
@@ -95,6 +98,7 @@ impl WebhookWorker {
             concurrency: 32,
             per_endpoint: 4,
             receive_wait: Duration::from_secs(2),
+            busy_endpoint_wait: Duration::from_millis(250),
             busy_endpoint_delay: Duration::from_secs(1),
             reconcile_every: Duration::from_secs(5),
             // Short: deliveries created outside the API (OAuth callback,
@@ -117,11 +121,34 @@ pub async fn run_with(w: WebhookWorker, stopped: watch::Receiver<bool>) {
     let _ = reconciler.await;
 }
 
-/// Per-endpoint in-flight counts.
+/// Per-endpoint in-flight counts, and a signal when one is given back.
 #[derive(Default)]
-struct Slots(Mutex<HashMap<String, usize>>);
+struct Slots(Mutex<HashMap<String, usize>>, tokio::sync::Notify);
 
 impl Slots {
+    /// Takes a slot for `endpoint`, waiting until `deadline` for one to be
+    /// given back. A burst to one endpoint then flows at the receiver's own
+    /// pace instead of being deferred a whole `busy_endpoint_delay` at a time.
+    async fn take_by(
+        self: &Arc<Self>,
+        endpoint: &str,
+        max: usize,
+        deadline: tokio::time::Instant,
+    ) -> Option<SlotGuard> {
+        loop {
+            // Registered before the check, so a release in between is not missed.
+            let released = self.1.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if let Some(g) = self.try_take(endpoint, max) {
+                return Some(g);
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     fn try_take(self: &Arc<Self>, endpoint: &str, max: usize) -> Option<SlotGuard> {
         let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(endpoint.to_owned()).or_insert(0);
@@ -150,6 +177,8 @@ impl Drop for SlotGuard {
                 m.remove(&self.endpoint);
             }
         }
+        drop(m);
+        self.slots.1.notify_waiters();
     }
 }
 
@@ -222,7 +251,11 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
             return;
         }
     };
-    let Some(_slot) = slots.try_take(&endpoint, w.per_endpoint.max(1)) else {
+    let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
+    let Some(_slot) = slots
+        .take_by(&endpoint, w.per_endpoint.max(1), slot_deadline)
+        .await
+    else {
         w.stats.deferred.fetch_add(1, Ordering::SeqCst);
         match w
             .queue
@@ -323,5 +356,43 @@ async fn reconcile_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
             _ = tokio::time::sleep(w.reconcile_every) => {}
             _ = stopped.changed() => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+    use tokio::time::{Instant, sleep};
+
+    #[tokio::test]
+    async fn a_waiter_gets_the_slot_given_back_and_a_late_one_gives_up() {
+        let slots = Arc::new(Slots::default());
+        let held = slots.try_take("ep", 1).expect("free");
+        assert!(slots.try_take("ep", 1).is_none(), "limit of one");
+        // Gives up when nothing is released before its deadline.
+        let t = Instant::now();
+        let none = slots
+            .take_by("ep", 1, Instant::now() + Duration::from_millis(30))
+            .await;
+        assert!(none.is_none());
+        assert!(t.elapsed() >= Duration::from_millis(30));
+        // Another endpoint is not affected.
+        assert!(slots.try_take("other", 1).is_some());
+        // Wakes as soon as the holder is done, long before its deadline.
+        let waiter = {
+            let slots = slots.clone();
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let g = slots
+                    .take_by("ep", 1, Instant::now() + Duration::from_secs(10))
+                    .await;
+                (g.is_some(), t.elapsed())
+            })
+        };
+        sleep(Duration::from_millis(20)).await;
+        drop(held);
+        let (got, waited) = waiter.await.unwrap();
+        assert!(got);
+        assert!(waited < Duration::from_secs(1), "{waited:?}");
     }
 }

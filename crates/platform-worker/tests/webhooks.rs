@@ -123,6 +123,7 @@ impl Fx {
             concurrency: 8,
             per_endpoint: 2,
             receive_wait: Duration::from_millis(50),
+            busy_endpoint_wait: Duration::from_millis(10),
             busy_endpoint_delay: Duration::from_millis(20),
             reconcile_every: Duration::from_millis(20),
             reconcile_grace: Duration::from_secs(30),

@@ -12,9 +12,10 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    IntoActiveModel, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -175,29 +176,53 @@ pub async fn complete(
     body: &str,
     resource_id: Option<&str>,
 ) -> Result<(), CoreError> {
-    let Some(rec) = idempotency_keys::Entity::find_by_id(record_id.to_owned())
-        .one(db)
-        .await?
-    else {
-        return Ok(());
-    };
-    let mut active = rec.into_active_model();
-    active.status = Set(IdempotencyStatus::Completed);
-    active.response_status = Set(Some(i32::from(status)));
+    complete_in(db, keyring, record_id, status, body, resource_id).await
+}
+
+/// As [`complete`], on any connection — in particular inside the
+/// transaction that creates the resource, so the resource and its stored
+/// response commit together. Otherwise a commit whose acknowledgement is
+/// lost (a database restart) or a failed `complete` afterwards would let
+/// the client's retry create the resource a second time.
+pub async fn complete_in(
+    conn: &impl ConnectionTrait,
+    keyring: &Keyring,
+    record_id: &str,
+    status: u16,
+    body: &str,
+    resource_id: Option<&str>,
+) -> Result<(), CoreError> {
     let sealed = keyring.seal(
         &body.into(),
         Aad::new("idempotency_keys", "response_body", record_id),
     );
-    active.response_body = Set(Some(sealed));
-    active.resource_id = Set(resource_id.map(str::to_owned));
-    active.update(db).await?;
+    idempotency_keys::Entity::update_many()
+        .col_expr(
+            idempotency_keys::Column::Status,
+            Expr::value(IdempotencyStatus::Completed),
+        )
+        .col_expr(
+            idempotency_keys::Column::ResponseStatus,
+            Expr::value(i32::from(status)),
+        )
+        .col_expr(idempotency_keys::Column::ResponseBody, Expr::value(sealed))
+        .col_expr(
+            idempotency_keys::Column::ResourceId,
+            Expr::value(resource_id.map(str::to_owned)),
+        )
+        .filter(idempotency_keys::Column::Id.eq(record_id))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 
 /// Gives a claim up (the request failed before doing anything), so a retry
-/// with the same key runs again instead of replaying a failure.
+/// with the same key runs again instead of replaying a failure. A record
+/// already completed (inside the work's own transaction) is kept.
 pub async fn release(db: &DatabaseConnection, record_id: &str) -> Result<(), CoreError> {
-    idempotency_keys::Entity::delete_by_id(record_id.to_owned())
+    idempotency_keys::Entity::delete_many()
+        .filter(idempotency_keys::Column::Id.eq(record_id))
+        .filter(idempotency_keys::Column::Status.eq(IdempotencyStatus::InProgress))
         .exec(db)
         .await?;
     Ok(())

@@ -133,6 +133,14 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
     Ok(())
 }
 
+/// The `Idempotency-Key` record a create completes in its own transaction
+/// (see [`crate::idempotency::complete_in`]); the stored response is the
+/// intent's [`IntentView`] with status 201.
+pub struct IdempotentCreate<'a> {
+    pub keyring: &'a crate::crypto::Keyring,
+    pub record_id: &'a str,
+}
+
 /// Creates a queued intent on a terminal of the scope.
 pub async fn create(
     db: &DatabaseConnection,
@@ -141,6 +149,19 @@ pub async fn create(
     new: NewIntent,
     api_key_id: Option<&str>,
     source: EventSource,
+) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
+    create_with(db, scope, terminal_id, new, api_key_id, source, None).await
+}
+
+/// [`create`], completing an idempotency record atomically with the intent.
+pub async fn create_with(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    terminal_id: &str,
+    new: NewIntent,
+    api_key_id: Option<&str>,
+    source: EventSource,
+    idempotent: Option<IdempotentCreate<'_>>,
 ) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
     let terminal = scope.find::<terminals::Entity>(db, terminal_id).await?;
     let seller = scope
@@ -224,6 +245,20 @@ pub async fn create(
         &IntentView::from(&inserted),
     )
     .await?;
+    if let Some(idem) = idempotent {
+        let body = serde_json::to_value(IntentView::from(&inserted))
+            .map_err(|e| CoreError::Internal(e.to_string()))?
+            .to_string();
+        crate::idempotency::complete_in(
+            &txn,
+            idem.keyring,
+            idem.record_id,
+            201,
+            &body,
+            Some(&inserted.id),
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok((inserted, deliveries))
 }

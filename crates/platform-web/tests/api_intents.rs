@@ -518,7 +518,105 @@ async fn rate_limit_answers_429_with_retry_after(t: &TestDb) {
     assert_eq!(b["code"], "rate_limited");
 }
 
+/// The stored response commits with the intent. Here the request "fails"
+/// after the commit (as when PostgreSQL restarts before acknowledging it, or
+/// storing the response afterwards fails): the API releases the claim, and
+/// the POS's retry must get the first intent back, not create a second one.
+async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
+    use platform_core::id::IntegratorId;
+    use platform_core::idempotency::{self, Claim};
+    use platform_core::tenancy::Scope;
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(200).await;
+    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let claim = |fp: &'static str| {
+        idempotency::claim(
+            &app.state.db,
+            &app.keyring,
+            &s.integrator,
+            "key_test",
+            "lost-ack-1",
+            fp,
+        )
+    };
+    let Claim::Fresh { record_id } = claim("fp-1").await.unwrap() else {
+        panic!("first claim is fresh")
+    };
+    let (intent, _) = intents::create_with(
+        &app.state.db,
+        &scope,
+        &s.other_terminal,
+        intents::NewIntent {
+            amount: 2500,
+            ..Default::default()
+        },
+        None,
+        EventSource::Api,
+        Some(intents::IdempotentCreate {
+            keyring: &app.keyring,
+            record_id: &record_id,
+        }),
+    )
+    .await
+    .unwrap();
+    // What the API does when the request ends in an error.
+    idempotency::release(&app.state.db, &record_id)
+        .await
+        .unwrap();
+    match claim("fp-1").await.unwrap() {
+        Claim::Replay { status, body } => {
+            let b: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!((status, b["id"].as_str()), (201, Some(intent.id.as_str())));
+        }
+        Claim::Fresh { .. } => panic!("the retry would create a second intent"),
+    }
+
+    // A create that fails rolls the stored response back with it: the key
+    // stays claimable for the retry.
+    let Claim::Fresh { record_id } = claim_other(&app, &s.integrator).await else {
+        panic!("fresh")
+    };
+    let busy = intents::create_with(
+        &app.state.db,
+        &scope,
+        &s.other_terminal,
+        intents::NewIntent {
+            amount: 2500,
+            ..Default::default()
+        },
+        None,
+        EventSource::Api,
+        Some(intents::IdempotentCreate {
+            keyring: &app.keyring,
+            record_id: &record_id,
+        }),
+    )
+    .await;
+    assert!(busy.is_err(), "the terminal has an open intent");
+    idempotency::release(&app.state.db, &record_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        claim_other(&app, &s.integrator).await,
+        Claim::Fresh { .. }
+    ));
+}
+
+async fn claim_other(app: &TestApp, integrator: &str) -> platform_core::idempotency::Claim {
+    platform_core::idempotency::claim(
+        &app.state.db,
+        &app.keyring,
+        integrator,
+        "key_test",
+        "lost-ack-2",
+        "fp-2",
+    )
+    .await
+    .unwrap()
+}
+
 on_both_databases!(
+    a_lost_commit_acknowledgement_does_not_create_twice,
     create_validates_injects_sponsor_and_queues,
     idempotency_replays_and_refuses_other_bodies,
     one_open_intent_per_terminal_under_concurrency,

@@ -157,7 +157,7 @@ async fn create_link(
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     integrator_wide(&caller)?;
-    idempotent::run(&state, &caller, &req, &raw, || async {
+    idempotent::run(&state, &caller, &req, &raw, |_| async {
         let input: LinkIn = body::parse(&raw)?;
         let new = NewLink {
             label: input.label.unwrap_or_default(),

@@ -14,7 +14,10 @@ pub const HEADER: &str = "idempotency-key";
 
 /// Runs `work` once per (key, Idempotency-Key); a retry with the same body
 /// gets the stored response (marked `Idempotent-Replayed: true`).
-/// `work` returns the status, the JSON body and the created resource id.
+/// `work` gets the claimed record's id (when the request has a key) so it
+/// can complete the record inside its own transaction
+/// (`idempotency::complete_in`), and returns the status, the JSON body and
+/// the created resource id.
 pub async fn run<F, Fut>(
     state: &AppState,
     caller: &ApiCaller,
@@ -23,11 +26,11 @@ pub async fn run<F, Fut>(
     work: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Option<String>) -> Fut,
     Fut: Future<Output = Result<(StatusCode, serde_json::Value, Option<String>), ApiError>>,
 {
     let Some(key) = req.headers().get(HEADER) else {
-        let (status, json, _) = work().await?;
+        let (status, json, _) = work(None).await?;
         return Ok(HttpResponse::build(status).json(json));
     };
     let key = key.to_str().map_err(|_| {
@@ -68,7 +71,7 @@ where
         }
         Claim::Fresh { record_id } => record_id,
     };
-    match work().await {
+    match work(Some(record_id.clone())).await {
         Ok((status, json, resource)) => {
             let text = json.to_string();
             idempotency::complete(

@@ -60,8 +60,10 @@ async fn create(
     req: HttpRequest,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, || async {
-        let input: IntentIn = body::parse(&raw)?;
+    let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
+    idempotent::run(&state, &caller, &req, &raw, |record| async move {
+        let (state, caller, raw) = (state_ref, caller_ref, raw_ref);
+        let input: IntentIn = body::parse(raw)?;
         let payment = input.payment.unwrap_or(PaymentIn {
             payment_type: None,
             installments: None,
@@ -76,16 +78,25 @@ async fn create(
             installments: payment.installments,
             installments_cost: payment.installments_cost,
         };
-        let (intent, deliveries) = intents::create(
+        // The stored response commits with the intent: a lost commit
+        // acknowledgement cannot turn the POS's retry into a second intent.
+        let idempotent = record
+            .as_deref()
+            .map(|record_id| intents::IdempotentCreate {
+                keyring: &state.keyring,
+                record_id,
+            });
+        let (intent, deliveries) = intents::create_with(
             &state.db,
             &caller.scope,
             &input.terminal_id,
             new,
             Some(caller.key_id()),
             EventSource::Api,
+            idempotent,
         )
         .await?;
-        after_commit(&state, &intent.id, &deliveries).await;
+        after_commit(state, &intent.id, &deliveries).await;
         let view = serde_json::to_value(IntentView::from(&intent)).unwrap_or_default();
         Ok((StatusCode::CREATED, view, Some(intent.id)))
     })

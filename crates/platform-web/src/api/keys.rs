@@ -74,7 +74,7 @@ async fn create(
     req: HttpRequest,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, || async {
+    idempotent::run(&state, &caller, &req, &raw, |_| async {
         let input: KeyIn = body::parse(&raw)?;
         let new = NewApiKey {
             name: input.name,

@@ -38,7 +38,7 @@ async fn put(
     path: web::Path<String>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, || async {
+    idempotent::run(&state, &caller, &req, &raw, |_| async {
         let input: QrOrderIn = body::parse(&raw)?;
         let new = NewQrOrder {
             title: input.title,

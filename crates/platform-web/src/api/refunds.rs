@@ -33,7 +33,7 @@ async fn create(
     path: web::Path<String>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, || async {
+    idempotent::run(&state, &caller, &req, &raw, |_| async {
         let input: RefundIn = body::parse(&raw)?;
         let refund = refunds::create(&state.db, &caller.scope, &path, input.amount).await?;
         if let Err(e) = state.queue.publish(jobs::REFUND_DISPATCH, &refund.id).await {

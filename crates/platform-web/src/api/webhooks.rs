@@ -224,7 +224,7 @@ async fn create(
     req: HttpRequest,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, || async {
+    idempotent::run(&state, &caller, &req, &raw, |_| async {
         let input: EndpointIn = body::parse(&raw)?;
         let new = NewEndpoint {
             url: input.url,

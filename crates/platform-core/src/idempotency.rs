@@ -216,6 +216,33 @@ pub async fn complete_in(
     Ok(())
 }
 
+/// A fresh claim to complete inside the transaction that creates the
+/// resource (see [`complete_in`]).
+pub struct Completion<'a> {
+    pub keyring: &'a Keyring,
+    pub record_id: &'a str,
+}
+
+impl Completion<'_> {
+    pub async fn write(
+        &self,
+        conn: &impl ConnectionTrait,
+        status: u16,
+        body: &str,
+        resource_id: Option<&str>,
+    ) -> Result<(), CoreError> {
+        complete_in(
+            conn,
+            self.keyring,
+            self.record_id,
+            status,
+            body,
+            resource_id,
+        )
+        .await
+    }
+}
+
 /// Gives a claim up (the request failed before doing anything), so a retry
 /// with the same key runs again instead of replaying a failure. A record
 /// already completed (inside the work's own transaction) is kept.

@@ -133,14 +133,6 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
     Ok(())
 }
 
-/// The `Idempotency-Key` record a create completes in its own transaction
-/// (see [`crate::idempotency::complete_in`]); the stored response is the
-/// intent's [`IntentView`] with status 201.
-pub struct IdempotentCreate<'a> {
-    pub keyring: &'a crate::crypto::Keyring,
-    pub record_id: &'a str,
-}
-
 /// Creates a queued intent on a terminal of the scope.
 pub async fn create(
     db: &DatabaseConnection,
@@ -153,7 +145,8 @@ pub async fn create(
     create_with(db, scope, terminal_id, new, api_key_id, source, None).await
 }
 
-/// [`create`], completing an idempotency record atomically with the intent.
+/// [`create`], completing an idempotency record atomically with the intent
+/// (the stored response: the intent's [`IntentView`], status 201).
 pub async fn create_with(
     db: &DatabaseConnection,
     scope: &Scope,
@@ -161,7 +154,40 @@ pub async fn create_with(
     new: NewIntent,
     api_key_id: Option<&str>,
     source: EventSource,
-    idempotent: Option<IdempotentCreate<'_>>,
+    idempotent: Option<crate::idempotency::Completion<'_>>,
+) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
+    let view = |i: &payment_intents::Model| {
+        let body = serde_json::to_value(IntentView::from(i)).unwrap_or_default();
+        (201, body.to_string())
+    };
+    create_with_response(
+        db,
+        scope,
+        terminal_id,
+        new,
+        api_key_id,
+        source,
+        idempotent,
+        &view,
+    )
+    .await
+}
+
+/// The status and body stored for an idempotent create, from the new row.
+pub type RenderIntent<'a> = dyn Fn(&payment_intents::Model) -> (u16, String) + Sync + 'a;
+
+/// [`create_with`] for another API surface: `respond` renders the stored
+/// response (the Mercado Pago-compatible endpoints answer differently).
+#[allow(clippy::too_many_arguments)]
+pub async fn create_with_response(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    terminal_id: &str,
+    new: NewIntent,
+    api_key_id: Option<&str>,
+    source: EventSource,
+    idempotent: Option<crate::idempotency::Completion<'_>>,
+    respond: &RenderIntent<'_>,
 ) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
     let terminal = scope.find::<terminals::Entity>(db, terminal_id).await?;
     let seller = scope
@@ -246,18 +272,8 @@ pub async fn create_with(
     )
     .await?;
     if let Some(idem) = idempotent {
-        let body = serde_json::to_value(IntentView::from(&inserted))
-            .map_err(|e| CoreError::Internal(e.to_string()))?
-            .to_string();
-        crate::idempotency::complete_in(
-            &txn,
-            idem.keyring,
-            idem.record_id,
-            201,
-            &body,
-            Some(&inserted.id),
-        )
-        .await?;
+        let (status, body) = respond(&inserted);
+        idem.write(&txn, status, &body, Some(&inserted.id)).await?;
     }
     txn.commit().await?;
     Ok((inserted, deliveries))

@@ -44,6 +44,22 @@ pub async fn create(
     intent_id: &str,
     amount: Option<i64>,
 ) -> Result<refunds::Model, CoreError> {
+    create_with(db, scope, intent_id, amount, None).await
+}
+
+/// Renders the response body stored for an idempotent refund create.
+pub type RenderRefund<'a> = dyn Fn(&refunds::Model) -> String + Sync + 'a;
+
+/// [`create`], completing an idempotency record in the same transaction
+/// with the response `respond` renders from the refund (status 202): a
+/// retried request can then never queue a second refund.
+pub async fn create_with(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    intent_id: &str,
+    amount: Option<i64>,
+    idempotent: Option<(crate::idempotency::Completion<'_>, &RenderRefund<'_>)>,
+) -> Result<refunds::Model, CoreError> {
     let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
     if intent.status != IntentStatus::Processed {
         return Err(CoreError::conflict(
@@ -85,6 +101,9 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
+    if let Some((idem, respond)) = idempotent {
+        idem.write(&txn, 202, &respond(&row), Some(&row.id)).await?;
+    }
     txn.commit().await?;
     Ok(row)
 }

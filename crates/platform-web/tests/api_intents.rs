@@ -552,7 +552,7 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
         },
         None,
         EventSource::Api,
-        Some(intents::IdempotentCreate {
+        Some(platform_core::idempotency::Completion {
             keyring: &app.keyring,
             record_id: &record_id,
         }),
@@ -586,7 +586,7 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
         },
         None,
         EventSource::Api,
-        Some(intents::IdempotentCreate {
+        Some(platform_core::idempotency::Completion {
             keyring: &app.keyring,
             record_id: &record_id,
         }),
@@ -600,6 +600,67 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
         claim_other(&app, &s.integrator).await,
         Claim::Fresh { .. }
     ));
+}
+
+/// The same for refunds: a partial refund retried after a lost commit
+/// acknowledgement must not be queued (and paid back) twice.
+async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
+    use platform_core::entities::refunds as refund_rows;
+    use platform_core::id::IntegratorId;
+    use platform_core::idempotency::{self, Claim, Completion};
+    use platform_core::sea_orm::sea_query::Expr;
+    use platform_core::sea_orm::{ColumnTrait, QueryFilter};
+    use platform_core::tenancy::Scope;
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(200).await;
+    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    // A charged intent (the seed's is still queued).
+    payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::Status,
+            Expr::value(IntentStatus::Processed),
+        )
+        .filter(payment_intents::Column::Id.eq(s.intent.clone()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+    let claim = || {
+        idempotency::claim(
+            &app.state.db,
+            &app.keyring,
+            &s.integrator,
+            "key_test",
+            "refund-lost-ack",
+            "fp-r",
+        )
+    };
+    let Claim::Fresh { record_id } = claim().await.unwrap() else {
+        panic!("fresh")
+    };
+    let render = |r: &refund_rows::Model| json!({ "id": r.id }).to_string();
+    let refund = platform_core::refunds::create_with(
+        &app.state.db,
+        &scope,
+        &s.intent,
+        Some(100),
+        Some((
+            Completion {
+                keyring: &app.keyring,
+                record_id: &record_id,
+            },
+            &render,
+        )),
+    )
+    .await
+    .unwrap();
+    idempotency::release(&app.state.db, &record_id).await.unwrap();
+    match claim().await.unwrap() {
+        Claim::Replay { status, body } => {
+            let b: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_eq!((status, b["id"].as_str()), (202, Some(refund.id.as_str())));
+        }
+        Claim::Fresh { .. } => panic!("the retry would queue a second refund"),
+    }
 }
 
 async fn claim_other(app: &TestApp, integrator: &str) -> platform_core::idempotency::Claim {
@@ -617,6 +678,7 @@ async fn claim_other(app: &TestApp, integrator: &str) -> platform_core::idempote
 
 on_both_databases!(
     a_lost_commit_acknowledgement_does_not_create_twice,
+    a_lost_commit_acknowledgement_does_not_refund_twice,
     create_validates_injects_sponsor_and_queues,
     idempotency_replays_and_refuses_other_bodies,
     one_open_intent_per_terminal_under_concurrency,

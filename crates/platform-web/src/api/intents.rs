@@ -80,12 +80,13 @@ async fn create(
         };
         // The stored response commits with the intent: a lost commit
         // acknowledgement cannot turn the POS's retry into a second intent.
-        let idempotent = record
-            .as_deref()
-            .map(|record_id| intents::IdempotentCreate {
-                keyring: &state.keyring,
-                record_id,
-            });
+        let idempotent =
+            record
+                .as_deref()
+                .map(|record_id| platform_core::idempotency::Completion {
+                    keyring: &state.keyring,
+                    record_id,
+                });
         let (intent, deliveries) = intents::create_with(
             &state.db,
             &caller.scope,

@@ -33,9 +33,27 @@ async fn create(
     path: web::Path<String>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, |_| async {
-        let input: RefundIn = body::parse(&raw)?;
-        let refund = refunds::create(&state.db, &caller.scope, &path, input.amount).await?;
+    let (state_ref, caller_ref, raw_ref, path_ref) = (&state, &caller, &raw, &path);
+    idempotent::run(&state, &caller, &req, &raw, |record| async move {
+        let (state, caller, raw, path) = (state_ref, caller_ref, raw_ref, path_ref);
+        let input: RefundIn = body::parse(raw)?;
+        // The stored response commits with the refund (see intents' create).
+        let respond = |r: &platform_core::entities::refunds::Model| {
+            serde_json::to_value(RefundView::from(r))
+                .unwrap_or_default()
+                .to_string()
+        };
+        let idempotent = record.as_deref().map(|record_id| {
+            (
+                platform_core::idempotency::Completion {
+                    keyring: &state.keyring,
+                    record_id,
+                },
+                &respond as &refunds::RenderRefund,
+            )
+        });
+        let refund =
+            refunds::create_with(&state.db, &caller.scope, path, input.amount, idempotent).await?;
         if let Err(e) = state.queue.publish(jobs::REFUND_DISPATCH, &refund.id).await {
             tracing::warn!(error = %e, refund = %refund.id, "could not queue the refund; the reconciler will");
         }

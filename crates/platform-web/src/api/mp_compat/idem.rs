@@ -64,11 +64,13 @@ pub async fn run<F, Fut>(
     work: F,
 ) -> Result<Outcome, MpError>
 where
-    F: FnOnce() -> Fut,
+    // The claimed record's id, for work that completes it in its own
+    // transaction (`idempotency::Completion`).
+    F: FnOnce(Option<String>) -> Fut,
     Fut: Future<Output = Result<(StatusCode, Value), MpError>>,
 {
     let Some(key) = key else {
-        let (status, json) = work().await?;
+        let (status, json) = work(None).await?;
         return Ok(Outcome::Fresh(status, json));
     };
     let principal = format!("mp:{}", caller.key_id());
@@ -122,7 +124,7 @@ where
             .map_err(|e| MpError::from_core(shape, e))
         }
     };
-    match work().await {
+    match work(Some(record_id.clone())).await {
         Ok((status, json)) => {
             store(status, &json).await?;
             Ok(Outcome::Fresh(status, json))

@@ -316,41 +316,63 @@ async fn create(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpErr
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
     let key = idem::key(&req, S, true)?;
-    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), || async {
-        let input = parse_create(&raw)?;
-        let terminal = super::terminal_by_device(&state, &caller.scope, &input.terminal_id)
+    let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
+    let outcome = idem::run(
+        &state,
+        &caller,
+        &req,
+        &raw,
+        S,
+        key.as_deref(),
+        |record| async move {
+            let (state, caller, raw) = (state_ref, caller_ref, raw_ref);
+            let input = parse_create(raw)?;
+            let terminal = super::terminal_by_device(state, &caller.scope, &input.terminal_id)
+                .await
+                .map_err(core)?
+                .ok_or_else(|| {
+                    MpError::orders(
+                        403,
+                        "forbidden_checking_terminal_owner",
+                        "The terminal does not belong to the user",
+                    )
+                })?;
+            // Committed with the intent: a replay re-renders the order from its
+            // id (see `replayed`), so a lost commit acknowledgement cannot turn
+            // the retry into a second order.
+            let idempotent =
+                record
+                    .as_deref()
+                    .map(|record_id| platform_core::idempotency::Completion {
+                        keyring: &state.keyring,
+                        record_id,
+                    });
+            let (intent, deliveries) = intents::create_with_response(
+                &state.db,
+                &caller.scope,
+                &terminal.id,
+                input.new,
+                Some(caller.key_id()),
+                EventSource::Api,
+                idempotent,
+                &|i| (201, json!({ "id": ids::order_id(&i.id) }).to_string()),
+            )
             .await
-            .map_err(core)?
-            .ok_or_else(|| {
-                MpError::orders(
-                    403,
-                    "forbidden_checking_terminal_owner",
-                    "The terminal does not belong to the user",
-                )
+            .map_err(|e| match e {
+                platform_core::CoreError::Conflict {
+                    code: "terminal_busy",
+                    ..
+                } => MpError::orders(
+                    409,
+                    "already_queued_order_for_terminal",
+                    "The terminal already has a queued order; finish or cancel it first",
+                ),
+                other => core(other),
             })?;
-        let (intent, deliveries) = intents::create(
-            &state.db,
-            &caller.scope,
-            &terminal.id,
-            input.new,
-            Some(caller.key_id()),
-            EventSource::Api,
-        )
-        .await
-        .map_err(|e| match e {
-            platform_core::CoreError::Conflict {
-                code: "terminal_busy",
-                ..
-            } => MpError::orders(
-                409,
-                "already_queued_order_for_terminal",
-                "The terminal already has a queued order; finish or cancel it first",
-            ),
-            other => core(other),
-        })?;
-        super::super::intents::after_commit(&state, &intent.id, &deliveries).await;
-        Ok((StatusCode::CREATED, render(&state, &intent).await?))
-    })
+            super::super::intents::after_commit(state, &intent.id, &deliveries).await;
+            Ok((StatusCode::CREATED, render(state, &intent).await?))
+        },
+    )
     .await?;
     match outcome {
         idem::Outcome::Fresh(status, body) => Ok(HttpResponse::build(status).json(body)),
@@ -429,7 +451,7 @@ async fn cancel(
                 .any(|s| s.trim().eq_ignore_ascii_case("at_terminal"))
         });
     let intent = find(&state, &caller.scope, &path).await?;
-    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), || async {
+    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), |_| async {
         match intent.status {
             IntentStatus::Canceled => {
                 return Err(MpError::orders(
@@ -568,7 +590,7 @@ async fn refund(
     let caller = caller(&req, S).await?;
     let key = idem::key(&req, S, true)?;
     let intent = find(&state, &caller.scope, &path).await?;
-    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), || async {
+    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), |_| async {
         let amount = parse_refund(&raw, &intent.id)?;
         if intent.status == IntentStatus::Refunded {
             return Err(MpError::orders(409, "order_already_refunded", "The order is already refunded"));

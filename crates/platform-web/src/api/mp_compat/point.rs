@@ -211,31 +211,52 @@ async fn create(
     // The SDKs send one on every POST; the legacy docs do not require it.
     let key = idem::key(&req, S, false)?;
     let device_id = path.into_inner();
-    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), || async {
-        let new = parse_create(&raw)?;
-        let terminal = device(&state, &caller.scope, &device_id).await?;
-        let (intent, deliveries) = intents::create(
-            &state.db,
-            &caller.scope,
-            &terminal.id,
-            new,
-            Some(caller.key_id()),
-            EventSource::Api,
-        )
-        .await
-        .map_err(|e| match e {
-            platform_core::CoreError::Conflict {
-                code: "terminal_busy",
-                ..
-            } => err(409, "conflict", "Device has a queued payment intent"),
-            other => core(other),
-        })?;
-        super::super::intents::after_commit(&state, &intent.id, &deliveries).await;
-        Ok((
-            StatusCode::OK,
-            view::legacy_json(&intent, &terminal.device_id, false),
-        ))
-    })
+    let (state_ref, caller_ref, raw_ref, device_id_ref) = (&state, &caller, &raw, &device_id);
+    let outcome = idem::run(
+        &state,
+        &caller,
+        &req,
+        &raw,
+        S,
+        key.as_deref(),
+        |record| async move {
+            let (state, caller, raw, device_id) = (state_ref, caller_ref, raw_ref, device_id_ref);
+            let new = parse_create(raw)?;
+            let terminal = device(state, &caller.scope, device_id).await?;
+            // The stored answer commits with the intent (see intents' create).
+            let idempotent =
+                record
+                    .as_deref()
+                    .map(|record_id| platform_core::idempotency::Completion {
+                        keyring: &state.keyring,
+                        record_id,
+                    });
+            let device_id = terminal.device_id.clone();
+            let (intent, deliveries) = intents::create_with_response(
+                &state.db,
+                &caller.scope,
+                &terminal.id,
+                new,
+                Some(caller.key_id()),
+                EventSource::Api,
+                idempotent,
+                &|i| (200, view::legacy_json(i, &device_id, false).to_string()),
+            )
+            .await
+            .map_err(|e| match e {
+                platform_core::CoreError::Conflict {
+                    code: "terminal_busy",
+                    ..
+                } => err(409, "conflict", "Device has a queued payment intent"),
+                other => core(other),
+            })?;
+            super::super::intents::after_commit(state, &intent.id, &deliveries).await;
+            Ok((
+                StatusCode::OK,
+                view::legacy_json(&intent, &terminal.device_id, false),
+            ))
+        },
+    )
     .await?;
     match outcome {
         idem::Outcome::Fresh(status, body) => Ok(HttpResponse::build(status).json(body)),

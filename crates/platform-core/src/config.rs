@@ -20,6 +20,7 @@ use crate::secret::SecretString;
 pub struct RawSettings {
     pub http_addr: Option<String>,
     pub sandbox_addr: Option<String>,
+    pub metrics_addr: Option<String>,
     pub public_url: Option<String>,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
@@ -58,6 +59,7 @@ impl RawSettings {
         RawSettings {
             http_addr: self.http_addr.or(lower.http_addr),
             sandbox_addr: self.sandbox_addr.or(lower.sandbox_addr),
+            metrics_addr: self.metrics_addr.or(lower.metrics_addr),
             public_url: self.public_url.or(lower.public_url),
             database_url: self.database_url.or(lower.database_url),
             redis_url: self.redis_url.or(lower.redis_url),
@@ -120,6 +122,9 @@ pub enum Upstream {
 pub struct Settings {
     pub http_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
+    /// Where `puente worker` serves `/metrics`, `/healthz` and `/readyz`
+    /// (off when unset; the web role serves them on `http_addr`).
+    pub metrics_addr: Option<SocketAddr>,
     pub public_url: Url,
     pub database_url: String,
     pub database_kind: DatabaseKind,
@@ -159,6 +164,14 @@ impl Settings {
             raw.sandbox_addr.as_deref(),
             DEFAULT_SANDBOX_ADDR,
         )?;
+        let metrics_addr = match non_empty(raw.metrics_addr) {
+            Some(v) => Some(parse_addr(
+                "PUENTE_METRICS_ADDR",
+                Some(&v),
+                "127.0.0.1:9464",
+            )?),
+            None => None,
+        };
 
         let public_url = match non_empty(raw.public_url) {
             Some(s) => parse_http_url("PUENTE_PUBLIC_URL", &s)?,
@@ -275,6 +288,7 @@ impl Settings {
         Ok(Settings {
             http_addr,
             sandbox_addr,
+            metrics_addr,
             public_url,
             database_url,
             database_kind,

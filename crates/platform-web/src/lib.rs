@@ -39,6 +39,35 @@ impl WebHandle {
     }
 }
 
+/// The operations endpoints alone (`/metrics`, `/healthz`, `/readyz`), for
+/// processes without the web role: `puente worker` records the dispatch,
+/// delivery and token-refresh outcomes, which only its own recorder holds.
+pub async fn start_ops(state: AppState, addr: SocketAddr) -> std::io::Result<WebHandle> {
+    metrics::install();
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .wrap(metrics::HttpMetrics)
+            .configure(routes::health::configure)
+            .configure(metrics::configure)
+            .default_service(web::to(error::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(2)
+    .bind(addr)?;
+    let local_addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(WebHandle {
+        local_addr,
+        server: handle,
+        task,
+    })
+}
+
 /// Binds `addr` (port 0 picks a free port) and serves in the background.
 pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHandle> {
     metrics::install();

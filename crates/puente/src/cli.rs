@@ -92,6 +92,9 @@ pub struct Opts {
     /// Address the built-in sandbox listens on.
     #[arg(long, env = "PUENTE_SANDBOX_ADDR", global = true)]
     pub sandbox_addr: Option<String>,
+    /// `puente worker`: serve /metrics, /healthz and /readyz here (IP:port).
+    #[arg(long, env = "PUENTE_METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<String>,
     /// The URL people and Mercado Pago use to reach this Puente.
     #[arg(long, env = "PUENTE_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
@@ -158,6 +161,7 @@ impl Opts {
         RawSettings {
             http_addr: self.http_addr.clone(),
             sandbox_addr: self.sandbox_addr.clone(),
+            metrics_addr: self.metrics_addr.clone(),
             public_url: self.public_url.clone(),
             database_url: self.database_url.clone(),
             redis_url: self.redis_url.clone(),

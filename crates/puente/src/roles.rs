@@ -23,6 +23,7 @@ macro_rules! say {
 
 /// Web + worker (+ sandbox in sandbox mode), sharing one queue.
 pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {
+    let shutdown = Shutdown::listen();
     let started = Instant::now();
     let Parts {
         settings,
@@ -86,7 +87,7 @@ pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Fail
     }
     say!("  Stop with Ctrl-C.");
 
-    shutdown_signal().await;
+    shutdown.wait().await;
     tracing::info!("shutting down");
     web.stop().await;
     worker.stop().await;
@@ -97,6 +98,7 @@ pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Fail
 }
 
 pub async fn web(settings: Settings) -> Result<(), Failure> {
+    let shutdown = Shutdown::listen();
     let Parts {
         settings,
         keyring,
@@ -113,32 +115,56 @@ pub async fn web(settings: Settings) -> Result<(), Failure> {
         .await
         .with_context(|| format!("cannot listen on {} (PUENTE_HTTP_ADDR)", settings.http_addr))?;
     say!("Puente web listening on http://{}/", web.local_addr);
-    shutdown_signal().await;
+    shutdown.wait().await;
     web.stop().await;
     Ok(())
 }
 
 pub async fn worker(settings: Settings) -> Result<(), Failure> {
+    let shutdown = Shutdown::listen();
     let Parts {
         settings,
         keyring,
         db,
     } = boot::parts(settings).await?;
     let queue = boot::queue(&settings, "worker").await?;
+    // Dispatch, delivery and refresh outcomes are recorded in this process:
+    // scrape them here (PUENTE_METRICS_ADDR).
+    let ops = match settings.metrics_addr {
+        Some(addr) => {
+            let state = AppState::new(
+                db.clone(),
+                keyring.clone(),
+                queue.clone(),
+                settings.clone(),
+                None,
+            );
+            let ops = platform_web::start_ops(state, addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (PUENTE_METRICS_ADDR)"))?;
+            say!("Puente worker metrics on http://{}/metrics", ops.local_addr);
+            Some(ops)
+        }
+        None => None,
+    };
     let worker = platform_worker::start(WorkerContext::new(db, keyring, queue, settings, None));
     say!("Puente worker running.");
-    shutdown_signal().await;
+    shutdown.wait().await;
     worker.stop().await;
+    if let Some(ops) = ops {
+        ops.stop().await;
+    }
     Ok(())
 }
 
 pub async fn sandbox(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {
+    let shutdown = Shutdown::listen();
     let sb = start_sandbox(&settings, timings).await?;
     let app = sb.default_app();
     say!("Mercado Pago sandbox listening on {}", sb.base_url());
     say!("  Default application: client_id {}", app.client_id);
     say!("  Test helpers:        {}/sandbox", sb.base_url());
-    shutdown_signal().await;
+    shutdown.wait().await;
     sb.stop().await;
     Ok(())
 }
@@ -166,23 +192,49 @@ async fn start_sandbox(
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// SIGTERM / SIGINT, registered when a role starts — before it serves or
+/// prints anything — so a signal sent right after the banner stops the
+/// process gracefully instead of killing it with the default action.
+pub struct Shutdown {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Shutdown {
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    pub async fn wait(self) {
+        #[cfg(unix)]
+        {
+            async fn next(s: Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            tokio::select! {
+                _ = next(self.term) => {}
+                _ = next(self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

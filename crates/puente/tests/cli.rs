@@ -550,3 +550,68 @@ fn a_closed_stdout_does_not_stop_the_server() {
     let _ = err_thread.join();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A standalone worker serves its own `/metrics` (its dispatch, delivery
+/// and refresh counters live only in its process) and health checks.
+#[test]
+fn a_standalone_worker_serves_metrics_and_health() {
+    let dir = temp_dir("worker-metrics");
+    let mut child = puente(&dir)
+        .arg("worker")
+        .env("PUENTE_METRICS_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let err_thread = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Puente worker metrics on ") {
+                let _ = tx.send(rest.trim().trim_end_matches("/metrics").to_owned());
+            }
+        }
+    });
+    let Ok(base) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let _ = child.kill();
+        panic!(
+            "the worker printed no metrics address:\n{}",
+            err_thread.join().unwrap()
+        );
+    };
+    let (status, health) = get(&format!("{base}/healthz"));
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+    let (status, ready) = get(&format!("{base}/readyz"));
+    assert_eq!(status, 200, "{ready}");
+    let metrics = {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let res = reqwest::get(format!("{base}/metrics")).await.unwrap();
+            assert_eq!(res.status().as_u16(), 200);
+            res.text().await.unwrap()
+        })
+    };
+    assert!(
+        metrics.contains("puente_queue_depth"),
+        "queue gauges are rendered:\n{metrics}"
+    );
+    // Only the operations endpoints: no API, no dashboard here.
+    assert_eq!(get(&format!("{base}/v1/payment-intents")).0, 404);
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let _ = err_thread.join();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,7 +1,7 @@
 //! Route table: one module per area.
 
 mod assets;
-mod health;
+pub(crate) mod health;
 mod home;
 mod openapi;
 

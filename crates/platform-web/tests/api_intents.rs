@@ -653,7 +653,9 @@ async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
     )
     .await
     .unwrap();
-    idempotency::release(&app.state.db, &record_id).await.unwrap();
+    idempotency::release(&app.state.db, &record_id)
+        .await
+        .unwrap();
     match claim().await.unwrap() {
         Claim::Replay { status, body } => {
             let b: serde_json::Value = serde_json::from_str(&body).unwrap();

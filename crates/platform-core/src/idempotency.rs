@@ -223,7 +223,12 @@ pub struct Completion<'a> {
     pub record_id: &'a str,
 }
 
-impl Completion<'_> {
+impl<'a> Completion<'a> {
+    /// The completion for a claimed record, if the request had a key.
+    pub fn of(keyring: &'a Keyring, record_id: Option<&'a str>) -> Option<Self> {
+        record_id.map(|record_id| Self { keyring, record_id })
+    }
+
     pub async fn write(
         &self,
         conn: &impl ConnectionTrait,

@@ -39,6 +39,17 @@ impl WebHandle {
     }
 }
 
+/// Runs a bound server in the background.
+fn spawn_server(local_addr: SocketAddr, server: actix_web::dev::Server) -> WebHandle {
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    WebHandle {
+        local_addr,
+        server: handle,
+        task,
+    }
+}
+
 /// The operations endpoints alone (`/metrics`, `/healthz`, `/readyz`), for
 /// processes without the web role: `puente worker` records the dispatch,
 /// delivery and token-refresh outcomes, which only its own recorder holds.
@@ -57,15 +68,7 @@ pub async fn start_ops(state: AppState, addr: SocketAddr) -> std::io::Result<Web
     .disable_signals()
     .shutdown_timeout(2)
     .bind(addr)?;
-    let local_addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    let task = tokio::spawn(server);
-    Ok(WebHandle {
-        local_addr,
-        server: handle,
-        task,
-    })
+    Ok(spawn_server(server.addrs()[0], server.run()))
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves in the background.
@@ -88,13 +91,5 @@ pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHand
     .disable_signals()
     .shutdown_timeout(10)
     .bind(addr)?;
-    let local_addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    let task = tokio::spawn(server);
-    Ok(WebHandle {
-        local_addr,
-        server: handle,
-        task,
-    })
+    Ok(spawn_server(server.addrs()[0], server.run()))
 }

@@ -38,6 +38,16 @@ struct Running {
     stderr: Option<std::thread::JoinHandle<String>>,
 }
 
+/// Reads a child's whole stderr in the background (so it never blocks on a full pipe).
+fn collect_stderr(child: &mut Child) -> std::thread::JoinHandle<String> {
+    let mut stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    })
+}
+
 /// Starts `puente all` and waits for the printed URL (or the process to end).
 fn start_all(mut cmd: Command) -> Running {
     let mut child = cmd
@@ -46,12 +56,7 @@ fn start_all(mut cmd: Command) -> Running {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let err_thread = collect_stderr(&mut child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -515,12 +520,7 @@ fn a_closed_stdout_does_not_stop_the_server() {
         .unwrap();
     // Close the read end before puente writes its banner.
     drop(child.stdout.take());
-    let mut stderr = child.stderr.take().unwrap();
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let err_thread = collect_stderr(&mut child);
     let url = format!("http://127.0.0.1:{port}/healthz");
     let mut healthy = false;
     for _ in 0..300 {
@@ -564,12 +564,7 @@ fn a_standalone_worker_serves_metrics_and_health() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let err_thread = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
+    let err_thread = collect_stderr(&mut child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

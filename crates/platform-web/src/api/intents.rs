@@ -81,12 +81,7 @@ async fn create(
         // The stored response commits with the intent: a lost commit
         // acknowledgement cannot turn the POS's retry into a second intent.
         let idempotent =
-            record
-                .as_deref()
-                .map(|record_id| platform_core::idempotency::Completion {
-                    keyring: &state.keyring,
-                    record_id,
-                });
+            platform_core::idempotency::Completion::of(&state.keyring, record.as_deref());
         let (intent, deliveries) = intents::create_with(
             &state.db,
             &caller.scope,

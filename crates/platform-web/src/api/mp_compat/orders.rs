@@ -341,12 +341,7 @@ async fn create(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpErr
             // id (see `replayed`), so a lost commit acknowledgement cannot turn
             // the retry into a second order.
             let idempotent =
-                record
-                    .as_deref()
-                    .map(|record_id| platform_core::idempotency::Completion {
-                        keyring: &state.keyring,
-                        record_id,
-                    });
+                platform_core::idempotency::Completion::of(&state.keyring, record.as_deref());
             let (intent, deliveries) = intents::create_with_response(
                 &state.db,
                 &caller.scope,

@@ -225,12 +225,7 @@ async fn create(
             let terminal = device(state, &caller.scope, device_id).await?;
             // The stored answer commits with the intent (see intents' create).
             let idempotent =
-                record
-                    .as_deref()
-                    .map(|record_id| platform_core::idempotency::Completion {
-                        keyring: &state.keyring,
-                        record_id,
-                    });
+                platform_core::idempotency::Completion::of(&state.keyring, record.as_deref());
             let device_id = terminal.device_id.clone();
             let (intent, deliveries) = intents::create_with_response(
                 &state.db,

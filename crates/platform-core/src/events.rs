@@ -21,6 +21,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "payment_intent.expired",
     "payment_intent.action_required",
     "payment_intent.refunded",
+    "payment_intent.requires_attention",
     "refund.succeeded",
     "refund.failed",
     "seller.linked",

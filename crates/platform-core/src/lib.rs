@@ -2,7 +2,8 @@
 //! registry, payment intents, and storage on SQLite or PostgreSQL.
 //!
 //! Nothing here speaks HTTP to clients (that is `platform-web`) or consumes
-//! queues (that is `platform-worker`).
+//! queues (that is `platform-worker`); a committed change only names the
+//! messages it owes ([`effects::Effects`]), published after the commit.
 
 pub mod accounts;
 pub mod api_keys;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod db;
+pub mod effects;
 pub mod entities;
 pub mod error;
 pub mod events;

@@ -10,7 +10,8 @@ use crate::db::BeginWrite;
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -51,14 +52,14 @@ pub async fn create(
 pub type RenderRefund<'a> = dyn Fn(&refunds::Model) -> String + Sync + 'a;
 
 /// [`create`], completing an idempotency record in the same transaction
-/// with the response `respond` renders from the refund (status 202): a
-/// retried request can then never queue a second refund.
+/// with the response (`status`, and the body `respond` renders from the
+/// refund): a retried request can then never queue a second refund.
 pub async fn create_with(
     db: &DatabaseConnection,
     scope: &Scope,
     intent_id: &str,
     amount: Option<i64>,
-    idempotent: Option<(crate::idempotency::Completion<'_>, &RenderRefund<'_>)>,
+    idempotent: Option<(crate::idempotency::Completion<'_>, u16, &RenderRefund<'_>)>,
 ) -> Result<refunds::Model, CoreError> {
     let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
     if intent.status != IntentStatus::Processed {
@@ -77,6 +78,26 @@ pub async fn create_with(
         ));
     }
     let txn = db.begin_write().await?;
+    // Refunds of one intent are serialised on its row: PostgreSQL locks it
+    // (FOR UPDATE) until the commit, so a concurrent refund waits and then
+    // sees this one in the sum; SQLite's write lock (BEGIN IMMEDIATE) already
+    // serialises the whole transaction. The status is checked again under it.
+    let intent = payment_intents::Entity::find_by_id(intent.id.clone())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(CoreError::NotFound {
+            kind: "payment intent",
+        })?;
+    if intent.status != IntentStatus::Processed {
+        return Err(CoreError::conflict(
+            "intent_not_refundable",
+            format!(
+                "the payment intent is {}; only processed intents can be refunded",
+                intent.status
+            ),
+        ));
+    }
     let left = refundable(&txn, &intent).await?;
     let amount = amount.unwrap_or(left);
     if amount <= 0 || amount > left {
@@ -101,8 +122,9 @@ pub async fn create_with(
     }
     .insert(&txn)
     .await?;
-    if let Some((idem, respond)) = idempotent {
-        idem.write(&txn, 202, &respond(&row), Some(&row.id)).await?;
+    if let Some((idem, status, respond)) = idempotent {
+        idem.write(&txn, status, &respond(&row), Some(&row.id))
+            .await?;
     }
     txn.commit().await?;
     Ok(row)

@@ -147,8 +147,26 @@ impl IntentStatus {
         match self {
             Queued | Created | AtTerminal => next.stage() > self.stage() && next != Refunded,
             Processed => next == Refunded,
-            Failed | Canceled | Expired | ActionRequired | Refunded => false,
+            // Mercado Pago charged what Puente recorded canceled or gave up
+            // on: the money is real, so the record follows it (and is flagged).
+            Canceled | Failed => next == Processed,
+            Expired | ActionRequired | Refunded => false,
         }
+    }
+}
+
+text_enum! {
+    /// A cancel asked of an intent already handed to the worker: `Requested`
+    /// until Mercado Pago answers; `Accepted` when it took the cancel to the
+    /// terminal (202, the terminal decides); `Refused` when it said no (the
+    /// intent goes on); `Done` once canceled.
+    CancelState { Requested = "requested", Accepted = "accepted", Refused = "refused", Done = "done" }
+}
+
+impl CancelState {
+    /// Mercado Pago has not answered yet: the worker still has to act.
+    pub fn awaits_upstream(self) -> bool {
+        self == CancelState::Requested
     }
 }
 
@@ -227,9 +245,15 @@ mod tests {
         assert!(!AtTerminal.can_become(Created), "never backwards");
         assert!(!Created.can_become(Created), "never repeated");
         assert!(!Queued.can_become(Refunded), "refund needs a payment");
+        // Final states never move, except to follow money Mercado Pago
+        // reports: a refund, or a payment of what was canceled / given up on.
         for s in IntentStatus::ALL {
-            if s.is_final() && *s != Processed {
-                for n in IntentStatus::ALL {
+            for n in IntentStatus::ALL {
+                let follows_money = matches!(
+                    (*s, *n),
+                    (Processed, Refunded) | (Canceled, Processed) | (Failed, Processed)
+                );
+                if s.is_final() && !follows_money {
                     assert!(!s.can_become(*n), "{s} is final but may become {n}");
                 }
             }

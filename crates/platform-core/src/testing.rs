@@ -417,6 +417,11 @@ pub async fn seed_integrator(
         created_at: Set(now),
         updated_at: Set(now),
         finalized_at: Set(None),
+        cancel_state: Set(None),
+        cancel_at_terminal: Set(false),
+        cancel_requested_at: Set(None),
+        requires_attention: Set(false),
+        attention_reason: Set(None),
     }
     .insert(db)
     .await

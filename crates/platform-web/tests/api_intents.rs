@@ -648,6 +648,7 @@ async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
                 keyring: &app.keyring,
                 record_id: &record_id,
             },
+            202,
             &render,
         )),
     )

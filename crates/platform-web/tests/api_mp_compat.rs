@@ -391,13 +391,10 @@ async fn orders_cancel_and_refund(t: &TestDb) {
     move_to(&app, &pi_of_order(&id), IntentStatus::AtTerminal).await;
     let (st, b) = cancel(id.clone(), "k4", None).await;
     assert_eq!((st, code(&b)), (409, "cannot_cancel_order"), "{b}");
+    // With the header the cancel goes to Mercado Pago, whose answer decides;
+    // with no worker here to ask it, the answer is "pending", never a success.
     let (st, c) = cancel(id.clone(), "k5", Some("at_terminal")).await;
-    assert_eq!(st, 202, "{c}");
-    assert_eq!(c["status"], "at_terminal");
-    assert_eq!(
-        c["transactions"]["payments"][0]["status_detail"],
-        "cancellation_requested"
-    );
+    assert_eq!((st, code(&c)), (504, "cancel_pending"), "{c}");
 
     // Refunds: only processed orders; the header is required.
     let (st, b) = json(

@@ -13,7 +13,7 @@ use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
 use platform_core::entities::{payment_intents, terminals};
-use platform_core::intents::{self, CANCEL_REQUESTED, Transition, UpstreamFacts};
+use platform_core::intents::{self, Transition, UpstreamFacts};
 use platform_core::jobs;
 use platform_core::mercadopago::{
     Amount, IntentAdditionalInfo, IntentPayment, MpError, PaymentIntentRequest, PointOrderRequest,
@@ -21,7 +21,7 @@ use platform_core::mercadopago::{
 };
 use platform_core::sea_orm::EntityTrait;
 use platform_core::secret::SecretString;
-use platform_core::states::{EventSource, IntentStatus, UpstreamApi};
+use platform_core::states::{CancelState, EventSource, IntentStatus, UpstreamApi};
 use platform_queue::Delivery;
 use tokio::sync::{Semaphore, watch};
 
@@ -31,7 +31,12 @@ use crate::{WorkerContext, mapping};
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     Done,
+    /// Passing trouble: the same delivery again later (counts towards the
+    /// queue's delivery limit).
     RetryAfter(Duration),
+    /// Done for now; look at the intent again later (a fresh message: the
+    /// pick-up watch reads an order many times).
+    LookAgain(Duration),
 }
 
 /// Consumes `intents.dispatch` until stopped.
@@ -100,12 +105,21 @@ async fn handle_message(
     let label = match &outcome {
         Ok(Next::Done) => "done",
         Ok(Next::RetryAfter(_)) => "retry",
+        Ok(Next::LookAgain(_)) => "watch",
         Err(_) => "error",
     };
     metrics::counter!("puente_dispatch_total", "outcome" => label).increment(1);
     let settled = match outcome {
         Ok(Next::Done) => ctx.queue.ack(&delivery).await,
         Ok(Next::RetryAfter(wait)) => ctx.queue.retry_after(&delivery, wait).await,
+        Ok(Next::LookAgain(wait)) => {
+            // If the new message is lost, the periodic sync still reads it.
+            let _ = ctx
+                .queue
+                .publish_after(jobs::INTENT_DISPATCH, &delivery.payload, wait)
+                .await;
+            ctx.queue.ack(&delivery).await
+        }
         Err(e) => {
             tracing::warn!(intent_id = %delivery.payload, error = %e, "dispatch: could not record the outcome; retrying");
             ctx.queue
@@ -127,15 +141,92 @@ pub async fn handle(ctx: &WorkerContext, intent_id: &str) -> Result<Next, CoreEr
     else {
         return Ok(Next::Done);
     };
+    let cancel_pending = intent
+        .cancel_state
+        .is_some_and(CancelState::awaits_upstream);
     match intent.status {
-        IntentStatus::Queued => create_upstream(ctx, &intent).await,
-        IntentStatus::Created | IntentStatus::AtTerminal
-            if intent.status_detail.as_deref() == Some(CANCEL_REQUESTED) =>
-        {
+        IntentStatus::Queued if cancel_pending => resolve_then_cancel(ctx, &intent).await,
+        IntentStatus::Queued => match intents::claim_dispatch(&ctx.db, &intent.id).await? {
+            Some(claimed) => create_upstream(ctx, &claimed).await,
+            // A cancel (or another worker) came first: look again.
+            None => Box::pin(handle(ctx, intent_id)).await,
+        },
+        IntentStatus::Created | IntentStatus::AtTerminal if cancel_pending => {
             cancel_upstream(ctx, &intent).await
+        }
+        IntentStatus::Created => watch_pickup(ctx, &intent).await,
+        _ => Ok(Next::Done),
+    }
+}
+
+/// While an order waits for the terminal, Mercado Pago sends nothing about
+/// the pick-up (§3.5): read it back on a short backoff so `at_terminal` shows
+/// within about a second, then leave the rest to notifications and the sync.
+async fn watch_pickup(
+    ctx: &WorkerContext,
+    intent: &payment_intents::Model,
+) -> Result<Next, CoreError> {
+    crate::sync::sync_intent(
+        ctx,
+        intent,
+        crate::sync::Hints::default(),
+        EventSource::Sync,
+    )
+    .await?;
+    let now = payment_intents::Entity::find_by_id(intent.id.clone())
+        .one(&ctx.db)
+        .await?;
+    match now {
+        Some(i) if i.status == IntentStatus::Created => {
+            let age = (Utc::now() - i.created_at).to_std().unwrap_or_default();
+            match ctx.dispatch.pickup_wait(age) {
+                Some(wait) => Ok(Next::LookAgain(wait)),
+                None => Ok(Next::Done),
+            }
         }
         _ => Ok(Next::Done),
     }
+}
+
+/// A cancel came for an intent whose create may or may not have reached
+/// Mercado Pago (a worker claimed it; its answer is not recorded). Send the
+/// same create again under the same idempotency key: Mercado Pago answers
+/// with the order it already has (or creates it, if the first never
+/// arrived); record it, then cancel it there.
+async fn resolve_then_cancel(
+    ctx: &WorkerContext,
+    intent: &payment_intents::Model,
+) -> Result<Next, CoreError> {
+    match create_upstream(ctx, intent).await? {
+        Next::Done => {}
+        retry => return Ok(retry),
+    }
+    let Some(now) = payment_intents::Entity::find_by_id(intent.id.clone())
+        .one(&ctx.db)
+        .await?
+    else {
+        return Ok(Next::Done);
+    };
+    if now.status == IntentStatus::Queued {
+        // The create was refused for good and recorded nothing: nothing
+        // exists upstream, so the cancel is done here.
+        let t = intents::transition_from(
+            &ctx.db,
+            &now.id,
+            intents::MoveFrom::Only(&[IntentStatus::Queued]),
+            IntentStatus::Canceled,
+            UpstreamFacts {
+                status_detail: Some("canceled_by_api".into()),
+                ..Default::default()
+            },
+            EventSource::Worker,
+        )
+        .await?;
+        t.effects().publish(&ctx.queue).await;
+        return Ok(Next::Done);
+    }
+    // `create_upstream` cancels what it records when a cancel is pending.
+    Ok(Next::Done)
 }
 
 /// Calls Mercado Pago with the seller's token; on a 401, refreshes the token
@@ -224,10 +315,7 @@ async fn create_upstream(
         }
     };
     match result {
-        Ok(Ok((status, facts))) => {
-            record_created(ctx, intent, status, facts).await?;
-            Ok(Next::Done)
-        }
+        Ok(Ok((status, facts))) => record_created(ctx, intent, status, facts).await,
         Ok(Err(err)) => upstream_failed(ctx, intent, err).await,
         Err(TokenTrouble::Core(e)) if matches!(e, CoreError::Conflict { code: "seller_not_linked", .. }) => {
             fail(ctx, intent, "seller_not_linked", &e.to_string()).await
@@ -243,91 +331,35 @@ async fn create_upstream(
     }
 }
 
-/// Records what Mercado Pago answered to the create. If the intent was
-/// canceled here meanwhile, the new order is canceled upstream too.
+/// Records what Mercado Pago answered to the create. If a cancel was asked
+/// meanwhile, it goes upstream now that the order's id is known.
 pub async fn record_created(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
     status: IntentStatus,
     facts: UpstreamFacts,
-) -> Result<(), CoreError> {
+) -> Result<Next, CoreError> {
     let upstream_id = facts.upstream_id.clone();
-    if !apply(ctx, &intent.id, status, facts, EventSource::Worker).await? {
-        overtaken_by_cancel(ctx, intent, upstream_id).await?;
+    apply(ctx, &intent.id, status, facts, EventSource::Worker).await?;
+    if let Some(u) = &upstream_id {
+        // Also when the status did not move (another worker recorded it).
+        intents::record_upstream_id(&ctx.db, &intent.id, u).await?;
     }
-    Ok(())
-}
-
-/// The create reached Mercado Pago, but the intent was canceled here in the
-/// meantime (the cancel won the race for the row): the order must not stay
-/// live upstream, where a terminal could still charge it. Record its id and
-/// cancel it there too.
-async fn overtaken_by_cancel(
-    ctx: &WorkerContext,
-    intent: &payment_intents::Model,
-    upstream_id: Option<String>,
-) -> Result<(), CoreError> {
-    let Some(current) = payment_intents::Entity::find_by_id(intent.id.clone())
+    let Some(now) = payment_intents::Entity::find_by_id(intent.id.clone())
         .one(&ctx.db)
         .await?
     else {
-        return Ok(());
+        return Ok(Next::Done);
     };
-    let (IntentStatus::Canceled, Some(upstream_id)) = (current.status, upstream_id) else {
-        return Ok(());
-    };
-    intents::record_upstream_id(&ctx.db, &current.id, &upstream_id).await?;
-    let mut sent = current.clone();
-    sent.upstream_id = Some(upstream_id.clone());
-    tracing::warn!(intent_id = %current.id, upstream_id, "canceled while being sent: canceling upstream too");
-    let result = match current.upstream_api {
-        UpstreamApi::Orders => {
-            with_token(ctx, &current.seller_id, |token| {
-                let upstream_id = upstream_id.clone();
-                let key = format!("{}-cancel", current.id);
-                async move {
-                    ctx.mp
-                        .cancel_order(&token, &upstream_id, &key, true)
-                        .await
-                        .map(drop)
-                }
-            })
-            .await
-        }
-        UpstreamApi::Legacy => {
-            let device = terminals::Entity::find_by_id(current.terminal_id.clone())
-                .one(&ctx.db)
-                .await?
-                .map(|t| t.device_id)
-                .unwrap_or_default();
-            with_token(ctx, &current.seller_id, |token| {
-                let (upstream_id, device) = (upstream_id.clone(), device.clone());
-                async move {
-                    ctx.mp
-                        .cancel_payment_intent(&token, &device, &upstream_id)
-                        .await
-                        .map(drop)
-                }
-            })
-            .await
-        }
-    };
-    match result {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => {
-            intents::note_cancel_refused(
-                &ctx.db,
-                &current.id,
-                e.code().unwrap_or("cancel_refused"),
-                &e.to_string(),
-            )
-            .await?;
-            tracing::error!(intent_id = %current.id, error = %e, "an order canceled here could not be canceled upstream");
-            Ok(())
-        }
-        Err(TokenTrouble::Core(e)) => Err(e),
-        Err(_) => Ok(()),
+    if now.cancel_state.is_some_and(CancelState::awaits_upstream) && !now.status.is_final() {
+        return cancel_upstream(ctx, &now).await;
     }
+    if now.status == IntentStatus::Created {
+        // Watch for the terminal's pick-up.
+        let wait = ctx.dispatch.pickup_wait(Duration::ZERO).unwrap_or_default();
+        return Ok(Next::LookAgain(wait));
+    }
+    Ok(Next::Done)
 }
 
 fn order_request(
@@ -401,7 +433,7 @@ async fn upstream_failed(
         // Puente holds no other open intent on this terminal, so what
         // occupies it upstream is on its way out (an order canceled a moment
         // ago, a charge finishing on the device): try again, a few times.
-        if intent.dispatch_attempts + 1 < BUSY_TERMINAL_ATTEMPTS {
+        if intent.dispatch_attempts < BUSY_TERMINAL_ATTEMPTS {
             return retry(
                 ctx,
                 intent,
@@ -440,7 +472,8 @@ async fn retry(
     error: (&str, &str),
     floor: Option<Duration>,
 ) -> Result<Next, CoreError> {
-    let attempts = intent.dispatch_attempts + 1;
+    // Counted by the claim, including this one.
+    let attempts = intent.dispatch_attempts.max(1);
     if attempts >= ctx.dispatch.max_attempts {
         return fail(
             ctx,
@@ -504,6 +537,10 @@ pub async fn apply(
     }
 }
 
+/// Asks Mercado Pago to cancel a sent intent and records its answer: canceled
+/// (200), accepted at the terminal (202: the terminal decides, a notification
+/// tells), or refused (409: the intent goes on). The at-terminal header is
+/// sent only when the POS asked for it.
 async fn cancel_upstream(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
@@ -511,6 +548,7 @@ async fn cancel_upstream(
     let Some(upstream_id) = intent.upstream_id.clone() else {
         return Ok(Next::Done);
     };
+    let at_terminal = intent.cancel_at_terminal;
     let result = match intent.upstream_api {
         UpstreamApi::Orders => {
             with_token(ctx, &intent.seller_id, |token| {
@@ -519,7 +557,7 @@ async fn cancel_upstream(
                     let key = format!("{}-cancel", intent.id);
                     let out = ctx
                         .mp
-                        .cancel_order(&token, &upstream_id, &key, true)
+                        .cancel_order(&token, &upstream_id, &key, at_terminal)
                         .await?;
                     Ok(if out.asynchronous {
                         None
@@ -549,50 +587,89 @@ async fn cancel_upstream(
         }
     };
     match result {
-        Ok(Ok(Some(status))) => {
+        Ok(Ok(Some(IntentStatus::Canceled))) => {
             let facts = UpstreamFacts {
                 status_detail: Some("canceled_by_api".into()),
                 ..Default::default()
             };
-            apply(ctx, &intent.id, status, facts, EventSource::Worker).await?;
+            apply(
+                ctx,
+                &intent.id,
+                IntentStatus::Canceled,
+                facts,
+                EventSource::Worker,
+            )
+            .await?;
             Ok(Next::Done)
         }
-        // Accepted asynchronously: the terminal decides; a notification or the
-        // sync tells the outcome.
-        Ok(Ok(None)) => Ok(Next::Done),
-        Ok(Err(err)) if err.is_retryable() => {
-            retry(
+        // Answered with the order in another state: read it back, the
+        // record follows Mercado Pago; the cancel did not happen.
+        Ok(Ok(Some(_))) => {
+            cancel_refused(
                 ctx,
                 intent,
-                ("cancel_upstream_error", &err.to_string()),
-                None,
+                "cannot_cancel_order",
+                "Mercado Pago did not cancel the order",
             )
             .await
         }
-        Ok(Err(err)) => {
-            // Refused (already on the terminal and not cancelable, or final):
-            // record why and let the sync find the real outcome.
-            intents::note_cancel_refused(
-                &ctx.db,
-                &intent.id,
-                err.code().unwrap_or("cancel_refused"),
-                &err.to_string(),
-            )
-            .await?;
+        // Accepted asynchronously: the terminal decides; a notification or the
+        // sync tells the outcome.
+        Ok(Ok(None)) => {
+            intents::record_cancel_answer(&ctx.db, &intent.id, CancelState::Accepted, None).await?;
             crate::announce(ctx, &intent.id, &[]).await;
             Ok(Next::Done)
+        }
+        // A cancel is never given up while the order may be live upstream:
+        // try again, less often as time passes.
+        Ok(Err(err)) if err.is_retryable() => {
+            let asked = intent.cancel_requested_at.unwrap_or(intent.updated_at);
+            let elapsed = (Utc::now() - asked).to_std().unwrap_or_default();
+            let wait = (elapsed / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
+            tracing::info!(intent_id = %intent.id, error = %err, ?wait, "cancel upstream failed; retrying");
+            Ok(Next::RetryAfter(wait))
+        }
+        Ok(Err(err)) => {
+            let code = err.code().unwrap_or("cancel_refused").to_owned();
+            cancel_refused(ctx, intent, &code, &err.to_string()).await
         }
         Err(TokenTrouble::Core(e)) => Err(e),
         Err(TokenTrouble::RetryAt(_)) => Ok(Next::RetryAfter(Duration::from_secs(60))),
         Err(TokenTrouble::NeedsReconnect) => {
-            intents::note_cancel_refused(
-                &ctx.db,
-                &intent.id,
+            cancel_refused(
+                ctx,
+                intent,
                 "seller_needs_reconnect",
                 "the seller must link the account again",
             )
-            .await?;
-            Ok(Next::Done)
+            .await
         }
     }
+}
+
+/// Mercado Pago said no (the terminal holds it, it is already final, …):
+/// record why, then read the order back so the record shows what it is.
+async fn cancel_refused(
+    ctx: &WorkerContext,
+    intent: &payment_intents::Model,
+    code: &str,
+    message: &str,
+) -> Result<Next, CoreError> {
+    intents::record_cancel_answer(
+        &ctx.db,
+        &intent.id,
+        CancelState::Refused,
+        Some((code, message)),
+    )
+    .await?;
+    tracing::info!(intent_id = %intent.id, code, "Mercado Pago refused the cancel");
+    crate::sync::sync_intent(
+        ctx,
+        intent,
+        crate::sync::Hints::default(),
+        EventSource::Sync,
+    )
+    .await?;
+    crate::announce(ctx, &intent.id, &[]).await;
+    Ok(Next::Done)
 }

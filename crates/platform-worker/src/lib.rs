@@ -27,7 +27,7 @@ use platform_core::config::Settings;
 use platform_core::credentials::{RefreshLocks, RefreshPolicy};
 use platform_core::crypto::Keyring;
 use platform_core::db::Db;
-use platform_core::jobs;
+use platform_core::effects::Effects;
 use platform_core::mercadopago::MpClient;
 use platform_queue::Queue;
 use tokio::sync::watch;
@@ -101,19 +101,20 @@ pub fn start(ctx: WorkerContext) -> WorkerHandle {
 }
 
 /// After a committed change: queue its webhook deliveries and wake anyone
-/// waiting on the intent. Losing these messages loses nothing (the
-/// reconcilers re-publish due rows); it only delays.
+/// waiting on the intent (through the one publisher, [`Effects::publish`]).
 pub async fn announce(ctx: &WorkerContext, intent_id: &str, deliveries: &[String]) {
-    announce_deliveries(ctx, deliveries).await;
-    let _ = ctx.queue.notify(jobs::INTENT_CHANGED, intent_id).await;
+    Effects::none()
+        .deliveries(deliveries.iter().cloned())
+        .changed(intent_id)
+        .publish(&ctx.queue)
+        .await;
 }
 
 pub async fn announce_deliveries(ctx: &WorkerContext, deliveries: &[String]) {
-    for d in deliveries {
-        if let Err(e) = ctx.queue.publish(jobs::WEBHOOK_DELIVERY, d).await {
-            tracing::warn!(delivery = %d, error = %e, "could not queue a webhook delivery; the reconciler will");
-        }
-    }
+    Effects::none()
+        .deliveries(deliveries.iter().cloned())
+        .publish(&ctx.queue)
+        .await;
 }
 
 /// Logs that the worker is alive and can reach its queue, every minute.

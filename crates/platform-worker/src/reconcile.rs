@@ -76,7 +76,9 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
         .await?;
     for intent in overdue {
         let wants_dispatch = intent.status == IntentStatus::Queued
-            || intent.status_detail.as_deref() == Some(platform_core::intents::CANCEL_REQUESTED);
+            || intent
+                .cancel_state
+                .is_some_and(platform_core::states::CancelState::awaits_upstream);
         if wants_dispatch {
             let _ = ctx.queue.publish(jobs::INTENT_DISPATCH, &intent.id).await;
             pass.requeued_dispatch += 1;

@@ -33,7 +33,7 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
         for d in batch {
             let settled = match handle(&ctx, &d.payload).await {
                 Ok(Next::Done) => ctx.queue.ack(&d).await,
-                Ok(Next::RetryAfter(w)) => ctx.queue.retry_after(&d, w).await,
+                Ok(Next::RetryAfter(w) | Next::LookAgain(w)) => ctx.queue.retry_after(&d, w).await,
                 Err(e) => {
                     tracing::warn!(refund = %d.payload, error = %e, "refund dispatch failed; retrying");
                     ctx.queue.retry_after(&d, Duration::from_secs(5)).await

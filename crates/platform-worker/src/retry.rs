@@ -21,6 +21,11 @@ pub struct DispatchPolicy {
     /// Messages handled at once per process, and per seller.
     pub concurrency: usize,
     pub per_seller: usize,
+    /// Re-reads of an order waiting for the terminal: the wait grows with
+    /// the order's age from the first to the last, and stops after
+    /// `pickup_watch` (the periodic sync goes on).
+    pub pickup_backoff: (Duration, Duration),
+    pub pickup_watch: Duration,
 }
 
 impl Default for DispatchPolicy {
@@ -34,11 +39,25 @@ impl Default for DispatchPolicy {
             sync_every: Duration::from_secs(30),
             concurrency: 64,
             per_seller: 8,
+            // 1 s at most: within the legacy API's 1 request/s per intent.
+            pickup_backoff: (Duration::from_millis(250), Duration::from_secs(1)),
+            pickup_watch: Duration::from_secs(15 * 60),
         }
     }
 }
 
 impl DispatchPolicy {
+    /// When to read an order that waits for the terminal again, given its
+    /// age: 250 ms, 500 ms, 1 s, … (half its age, within the bounds); None
+    /// once it has waited longer than `pickup_watch`.
+    pub fn pickup_wait(&self, age: Duration) -> Option<Duration> {
+        if age > self.pickup_watch {
+            return None;
+        }
+        let (first, last) = self.pickup_backoff;
+        Some((age / 2).clamp(first, last))
+    }
+
     /// The wait after `attempts` failures, with jitter; at least `floor`
     /// (a `Retry-After` from upstream).
     pub fn wait(&self, attempts: i32, floor: Option<Duration>) -> Duration {
@@ -74,5 +93,23 @@ mod tests {
             assert!(w >= Duration::from_secs(240) && w <= Duration::from_secs(360));
         }
         assert!(p.wait(1, Some(Duration::from_secs(30))) >= Duration::from_secs(30));
+    }
+
+    #[test]
+    fn pickup_reads_back_off_to_a_second_and_stop() {
+        let p = DispatchPolicy::default();
+        assert_eq!(
+            p.pickup_wait(Duration::ZERO),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            p.pickup_wait(Duration::from_secs(1)),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            p.pickup_wait(Duration::from_secs(5)),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(p.pickup_wait(Duration::from_secs(16 * 60)), None);
     }
 }

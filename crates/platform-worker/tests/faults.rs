@@ -116,7 +116,12 @@ async fn redis_wiped_while_work_is_queued(t: &TestDb) {
         ids.push(b["id"].as_str().unwrap().to_owned());
         // One terminal, one open intent: finish the first by hand before the next.
         if amount == 7100 {
-            intents::request_cancel(&env.ctx.db, &scope(&env), &ids[0], EventSource::Api)
+            let ask = intents::CancelAsk {
+                intent_id: &ids[0],
+                at_terminal: false,
+                source: EventSource::Api,
+            };
+            let _ = intents::request_cancel(&env.ctx.db, &scope(&env), ask)
                 .await
                 .unwrap();
         }
@@ -285,12 +290,19 @@ async fn rejected_token_is_refreshed_then_revoked_seller_is_flagged(t: &TestDb) 
     env.shutdown().await;
 }
 
-/// A cancel wins the race with the worker's create: the order that reached
-/// Mercado Pago anyway is canceled there, so no terminal can charge it.
+/// A cancel arrives while the worker's create is on its way to Mercado
+/// Pago: the worker has claimed the intent, so the cancel is not decided
+/// here; the order that reaches Mercado Pago is canceled there, so no
+/// terminal can charge it.
 async fn cancel_racing_the_create_cancels_upstream_too(t: &TestDb) {
     let mut env = setup(t, QueueKind::Memory).await;
     env.worker.take().unwrap().stop().await;
-    let intent = queued_intent(&env, 6200).await;
+    let queued = queued_intent(&env, 6200).await;
+    // The worker takes the intent…
+    let intent = intents::claim_dispatch(&env.ctx.db, &queued.id)
+        .await
+        .unwrap()
+        .expect("claimed");
     // The worker's create reaches Mercado Pago…
     let token = credentials::access_token(&env.ctx.db, &env.keyring, &env.seller_id)
         .await
@@ -326,14 +338,19 @@ async fn cancel_racing_the_create_cancels_upstream_too(t: &TestDb) {
         .create_order(&token.token, &req, &intent.id)
         .await
         .unwrap();
-    // …while the POS cancels and the cancel wins the row.
-    let (canceled, worker_must_act, _) =
-        intents::request_cancel(&env.ctx.db, &scope(&env), &intent.id, EventSource::Api)
-            .await
-            .unwrap();
-    assert_eq!(
-        (canceled.status.as_str(), worker_must_act),
-        ("canceled", false)
+    // …while the POS cancels: it cannot be decided here any more.
+    let ask = intents::CancelAsk {
+        intent_id: &intent.id,
+        at_terminal: false,
+        source: EventSource::Api,
+    };
+    let asked = intents::request_cancel(&env.ctx.db, &scope(&env), ask)
+        .await
+        .unwrap();
+    assert!(
+        matches!(asked.value, intents::CancelOutcome::Requested(ref i) if i.status.as_str() == "queued"),
+        "{:?}",
+        asked.value
     );
     // The worker then records the create's answer.
     let facts = platform_worker::mapping::order_facts(&order);

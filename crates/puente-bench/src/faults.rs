@@ -38,6 +38,12 @@ pub struct Args {
     /// After the load: how long the reconciler may take to settle everything.
     #[arg(long, default_value_t = 900)]
     pub settle_secs: u64,
+    /// Every this-many-th intent is canceled by the POS at a random offset
+    /// (0 to `cancel_within_ms`) after its create; 0 = none.
+    #[arg(long, default_value_t = 3)]
+    pub cancel_every: usize,
+    #[arg(long, default_value_t = 2000)]
+    pub cancel_within_ms: u64,
 }
 
 #[derive(Default, Debug)]
@@ -50,6 +56,13 @@ pub struct Counts {
     pub charged_twice: usize,
     pub stuck: usize,
     pub outcome_mismatch: usize,
+    pub cancels: usize,
+    /// Puente says canceled, Mercado Pago charged it.
+    pub charged_but_canceled: usize,
+    /// The cancel's answer disagrees with the final state (200 but not
+    /// canceled; 409 but canceled).
+    pub cancel_answer_mismatch: usize,
+    pub flagged_for_attention: usize,
     pub deliveries: usize,
     pub deliveries_not_received: usize,
     pub final_event_missing: usize,
@@ -68,6 +81,8 @@ impl Counts {
             && self.charged_twice == 0
             && self.stuck == 0
             && self.outcome_mismatch == 0
+            && self.charged_but_canceled == 0
+            && self.cancel_answer_mismatch == 0
             && self.deliveries_not_received == 0
             && self.final_event_missing == 0
             && self.bad_signatures == 0
@@ -96,6 +111,10 @@ pub async fn run(a: Args) -> anyhow::Result<bool> {
         println!(
             "  outcome ≠ sandbox charge:             {}",
             c.outcome_mismatch
+        );
+        println!(
+            "  canceled by the POS while in flight:  {}  ({} charged but canceled, {} answers ≠ outcome, {} paid despite the cancel and flagged)",
+            c.cancels, c.charged_but_canceled, c.cancel_answer_mismatch, c.flagged_for_attention
         );
         println!("  webhook deliveries due:               {}", c.deliveries);
         println!(
@@ -197,6 +216,41 @@ async fn wait_final(pos: &Pos, id: &str, deadline: Instant) {
     }
 }
 
+/// The POS changes its mind: cancels, half the time allowing an at-terminal
+/// cancel. Retries a 504 (`cancel_pending`) like a careful POS. Returns the
+/// last HTTP status it got.
+async fn cancel_one(pos: &Pos, id: &str, at_terminal: bool, deadline: Instant) -> Option<u16> {
+    while Instant::now() < deadline {
+        let res = pos
+            .http
+            .post(format!("{}/v1/payment-intents/{id}/cancel", pos.url))
+            .bearer_auth(&pos.key)
+            .timeout(Duration::from_secs(15))
+            .json(&json!({"at_terminal": at_terminal}))
+            .send()
+            .await;
+        match res {
+            Ok(r) if r.status().as_u16() == 504 || r.status().is_server_error() => {}
+            Ok(r) if r.status().as_u16() == 429 => {}
+            Ok(r) => return Some(r.status().as_u16()),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    None
+}
+
+/// A pseudo-random offset, different per intent, with no shared state.
+fn offset_ms(i: usize, within: u64) -> u64 {
+    if within == 0 {
+        return 0;
+    }
+    let x = (i as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .rotate_left(17);
+    x % within
+}
+
 async fn sandbox_faults(stack: &Stack, tick: u64) {
     let sb = &stack.sandbox_url;
     let _ = stack
@@ -251,6 +305,8 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
     });
     let terminals = Arc::new(stack.terminals.clone());
     let accepted: Arc<std::sync::Mutex<HashMap<String, String>>> = Default::default();
+    // intent id → the cancel's answer (HTTP status).
+    let cancel_answers: Arc<std::sync::Mutex<HashMap<String, u16>>> = Default::default();
     let done = Arc::new(AtomicUsize::new(0));
     let load_secs = a.intents as f64 / a.rate;
     let start = Instant::now();
@@ -258,13 +314,15 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
     let mut chains = Vec::new();
     let n_chains = terminals.len().min(a.intents);
     for k in 0..n_chains {
-        let (pos, terminals, accepted, done) = (
+        let (pos, terminals, accepted, done, cancel_answers) = (
             pos.clone(),
             terminals.clone(),
             accepted.clone(),
             done.clone(),
+            cancel_answers.clone(),
         );
         let (n, rate) = (a.intents, a.rate);
+        let (cancel_every, cancel_within) = (a.cancel_every, a.cancel_within_ms);
         chains.push(tokio::spawn(async move {
             let mut i = k;
             while i < n {
@@ -279,6 +337,13 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
                 };
                 if let Some(id) = push_one(&pos, &terminals[k], &ext, amount, deadline).await {
                     accepted.lock().unwrap().insert(ext, id.clone());
+                    if cancel_every > 0 && i % cancel_every == cancel_every - 1 {
+                        let wait = offset_ms(i, cancel_within);
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                        if let Some(code) = cancel_one(&pos, &id, i % 2 == 0, deadline).await {
+                            cancel_answers.lock().unwrap().insert(id.clone(), code);
+                        }
+                    }
                     wait_final(&pos, &id, deadline).await;
                 }
                 done.fetch_add(1, Ordering::Relaxed);
@@ -381,13 +446,16 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
     // Check every intent.
     let accepted = accepted.lock().unwrap().clone();
     c.accepted = accepted.len();
+    c.cancels = cancel_answers.lock().unwrap().len();
     c.unconfirmed = a.intents - accepted.len();
     let backend = stack.db.get_database_backend();
     let rows = stack
         .db
         .query_all_raw(Statement::from_string(
             backend,
-            format!("SELECT id, external_reference, status FROM payment_intents WHERE {ours}"),
+            format!(
+                "SELECT id, external_reference, status, requires_attention FROM payment_intents WHERE {ours}"
+            ),
         ))
         .await?;
     let mut by_ext: HashMap<String, Vec<(String, String)>> = HashMap::new();
@@ -395,6 +463,10 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
         let id: String = r.try_get_by_index(0)?;
         let ext: Option<String> = r.try_get_by_index(1)?;
         let status: String = r.try_get_by_index(2)?;
+        let flagged: bool = r.try_get_by_index(3)?;
+        if flagged {
+            c.flagged_for_attention += 1;
+        }
         if let Some(ext) = ext.filter(|e| e.starts_with("f-")) {
             by_ext.entry(ext).or_default().push((id, status));
         }
@@ -444,6 +516,24 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
         let approved = charged
             .get(id)
             .is_some_and(|v| v.iter().any(|s| s == "approved"));
+        if status == "canceled" && approved {
+            c.charged_but_canceled += 1;
+        }
+        if let Some(code) = cancel_answers.lock().unwrap().get(id) {
+            let agrees = match code {
+                200 => status == "canceled",
+                // Accepted at the terminal: the terminal decides either way.
+                202 => matches!(status, "canceled" | "processed" | "failed" | "expired"),
+                409 => status != "canceled",
+                _ => true,
+            };
+            if !agrees {
+                c.cancel_answer_mismatch += 1;
+                if c.cancel_answer_mismatch <= 5 {
+                    eprintln!("  cancel answer {code} but {ext} ({id}) ended {status}");
+                }
+            }
+        }
         // A processed intent was charged (approved); an approved charge is a processed intent.
         if (status == "processed") != approved {
             c.outcome_mismatch += 1;

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-use crate::states::{IntentStatus, UpstreamApi};
+use crate::states::{CancelState, IntentStatus, UpstreamApi};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "payment_intents")]
@@ -39,6 +39,14 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub finalized_at: Option<DateTimeUtc>,
+    /// A cancel the POS asked for, and what Mercado Pago made of it.
+    pub cancel_state: Option<CancelState>,
+    /// The caller allowed cancelling at the terminal (`x-allow-cancelable-status`).
+    pub cancel_at_terminal: bool,
+    pub cancel_requested_at: Option<DateTimeUtc>,
+    /// The outcome contradicts what was asked (paid after a cancel request).
+    pub requires_attention: bool,
+    pub attention_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -5,9 +5,8 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use platform_core::entities::payment_intents;
-use platform_core::intents::{self, IntentFilter, IntentView, NewIntent};
-use platform_core::jobs;
+use platform_core::effects::Effects;
+use platform_core::intents::{self, CancelAsk, IntentFilter, IntentView, NewIntent};
 use platform_core::states::{EventSource, IntentStatus};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +14,7 @@ use serde_json::json;
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -102,35 +102,72 @@ async fn create(
 /// Hands the committed work to the queue. A failure here loses nothing: the
 /// reconciler re-publishes due rows.
 pub async fn after_commit(state: &AppState, intent_id: &str, deliveries: &[String]) {
-    if let Err(e) = state.queue.publish(jobs::INTENT_DISPATCH, intent_id).await {
-        tracing::warn!(error = %e, intent_id, "could not queue dispatch; the reconciler will");
-    }
-    for d in deliveries {
-        if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await {
-            tracing::warn!(error = %e, delivery = %d, "could not queue webhook delivery; the reconciler will");
-        }
-    }
-    let _ = state.queue.notify(jobs::INTENT_CHANGED, intent_id).await;
+    Effects::none()
+        .dispatch(intent_id)
+        .deliveries(deliveries.iter().cloned())
+        .changed(intent_id)
+        .publish(&state.queue)
+        .await;
 }
 
-/// Cancels a queued intent at once (200); for one already sent, asks
-/// Mercado Pago to cancel it (202) — the outcome comes as a status change.
+/// The cancel body; empty is `{}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelIn {
+    /// Also cancel an intent the terminal already holds (Mercado Pago asks
+    /// the terminal; it may still finish the payment).
+    #[serde(default)]
+    at_terminal: bool,
+}
+
+/// Cancels an intent and answers as Mercado Pago did: 200 once canceled,
+/// 202 when the terminal was asked to cancel (the outcome follows as a
+/// status change), 409 when it cannot be canceled, 504 when Mercado Pago
+/// has not answered yet (the cancel stays requested and is retried).
 async fn cancel(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<String>,
+    raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let (intent, worker_must_act, deliveries) =
-        intents::request_cancel(&state.db, &caller.scope, &path, EventSource::Api).await?;
-    if worker_must_act {
-        after_commit(&state, &intent.id, &deliveries).await;
-        return Ok(HttpResponse::Accepted().json(IntentView::from(&intent)));
+    let input: CancelIn = if raw.iter().all(u8::is_ascii_whitespace) {
+        CancelIn::default()
+    } else {
+        body::parse(&raw)?
+    };
+    let ask = CancelAsk {
+        intent_id: &path,
+        at_terminal: input.at_terminal,
+        source: EventSource::Api,
+    };
+    match intent_wait::cancel(&state, &caller.scope, ask).await? {
+        CancelAnswer::Canceled(i) => Ok(HttpResponse::Ok().json(IntentView::from(&i))),
+        CancelAnswer::Accepted(i) => Ok(HttpResponse::Accepted().json(IntentView::from(&i))),
+        CancelAnswer::AtTerminal(_) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "intent_at_terminal",
+            "the terminal already holds the payment intent; send {\"at_terminal\": true} to ask the terminal to cancel it",
+        )),
+        CancelAnswer::Refused { code, message, .. } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "cancel_refused",
+            format!("Mercado Pago refused the cancel: {message}"),
+        )
+        .with_details(json!({"upstream_code": code}))),
+        CancelAnswer::Final(i) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "intent_not_cancelable",
+            format!(
+                "the payment intent is {}; only queued, created or at_terminal intents can be canceled",
+                i.status
+            ),
+        )),
+        CancelAnswer::Pending(_) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "cancel_pending",
+            "Mercado Pago has not answered the cancel yet; it stays requested and its outcome will be reported (webhook, stream, GET)",
+        )),
     }
-    for d in &deliveries {
-        let _ = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await;
-    }
-    let _ = state.queue.notify(jobs::INTENT_CHANGED, &intent.id).await;
-    Ok(HttpResponse::Ok().json(IntentView::from(&intent)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,43 +191,15 @@ async fn get(
             format!("wait is limited to {MAX_WAIT_SECS} seconds"),
         ));
     }
-    let intent = wait_for_final(&state, &caller, &path, Duration::from_secs(wait)).await?;
+    let intent = intent_wait::until(
+        &state,
+        &caller.scope,
+        &path,
+        Duration::from_secs(wait),
+        |i| i.status.is_final(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(IntentView::from(&intent)))
-}
-
-/// Re-reads the intent until it is final or `wait` passes, waking on the
-/// live feed and, in case a wake-up was lost, every two seconds.
-async fn wait_for_final(
-    state: &AppState,
-    caller: &ApiCaller,
-    id: &str,
-    wait: Duration,
-) -> Result<payment_intents::Model, ApiError> {
-    let mut feed = state.intent_feed.subscribe();
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let intent = caller
-            .scope
-            .find::<payment_intents::Entity>(&state.db, id)
-            .await?;
-        if intent.status.is_final() || tokio::time::Instant::now() >= deadline {
-            return Ok(intent);
-        }
-        let poll =
-            tokio::time::sleep(Duration::from_secs(2).min(deadline - tokio::time::Instant::now()));
-        tokio::pin!(poll);
-        loop {
-            tokio::select! {
-                _ = &mut poll => break,
-                msg = feed.recv() => match msg {
-                    Ok(changed) if changed == intent.id => break,
-                    Ok(_) => continue,
-                    // Lagged or closed: re-read to be safe.
-                    Err(_) => break,
-                },
-            }
-        }
-    }
 }
 
 #[derive(Debug, Deserialize)]

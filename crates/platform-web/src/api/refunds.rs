@@ -49,6 +49,7 @@ async fn create(
                     keyring: &state.keyring,
                     record_id,
                 },
+                202,
                 &respond as &refunds::RenderRefund,
             )
         });

@@ -15,11 +15,10 @@ use platform_core::entities::refunds;
 use platform_core::entities::{
     payment_intent_events, payment_intents, pos, sellers, stores, terminals,
 };
-use platform_core::intents::{self, CANCEL_REQUESTED, IntentFilter};
-use platform_core::jobs;
+use platform_core::intents::{self, CancelAsk, CancelOutcome, IntentFilter};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-use platform_core::states::{EventSource, IntentStatus, RefundStatus, UpstreamApi};
+use platform_core::states::{CancelState, EventSource, IntentStatus, RefundStatus, UpstreamApi};
 use platform_core::{CoreError, refunds as refund_svc};
 use serde::Deserialize;
 
@@ -308,7 +307,9 @@ impl IntentPage {
         self.i.upstream_api == UpstreamApi::Legacy
     }
     fn cancel_requested(&self) -> bool {
-        self.i.status_detail.as_deref() == Some(CANCEL_REQUESTED)
+        self.i
+            .cancel_state
+            .is_some_and(|c| matches!(c, CancelState::Requested | CancelState::Accepted))
     }
     fn cancelable(&self) -> bool {
         matches!(
@@ -395,24 +396,25 @@ pub async fn cancel(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
     auth.check_csrf(&form.csrf)?;
-    let res = intents::request_cancel(&state.db, &auth.scope, &path, EventSource::Dashboard).await;
-    let (intent, worker_must_act, deliveries) = match res {
-        Ok(r) => r,
-        Err(CoreError::Conflict { .. }) => {
+    // Staff press cancel looking at the intent's state, so a cancel at the
+    // terminal is what they ask for; the page follows the outcome live.
+    let ask = CancelAsk {
+        intent_id: &path,
+        at_terminal: true,
+        source: EventSource::Dashboard,
+    };
+    let outcome = match intents::request_cancel(&state.db, &auth.scope, ask).await {
+        Ok(c) => c.publish(&state.queue).await,
+        Err(e) => return Err(PageError::from_core(e, auth.lang)),
+    };
+    let intent = match outcome {
+        CancelOutcome::Canceled(i) | CancelOutcome::Requested(i) => i,
+        CancelOutcome::AtTerminal(_) | CancelOutcome::Final(_) => {
             let mut page = intent_page(&state, &auth, &path).await?;
             page.cancel_error = Some(auth.t().get("intent.not_cancelable").to_owned());
             return render(StatusCode::CONFLICT, &page, auth.lang);
         }
-        Err(e) => return Err(PageError::from_core(e, auth.lang)),
     };
-    if worker_must_act {
-        crate::api::intents::after_commit(&state, &intent.id, &deliveries).await;
-    } else {
-        for d in &deliveries {
-            let _ = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await;
-        }
-        let _ = state.queue.notify(jobs::INTENT_CHANGED, &intent.id).await;
-    }
     let _ = platform_core::audit::record(
         &state.db,
         &intent.integrator_id,

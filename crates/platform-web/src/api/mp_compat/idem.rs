@@ -73,7 +73,11 @@ where
         let (status, json) = work(None).await?;
         return Ok(Outcome::Fresh(status, json));
     };
-    let principal = format!("mp:{}", caller.key_id());
+    // Keys are per operation, as at Mercado Pago (its SDKs re-send a
+    // create's key on a later cancel of the same client): the same key on
+    // another route is another request, not a reuse.
+    let operation = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+    let principal = format!("mp:{}:{} {operation}", caller.key_id(), req.method());
     let fingerprint = idempotency::request_fingerprint(req.method().as_str(), req.path(), body);
     let claim = idempotency::claim(
         &state.db,

@@ -18,12 +18,9 @@ mod point;
 mod terminals;
 mod view;
 
-use std::time::Duration;
-
 use actix_web::{FromRequest, HttpRequest, web};
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, terminals as terminal_rows};
-use platform_core::jobs;
 use platform_core::sea_orm::{ColumnTrait, QueryFilter};
 use platform_core::tenancy::Scope;
 
@@ -82,50 +79,4 @@ async fn intent_in_scope(
         .filter(payment_intents::Column::UpstreamId.eq(raw))
         .one(&state.db)
         .await?)
-}
-
-/// Re-reads an intent until `done` holds or `wait` passes, waking on the
-/// live feed (and every 500 ms in case a wake-up was lost).
-async fn wait_until(
-    state: &AppState,
-    scope: &Scope,
-    id: &str,
-    wait: Duration,
-    done: impl Fn(&payment_intents::Model) -> bool,
-) -> Result<payment_intents::Model, CoreError> {
-    let mut feed = state.intent_feed.subscribe();
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let intent = scope.find::<payment_intents::Entity>(&state.db, id).await?;
-        let now = tokio::time::Instant::now();
-        if done(&intent) || now >= deadline {
-            return Ok(intent);
-        }
-        let poll = tokio::time::sleep(Duration::from_millis(500).min(deadline - now));
-        tokio::pin!(poll);
-        loop {
-            tokio::select! {
-                _ = &mut poll => break,
-                msg = feed.recv() => match msg {
-                    Ok(changed) if changed == intent.id => break,
-                    Ok(_) => continue,
-                    Err(_) => break,
-                },
-            }
-        }
-    }
-}
-
-/// How long a cancel of an intent already sent upstream waits for the
-/// worker to report the outcome before answering "requested".
-const CANCEL_WAIT: Duration = Duration::from_secs(10);
-
-/// After a change made here without the worker: its webhooks and the live feed.
-async fn publish_change(state: &AppState, intent_id: &str, deliveries: &[String]) {
-    for d in deliveries {
-        if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, d).await {
-            tracing::warn!(error = %e, delivery = %d, "could not queue webhook delivery; the reconciler will");
-        }
-    }
-    let _ = state.queue.notify(jobs::INTENT_CHANGED, intent_id).await;
 }

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::{payment_intents, refunds as refund_rows};
-use platform_core::intents::{self, NewIntent};
+use platform_core::intents::{self, CancelAsk, NewIntent};
 use platform_core::jobs;
 use platform_core::mercadopago::Amount;
 use platform_core::refunds;
@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state, view};
+use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
 const S: Shape = Shape::Orders;
@@ -447,68 +448,43 @@ async fn cancel(
         });
     let intent = find(&state, &caller.scope, &path).await?;
     let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), |_| async {
-        match intent.status {
-            IntentStatus::Canceled => {
-                return Err(MpError::orders(
-                    409,
-                    "order_already_canceled",
-                    "The order is already canceled",
-                ));
-            }
-            IntentStatus::AtTerminal if !allow_at_terminal => {
-                return Err(MpError::orders(
-                    409,
-                    "cannot_cancel_order",
-                    "The order is at the terminal; cancel it there, or send x-allow-cancelable-status: at_terminal",
-                ));
-            }
-            s if s.is_final() => {
-                return Err(MpError::orders(
-                    409,
-                    "cannot_cancel_order",
-                    format!("The order is {} and cannot be canceled", view::order_status(&intent).0),
-                ));
-            }
-            _ => {}
-        }
-        let (after, worker_must_act, deliveries) =
-            intents::request_cancel(&state.db, &caller.scope, &intent.id, EventSource::Api)
-                .await
-                .map_err(|e| match e {
-                    platform_core::CoreError::Conflict {
-                        code: "intent_not_cancelable",
-                        message,
-                    } => MpError::orders(409, "cannot_cancel_order", message),
-                    other => core(other),
-                })?;
-        if !worker_must_act {
-            super::publish_change(&state, &after.id, &deliveries).await;
-            return Ok((StatusCode::OK, render(&state, &after).await?));
-        }
-        super::super::intents::after_commit(&state, &after.id, &deliveries).await;
-        if after.status == IntentStatus::AtTerminal {
-            // Asynchronous at the terminal (§3.3): 202, the outcome follows.
-            return Ok((StatusCode::ACCEPTED, render(&state, &after).await?));
-        }
-        // Already sent upstream but not picked up: Mercado Pago cancels
-        // synchronously, so wait (bounded) for the worker to do it.
-        let now = super::wait_until(&state, &caller.scope, &after.id, super::CANCEL_WAIT, |i| {
-            i.status.is_final()
-        })
-        .await
-        .map_err(core)?;
-        let status = match now.status {
-            IntentStatus::Canceled => StatusCode::OK,
-            s if s.is_final() => {
-                return Err(MpError::orders(
-                    409,
-                    "cannot_cancel_order",
-                    format!("The order became {} before it could be canceled", view::order_status(&now).0),
-                ));
-            }
-            _ => StatusCode::ACCEPTED,
+        let ask = CancelAsk {
+            intent_id: &intent.id,
+            at_terminal: allow_at_terminal,
+            source: EventSource::Api,
         };
-        Ok((status, render(&state, &now).await?))
+        // Answered as Mercado Pago answers (§3.3), from its own answer.
+        match intent_wait::cancel(&state, &caller.scope, ask).await.map_err(core)? {
+            CancelAnswer::Canceled(now) => Ok((StatusCode::OK, render(&state, &now).await?)),
+            CancelAnswer::Accepted(now) => Ok((StatusCode::ACCEPTED, render(&state, &now).await?)),
+            CancelAnswer::AtTerminal(_) => Err(MpError::orders(
+                409,
+                "cannot_cancel_order",
+                "The order is at the terminal; cancel it there, or send x-allow-cancelable-status: at_terminal",
+            )),
+            CancelAnswer::Refused { code, message, .. } => {
+                let code = match code.as_str() {
+                    "order_already_canceled" => "order_already_canceled",
+                    _ => "cannot_cancel_order",
+                };
+                Err(MpError::orders(409, code, message))
+            }
+            CancelAnswer::Final(now) if now.status == IntentStatus::Canceled => Err(MpError::orders(
+                409,
+                "order_already_canceled",
+                "The order is already canceled",
+            )),
+            CancelAnswer::Final(now) => Err(MpError::orders(
+                409,
+                "cannot_cancel_order",
+                format!("The order is {} and cannot be canceled", view::order_status(&now).0),
+            )),
+            CancelAnswer::Pending(_) => Err(MpError::orders(
+                504,
+                "cancel_pending",
+                "Mercado Pago has not answered the cancel yet; it stays requested, and its outcome is notified",
+            )),
+        }
     })
     .await?;
     match outcome {
@@ -585,12 +561,28 @@ async fn refund(
     let caller = caller(&req, S).await?;
     let key = idem::key(&req, S, true)?;
     let intent = find(&state, &caller.scope, &path).await?;
-    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), |_| async {
-        let amount = parse_refund(&raw, &intent.id)?;
+    let (state_ref, caller_ref, raw_ref, intent_ref) = (&state, &caller, &raw, &intent);
+    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), |record| async move {
+        let (state, caller, raw, intent) = (state_ref, caller_ref, raw_ref, intent_ref);
+        let amount = parse_refund(raw, &intent.id)?;
         if intent.status == IntentStatus::Refunded {
             return Err(MpError::orders(409, "order_already_refunded", "The order is already refunded"));
         }
-        let refund = refunds::create(&state.db, &caller.scope, &intent.id, amount)
+        // The stored response commits with the refund: a retry after a lost
+        // commit acknowledgement replays (the order as it is then), never
+        // refunds twice. The final answer below replaces it.
+        let order_ref = |_: &refund_rows::Model| json!({"id": intent.id}).to_string();
+        let idempotent = record.as_deref().map(|record_id| {
+            (
+                platform_core::idempotency::Completion {
+                    keyring: &state.keyring,
+                    record_id,
+                },
+                201,
+                &order_ref as &refunds::RenderRefund,
+            )
+        });
+        let refund = refunds::create_with(&state.db, &caller.scope, &intent.id, amount, idempotent)
             .await
             .map_err(|e| match e {
                 platform_core::CoreError::Conflict { message, .. } => {
@@ -607,13 +599,28 @@ async fn refund(
         }
         let settled = wait_refund(&state, &caller.scope, &refund.id, &intent.id).await?;
         if settled.status == RefundStatus::Failed {
-            return Err(MpError::orders(
+            let refused = MpError::orders(
                 409,
                 "cannot_refund_order",
                 settled
                     .last_error_message
                     .unwrap_or_else(|| "Mercado Pago refused the refund".into()),
-            ));
+            );
+            // A repeat must replay the refusal, not the response stored
+            // with the refund.
+            if let Some(record_id) = record.as_deref() {
+                platform_core::idempotency::complete(
+                    &state.db,
+                    &state.keyring,
+                    record_id,
+                    refused.status.as_u16(),
+                    &refused.body.to_string(),
+                    Some(&refund.id),
+                )
+                .await
+                .map_err(core)?;
+            }
+            return Err(refused);
         }
         let now = caller
             .scope

@@ -8,13 +8,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
 use platform_core::entities::{payment_intents, terminals};
-use platform_core::intents::{self, NewIntent};
+use platform_core::intents::{self, CancelAsk, NewIntent};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{EventSource, IntentStatus};
 use serde_json::{Value, json};
 
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state, view};
+use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
 const S: Shape = Shape::Classic;
@@ -292,31 +293,27 @@ async fn cancel(
             ),
         ),
     };
-    if !matches!(intent.status, IntentStatus::Queued | IntentStatus::Created) {
-        return Err(refuse(&intent));
-    }
-    let (after, worker_must_act, deliveries) =
-        intents::request_cancel(&state.db, &caller.scope, &intent.id, EventSource::Api)
-            .await
-            .map_err(core)?;
-    let legacy = ids::legacy_id(&after.id);
-    if !worker_must_act {
-        super::publish_change(&state, &after.id, &deliveries).await;
-        return Ok(HttpResponse::Ok().json(json!({"id": legacy})));
-    }
-    super::super::intents::after_commit(&state, &after.id, &deliveries).await;
-    // Mercado Pago cancels an OPEN intent at once; the worker does it for
-    // Puente, so wait (bounded) for the outcome.
-    let now = super::wait_until(&state, &caller.scope, &after.id, super::CANCEL_WAIT, |i| {
-        i.status.is_final() || i.status == IntentStatus::AtTerminal
-    })
-    .await
-    .map_err(core)?;
-    match now.status {
-        IntentStatus::Canceled => Ok(HttpResponse::Ok().json(json!({"id": legacy}))),
-        s if s.is_final() || s == IntentStatus::AtTerminal => Err(refuse(&now)),
-        // Still in flight: the cancel is requested and will be reported.
-        _ => Ok(HttpResponse::Ok().json(json!({"id": legacy}))),
+    // The legacy API cancels only OPEN intents (§2.5): never at the terminal.
+    let ask = CancelAsk {
+        intent_id: &intent.id,
+        at_terminal: false,
+        source: EventSource::Api,
+    };
+    let legacy = ids::legacy_id(&intent.id);
+    match intent_wait::cancel(&state, &caller.scope, ask)
+        .await
+        .map_err(core)?
+    {
+        CancelAnswer::Canceled(_) => Ok(HttpResponse::Ok().json(json!({"id": legacy}))),
+        CancelAnswer::AtTerminal(now) | CancelAnswer::Final(now) => Err(refuse(&now)),
+        CancelAnswer::Refused { intent: now, .. } | CancelAnswer::Accepted(now) => {
+            Err(refuse(&now))
+        }
+        CancelAnswer::Pending(_) => Err(err(
+            504,
+            "cancel_pending",
+            "Mercado Pago has not answered the cancel yet; it stays requested",
+        )),
     }
 }
 

@@ -4,10 +4,9 @@
 use chrono::SecondsFormat;
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, refunds, sellers, terminals};
-use platform_core::intents::CANCEL_REQUESTED;
 use platform_core::mercadopago::Amount;
 use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use platform_core::states::{IntentStatus, RefundStatus, Site};
+use platform_core::states::{CancelState, IntentStatus, RefundStatus, Site};
 use serde_json::{Value, json};
 
 use super::ids;
@@ -86,15 +85,14 @@ pub fn order_status(
     i: &payment_intents::Model,
 ) -> (&'static str, &'static str, &'static str, String) {
     let detail = i.status_detail.as_deref().unwrap_or("");
-    let cancel_requested = detail == CANCEL_REQUESTED;
+    // Mercado Pago shows a cancel only while the terminal decides on it.
+    let cancel_requested = matches!(
+        i.cancel_state,
+        Some(CancelState::Requested | CancelState::Accepted)
+    );
     match i.status {
         IntentStatus::Queued | IntentStatus::Created => {
-            let d = if cancel_requested {
-                "cancellation_requested"
-            } else {
-                "created"
-            };
-            ("created", "created", "created", d.into())
+            ("created", "created", "created", "created".into())
         }
         IntentStatus::AtTerminal => {
             let d = if cancel_requested {

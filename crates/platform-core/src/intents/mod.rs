@@ -11,6 +11,10 @@
 //! status it was read with, and writes the event history and the
 //! integrator event in the same transaction.
 
+mod cancel;
+
+pub use cancel::{CancelAsk, CancelOutcome, record_cancel_answer, request_cancel};
+
 use crate::db::BeginWrite;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -20,11 +24,12 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::effects::Effects;
 use crate::entities::{integrators, payment_intent_events, payment_intents, sellers, terminals};
 use crate::error::CoreError;
 use crate::events;
 use crate::id::{IntentEventId, PaymentIntentId};
-use crate::states::{EventSource, IntentStatus, LinkStatus, OperatingMode};
+use crate::states::{CancelState, EventSource, IntentStatus, LinkStatus, OperatingMode};
 use crate::tenancy::Scope;
 
 pub const MAX_DESCRIPTION: usize = 150;
@@ -251,6 +256,11 @@ pub async fn create_with_response(
         created_at: Set(now),
         updated_at: Set(now),
         finalized_at: Set(None),
+        cancel_state: Set(None),
+        cancel_at_terminal: Set(false),
+        cancel_requested_at: Set(None),
+        requires_attention: Set(false),
+        attention_reason: Set(None),
     };
 
     let txn = db.begin_write().await?;
@@ -339,6 +349,13 @@ pub struct UpstreamFacts {
     pub detail: Option<String>,
 }
 
+/// Why an intent is flagged: Mercado Pago charged it after a cancel was
+/// asked for (or after Puente recorded it canceled).
+pub const PAID_AFTER_CANCEL: &str = "paid_after_cancel_request";
+/// Why an intent is flagged: charged after Puente recorded it failed (the
+/// worker gave up on an order that Mercado Pago had after all).
+pub const PAID_AFTER_FAILURE: &str = "paid_after_failure";
+
 /// The outcome of [`transition`].
 #[derive(Debug)]
 pub enum Transition {
@@ -350,10 +367,66 @@ pub enum Transition {
     Ignored { intent: payment_intents::Model },
 }
 
-/// Moves an intent to `next` if allowed and if nobody moved it meanwhile.
+impl Transition {
+    /// What the change owes after its commit (nothing when ignored).
+    pub fn effects(&self) -> Effects {
+        match self {
+            Transition::Applied { intent, deliveries } => Effects::none()
+                .deliveries(deliveries.iter().cloned())
+                .changed(&intent.id),
+            Transition::Ignored { .. } => Effects::none(),
+        }
+    }
+
+    pub fn intent(&self) -> &payment_intents::Model {
+        match self {
+            Transition::Applied { intent, .. } | Transition::Ignored { intent } => intent,
+        }
+    }
+}
+
+/// Moves an intent to `next` as Mercado Pago reported it: from whatever
+/// state may become `next` (see `IntentStatus::can_become`), if nobody moved
+/// it meanwhile. Decisions taken here rather than reported (a local cancel)
+/// use [`transition_from`] and name the states they start from.
 pub async fn transition(
     db: &DatabaseConnection,
     intent_id: &str,
+    next: IntentStatus,
+    facts: UpstreamFacts,
+    source: EventSource,
+) -> Result<Transition, CoreError> {
+    transition_from(db, intent_id, MoveFrom::Reported, next, facts, source).await
+}
+
+/// Which states a move may start from.
+#[derive(Debug, Clone, Copy)]
+pub enum MoveFrom {
+    /// Upstream's word: any state that may become the target.
+    Reported,
+    /// Only these (a decision made on a state read before).
+    Only(&'static [IntentStatus]),
+    /// Queued and never claimed by a worker: nothing can exist upstream.
+    Unsent,
+}
+
+impl MoveFrom {
+    fn allows(self, current: IntentStatus) -> bool {
+        match self {
+            MoveFrom::Reported => true,
+            MoveFrom::Only(states) => states.contains(&current),
+            MoveFrom::Unsent => current == IntentStatus::Queued,
+        }
+    }
+}
+
+/// Moves an intent to `next` if it is in one of the states `from` names, the
+/// move is allowed, and nobody moved it meanwhile (the update is conditional
+/// on the status it read).
+pub async fn transition_from(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    from: MoveFrom,
     next: IntentStatus,
     facts: UpstreamFacts,
     source: EventSource,
@@ -366,9 +439,28 @@ pub async fn transition(
                 kind: "payment intent",
             })?;
         let stale_version = facts.version.is_some_and(|v| v <= current.upstream_version);
-        if !current.status.can_become(next) || stale_version {
+        let unsent = current.dispatch_attempts == 0 && current.cancel_state.is_none();
+        if !from.allows(current.status)
+            || (matches!(from, MoveFrom::Unsent) && !unsent)
+            || !current.status.can_become(next)
+            || stale_version
+        {
             return Ok(Transition::Ignored { intent: current });
         }
+        // Paid although the POS asked to cancel (the terminal won the race,
+        // or an order thought canceled was charged): record what happened
+        // and flag it for people, never hide it.
+        let cancel_asked = current.status == IntentStatus::Canceled
+            || current
+                .cancel_state
+                .is_some_and(|c| c != CancelState::Refused);
+        let attention = match next {
+            IntentStatus::Processed if cancel_asked => Some(PAID_AFTER_CANCEL),
+            IntentStatus::Processed if current.status == IntentStatus::Failed => {
+                Some(PAID_AFTER_FAILURE)
+            }
+            _ => None,
+        };
         let now = Utc::now();
         let txn = db.begin_write().await?;
         let mut update = payment_intents::Entity::update_many()
@@ -376,6 +468,13 @@ pub async fn transition(
             .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
             .filter(payment_intents::Column::Id.eq(intent_id))
             .filter(payment_intents::Column::Status.eq(current.status));
+        if matches!(from, MoveFrom::Unsent) {
+            // The worker's claim bumps the attempts: whichever of the two
+            // updates comes second matches nothing.
+            update = update
+                .filter(payment_intents::Column::DispatchAttempts.eq(0))
+                .filter(payment_intents::Column::CancelState.is_null());
+        }
         if let Some(d) = &facts.status_detail {
             update = update.col_expr(
                 payment_intents::Column::StatusDetail,
@@ -423,6 +522,23 @@ pub async fn transition(
                     Expr::value(message.clone()),
                 );
         }
+        if let Some(reason) = attention {
+            update = update
+                .col_expr(
+                    payment_intents::Column::RequiresAttention,
+                    Expr::value(true),
+                )
+                .col_expr(
+                    payment_intents::Column::AttentionReason,
+                    Expr::value(reason),
+                );
+        }
+        if next == IntentStatus::Canceled {
+            update = update.col_expr(
+                payment_intents::Column::CancelState,
+                Expr::value(CancelState::Done),
+            );
+        }
         if next.is_final() {
             update = update
                 .col_expr(
@@ -455,7 +571,7 @@ pub async fn transition(
             facts.detail.clone(),
         )
         .await?;
-        let deliveries = match event_type_for(next) {
+        let mut deliveries = match event_type_for(next) {
             Some(t) => {
                 events::emit(
                     &txn,
@@ -468,6 +584,19 @@ pub async fn transition(
             }
             None => Vec::new(),
         };
+        if attention.is_some() {
+            tracing::error!(intent_id = %updated.id, "paid after a cancel was requested: needs attention");
+            deliveries.extend(
+                events::emit(
+                    &txn,
+                    &updated.integrator_id,
+                    Some(&updated.seller_id),
+                    "payment_intent.requires_attention",
+                    &IntentView::from(&updated),
+                )
+                .await?,
+            );
+        }
         txn.commit().await?;
         return Ok(Transition::Applied {
             intent: updated,
@@ -494,6 +623,32 @@ fn event_type_for(status: IntentStatus) -> Option<&'static str> {
     })
 }
 
+/// The worker takes a queued intent before calling Mercado Pago: from here
+/// on an order may exist upstream, so a cancel must go there too. Fails
+/// (None) when the intent is no longer queued or a cancel came first.
+pub async fn claim_dispatch(
+    db: &DatabaseConnection,
+    intent_id: &str,
+) -> Result<Option<payment_intents::Model>, CoreError> {
+    let claimed = payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::DispatchAttempts,
+            Expr::col(payment_intents::Column::DispatchAttempts).add(1),
+        )
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::Status.eq(IntentStatus::Queued))
+        .filter(payment_intents::Column::CancelState.is_null())
+        .exec(db)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(payment_intents::Entity::find_by_id(intent_id.to_owned())
+        .one(db)
+        .await?)
+}
+
 /// Records a failed dispatch attempt that will be retried at `next`.
 pub async fn note_retry(
     db: &DatabaseConnection,
@@ -501,11 +656,8 @@ pub async fn note_retry(
     next: DateTime<Utc>,
     error: (&str, &str),
 ) -> Result<(), CoreError> {
+    // The attempt was counted when the worker claimed the intent.
     payment_intents::Entity::update_many()
-        .col_expr(
-            payment_intents::Column::DispatchAttempts,
-            Expr::col(payment_intents::Column::DispatchAttempts).add(1),
-        )
         .col_expr(
             payment_intents::Column::NextDispatchAt,
             Expr::value(Some(next)),
@@ -557,91 +709,6 @@ pub async fn schedule(
         .await?;
     Ok(())
 }
-
-/// Asks for a cancel. A queued intent (not yet sent) is canceled at once;
-/// one already sent is marked `cancel_requested` and handed to the worker.
-/// Returns the intent and whether the worker must act.
-pub async fn request_cancel(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    intent_id: &str,
-    source: EventSource,
-) -> Result<(payment_intents::Model, bool, Vec<String>), CoreError> {
-    let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
-    match intent.status {
-        IntentStatus::Queued => {
-            match transition(
-                db,
-                &intent.id,
-                IntentStatus::Canceled,
-                UpstreamFacts {
-                    status_detail: Some("canceled_by_api".into()),
-                    ..Default::default()
-                },
-                source,
-            )
-            .await?
-            {
-                Transition::Applied { intent, deliveries } => Ok((intent, false, deliveries)),
-                // The worker sent it meanwhile: cancel upstream instead.
-                Transition::Ignored { .. } => {
-                    Box::pin(request_cancel(db, scope, intent_id, source)).await
-                }
-            }
-        }
-        IntentStatus::Created | IntentStatus::AtTerminal => {
-            payment_intents::Entity::update_many()
-                .col_expr(
-                    payment_intents::Column::StatusDetail,
-                    Expr::value(CANCEL_REQUESTED),
-                )
-                .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
-                .filter(payment_intents::Column::Id.eq(intent.id.clone()))
-                .filter(payment_intents::Column::Status.eq(intent.status))
-                .exec(db)
-                .await?;
-            let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
-            Ok((intent, true, Vec::new()))
-        }
-        status => Err(CoreError::conflict(
-            "intent_not_cancelable",
-            format!(
-                "the payment intent is {status}; only queued, created or at_terminal intents can be canceled"
-            ),
-        )),
-    }
-}
-
-/// Records that Mercado Pago refused a cancel (the intent stays as it is).
-pub async fn note_cancel_refused(
-    db: &DatabaseConnection,
-    intent_id: &str,
-    code: &str,
-    message: &str,
-) -> Result<(), CoreError> {
-    payment_intents::Entity::update_many()
-        .col_expr(
-            payment_intents::Column::StatusDetail,
-            Expr::value("cancel_refused"),
-        )
-        .col_expr(
-            payment_intents::Column::LastErrorCode,
-            Expr::value(code.to_owned()),
-        )
-        .col_expr(
-            payment_intents::Column::LastErrorMessage,
-            Expr::value(message.to_owned()),
-        )
-        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(payment_intents::Column::Id.eq(intent_id))
-        .filter(payment_intents::Column::StatusDetail.eq(CANCEL_REQUESTED))
-        .exec(db)
-        .await?;
-    Ok(())
-}
-
-/// `status_detail` while a cancel waits for the worker / the terminal.
-pub const CANCEL_REQUESTED: &str = "cancel_requested";
 
 /// Finds an intent by its Mercado Pago id, or by the external reference
 /// Puente sends upstream (its own intent id), for notifications.
@@ -755,9 +822,22 @@ pub struct IntentView {
     pub sponsor_id: Option<String>,
     pub upstream: UpstreamView,
     pub last_error: Option<ErrorView>,
+    /// A cancel asked by a POS and Mercado Pago's answer so far.
+    pub cancel: Option<CancelView>,
+    /// The outcome contradicts what was asked (e.g. paid after a cancel):
+    /// staff should look at it. `attention_reason` says why.
+    pub requires_attention: bool,
+    pub attention_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub finalized_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CancelView {
+    pub state: CancelState,
+    pub at_terminal: bool,
+    pub requested_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -815,6 +895,13 @@ impl From<&payment_intents::Model> for IntentView {
                 }),
                 _ => None,
             },
+            cancel: m.cancel_state.map(|state| CancelView {
+                state,
+                at_terminal: m.cancel_at_terminal,
+                requested_at: m.cancel_requested_at,
+            }),
+            requires_attention: m.requires_attention,
+            attention_reason: m.attention_reason.clone(),
             created_at: m.created_at,
             updated_at: m.updated_at,
             finalized_at: m.finalized_at,

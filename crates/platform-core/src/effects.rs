@@ -1,0 +1,116 @@
+//! What a committed change owes the rest of the system: queue messages for
+//! the worker and for webhook deliveries, and wake-ups for whoever waits on
+//! an intent. Core mutations return them in [`Committed`]; every surface
+//! (API, compatible API, dashboard, worker) runs them the same way, with
+//! [`Effects::publish`], once the transaction has committed.
+//!
+//! Losing them loses nothing: the rows are the record and the reconciler
+//! re-publishes whatever is due. They only make things prompt.
+
+use platform_queue::Queue;
+
+use crate::jobs;
+
+/// Messages owed after a commit, in the order they are published.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[must_use = "publish the effects after the commit"]
+pub struct Effects {
+    dispatch: Vec<String>,
+    refunds: Vec<String>,
+    deliveries: Vec<String>,
+    changed: Vec<String>,
+}
+
+impl Effects {
+    pub fn none() -> Effects {
+        Effects::default()
+    }
+
+    /// The worker must look at this intent (send it, cancel it, re-read it).
+    pub fn dispatch(mut self, intent_id: &str) -> Effects {
+        self.dispatch.push(intent_id.to_owned());
+        self
+    }
+
+    /// The worker must send this refund.
+    pub fn refund(mut self, refund_id: &str) -> Effects {
+        self.refunds.push(refund_id.to_owned());
+        self
+    }
+
+    /// Webhook deliveries written in the transaction.
+    pub fn deliveries(mut self, ids: impl IntoIterator<Item = String>) -> Effects {
+        self.deliveries.extend(ids);
+        self
+    }
+
+    /// Long-polls, streams and pages showing this intent must re-read it.
+    pub fn changed(mut self, intent_id: &str) -> Effects {
+        if !self.changed.iter().any(|c| c == intent_id) {
+            self.changed.push(intent_id.to_owned());
+        }
+        self
+    }
+
+    pub fn merge(mut self, other: Effects) -> Effects {
+        self.dispatch.extend(other.dispatch);
+        self.refunds.extend(other.refunds);
+        self.deliveries.extend(other.deliveries);
+        for c in other.changed {
+            self = self.changed(&c);
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self == &Effects::default()
+    }
+
+    /// The webhook deliveries (for tests and logs).
+    pub fn delivery_ids(&self) -> &[String] {
+        &self.deliveries
+    }
+
+    /// Publishes everything; a failure is logged, never returned (see the
+    /// module comment for why that is safe).
+    pub async fn publish(self, queue: &Queue) {
+        for id in &self.dispatch {
+            if let Err(e) = queue.publish(jobs::INTENT_DISPATCH, id).await {
+                tracing::warn!(error = %e, intent_id = %id, "could not queue dispatch; the reconciler will");
+            }
+        }
+        for id in &self.refunds {
+            if let Err(e) = queue.publish(jobs::REFUND_DISPATCH, id).await {
+                tracing::warn!(error = %e, refund_id = %id, "could not queue a refund; the reconciler will");
+            }
+        }
+        for id in &self.deliveries {
+            if let Err(e) = queue.publish(jobs::WEBHOOK_DELIVERY, id).await {
+                tracing::warn!(error = %e, delivery = %id, "could not queue a webhook delivery; the reconciler will");
+            }
+        }
+        for id in &self.changed {
+            let _ = queue.notify(jobs::INTENT_CHANGED, id).await;
+        }
+    }
+}
+
+/// A committed change: its result and what it owes.
+#[derive(Debug)]
+#[must_use = "publish the effects after the commit"]
+pub struct Committed<T> {
+    pub value: T,
+    pub effects: Effects,
+}
+
+impl<T> Committed<T> {
+    pub fn new(value: T, effects: Effects) -> Committed<T> {
+        Committed { value, effects }
+    }
+
+    /// Publishes the effects and hands back the value.
+    pub async fn publish(self, queue: &Queue) -> T {
+        self.effects.publish(queue).await;
+        self.value
+    }
+}

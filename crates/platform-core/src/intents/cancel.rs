@@ -1,0 +1,171 @@
+//! Cancels asked by a POS (native API, compatible surfaces, dashboard).
+//!
+//! The decision is taken on the state the row is in when the update lands,
+//! never on an earlier read:
+//! - an intent no worker has claimed yet cannot exist upstream, so it is
+//!   canceled here at once (the update is conditional on "still unclaimed",
+//!   the worker's claim on "no cancel asked": exactly one of them wins);
+//! - anything already handed to the worker gets a pending cancel
+//!   (`cancel_state = requested`), and Mercado Pago's answer to the worker
+//!   decides: canceled, accepted at the terminal (202), or refused.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::{MoveFrom, Transition, UpstreamFacts, transition_from};
+use crate::effects::{Committed, Effects};
+use crate::entities::payment_intents;
+use crate::error::CoreError;
+use crate::states::{CancelState, EventSource, IntentStatus};
+use crate::tenancy::Scope;
+
+/// A POS's cancel of one intent.
+#[derive(Debug, Clone, Copy)]
+pub struct CancelAsk<'a> {
+    pub intent_id: &'a str,
+    /// The caller allows cancelling an intent the terminal already holds
+    /// (Mercado Pago's `x-allow-cancelable-status: at_terminal`); without it
+    /// such a cancel is refused, as Mercado Pago refuses it.
+    pub at_terminal: bool,
+    pub source: EventSource,
+}
+
+/// What became of the ask. Each surface answers these in its own format.
+#[derive(Debug, Clone)]
+pub enum CancelOutcome {
+    /// Never sent upstream: canceled here, done.
+    Canceled(payment_intents::Model),
+    /// Handed to the worker, which asks Mercado Pago; wait for its answer
+    /// (`cancel_state` leaves `requested`, or the intent becomes final).
+    Requested(payment_intents::Model),
+    /// The terminal holds it and the caller did not allow that.
+    AtTerminal(payment_intents::Model),
+    /// Already final: nothing to cancel.
+    Final(payment_intents::Model),
+}
+
+/// Asks for a cancel. Safe to repeat: a cancel already pending is reported
+/// as `Requested` again.
+pub async fn request_cancel(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    ask: CancelAsk<'_>,
+) -> Result<Committed<CancelOutcome>, CoreError> {
+    let mut intent = scope
+        .find::<payment_intents::Entity>(db, ask.intent_id)
+        .await?;
+    for _ in 0..5 {
+        if intent.status.is_final() {
+            return Ok(Committed::new(
+                CancelOutcome::Final(intent),
+                Effects::none(),
+            ));
+        }
+        if intent.status == IntentStatus::Queued
+            && intent.dispatch_attempts == 0
+            && intent.cancel_state.is_none()
+        {
+            let t = transition_from(
+                db,
+                &intent.id,
+                MoveFrom::Unsent,
+                IntentStatus::Canceled,
+                UpstreamFacts {
+                    status_detail: Some("canceled_by_api".into()),
+                    ..Default::default()
+                },
+                ask.source,
+            )
+            .await?;
+            let effects = t.effects();
+            match t {
+                Transition::Applied { intent, .. } => {
+                    return Ok(Committed::new(CancelOutcome::Canceled(intent), effects));
+                }
+                // A worker claimed it meanwhile: it may exist upstream now.
+                Transition::Ignored { intent: now } => {
+                    intent = now;
+                    continue;
+                }
+            }
+        }
+        if intent
+            .cancel_state
+            .is_some_and(|c| matches!(c, CancelState::Requested | CancelState::Accepted))
+        {
+            return Ok(Committed::new(
+                CancelOutcome::Requested(intent),
+                Effects::none(),
+            ));
+        }
+        if intent.status == IntentStatus::AtTerminal && !ask.at_terminal {
+            return Ok(Committed::new(
+                CancelOutcome::AtTerminal(intent),
+                Effects::none(),
+            ));
+        }
+        let asked = payment_intents::Entity::update_many()
+            .col_expr(
+                payment_intents::Column::CancelState,
+                Expr::value(CancelState::Requested),
+            )
+            .col_expr(
+                payment_intents::Column::CancelAtTerminal,
+                Expr::value(ask.at_terminal),
+            )
+            .col_expr(
+                payment_intents::Column::CancelRequestedAt,
+                Expr::value(Some(Utc::now())),
+            )
+            .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(payment_intents::Column::Id.eq(intent.id.clone()))
+            .filter(payment_intents::Column::Status.eq(intent.status))
+            .filter(
+                payment_intents::Column::CancelState
+                    .is_null()
+                    .or(payment_intents::Column::CancelState.eq(CancelState::Refused)),
+            )
+            .exec(db)
+            .await?;
+        intent = scope
+            .find::<payment_intents::Entity>(db, ask.intent_id)
+            .await?;
+        if asked.rows_affected == 1 {
+            let effects = Effects::none().dispatch(&intent.id).changed(&intent.id);
+            return Ok(Committed::new(CancelOutcome::Requested(intent), effects));
+        }
+    }
+    Err(CoreError::conflict(
+        "concurrent_update",
+        "the payment intent is being changed concurrently; retry",
+    ))
+}
+
+/// Mercado Pago answered the worker's cancel with something other than
+/// "canceled": accepted at the terminal (`Accepted`), or refused
+/// (`Refused`, with its code and message). Only a pending cancel moves.
+pub async fn record_cancel_answer(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    answer: CancelState,
+    error: Option<(&str, &str)>,
+) -> Result<bool, CoreError> {
+    let mut update = payment_intents::Entity::update_many()
+        .col_expr(payment_intents::Column::CancelState, Expr::value(answer))
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::CancelState.eq(CancelState::Requested));
+    if let Some((code, message)) = error {
+        update = update
+            .col_expr(
+                payment_intents::Column::LastErrorCode,
+                Expr::value(code.to_owned()),
+            )
+            .col_expr(
+                payment_intents::Column::LastErrorMessage,
+                Expr::value(message.to_owned()),
+            );
+    }
+    Ok(update.exec(db).await?.rows_affected == 1)
+}

@@ -597,7 +597,7 @@ async fn refund(
         if let Err(e) = state.queue.publish(jobs::REFUND_DISPATCH, &refund.id).await {
             tracing::warn!(error = %e, refund = %refund.id, "could not queue the refund; the reconciler will");
         }
-        let settled = wait_refund(&state, &caller.scope, &refund.id, &intent.id).await?;
+        let settled = wait_refund(state, &caller.scope, &refund.id, &intent.id).await?;
         if settled.status == RefundStatus::Failed {
             let refused = MpError::orders(
                 409,
@@ -627,7 +627,7 @@ async fn refund(
             .find::<payment_intents::Entity>(&state.db, &intent.id)
             .await
             .map_err(core)?;
-        Ok((StatusCode::CREATED, render(&state, &now).await?))
+        Ok((StatusCode::CREATED, render(state, &now).await?))
     })
     .await?;
     match outcome {

@@ -15,11 +15,13 @@ use sea_orm::{
 };
 use serde::Serialize;
 
+use crate::effects::Effects;
 use crate::entities::{payment_intents, refunds};
 use crate::error::CoreError;
 use crate::events;
 use crate::id::RefundId;
-use crate::states::{IntentStatus, RefundStatus, UpstreamApi};
+use crate::intents::{Applied, MoveFrom, UpstreamFacts, apply_in};
+use crate::states::{EventSource, IntentStatus, RefundStatus, UpstreamApi};
 use crate::tenancy::Scope;
 
 /// The amount still refundable: the intent minus refunds not failed.
@@ -143,24 +145,28 @@ pub async fn list_for_intent(
         .await?)
 }
 
-/// Settles a refund (worker). Returns the webhook deliveries to publish.
-/// Applied only from `queued`/`pending`, so a repeated settle does nothing.
+/// Settles a refund (worker). Returns what the commit owes (webhooks, and
+/// wake-ups of the intent). Applied only from `queued`/`pending`, so a
+/// repeated settle does nothing. With `intent_refunded` (Mercado Pago now
+/// shows the whole amount refunded) the intent becomes `refunded` in the
+/// same transaction, so nobody ever sees the refund without the status.
 pub async fn settle(
     db: &DatabaseConnection,
     refund_id: &str,
     outcome: RefundStatus,
     upstream_id: Option<String>,
     error: Option<(String, String)>,
-) -> Result<Vec<String>, CoreError> {
+    intent_refunded: bool,
+) -> Result<Effects, CoreError> {
     let txn = db.begin_write().await?;
     let Some(refund) = refunds::Entity::find_by_id(refund_id.to_owned())
         .one(&txn)
         .await?
     else {
-        return Ok(Vec::new());
+        return Ok(Effects::none());
     };
     if !refund.status.can_become(outcome) {
-        return Ok(Vec::new());
+        return Ok(Effects::none());
     }
     let mut update = refunds::Entity::update_many()
         .col_expr(refunds::Column::Status, Expr::value(outcome))
@@ -180,7 +186,7 @@ pub async fn settle(
     }
     if update.exec(&txn).await?.rows_affected == 0 {
         txn.rollback().await?;
-        return Ok(Vec::new());
+        return Ok(Effects::none());
     }
     let settled = refunds::Entity::find_by_id(refund_id.to_owned())
         .one(&txn)
@@ -204,8 +210,35 @@ pub async fn settle(
         }
         None => Vec::new(),
     };
+    let mut effects = Effects::none()
+        .deliveries(deliveries)
+        .changed(&settled.intent_id);
+    if intent_refunded && outcome == RefundStatus::Succeeded {
+        let intent = payment_intents::Entity::find_by_id(settled.intent_id.clone())
+            .one(&txn)
+            .await?
+            .ok_or(CoreError::NotFound {
+                kind: "payment intent",
+            })?;
+        let facts = UpstreamFacts {
+            status_detail: Some("refunded".into()),
+            ..Default::default()
+        };
+        let moved = apply_in(
+            &txn,
+            &intent,
+            MoveFrom::Only(&[IntentStatus::Processed]),
+            IntentStatus::Refunded,
+            &facts,
+            EventSource::Worker,
+        )
+        .await?;
+        if let Applied::Yes(_, more) = moved {
+            effects = effects.deliveries(more);
+        }
+    }
     txn.commit().await?;
-    Ok(deliveries)
+    Ok(effects)
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,16 +6,15 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, refunds};
-use platform_core::intents::UpstreamFacts;
 use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
 use platform_core::refunds as refund_service;
 use platform_core::sea_orm::EntityTrait;
-use platform_core::states::{EventSource, IntentStatus, RefundStatus};
+use platform_core::states::RefundStatus;
 use tokio::sync::watch;
 
 use crate::WorkerContext;
-use crate::dispatch::{Next, TokenTrouble, apply, with_token};
+use crate::dispatch::{Next, TokenTrouble, with_token};
 
 /// A refund failing for passing reasons this long is given up.
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(1);
@@ -71,6 +70,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
             RefundStatus::Failed,
             None,
             Some(("not_refundable", "the intent has no upstream payment")),
+            false,
         )
         .await;
     };
@@ -91,25 +91,18 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
     match result {
         Ok(Ok(order)) => {
             let upstream = order.transactions.refunds.last().map(|r| r.id.clone());
-            settle(ctx, &refund, RefundStatus::Succeeded, upstream, None).await?;
-            if order.status == OrderStatus::Refunded {
-                let facts = UpstreamFacts {
-                    status_detail: Some("refunded".into()),
-                    ..Default::default()
-                };
-                apply(
-                    ctx,
-                    &intent.id,
-                    IntentStatus::Refunded,
-                    facts,
-                    EventSource::Worker,
-                )
-                .await?;
-            } else {
-                // A partial refund keeps the intent processed (§3.4).
-                let _ = ctx.queue.notify(jobs::INTENT_CHANGED, &intent.id).await;
-            }
-            Ok(Next::Done)
+            // A partial refund keeps the intent processed (§3.4); a full one
+            // moves it to refunded in the refund's own transaction.
+            let refunded = order.status == OrderStatus::Refunded;
+            settle(
+                ctx,
+                &refund,
+                RefundStatus::Succeeded,
+                upstream,
+                None,
+                refunded,
+            )
+            .await
         }
         Ok(Err(e)) if e.is_retryable() && Utc::now() - refund.created_at < GIVE_UP_AFTER => {
             tracing::info!(refund = %refund.id, error = %e, "refund will be retried");
@@ -125,6 +118,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
                 RefundStatus::Failed,
                 None,
                 Some((&code, &e.to_string())),
+                false,
             )
             .await
         }
@@ -140,6 +134,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
                     "seller_needs_reconnect",
                     "the seller must link the account again",
                 )),
+                false,
             )
             .await
         }
@@ -152,15 +147,18 @@ async fn settle(
     outcome: RefundStatus,
     upstream_id: Option<String>,
     error: Option<(&str, &str)>,
+    intent_refunded: bool,
 ) -> Result<Next, CoreError> {
-    let deliveries = refund_service::settle(
+    refund_service::settle(
         &ctx.db,
         &refund.id,
         outcome,
         upstream_id,
         error.map(|(c, m)| (c.to_owned(), m.to_owned())),
+        intent_refunded,
     )
-    .await?;
-    crate::announce_deliveries(ctx, &deliveries).await;
+    .await?
+    .publish(&ctx.queue)
+    .await;
     Ok(Next::Done)
 }

@@ -19,8 +19,8 @@ use crate::db::BeginWrite;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
 };
 use serde::Serialize;
 
@@ -438,175 +438,208 @@ pub async fn transition_from(
             .ok_or(CoreError::NotFound {
                 kind: "payment intent",
             })?;
-        let stale_version = facts.version.is_some_and(|v| v <= current.upstream_version);
-        let unsent = current.dispatch_attempts == 0 && current.cancel_state.is_none();
-        if !from.allows(current.status)
-            || (matches!(from, MoveFrom::Unsent) && !unsent)
-            || !current.status.can_become(next)
-            || stale_version
-        {
-            return Ok(Transition::Ignored { intent: current });
-        }
-        // Paid although the POS asked to cancel (the terminal won the race,
-        // or an order thought canceled was charged): record what happened
-        // and flag it for people, never hide it.
-        let cancel_asked = current.status == IntentStatus::Canceled
-            || current
-                .cancel_state
-                .is_some_and(|c| c != CancelState::Refused);
-        let attention = match next {
-            IntentStatus::Processed if cancel_asked => Some(PAID_AFTER_CANCEL),
-            IntentStatus::Processed if current.status == IntentStatus::Failed => {
-                Some(PAID_AFTER_FAILURE)
-            }
-            _ => None,
-        };
-        let now = Utc::now();
         let txn = db.begin_write().await?;
-        let mut update = payment_intents::Entity::update_many()
-            .col_expr(payment_intents::Column::Status, Expr::value(next))
-            .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
-            .filter(payment_intents::Column::Id.eq(intent_id))
-            .filter(payment_intents::Column::Status.eq(current.status));
-        if matches!(from, MoveFrom::Unsent) {
-            // The worker's claim bumps the attempts: whichever of the two
-            // updates comes second matches nothing.
-            update = update
-                .filter(payment_intents::Column::DispatchAttempts.eq(0))
-                .filter(payment_intents::Column::CancelState.is_null());
-        }
-        if let Some(d) = &facts.status_detail {
-            update = update.col_expr(
-                payment_intents::Column::StatusDetail,
-                Expr::value(d.clone()),
-            );
-        }
-        if let Some(u) = &facts.upstream_id {
-            update = update.col_expr(payment_intents::Column::UpstreamId, Expr::value(u.clone()));
-        }
-        if let Some(p) = &facts.mp_payment_id {
-            update = update.col_expr(payment_intents::Column::MpPaymentId, Expr::value(p.clone()));
-        }
-        if let Some(v) = facts.version {
-            update = update.col_expr(payment_intents::Column::UpstreamVersion, Expr::value(v));
-        }
-        // A passing error (a retried dispatch, a refused cancel) is history
-        // once the intent moves on successfully; the event log keeps it.
-        if facts.error.is_none()
-            && matches!(
-                next,
-                IntentStatus::Created
-                    | IntentStatus::AtTerminal
-                    | IntentStatus::Processed
-                    | IntentStatus::Refunded
-            )
-        {
-            update = update
-                .col_expr(
-                    payment_intents::Column::LastErrorCode,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(
-                    payment_intents::Column::LastErrorMessage,
-                    Expr::value(Option::<String>::None),
-                );
-        }
-        if let Some((code, message)) = &facts.error {
-            update = update
-                .col_expr(
-                    payment_intents::Column::LastErrorCode,
-                    Expr::value(code.clone()),
-                )
-                .col_expr(
-                    payment_intents::Column::LastErrorMessage,
-                    Expr::value(message.clone()),
-                );
-        }
-        if let Some(reason) = attention {
-            update = update
-                .col_expr(
-                    payment_intents::Column::RequiresAttention,
-                    Expr::value(true),
-                )
-                .col_expr(
-                    payment_intents::Column::AttentionReason,
-                    Expr::value(reason),
-                );
-        }
-        if next == IntentStatus::Canceled {
-            update = update.col_expr(
-                payment_intents::Column::CancelState,
-                Expr::value(CancelState::Done),
-            );
-        }
-        if next.is_final() {
-            update = update
-                .col_expr(
-                    payment_intents::Column::OpenOnTerminal,
-                    Expr::value(Option::<String>::None),
-                )
-                .col_expr(payment_intents::Column::FinalizedAt, Expr::value(Some(now)))
-                .col_expr(
-                    payment_intents::Column::NextDispatchAt,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                );
-        }
-        if update.exec(&txn).await?.rows_affected == 0 {
-            // Someone else moved it first; look again.
-            txn.rollback().await?;
-            continue;
-        }
-        let updated = payment_intents::Entity::find_by_id(intent_id.to_owned())
-            .one(&txn)
-            .await?
-            .ok_or(CoreError::NotFound {
-                kind: "payment intent",
-            })?;
-        record_event(
-            &txn,
-            &updated,
-            Some(current.status),
-            next,
-            source,
-            facts.detail.clone(),
-        )
-        .await?;
-        let mut deliveries = match event_type_for(next) {
-            Some(t) => {
-                events::emit(
-                    &txn,
-                    &updated.integrator_id,
-                    Some(&updated.seller_id),
-                    t,
-                    &IntentView::from(&updated),
-                )
-                .await?
+        match apply_in(&txn, &current, from, next, &facts, source).await? {
+            Applied::No => {
+                txn.rollback().await?;
+                return Ok(Transition::Ignored { intent: current });
             }
-            None => Vec::new(),
-        };
-        if attention.is_some() {
-            tracing::error!(intent_id = %updated.id, "paid after a cancel was requested: needs attention");
-            deliveries.extend(
-                events::emit(
-                    &txn,
-                    &updated.integrator_id,
-                    Some(&updated.seller_id),
-                    "payment_intent.requires_attention",
-                    &IntentView::from(&updated),
-                )
-                .await?,
-            );
+            // Someone else moved it first; look again.
+            Applied::Lost => {
+                txn.rollback().await?;
+                continue;
+            }
+            Applied::Yes(intent, deliveries) => {
+                txn.commit().await?;
+                return Ok(Transition::Applied { intent, deliveries });
+            }
         }
-        txn.commit().await?;
-        return Ok(Transition::Applied {
-            intent: updated,
-            deliveries,
-        });
     }
     Err(CoreError::conflict(
         "concurrent_update",
         "the payment intent is being changed concurrently; retry",
     ))
+}
+
+/// What [`apply_in`] did.
+pub enum Applied {
+    /// Not allowed from the state read (or out of date): nothing written.
+    No,
+    /// The row changed since it was read: nothing written; read it again.
+    Lost,
+    /// Written in the transaction, with its webhook deliveries.
+    Yes(payment_intents::Model, Vec<String>),
+}
+
+/// The move of [`transition_from`] inside the caller's write transaction,
+/// from `current` (the state the caller read), so another change (a refund
+/// settling) can commit together with it.
+pub async fn apply_in(
+    txn: &DatabaseTransaction,
+    current: &payment_intents::Model,
+    from: MoveFrom,
+    next: IntentStatus,
+    facts: &UpstreamFacts,
+    source: EventSource,
+) -> Result<Applied, CoreError> {
+    let intent_id = current.id.as_str();
+    let stale_version = facts.version.is_some_and(|v| v <= current.upstream_version);
+    let unsent = current.dispatch_attempts == 0 && current.cancel_state.is_none();
+    if !from.allows(current.status)
+        || (matches!(from, MoveFrom::Unsent) && !unsent)
+        || !current.status.can_become(next)
+        || stale_version
+    {
+        return Ok(Applied::No);
+    }
+    // Paid although the POS asked to cancel (the terminal won the race,
+    // or an order thought canceled was charged): record what happened
+    // and flag it for people, never hide it.
+    let cancel_asked = current.status == IntentStatus::Canceled
+        || current
+            .cancel_state
+            .is_some_and(|c| c != CancelState::Refused);
+    let attention = match next {
+        IntentStatus::Processed if cancel_asked => Some(PAID_AFTER_CANCEL),
+        IntentStatus::Processed if current.status == IntentStatus::Failed => {
+            Some(PAID_AFTER_FAILURE)
+        }
+        _ => None,
+    };
+    let now = Utc::now();
+    let mut update = payment_intents::Entity::update_many()
+        .col_expr(payment_intents::Column::Status, Expr::value(next))
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::Status.eq(current.status));
+    if matches!(from, MoveFrom::Unsent) {
+        // The worker's claim bumps the attempts: whichever of the two
+        // updates comes second matches nothing.
+        update = update
+            .filter(payment_intents::Column::DispatchAttempts.eq(0))
+            .filter(payment_intents::Column::CancelState.is_null());
+    }
+    if let Some(d) = &facts.status_detail {
+        update = update.col_expr(
+            payment_intents::Column::StatusDetail,
+            Expr::value(d.clone()),
+        );
+    }
+    if let Some(u) = &facts.upstream_id {
+        update = update.col_expr(payment_intents::Column::UpstreamId, Expr::value(u.clone()));
+    }
+    if let Some(p) = &facts.mp_payment_id {
+        update = update.col_expr(payment_intents::Column::MpPaymentId, Expr::value(p.clone()));
+    }
+    if let Some(v) = facts.version {
+        update = update.col_expr(payment_intents::Column::UpstreamVersion, Expr::value(v));
+    }
+    // A passing error (a retried dispatch, a refused cancel) is history
+    // once the intent moves on successfully; the event log keeps it.
+    if facts.error.is_none()
+        && matches!(
+            next,
+            IntentStatus::Created
+                | IntentStatus::AtTerminal
+                | IntentStatus::Processed
+                | IntentStatus::Refunded
+        )
+    {
+        update = update
+            .col_expr(
+                payment_intents::Column::LastErrorCode,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                payment_intents::Column::LastErrorMessage,
+                Expr::value(Option::<String>::None),
+            );
+    }
+    if let Some((code, message)) = &facts.error {
+        update = update
+            .col_expr(
+                payment_intents::Column::LastErrorCode,
+                Expr::value(code.clone()),
+            )
+            .col_expr(
+                payment_intents::Column::LastErrorMessage,
+                Expr::value(message.clone()),
+            );
+    }
+    if let Some(reason) = attention {
+        update = update
+            .col_expr(
+                payment_intents::Column::RequiresAttention,
+                Expr::value(true),
+            )
+            .col_expr(
+                payment_intents::Column::AttentionReason,
+                Expr::value(reason),
+            );
+    }
+    if next == IntentStatus::Canceled {
+        update = update.col_expr(
+            payment_intents::Column::CancelState,
+            Expr::value(CancelState::Done),
+        );
+    }
+    if next.is_final() {
+        update = update
+            .col_expr(
+                payment_intents::Column::OpenOnTerminal,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(payment_intents::Column::FinalizedAt, Expr::value(Some(now)))
+            .col_expr(
+                payment_intents::Column::NextDispatchAt,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            );
+    }
+    if update.exec(txn).await?.rows_affected == 0 {
+        return Ok(Applied::Lost);
+    }
+    let updated = payment_intents::Entity::find_by_id(intent_id.to_owned())
+        .one(txn)
+        .await?
+        .ok_or(CoreError::NotFound {
+            kind: "payment intent",
+        })?;
+    record_event(
+        txn,
+        &updated,
+        Some(current.status),
+        next,
+        source,
+        facts.detail.clone(),
+    )
+    .await?;
+    let mut deliveries = match event_type_for(next) {
+        Some(t) => {
+            events::emit(
+                txn,
+                &updated.integrator_id,
+                Some(&updated.seller_id),
+                t,
+                &IntentView::from(&updated),
+            )
+            .await?
+        }
+        None => Vec::new(),
+    };
+    if attention.is_some() {
+        tracing::error!(intent_id = %updated.id, "paid after a cancel was requested: needs attention");
+        deliveries.extend(
+            events::emit(
+                txn,
+                &updated.integrator_id,
+                Some(&updated.seller_id),
+                "payment_intent.requires_attention",
+                &IntentView::from(&updated),
+            )
+            .await?,
+        );
+    }
+    Ok(Applied::Yes(updated, deliveries))
 }
 
 fn event_type_for(status: IntentStatus) -> Option<&'static str> {

@@ -14,6 +14,7 @@ use sea_orm_migration::prelude::*;
 mod m20261123_000001_init;
 mod m20261124_000002_dashboard;
 mod m20261124_000003_refresh_lease;
+mod m20261201_000004_fidelity;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_init::Migration),
             Box::new(m20261124_000002_dashboard::Migration),
             Box::new(m20261124_000003_refresh_lease::Migration),
+            Box::new(m20261201_000004_fidelity::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ mod m20261123_000001_init;
 mod m20261124_000002_dashboard;
 mod m20261124_000003_refresh_lease;
 mod m20261201_000001_money_state;
+mod m20261201_000004_fidelity;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_dashboard::Migration),
             Box::new(m20261124_000003_refresh_lease::Migration),
             Box::new(m20261201_000001_money_state::Migration),
+            Box::new(m20261201_000004_fidelity::Migration),
         ]
     }
 }

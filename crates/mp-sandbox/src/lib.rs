@@ -16,9 +16,11 @@ mod order_validation;
 mod order_view;
 mod orders;
 mod pages;
+mod payments;
 mod point_legacy;
 mod pos;
 mod qr;
+mod qr_pay;
 mod routes;
 mod sandbox;
 mod sites;
@@ -108,6 +110,28 @@ impl Timings {
     }
 }
 
+/// How long OAuth credentials live (reference 1.2). Tests shorten them to
+/// exercise expiry without advancing the clock by months.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    /// A seller's access token (`expires_in`, 180 days).
+    pub access: Duration,
+    /// An application's own `client_credentials` token (6 hours).
+    pub app_access: Duration,
+    /// A refresh token not yet used (single use; as long as the access token).
+    pub refresh: Duration,
+}
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        TokenLifetimes {
+            access: Duration::from_secs(15_552_000),
+            app_access: Duration::from_secs(6 * 3600),
+            refresh: Duration::from_secs(15_552_000),
+        }
+    }
+}
+
 /// Unit of `ts` in `x-signature` (reference 4.6: the sources disagree).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum SignatureTs {
@@ -142,6 +166,8 @@ pub struct SandboxConfig {
     pub webhook_timeout: Duration,
     /// Seed the default application with one MLB test seller and terminal.
     pub seed_demo_seller: bool,
+    /// Access- and refresh-token lifetimes (Mercado Pago's by default).
+    pub token_lifetimes: TokenLifetimes,
 }
 
 impl SandboxConfig {
@@ -160,6 +186,7 @@ impl SandboxConfig {
             max_notification_attempts: 20,
             webhook_timeout: Duration::from_secs(22),
             seed_demo_seller: false,
+            token_lifetimes: TokenLifetimes::default(),
         }
     }
 

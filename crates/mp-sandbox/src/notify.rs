@@ -345,8 +345,12 @@ pub fn order_body(o: &crate::model::Order, action: &str, now: DateTime<Utc>) -> 
         data["total_paid_amount"] = json!(paid.clone().unwrap_or_else(|| "0.00".into()));
         data["transactions"] = json!({"payments": [crate::orders::payment_json(&o.payment)]});
     }
-    if action == "order.action_required" {
-        data["status_detail"] = json!("check_on_terminal");
+    // The webhook example (reference 4.3) shows the payment's detail on the
+    // order: `accredited` for a processed one, while `GET` keeps `processed`.
+    match action {
+        "order.action_required" => data["status_detail"] = json!("check_on_terminal"),
+        "order.processed" => data["status_detail"] = json!("accredited"),
+        _ => {}
     }
     json!({
         "action": action, "api_version": "v1", "application_id": o.client_id, "data": data,

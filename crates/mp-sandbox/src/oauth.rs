@@ -271,9 +271,9 @@ pub async fn token(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -
             if rec.used || rec.expires_at <= now || rec.client_id != client_id {
                 return Err(invalid_grant());
             }
-            if p.get("redirect_uri")
-                .is_some_and(|r| *r != rec.redirect_uri)
-            {
+            // The redirect_uri used at authorization must be sent again, identical
+            // (RFC 6749 4.1.3; Mercado Pago refuses the exchange without it).
+            if p.get("redirect_uri") != Some(&rec.redirect_uri) {
                 return Err(invalid_grant());
             }
             if let Some(ch) = &rec.challenge
@@ -289,7 +289,7 @@ pub async fn token(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -
                 .get("refresh_token")
                 .ok_or_else(|| oerr("invalid_request", "refresh_token is required"))?;
             let rec = st.refresh.get(r).cloned().ok_or_else(invalid_grant)?;
-            if rec.used || rec.client_id != client_id {
+            if rec.used || rec.expires_at <= now || rec.client_id != client_id {
                 return Err(invalid_grant());
             }
             // Single use: the old refresh token dies, a new pair is issued.

@@ -73,7 +73,13 @@ pub fn validate_create(b: &Value) -> Result<Valid, ApiError> {
         Some(_) => return Err(err(400, "property_type", "type expected string")),
     }
     let external_reference = match obj.get("external_reference") {
-        None | Some(Value::Null) => None,
+        None | Some(Value::Null) => {
+            return Err(err(
+                400,
+                "required_properties",
+                "external_reference is required",
+            ));
+        }
         Some(Value::String(s)) => {
             if s.is_empty()
                 || s.len() > 64

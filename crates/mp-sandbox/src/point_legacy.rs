@@ -519,20 +519,3 @@ pub async fn patch_integrator(
     v["updated_at"] = json!(now);
     Ok(HttpResponse::NoContent().finish())
 }
-
-/// Minimal `GET /v1/payments/{id}` for payments made on sandbox terminals.
-pub async fn get_payment(
-    sb: web::Data<Sandbox>,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> ApiResult {
-    let p = principal(&sb, &req, S)?;
-    let st = sb.lock();
-    let v = path
-        .parse::<u64>()
-        .ok()
-        .and_then(|id| st.payments.get(&id))
-        .filter(|v| v["collector_id"].as_u64() == Some(p.user_id))
-        .ok_or_else(|| err(404, "not_found", "Payment not found"))?;
-    Ok(HttpResponse::Ok().json(v))
-}

@@ -5,6 +5,7 @@ use crate::auth::{Principal, principal};
 use crate::errors::{ApiError, ApiResult, Shape, parse_json_object};
 use crate::ids;
 use crate::sandbox::Sandbox;
+use crate::state::QrOrder;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
@@ -122,7 +123,13 @@ fn put_common(sb: &Sandbox, p: &Principal, user: &str, ext_pos: &str, body: &[u8
     validate_v2(&b)?;
     b["in_store_order_id"] = json!(ids::uuid());
     b["date_created"] = json!(sb.clock.now().to_rfc3339());
-    sb.lock().qr_orders.insert((user, ext_pos.to_string()), b);
+    let order = QrOrder {
+        body: b,
+        client_id: p.client_id.clone(),
+    };
+    sb.lock()
+        .qr_orders
+        .insert((user, ext_pos.to_string()), order);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -142,7 +149,7 @@ pub async fn get_v2(
             "There is no order for this point of sale",
         )
     })?;
-    Ok(HttpResponse::Ok().json(o))
+    Ok(HttpResponse::Ok().json(&o.body))
 }
 
 pub async fn delete_v2(
@@ -207,6 +214,10 @@ pub async fn post_legacy(
         "notification_url": b.get("notification_url"), "items": items, "total_amount": total,
         "date_created": now.to_rfc3339(), "last_updated": now.to_rfc3339(), "order_status": "payment_required",
     });
-    sb.lock().qr_orders.insert((user, ext_pos), out.clone());
+    let order = QrOrder {
+        body: out.clone(),
+        client_id: p.client_id.clone(),
+    };
+    sb.lock().qr_orders.insert((user, ext_pos), order);
     Ok(HttpResponse::Ok().json(out))
 }

@@ -3,7 +3,8 @@
 use crate::errors::ApiError;
 use crate::sandbox::Sandbox;
 use crate::{
-    accounts, faults, helpers, oauth, orders, pages, point_legacy as pl, pos, qr, stores, terminals,
+    accounts, faults, helpers, oauth, orders, pages, payments, point_legacy as pl, pos, qr, qr_pay,
+    stores, terminals,
 };
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, ResponseError, web};
@@ -101,7 +102,20 @@ pub fn configure(cfg: &mut web::ServiceConfig, sandbox: web::Data<Sandbox>) {
                     "/point/integration-api/integrator",
                     web::patch().to(pl::patch_integrator),
                 )
-                .route("/v1/payments/{id}", web::get().to(pl::get_payment))
+                // Payments API (terminal and QR payments) and their refunds
+                .route("/v1/payments/{id}", web::get().to(payments::get))
+                .route(
+                    "/v1/payments/{id}/refunds",
+                    web::get().to(payments::list_refunds),
+                )
+                .route(
+                    "/v1/payments/{id}/refunds",
+                    web::post().to(payments::create_refund),
+                )
+                .route(
+                    "/v1/payments/{id}/refunds/{refund_id}",
+                    web::get().to(payments::get_refund),
+                )
                 // Orders + Terminals
                 .route("/v1/orders", web::post().to(orders::create))
                 .route("/v1/orders", web::get().to(orders::search))
@@ -181,6 +195,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, sandbox: web::Data<Sandbox>) {
                     web::post().to(helpers::terminal_action),
                 )
                 .route("/sandbox/charges", web::get().to(helpers::charges))
+                .route("/sandbox/qr/pay", web::post().to(qr_pay::pay))
                 .route(
                     "/sandbox/notifications",
                     web::get().to(helpers::notifications),

@@ -6,7 +6,7 @@ use crate::ids;
 use crate::model::*;
 use crate::notify::Notification;
 use crate::sites::{self, Site};
-use crate::{AppConfig, SandboxConfig, StepDurations};
+use crate::{AppConfig, SandboxConfig, StepDurations, TokenLifetimes};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -30,6 +30,14 @@ pub struct User {
     pub public_key: String,
 }
 
+/// A QR order as the API shows it, and the application whose token put it
+/// there (its webhook hears of the payment).
+#[derive(Clone, Debug)]
+pub struct QrOrder {
+    pub body: Value,
+    pub client_id: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct TokenRec {
     pub user_id: u64,
@@ -42,6 +50,7 @@ pub struct TokenRec {
 pub struct RefreshRec {
     pub user_id: u64,
     pub client_id: String,
+    pub expires_at: DateTime<Utc>,
     pub used: bool,
 }
 
@@ -100,10 +109,8 @@ pub struct Issued {
     pub public_key: String,
 }
 
-pub const TOKEN_TTL_SECS: i64 = 15_552_000;
-pub const APP_TOKEN_TTL_SECS: i64 = 6 * 3600;
-
 pub struct State {
+    pub lifetimes: TokenLifetimes,
     pub steps: StepDurations,
     pub default_terminal_mode: TerminalMode,
     pub default_client_id: String,
@@ -123,7 +130,7 @@ pub struct State {
     /// Legacy Payments API view of terminal charges (`GET /v1/payments/{id}`).
     pub payments: HashMap<u64, Value>,
     /// Current QR order per (collector, external_pos_id).
-    pub qr_orders: HashMap<(u64, String), Value>,
+    pub qr_orders: HashMap<(u64, String), QrOrder>,
     pub idem: HashMap<(u64, &'static str, String), IdemEntry>,
     pub charges: Vec<Charge>,
     pub notifications: Vec<Notification>,
@@ -137,6 +144,7 @@ impl State {
     pub fn new(cfg: &SandboxConfig, now: DateTime<Utc>) -> Self {
         let mut st = State {
             steps: cfg.timings.steps(),
+            lifetimes: cfg.token_lifetimes,
             default_terminal_mode: cfg.terminal_mode,
             default_client_id: cfg.default_app.client_id.clone(),
             apps: BTreeMap::new(),
@@ -211,11 +219,13 @@ impl State {
         with_refresh: bool,
         now: DateTime<Utc>,
     ) -> Issued {
-        let ttl = if with_refresh {
-            TOKEN_TTL_SECS
+        let secs = |d: std::time::Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
+        let ttl = secs(if with_refresh {
+            self.lifetimes.access
         } else {
-            APP_TOKEN_TTL_SECS
-        };
+            self.lifetimes.app_access
+        });
+        let refresh_ttl = secs(self.lifetimes.refresh);
         let access = ids::access_token(client_id, user_id, now);
         self.tokens.insert(
             access.clone(),
@@ -233,6 +243,7 @@ impl State {
                 RefreshRec {
                     user_id,
                     client_id: client_id.to_string(),
+                    expires_at: now + chrono::Duration::seconds(refresh_ttl),
                     used: false,
                 },
             );

@@ -185,9 +185,10 @@ fn charge_intent(st: &mut State, i: &Intent, now: DateTime<Utc>) -> u64 {
         .get(&i.user_id)
         .map(|u| u.site.currency)
         .unwrap_or("BRL");
-    st.payments.insert(
+    crate::payments::insert(
+        st,
         pid,
-        json!({"id": pid, "status": "in_process", "status_detail": "pending_contingency",
+        json!({"status": "in_process", "status_detail": "pending_contingency",
                "transaction_amount": i.amount as f64 / 100.0, "currency_id": currency,
                "payment_type_id": ptype, "collector_id": i.user_id,
                "external_reference": i.additional_info.get("external_reference"),
@@ -483,11 +484,30 @@ fn charge_order(st: &mut State, id: &str, f: &ForcedOrder, approved: bool, now: 
     } else {
         "master".into()
     });
-    o.payment.method = Some((pid, ptype, f.installments.unwrap_or(1)));
-    o.payment.reference_id = Some(ids::random_digits(12));
+    o.payment.method = Some((pid.clone(), ptype.clone(), f.installments.unwrap_or(1)));
+    let reference = 100_000_000_000 + ids::random_u64() % 900_000_000_000;
+    o.payment.reference_id = Some(reference.to_string());
     if approved {
         o.payment.paid_cents = Some(o.payment.amount_cents);
     }
+    let o = o.clone();
+    let currency = st
+        .users
+        .get(&o.user_id)
+        .map(|u| u.site.currency)
+        .unwrap_or("BRL");
+    // The order's payment as the Payments API shows it (its `reference_id`).
+    let view = json!({
+        "status": if approved { "approved" } else { "rejected" },
+        "status_detail": if approved { "accredited" } else { "cc_rejected_other_reason" },
+        "transaction_amount": o.payment.amount_cents as f64 / 100.0, "currency_id": currency,
+        "payment_type_id": ptype, "payment_method_id": pid,
+        "installments": f.installments.unwrap_or(1), "collector_id": o.user_id,
+        "external_reference": o.external_reference, "date_created": now.to_rfc3339(),
+        "order": {"id": o.id, "type": "point_order"},
+        "point_of_interaction": {"type": "POINT", "device_id": o.terminal_id},
+    });
+    crate::payments::insert(st, reference, view);
     st.charges.push(Charge {
         terminal_id: o.terminal_id.clone(),
         user_id: o.user_id,
@@ -545,13 +565,24 @@ pub fn finish_order(
 pub fn add_refund(st: &mut State, id: &str, cents: i64, now: DateTime<Utc>) -> Option<String> {
     let o = st.orders.get_mut(id)?;
     let rid = format!("REF{}", ids::ulid(now));
+    let reference = 100_000_000_000 + ids::random_u64() % 900_000_000_000;
     o.refunds.push(OrderRefund {
         id: rid.clone(),
         transaction_id: o.payment.id.clone(),
-        reference_id: ids::random_digits(12),
+        reference_id: reference.to_string(),
         amount_cents: cents,
         status: "processed".into(),
     });
+    // The same refund in the Payments API view of the order's payment.
+    if let Some(pid) = o
+        .payment
+        .reference_id
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+    {
+        crate::payments::record_refund(st, pid, reference, cents, now);
+    }
+    let o = st.orders.get_mut(id)?;
     o.payment.refunded_cents += cents;
     let full = o.payment.refunded_cents >= o.payment.paid_cents.unwrap_or(0);
     if full {

@@ -356,3 +356,89 @@ async fn revoke_helper_makes_tokens_401() {
                                                  "grant_type": "refresh_token", "refresh_token": s["refresh_token"]})).await;
     assert_eq!(r.body["error"], "invalid_grant");
 }
+
+async fn code_for(c: &Ctx, a: &Value, uid: u64) -> String {
+    let q = format!("{}&user_id={uid}&decision=allow", auth_query(a, ""));
+    let r = c
+        .post(&format!("/sandbox/authorize?{q}"), None, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    code_of(r.body["redirect_to"].as_str().unwrap())
+}
+
+#[tokio::test]
+async fn code_exchange_needs_the_redirect_uri_used_at_authorization() {
+    let c = start().await;
+    let a = app(&c, None).await;
+    let uid = c.seller("MLB", 1).await["user_id"].as_u64().unwrap();
+    let code = code_for(&c, &a, uid).await;
+    let no_redirect = json!({"client_id": a["client_id"], "client_secret": a["client_secret"],
+                             "grant_type": "authorization_code", "code": code});
+    let r = c.post("/oauth/token", None, no_redirect).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{}",
+        r.body
+    );
+    let mut other = json!({"client_id": a["client_id"], "client_secret": a["client_secret"],
+                           "grant_type": "authorization_code", "code": code});
+    other["redirect_uri"] = json!(format!("{REDIRECT}/other"));
+    assert_eq!(
+        c.post("/oauth/token", None, other).await.body["error"],
+        "invalid_grant"
+    );
+    // The refusals did not burn the code: with the same redirect_uri it works.
+    let r = exchange(&c, &a, &code, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn token_lifetimes_follow_the_configured_knob() {
+    let mut cfg = mp_sandbox::SandboxConfig::for_tests();
+    cfg.token_lifetimes = mp_sandbox::TokenLifetimes {
+        access: Duration::from_secs(60),
+        app_access: Duration::from_secs(30),
+        refresh: Duration::from_secs(120),
+    };
+    let c = start_with(cfg).await;
+    let a = app(&c, None).await;
+    let uid = c.seller("MLB", 1).await["user_id"].as_u64().unwrap();
+    let r = exchange(&c, &a, &code_for(&c, &a, uid).await, None).await;
+    assert_eq!(r.body["expires_in"], 60, "{}", r.body);
+    let access = r.body["access_token"].as_str().unwrap().to_string();
+    let rt = r.body["refresh_token"].as_str().unwrap().to_string();
+    let refresh = |rt: String| {
+        let (c, a) = (&c, a.clone());
+        async move {
+            c.post("/oauth/token", None, json!({"client_id": a["client_id"], "client_secret": a["client_secret"],
+                                                 "grant_type": "refresh_token", "refresh_token": rt})).await
+        }
+    };
+    // The access token dies at its expires_in; the refresh token still works.
+    c.sb.clock().advance(Duration::from_secs(59));
+    assert_eq!(c.get("/users/me", Some(&access)).await.status, 200);
+    c.sb.clock().advance(Duration::from_secs(1));
+    assert_eq!(c.get("/users/me", Some(&access)).await.status, 401);
+    let r = refresh(rt).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rt = r.body["refresh_token"].as_str().unwrap().to_string();
+    // An unused refresh token expires too.
+    c.sb.clock().advance(Duration::from_secs(120));
+    let r = refresh(rt).await;
+    assert_eq!(
+        (r.status, r.body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{}",
+        r.body
+    );
+    let r = c
+        .post(
+            "/oauth/token",
+            None,
+            json!({"client_id": a["client_id"], "client_secret": a["client_secret"],
+                                                 "grant_type": "client_credentials"}),
+        )
+        .await;
+    assert_eq!(r.body["expires_in"], 30);
+}

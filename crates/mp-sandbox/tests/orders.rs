@@ -66,6 +66,8 @@ async fn order_is_processed_and_a_signed_order_notification_arrives() {
         n.body["data"]["transactions"]["payments"][0]["status_detail"],
         "accredited"
     );
+    // Reference 4.3's example: the order's detail is `accredited` in the webhook.
+    assert_eq!(n.body["data"]["status_detail"], "accredited");
     assert!(n.body["data"]["version"].as_u64().unwrap() >= 3);
     assert!(verify_signature(n, app["webhook_secret"].as_str().unwrap()));
     let ts = n
@@ -123,6 +125,8 @@ async fn create_validation_errors_use_the_errors_envelope() {
         (json!({"expiration_time": "PT10S"}), "property_value"),
         (json!({"external_reference": "has space"}), "property_value"),
         (json!({"config": {"point": {}}}), "required_properties"),
+        // Required by the create-order reference (3.1).
+        (json!({"external_reference": null}), "required_properties"),
     ];
     for (i, (patch, code)) in cases.into_iter().enumerate() {
         let mut b = order_body(&term, "10.00");

@@ -158,6 +158,7 @@ pub async fn create(
         status: Set(QrOrderStatus::Active),
         sponsor_id: Set(integrator.sponsor_id),
         expires_at: Set(Some(expires_at)),
+        mp_payment_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

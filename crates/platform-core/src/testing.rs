@@ -474,6 +474,7 @@ pub async fn seed_integrator(
         status: Set(QrOrderStatus::Active),
         sponsor_id: Set(Some(mp_user_base.to_string())),
         expires_at: Set(None),
+        mp_payment_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

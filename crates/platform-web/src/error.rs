@@ -137,6 +137,10 @@ impl From<CoreError> for ApiError {
 }
 
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    // Mercado Pago's paths answer in Mercado Pago's words (docs/mp-compat.md).
+    if let Some(res) = crate::api::mp_unknown_route(&req) {
+        return Ok(res);
+    }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         "route_not_found",

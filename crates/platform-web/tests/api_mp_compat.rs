@@ -1115,8 +1115,164 @@ async fn scope_isolation(t: &TestDb) {
     }
 }
 
+/// Issue 13: what Mercado Pago refuses at create time is a 400 here too; the
+/// order view carries the fields a POS reads; a legacy `payment.id` is an
+/// integer; unknown Mercado Pago routes answer in Mercado Pago's shape.
+async fn orders_fidelity_fields_and_create_rules(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(100).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    let free = device(100, 1);
+    let before = count(&app).await;
+    // MLB's legacy floor is 1.00; the Orders API's is 5.00.
+    let (st, b) = create_order(&app, &key, "min", &order_body(&free, "1.00")).await;
+    assert_eq!((st, code(&b)), (400, "property_value"), "{b}");
+    assert!(b["errors"][0]["message"].as_str().unwrap().contains("5.00"));
+    let mut v = order_body(&free, "15.00");
+    v.as_object_mut().unwrap().remove("external_reference");
+    let (st, b) = create_order(&app, &key, "noref", &v).await;
+    assert_eq!((st, code(&b)), (400, "required_properties"), "{b}");
+    v["external_reference"] = json!("has space");
+    let (st, b) = create_order(&app, &key, "badref", &v).await;
+    assert_eq!((st, code(&b)), (400, "property_value"), "{b}");
+    let mut v = order_body(&free, "15.00");
+    v["integration_data"]["platform_id"] = json!(7);
+    let (st, b) = create_order(&app, &key, "badplat", &v).await;
+    assert_eq!((st, code(&b)), (400, "property_type"), "{b}");
+    assert_eq!(count(&app).await, before, "nothing created");
+
+    // The view: the POS's expiration and integration ids, the application,
+    // the totals.
+    let (st, o) = create_order(&app, &key, "ok", &order_body(&free, "24.00")).await;
+    assert_eq!(st, 201, "{o}");
+    assert_eq!(o["expiration_time"], "PT16M");
+    assert_eq!(o["integration_data"]["platform_id"], "dev_1");
+    assert_eq!(o["integration_data"]["integrator_id"], "dev_1");
+    assert_eq!(o["integration_data"]["application_id"], "1000");
+    assert_eq!(o["integration_data"]["sponsor"]["id"], "100");
+    assert_eq!(
+        (o["total_amount"].as_str(), o["total_paid_amount"].as_str()),
+        (Some("24.00"), Some("0.00"))
+    );
+    let id = o["id"].as_str().unwrap().to_owned();
+    let pi = pi_of_order(&id);
+    // What the worker records from Mercado Pago's order: brand and reference.
+    let details = platform_core::entities::mp_order_details::Entity::find_by_id(pi.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .expect("details recorded at create");
+    assert_eq!(details.expiration_time.as_deref(), Some("PT16M"));
+    let mut a: platform_core::entities::mp_order_details::ActiveModel = details.into();
+    a.payment_method_id = platform_core::sea_orm::Set(Some("master".into()));
+    a.reference_id = platform_core::sea_orm::Set(Some("12345678".into()));
+    platform_core::sea_orm::ActiveModelTrait::update(a, &app.state.db)
+        .await
+        .unwrap();
+    move_to(&app, &pi, IntentStatus::AtTerminal).await;
+    intents::transition(
+        &app.state.db,
+        &pi,
+        IntentStatus::Processed,
+        UpstreamFacts {
+            mp_payment_id: Some("PAY01JQ4S4KY8HWQ6NA5PXB65B3D3".into()),
+            ..Default::default()
+        },
+        EventSource::Worker,
+    )
+    .await
+    .unwrap();
+    let (_, g) = json(
+        app.get(&key, &format!("/v1/orders/{id}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let pay = &g["transactions"]["payments"][0];
+    assert_eq!(pay["payment_method"]["id"], "master", "{g}");
+    assert_eq!(pay["reference_id"], "12345678");
+    assert_eq!(g["total_paid_amount"], "24.00");
+
+    // Legacy: `payment.id` is an integer even when Mercado Pago's id is `PAY…`.
+    let base = "/point/integration-api";
+    let (st, c) = json(
+        app.post(&key, &format!("{base}/devices/{free}/payment-intents"))
+            .json(&json!({"amount": 1500}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 200, "{c}");
+    let legacy = c["id"].as_str().unwrap().to_owned();
+    let (_, native) = json(
+        app.get(&key, "/v1/payment-intents?limit=1")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let lpi = native["data"][0]["id"].as_str().unwrap().to_owned();
+    move_to(&app, &lpi, IntentStatus::AtTerminal).await;
+    intents::transition(
+        &app.state.db,
+        &lpi,
+        IntentStatus::Processed,
+        UpstreamFacts {
+            mp_payment_id: Some("PAY01JQ4S4KY8HWQ6NA5PXB65B3D3".into()),
+            ..Default::default()
+        },
+        EventSource::Worker,
+    )
+    .await
+    .unwrap();
+    let (_, g) = json(
+        app.get(&key, &format!("{base}/payment-intents/{legacy}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(g["state"], "FINISHED", "{g}");
+    let n = g["payment"]["id"].as_i64().expect("an integer payment id");
+    assert!(n > 0 && n < 1 << 53, "{n}");
+    let (_, again) = json(
+        app.get(&key, &format!("{base}/payment-intents/{legacy}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again["payment"]["id"].as_i64(), Some(n), "stable");
+
+    // Unknown routes of Mercado Pago's families: its classic 404.
+    for path in [
+        "/v1/orders/x/nope",
+        "/point/integration-api/nope",
+        "/merchant_orders/1",
+    ] {
+        let (st, b) = json(app.get(&key, path).send().await.unwrap()).await;
+        assert_eq!(st, 404, "{path}");
+        assert_eq!(
+            (b["error"].as_str(), b["status"].as_i64()),
+            (Some("not_found"), Some(404)),
+            "{path}: {b}"
+        );
+        assert!(b["cause"].is_array(), "{path}: {b}");
+    }
+    // Puente's own paths keep Puente's shape.
+    let (st, b) = json(app.get(&key, "/v1/nope").send().await.unwrap()).await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (404, Some("route_not_found")),
+        "{b}"
+    );
+}
+
 on_both_databases!(
     orders_create_validates_and_overrides_sponsor,
+    orders_fidelity_fields_and_create_rules,
     orders_idempotency_and_terminal_lock,
     orders_cancel_and_refund,
     legacy_point_api,

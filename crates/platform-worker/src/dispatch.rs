@@ -286,7 +286,8 @@ async fn create_upstream(
     let device = terminal.device_id.clone();
     let result = match intent.upstream_api {
         UpstreamApi::Orders => {
-            let req = order_request(intent, &device)?;
+            let mut req = order_request(intent, &device)?;
+            crate::order_details::forward(&ctx.db, &intent.id, &mut req).await?;
             with_token(ctx, &intent.seller_id, |token| {
                 let req = req.clone();
                 async move {

@@ -13,6 +13,7 @@
 pub mod dispatch;
 pub mod mapping;
 pub mod notifications;
+pub mod order_details;
 pub mod reconcile;
 pub mod refresh;
 pub mod refunds;

@@ -44,15 +44,21 @@ pub async fn sync_intent(
     };
     let token = credentials::access_token(&ctx.db, &ctx.keyring, &intent.seller_id).await?;
     let fetched = match intent.upstream_api {
-        UpstreamApi::Orders => ctx
-            .mp
-            .get_order(&token.token, upstream_id)
-            .await
-            .map(|order| {
+        UpstreamApi::Orders => {
+            let got = ctx.mp.get_order(&token.token, upstream_id).await;
+            if let Ok(order) = &got
+                && let Err(e) =
+                    crate::order_details::record(&ctx.db, &intent.id, &intent.integrator_id, order)
+                        .await
+            {
+                tracing::warn!(intent_id = %intent.id, error = %e, "order details not recorded");
+            }
+            got.map(|order| {
                 let mut facts = mapping::order_facts(&order);
                 facts.version = version;
                 mapping::order_status(order.status).map(|s| (s, facts))
-            }),
+            })
+        }
         UpstreamApi::Legacy => ctx
             .mp
             .get_payment_intent(&token.token, upstream_id)

@@ -21,6 +21,8 @@ pub struct Model {
     pub status: QrOrderStatus,
     pub sponsor_id: Option<String>,
     pub expires_at: Option<DateTimeUtc>,
+    /// The Mercado Pago payment that paid it, once known.
+    pub mp_payment_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -19,6 +19,8 @@ mod webhooks;
 
 use actix_web::web;
 
+pub(crate) use mp_compat::unknown_route as mp_unknown_route;
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     intents::configure(cfg);
     automation::configure(cfg);

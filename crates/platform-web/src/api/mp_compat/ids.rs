@@ -84,6 +84,16 @@ pub fn intent_from_legacy(s: &str) -> Option<String> {
         .map(PaymentIntentId::into_string)
 }
 
+/// A legacy `payment.id` for an intent whose Mercado Pago payment id is not
+/// a number (the Orders upstream's `PAY…`): typed SDKs decode it as an
+/// integer. The intent's random low 53 bits (a JSON-safe integer), offset so
+/// it never collides with a small number; stable, derivable, no storage.
+pub fn payment_number(intent_id: &str) -> i64 {
+    let bits = decode(body(intent_id)).unwrap_or(0) & ((1u128 << 53) - 1);
+    // Fits: 2^53 - 1 is below i64::MAX.
+    bits as i64 | (1 << 52)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +119,17 @@ mod tests {
         assert!(intent_from_order("ORD01JQ4S4KY8HWQ6NA5PXB65B3D3").is_some());
         assert_eq!(intent_from_order("ORDnope"), None);
         assert_eq!(intent_from_legacy("not-a-uuid"), None);
+    }
+
+    #[test]
+    fn payment_numbers_are_stable_safe_integers() {
+        let a = PaymentIntentId::new().into_string();
+        let b = PaymentIntentId::new().into_string();
+        assert_eq!(payment_number(&a), payment_number(&a));
+        assert_ne!(payment_number(&a), payment_number(&b));
+        for id in [&a, &b] {
+            let n = payment_number(id);
+            assert!((1 << 52..1 << 53).contains(&n), "{n}");
+        }
     }
 }

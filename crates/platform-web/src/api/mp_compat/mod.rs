@@ -10,6 +10,7 @@
 //! the integrator's sponsor, events and webhooks), dispatched by the worker.
 //! See docs/mp-compat.md.
 
+mod details;
 mod error;
 mod idem;
 mod ids;
@@ -32,6 +33,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
     point::configure(cfg);
     terminals::configure(cfg);
+}
+
+/// Path segments that belong to Mercado Pago's API families; an unknown route
+/// under one of them is Mercado Pago's 404, not Puente's.
+const MP_PREFIXES: &[&str] = &[
+    "/v1/orders",
+    "/v1/payments",
+    "/point",
+    "/terminals/v1",
+    "/users",
+    "/stores",
+    "/pos",
+    "/v2/pos",
+    "/instore",
+    "/mpmobile",
+    "/oauth/token",
+    "/merchant_orders",
+];
+
+/// Mercado Pago's answer to a route it does not serve (the classic shape,
+/// as the sandbox answers), for paths of its API families.
+pub fn unknown_route(req: &HttpRequest) -> Option<actix_web::HttpResponse> {
+    use actix_web::ResponseError;
+    let path = req.path();
+    MP_PREFIXES
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|r| r.starts_with('/')))
+        .then(|| MpError::classic(404, "not_found", "resource not found").error_response())
 }
 
 /// Authenticates the request's API key, with errors in `shape`.

@@ -13,12 +13,16 @@ use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrde
 use platform_core::states::{EventSource, IntentStatus, RefundStatus};
 use serde_json::{Map, Value, json};
 
+use super::details::{self, RequestDetails};
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state, view};
 use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
 const S: Shape = Shape::Orders;
+
+/// Mercado Pago refuses a Point order below 5.00 at create time.
+const ORDER_MIN_CENTS: i64 = 500;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/v1/orders", web::post().to(create))
@@ -43,6 +47,7 @@ fn core(e: platform_core::CoreError) -> MpError {
 /// A validated create body.
 struct OrderIn {
     terminal_id: String,
+    details: RequestDetails,
     new: NewIntent,
 }
 
@@ -133,9 +138,31 @@ fn parse_create(raw: &[u8]) -> Result<OrderIn, MpError> {
     {
         return Err(bad("property_value", "processing_mode must be automatic"));
     }
-    let external_reference = string_at(&v, "external_reference")?.map(str::to_owned);
+    // Required by the create-order reference (§3.1), with its alphabet.
+    let external_reference = match string_at(&v, "external_reference")? {
+        None => {
+            return Err(bad(
+                "required_properties",
+                "property external_reference is required",
+            ));
+        }
+        Some(r)
+            if r.is_empty()
+                || r.len() > 64
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            return Err(bad(
+                "property_value",
+                "external_reference must be 1-64 characters of [A-Za-z0-9_-]",
+            ));
+        }
+        Some(r) => Some(r.to_owned()),
+    };
     let description = string_at(&v, "description")?.map(str::to_owned);
-    if let Some(e) = string_at(&v, "expiration_time")? {
+    let expiration_time = string_at(&v, "expiration_time")?.map(str::to_owned);
+    if let Some(e) = &expiration_time {
         match duration_secs(e) {
             Some(s) if (30..=3 * 3600).contains(&s) => {}
             _ => {
@@ -146,8 +173,26 @@ fn parse_create(raw: &[u8]) -> Result<OrderIn, MpError> {
             }
         }
     }
-    // Whatever the POS sends as sponsor is replaced by the integrator's.
-    object_at(&v, "integration_data")?;
+    // Whatever the POS sends as sponsor is replaced by the integrator's; its
+    // platform and integrator ids are kept and forwarded.
+    let (mut platform_id, mut integrator_id) = (None, None);
+    if let Some(data) = object_at(&v, "integration_data")? {
+        let data = Value::Object(data.clone());
+        for (field, slot) in [
+            ("platform_id", &mut platform_id),
+            ("integrator_id", &mut integrator_id),
+        ] {
+            match string_at(&data, field)? {
+                Some(id) if id.is_empty() || id.len() > 64 => {
+                    return Err(bad(
+                        "property_value",
+                        format!("integration_data.{field} must be 1-64 characters"),
+                    ));
+                }
+                id => *slot = id.map(str::to_owned),
+            }
+        }
+    }
 
     let tx = object_at(&v, "transactions")?
         .ok_or_else(|| bad("required_properties", "property transactions is required"))?;
@@ -198,6 +243,13 @@ fn parse_create(raw: &[u8]) -> Result<OrderIn, MpError> {
         }
         Some(_) => return Err(bad("property_type", "amount must be a decimal string")),
     };
+    // The Orders API's own floor, below every site's legacy minimum (§3.1).
+    if amount < ORDER_MIN_CENTS {
+        return Err(bad(
+            "property_value",
+            "transactions.payments[0].amount: Must be greater than or equal to 5.00",
+        ));
+    }
 
     let config = object_at(&v, "config")?
         .ok_or_else(|| bad("required_properties", "property config.point is required"))?;
@@ -264,6 +316,11 @@ fn parse_create(raw: &[u8]) -> Result<OrderIn, MpError> {
     };
     Ok(OrderIn {
         terminal_id,
+        details: RequestDetails {
+            expiration_time,
+            platform_id,
+            integrator_id,
+        },
         new: NewIntent {
             amount,
             description,
@@ -365,6 +422,13 @@ async fn create(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpErr
                 ),
                 other => core(other),
             })?;
+            // Before the dispatch job is queued, so the worker forwards them.
+            // The order exists already: a failure here loses only the echo.
+            if let Err(e) =
+                details::save(&state.db, &intent.id, &intent.integrator_id, &input.details).await
+            {
+                tracing::warn!(intent_id = %intent.id, error = %e, "order details not recorded");
+            }
             super::super::intents::after_commit(state, &intent.id, &deliveries).await;
             Ok((StatusCode::CREATED, render(state, &intent).await?))
         },

@@ -3,7 +3,9 @@
 
 use chrono::SecondsFormat;
 use platform_core::CoreError;
-use platform_core::entities::{payment_intents, refunds, sellers, terminals};
+use platform_core::entities::{
+    integrators, mp_order_details, payment_intents, refunds, sellers, terminals,
+};
 use platform_core::mercadopago::Amount;
 use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use platform_core::states::{CancelState, IntentStatus, RefundStatus, Site};
@@ -19,6 +21,9 @@ pub struct Ctx {
     pub site: Option<Site>,
     /// Refunds not failed, oldest first.
     pub refunds: Vec<refunds::Model>,
+    /// The integrator's Mercado Pago application (`integration_data.application_id`).
+    pub application_id: Option<String>,
+    pub details: Option<mp_order_details::Model>,
 }
 
 pub async fn ctx(state: &AppState, i: &payment_intents::Model) -> Result<Ctx, CoreError> {
@@ -34,8 +39,15 @@ pub async fn ctx(state: &AppState, i: &payment_intents::Model) -> Result<Ctx, Co
         .order_by_asc(refunds::Column::Id)
         .all(&state.db)
         .await?;
+    let application_id = integrators::Entity::find_by_id(i.integrator_id.clone())
+        .one(&state.db)
+        .await?
+        .and_then(|g| g.mp_client_id);
+    let details = super::details::find(&state.db, &i.id).await?;
     Ok(Ctx {
         refunds,
+        application_id,
+        details,
         device_id: terminal.map(|t| t.device_id).unwrap_or_default(),
         user_id: seller.as_ref().map(|s| s.mp_user_id),
         site: seller.map(|s| s.site_id),
@@ -180,15 +192,34 @@ pub fn order_json(i: &payment_intents::Model, c: &Ctx) -> Value {
     } else if refunded > 0 {
         payment["refunded_amount"] = json!(money(refunded));
     }
-    if let Some(p) = i
-        .mp_payment_id
-        .as_deref()
-        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        payment["reference_id"] = json!(p);
+    let d = c.details.as_ref();
+    // Mercado Pago's payment reference: reported by the Orders upstream, or
+    // the legacy upstream's numeric payment id.
+    let reference = d.and_then(|d| d.reference_id.clone()).or_else(|| {
+        i.mp_payment_id
+            .clone()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if let Some(r) = &reference {
+        payment["reference_id"] = json!(r);
     }
-    if let Some(t) = &i.payment_type {
-        payment["payment_method"] = json!({"type": t, "installments": i.installments.unwrap_or(1)});
+    let brand = d.and_then(|d| d.payment_method_id.clone());
+    if i.payment_type.is_some() || brand.is_some() {
+        let mut pm = json!({"installments": i.installments.unwrap_or(1)});
+        if let Some(t) = &i.payment_type {
+            pm["type"] = json!(t);
+        }
+        if let Some(b) = brand {
+            pm["id"] = json!(b);
+        }
+        payment["payment_method"] = pm;
+    }
+    if i.status == IntentStatus::Failed
+        && let (Some(code), Some(message)) = (&i.last_error_code, &i.last_error_message)
+    {
+        // A failure Mercado Pago reported after the create (a refused
+        // dispatch): its reason, so the POS is not left with a bare `failed`.
+        payment["errors"] = json!([{"code": code, "message": message}]);
     }
     let mut config = json!({"point": {
         "terminal_id": c.device_id,
@@ -207,34 +238,71 @@ pub fn order_json(i: &payment_intents::Model, c: &Ctx) -> Value {
             .refunds
             .iter()
             .map(|r| {
-                json!({
+                let mut v = json!({
                     "id": ids::refund_id(&r.id),
                     "transaction_id": ids::payment_id(&i.id),
                     "amount": money(r.amount),
                     "status": if r.status == RefundStatus::Succeeded { "processed" } else { "processing" },
-                })
+                });
+                if let Some(reference) = refund_reference(r, d) {
+                    v["reference_id"] = json!(reference);
+                }
+                v
             })
             .collect();
         transactions["refunds"] = json!(list);
     }
+    let mut integration = json!({"sponsor": {"id": i.sponsor_id}});
+    if let Some(a) = &c.application_id {
+        integration["application_id"] = json!(a);
+    }
+    if let Some(p) = d.and_then(|d| d.platform_id.as_ref()) {
+        integration["platform_id"] = json!(p);
+    }
+    if let Some(g) = d.and_then(|d| d.mp_integrator_id.as_ref()) {
+        integration["integrator_id"] = json!(g);
+    }
+    let paid = if matches!(i.status, IntentStatus::Processed | IntentStatus::Refunded) {
+        i.amount
+    } else {
+        0
+    };
     json!({
         "id": ids::order_id(&i.id),
         "type": "point",
         "user_id": c.user_id.map(|u| u.to_string()),
         "external_reference": i.external_reference,
         "description": i.description,
-        // Puente lets Mercado Pago apply its default (docs/mp-compat.md).
-        "expiration_time": "PT15M",
+        // What the POS asked for (forwarded), else Mercado Pago's default.
+        "expiration_time": d.and_then(|d| d.expiration_time.clone()).unwrap_or_else(|| "PT15M".into()),
         "processing_mode": "automatic",
         "country_code": c.site.map(country),
         "currency": i.currency,
-        "integration_data": {"sponsor": {"id": i.sponsor_id}},
+        "integration_data": integration,
+        "total_amount": amount,
+        "total_paid_amount": money(paid),
         "status": status,
         "status_detail": status_detail,
         "created_date": date(i.created_at),
         "last_updated_date": date(i.updated_at),
         "config": config,
         "transactions": transactions,
+    })
+}
+
+/// A refund's `reference_id`: reported by the Orders upstream (by its
+/// `REF…` id), or the legacy upstream's numeric refund id.
+fn refund_reference(r: &refunds::Model, d: Option<&mp_order_details::Model>) -> Option<String> {
+    let upstream = r.upstream_id.as_deref()?;
+    let reported = d
+        .and_then(|d| d.refund_references.as_deref())
+        .and_then(|j| serde_json::from_str::<serde_json::Map<String, Value>>(j).ok())
+        .and_then(|m| m.get(upstream).and_then(Value::as_str).map(str::to_owned));
+    reported.or_else(|| {
+        upstream
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| upstream.to_owned())
     })
 }
 
@@ -254,11 +322,13 @@ pub fn legacy_state(i: &payment_intents::Model) -> &'static str {
     }
 }
 
-/// A payment id as the legacy API writes it: a number when it is one.
-fn payment_ref(p: &str) -> Value {
-    p.parse::<i64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| json!(p))
+/// A payment id as the legacy API writes it: always an integer (typed SDKs
+/// decode it so); Mercado Pago's own when it is one, else derived from the intent.
+fn payment_ref(intent_id: &str, p: &str) -> Value {
+    Value::from(
+        p.parse::<i64>()
+            .unwrap_or_else(|_| ids::payment_number(intent_id)),
+    )
 }
 
 /// The legacy payment intent; `with_state` false for the create response
@@ -275,7 +345,7 @@ pub fn legacy_json(i: &payment_intents::Model, device_id: &str, with_state: bool
         payment.insert("installments_cost".into(), json!(c));
     }
     if with_state && let Some(p) = &i.mp_payment_id {
-        payment.insert("id".into(), payment_ref(p));
+        payment.insert("id".into(), payment_ref(&i.id, p));
         let state = match i.status {
             IntentStatus::Processed | IntentStatus::Refunded => "approved",
             _ => "rejected",

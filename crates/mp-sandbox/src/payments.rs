@@ -1,0 +1,180 @@
+//! The Payments API view of what terminals and QR buyers paid:
+//! `GET /v1/payments/{id}` and its refunds (`/v1/payments/{id}/refunds`).
+//! A payment of an Orders API order is refunded through its order, so both
+//! views always agree.
+
+use crate::auth::principal;
+use crate::errors::{ApiError, ApiResult, Shape, parse_json_opt};
+use crate::sandbox::Sandbox;
+use crate::state::State;
+use crate::terminal_sim;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+const S: Shape = Shape::Classic;
+
+fn err(status: u16, error: &str, msg: &str) -> ApiError {
+    ApiError::classic(status, error, msg)
+}
+
+fn not_found() -> ApiError {
+    err(404, "not_found", "Payment not found")
+}
+
+fn cents(amount: f64) -> i64 {
+    (amount * 100.0).round() as i64
+}
+
+/// Records a payment (a terminal charge or a QR buyer's) in the Payments API view.
+pub fn insert(st: &mut State, id: u64, mut payment: Value) {
+    payment["id"] = json!(id);
+    payment["refunds"] = json!([]);
+    payment["transaction_amount_refunded"] = json!(0.0);
+    st.payments.insert(id, payment);
+}
+
+/// Adds an approved refund of `amount_cents` to a payment; a refund of what
+/// is left makes it `refunded`. Returns the refund.
+pub fn record_refund(
+    st: &mut State,
+    payment_id: u64,
+    refund_id: u64,
+    amount_cents: i64,
+    now: DateTime<Utc>,
+) -> Option<Value> {
+    let p = st.payments.get_mut(&payment_id)?;
+    let amount = amount_cents as f64 / 100.0;
+    let refund = json!({
+        "id": refund_id, "payment_id": payment_id, "amount": amount, "metadata": {},
+        "source": {"id": p["collector_id"].to_string(), "type": "collector"},
+        "date_created": now.to_rfc3339(), "unique_sequence_number": null,
+        "refund_mode": "standard", "adjustment_amount": 0, "status": "approved",
+        "reason": null, "labels": [], "amount_refunded_to_payer": amount,
+        "partition_details": [], "external_refund_id": null,
+    });
+    if let Some(list) = p["refunds"].as_array_mut() {
+        list.push(refund.clone());
+    } else {
+        p["refunds"] = json!([refund.clone()]);
+    }
+    let total = p["transaction_amount"].as_f64().unwrap_or(0.0);
+    let refunded = p["transaction_amount_refunded"].as_f64().unwrap_or(0.0) + amount;
+    p["transaction_amount_refunded"] = json!(refunded);
+    if cents(refunded) >= cents(total) {
+        p["status"] = json!("refunded");
+        p["status_detail"] = json!("refunded");
+    } else {
+        p["status_detail"] = json!("partially_refunded");
+    }
+    Some(refund)
+}
+
+/// The seller's payment, or a 404 (another seller's payment does not exist).
+fn own(st: &State, user_id: u64, id: &str) -> Result<(u64, Value), ApiError> {
+    id.parse::<u64>()
+        .ok()
+        .and_then(|id| st.payments.get(&id).map(|p| (id, p.clone())))
+        .filter(|(_, p)| p["collector_id"].as_u64() == Some(user_id))
+        .ok_or_else(not_found)
+}
+
+pub async fn get(sb: web::Data<Sandbox>, req: HttpRequest, path: web::Path<String>) -> ApiResult {
+    let p = principal(&sb, &req, S)?;
+    let st = sb.lock();
+    let (_, v) = own(&st, p.user_id, &path)?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+pub async fn list_refunds(
+    sb: web::Data<Sandbox>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult {
+    let p = principal(&sb, &req, S)?;
+    let st = sb.lock();
+    let (_, v) = own(&st, p.user_id, &path)?;
+    Ok(HttpResponse::Ok().json(v.get("refunds").cloned().unwrap_or(json!([]))))
+}
+
+pub async fn get_refund(
+    sb: web::Data<Sandbox>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let p = principal(&sb, &req, S)?;
+    let (pid, rid) = path.into_inner();
+    let st = sb.lock();
+    let (_, v) = own(&st, p.user_id, &pid)?;
+    v["refunds"]
+        .as_array()
+        .and_then(|l| {
+            l.iter()
+                .find(|r| rid.parse::<u64>().ok() == r["id"].as_u64())
+        })
+        .map(|r| HttpResponse::Ok().json(r))
+        .ok_or_else(|| err(404, "not_found", "Refund not found"))
+}
+
+/// `POST /v1/payments/{id}/refunds`: no body (or no `amount`) refunds what is left.
+pub async fn create_refund(
+    sb: web::Data<Sandbox>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> ApiResult {
+    let p = principal(&sb, &req, S)?;
+    let body = parse_json_opt(&body, S)?.unwrap_or(json!({}));
+    let requested = match body.get("amount") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(a) if a > 0.0 && (a * 100.0 - (a * 100.0).round()).abs() < 1e-6 => Some(cents(a)),
+            _ => {
+                return Err(err(
+                    400,
+                    "bad_request",
+                    "amount must be positive, with up to 2 decimals",
+                ));
+            }
+        },
+        Some(_) => return Err(err(400, "bad_request", "amount must be a number")),
+    };
+    let now = sb.clock.now();
+    let mut st = sb.lock();
+    let (pid, pay) = own(&st, p.user_id, &path)?;
+    let refundable = pay["status"] == "approved";
+    if !refundable {
+        return Err(err(
+            400,
+            "bad_request",
+            "Payment status does not allow refunds",
+        ));
+    }
+    let total = cents(pay["transaction_amount"].as_f64().unwrap_or(0.0));
+    let done = cents(pay["transaction_amount_refunded"].as_f64().unwrap_or(0.0));
+    let amount = requested.unwrap_or(total - done);
+    if amount <= 0 || done + amount > total {
+        return Err(err(
+            400,
+            "bad_request",
+            "The amount to refund exceeds the amount available",
+        ));
+    }
+    // An order's payment is refunded through the order (its view, its webhook).
+    let refund = match pay["order"]["type"].as_str() {
+        Some("point_order") => {
+            let order_id = pay["order"]["id"].as_str().unwrap_or_default().to_string();
+            terminal_sim::add_refund(&mut st, &order_id, amount, now)
+                .and_then(|_| st.payments.get(&pid))
+                .and_then(|p| p["refunds"].as_array()?.last().cloned())
+        }
+        _ => {
+            let rid = st.next_id();
+            record_refund(&mut st, pid, rid, amount, now)
+        }
+    };
+    drop(st);
+    sb.kick();
+    let refund = refund.ok_or_else(not_found)?;
+    Ok(HttpResponse::Created().json(refund))
+}

@@ -1,0 +1,94 @@
+//! `mp_order_details`: what a POS sent through the compatible surface that
+//! the intent row does not hold (forwarded on dispatch), and what Mercado
+//! Pago reports about the payment and refunds (shown in the compatible view).
+
+use chrono::Utc;
+use platform_core::CoreError;
+use platform_core::entities::mp_order_details;
+use platform_core::mercadopago::{Order, PointOrderRequest};
+use platform_core::sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use serde_json::{Map, Value};
+
+/// Adds the POS's `expiration_time` and integration ids to an order request.
+pub async fn forward(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    req: &mut PointOrderRequest,
+) -> Result<(), CoreError> {
+    if let Some(d) = mp_order_details::Entity::find_by_id(intent_id.to_owned())
+        .one(db)
+        .await?
+    {
+        req.expiration_time = d.expiration_time;
+        req.platform_id = d.platform_id;
+        req.integrator_id = d.mp_integrator_id;
+    }
+    Ok(())
+}
+
+/// Records the card brand and the payment's and refunds' `reference_id` an
+/// order carries (only when it carries any).
+pub async fn record(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    integrator_id: &str,
+    order: &Order,
+) -> Result<(), CoreError> {
+    let payment = order.transactions.payments.first();
+    let brand = payment
+        .and_then(|p| p.payment_method.as_ref())
+        .and_then(|m| m.id.clone());
+    let reference = payment
+        .and_then(|p| p.reference_id.as_ref())
+        .map(|r| r.to_string());
+    let refunds: Map<String, Value> = order
+        .transactions
+        .refunds
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r.id.clone(),
+                Value::from(r.reference_id.as_ref()?.to_string()),
+            ))
+        })
+        .collect();
+    if brand.is_none() && reference.is_none() && refunds.is_empty() {
+        return Ok(());
+    }
+    let existing = mp_order_details::Entity::find_by_id(intent_id.to_owned())
+        .one(db)
+        .await?;
+    let refunds = (!refunds.is_empty()).then(|| Value::Object(refunds).to_string());
+    match existing {
+        Some(row) => {
+            let mut a: mp_order_details::ActiveModel = row.clone().into();
+            if brand.is_some() {
+                a.payment_method_id = Set(brand);
+            }
+            if reference.is_some() {
+                a.reference_id = Set(reference);
+            }
+            if refunds.is_some() {
+                a.refund_references = Set(refunds);
+            }
+            a.updated_at = Set(Utc::now());
+            a.update(db).await?;
+        }
+        None => {
+            mp_order_details::ActiveModel {
+                intent_id: Set(intent_id.to_owned()),
+                integrator_id: Set(integrator_id.to_owned()),
+                expiration_time: Set(None),
+                platform_id: Set(None),
+                mp_integrator_id: Set(None),
+                payment_method_id: Set(brand),
+                reference_id: Set(reference),
+                refund_references: Set(refunds),
+                updated_at: Set(Utc::now()),
+            }
+            .insert(db)
+            .await?;
+        }
+    }
+    Ok(())
+}

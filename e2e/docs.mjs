@@ -29,7 +29,7 @@ const curl = await op.locator('pre.curl').innerText();
 assert.match(curl, /curl -X POST "\$PUENTE_URL\/v1\/payment-intents"/);
 assert.match(curl, /Idempotency-Key/);
 assert.match(curl, /"terminal_id"/);
-assert.ok(new URL(page.url()).hash === '#createPaymentIntent', page.url());
+assert.equal(new URL(page.url()).hash, '#createPaymentIntent');
 assert.deepEqual(violations, []);
 await browser.close();
 console.log('docs story: ok');

@@ -13,6 +13,7 @@ use platform_core::sea_orm::EntityTrait;
 use platform_core::states::{ActorKind, OperatingMode};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiCaller;
 use super::{body, idempotent};
@@ -85,9 +86,11 @@ fn edit_error(e: EditError) -> ApiError {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ModeIn {
+#[schema(as = TerminalModeIn)]
+pub(crate) struct ModeIn {
+    #[schema(schema_with = super::openapi::schemas::operating_mode)]
     operating_mode: OperatingMode,
 }
 
@@ -130,9 +133,10 @@ async fn set_mode(
     Ok(HttpResponse::Ok().json(out))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LinkIn {
+#[schema(as = OnboardingLinkIn)]
+pub(crate) struct LinkIn {
     label: Option<String>,
     /// Hours until the link expires (default 72).
     expires_in_hours: Option<i64>,
@@ -184,10 +188,13 @@ async fn create_link(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// The previous page's `next_cursor`.
     starting_after: Option<String>,
+    /// 1–100.
     limit: Option<u64>,
 }
 

@@ -10,6 +10,7 @@ use platform_core::intents::{self, CancelAsk, IntentFilter, IntentView, NewInten
 use platform_core::states::{EventSource, IntentStatus};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiCaller;
 use super::{body, idempotent};
@@ -29,9 +30,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/payment-intents/{id}/cancel", web::post().to(cancel));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PaymentIn {
+#[schema(as = PaymentIntentPaymentIn)]
+pub(crate) struct PaymentIn {
+    /// `credit_card`, `debit_card` or `qr`; absent = the buyer chooses.
     #[serde(rename = "type")]
     payment_type: Option<String>,
     installments: Option<i32>,
@@ -40,16 +43,19 @@ struct PaymentIn {
 
 /// The create body. `sponsor` is accepted and ignored on purpose: Puente
 /// always sends the integrator's own sponsor id.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct IntentIn {
+#[schema(as = PaymentIntentIn)]
+pub(crate) struct IntentIn {
     terminal_id: String,
+    /// Minor units (centavos), within the seller's site limits.
     amount: i64,
     description: Option<String>,
     external_reference: Option<String>,
     #[serde(default)]
     print_on_terminal: bool,
     payment: Option<PaymentIn>,
+    /// Accepted and ignored: the integrator's own sponsor id is sent.
     #[serde(default, rename = "sponsor_id")]
     _sponsor_id: Option<serde_json::Value>,
 }
@@ -111,9 +117,9 @@ pub async fn after_commit(state: &AppState, intent_id: &str, deliveries: &[Strin
 }
 
 /// The cancel body; empty is `{}`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CancelIn {
+pub(crate) struct CancelIn {
     /// Also cancel an intent the terminal already holds (Mercado Pago asks
     /// the terminal; it may still finish the payment).
     #[serde(default)]
@@ -170,8 +176,9 @@ async fn cancel(
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct GetQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct GetQuery {
     /// Seconds to wait for a final state (long-poll), 0–60.
     wait: Option<u64>,
 }
@@ -202,16 +209,20 @@ async fn get(
     Ok(HttpResponse::Ok().json(IntentView::from(&intent)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct ListQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// One status (`queued`, `processed`, …).
     status: Option<String>,
     seller_id: Option<String>,
     terminal_id: Option<String>,
     external_reference: Option<String>,
     created_after: Option<chrono::DateTime<chrono::Utc>>,
     created_before: Option<chrono::DateTime<chrono::Utc>>,
+    /// The previous page's `next_cursor`.
     starting_after: Option<String>,
+    /// 1–100, default 20.
     limit: Option<u64>,
 }
 

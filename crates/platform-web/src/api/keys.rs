@@ -8,6 +8,7 @@ use platform_core::entities::api_keys as rows;
 use platform_core::states::{KeyMode, ScopeKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::{body, idempotent};
@@ -20,24 +21,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/api-keys/{id}", web::delete().to(revoke));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct KeyIn {
+#[schema(as = ApiKeyIn)]
+pub(crate) struct KeyIn {
     name: String,
     /// `integrator` (default), `seller`, `store` or `pos`.
+    #[schema(schema_with = super::openapi::schemas::scope_kind_or_null)]
     scope: Option<ScopeKind>,
     /// The seller, store or POS id for narrowed keys.
     scope_id: Option<String>,
     expires_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKey)]
 pub struct KeyOut {
     id: String,
+    #[schema(schema_with = super::openapi::schemas::object::api_key)]
     object: &'static str,
     name: String,
     prefix: String,
+    #[schema(schema_with = super::openapi::schemas::key_mode)]
     mode: KeyMode,
+    #[schema(schema_with = super::openapi::schemas::scope_kind)]
     scope: ScopeKind,
     seller_id: Option<String>,
     store_id: Option<String>,

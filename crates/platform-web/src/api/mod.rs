@@ -10,6 +10,7 @@ mod idempotent;
 pub(crate) mod intents;
 mod keys;
 mod mp_compat;
+pub mod openapi;
 mod qr;
 pub mod rate_limit;
 mod refunds;

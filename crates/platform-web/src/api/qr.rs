@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::qr_orders::{self, NewQrOrder, QrOrderView};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::{body, idempotent};
@@ -17,15 +18,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The body. `sponsor` is accepted and ignored: Puente sends the integrator's.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct QrOrderIn {
+pub(crate) struct QrOrderIn {
     title: String,
     description: Option<String>,
     /// Minor units.
     total_amount: i64,
     external_reference: Option<String>,
     expires_in_minutes: Option<i64>,
+    /// Accepted and ignored.
     #[serde(default, rename = "sponsor")]
     _sponsor: Option<serde_json::Value>,
 }

@@ -6,6 +6,7 @@ use platform_core::jobs;
 use platform_core::refunds::{self, RefundView};
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::auth::ApiCaller;
 use super::{body, idempotent};
@@ -17,9 +18,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/payment-intents/{id}/refunds", web::get().to(list));
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefundIn {
+pub(crate) struct RefundIn {
     /// Minor units; omitted = everything still refundable.
     amount: Option<i64>,
 }

@@ -6,6 +6,7 @@ use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::tenancy::{Scope, TenantEntity};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::IntoParams;
 
 use super::auth::ApiCaller;
 use crate::error::ApiError;
@@ -22,14 +23,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/v1/terminals/{id}", web::get().to(get_terminal));
 }
 
-#[derive(Debug, Deserialize)]
+/// The filters of every registry list; each list applies the ones that fit
+/// its objects (see the operation) and ignores the others.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     seller_id: Option<String>,
     store_id: Option<String>,
     pos_id: Option<String>,
+    /// Sellers: `linked`, `needs_reconnect` or `unlinked`.
     link_status: Option<String>,
+    /// The previous page's `next_cursor`.
     starting_after: Option<String>,
+    /// 1–100, default 50.
     limit: Option<u64>,
 }
 

@@ -8,15 +8,19 @@ use platform_core::entities::payment_intents;
 use platform_core::intents::IntentView;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
+use utoipa::IntoParams;
 
 use super::auth::ApiCaller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// Only this seller's intents.
     seller_id: Option<String>,
+    /// Only this terminal's intents.
     terminal_id: Option<String>,
 }
 

@@ -14,6 +14,7 @@ use platform_core::webhooks::delivery;
 use platform_core::webhooks::endpoints::{self, EndpointPatch, NewEndpoint, UrlRules};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
 
 use super::auth::ApiCaller;
 use super::{body, idempotent};
@@ -45,9 +46,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EndpointIn {
+#[schema(as = WebhookEndpointIn)]
+pub(crate) struct EndpointIn {
     url: String,
     description: Option<String>,
     /// Empty or absent = every event type.
@@ -65,9 +67,10 @@ where
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct EndpointPatchIn {
+#[schema(as = WebhookEndpointPatchIn)]
+pub(crate) struct EndpointPatchIn {
     url: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     description: Option<Option<String>>,
@@ -77,29 +80,36 @@ struct EndpointPatchIn {
     enabled: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ReplayIn {
+#[schema(as = WebhookReplayIn)]
+pub(crate) struct ReplayIn {
     since: DateTime<Utc>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct DeliveriesQuery {
+#[into_params(parameter_in = Query)]
+pub(crate) struct DeliveriesQuery {
+    /// 1–100, default 25.
     limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     before: Option<String>,
+    /// `pending`, `succeeded` or `dead`.
     status: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookEndpoint)]
 pub struct EndpointOut {
     id: String,
+    #[schema(schema_with = super::openapi::schemas::object::webhook_endpoint)]
     object: &'static str,
     url: String,
     description: Option<String>,
     event_types: Vec<String>,
     seller_id: Option<String>,
+    #[schema(schema_with = super::openapi::schemas::endpoint_status)]
     status: EndpointStatus,
     disabled_reason: Option<String>,
     failing_since: Option<DateTime<Utc>>,
@@ -128,7 +138,8 @@ impl From<&webhook_endpoints::Model> for EndpointOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookAttempt)]
 pub struct AttemptOut {
     attempt_no: i32,
     status_code: Option<i32>,
@@ -151,13 +162,16 @@ impl From<&webhook_attempts::Model> for AttemptOut {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WebhookDelivery)]
 pub struct DeliveryOut {
     id: String,
+    #[schema(schema_with = super::openapi::schemas::object::webhook_delivery)]
     object: &'static str,
     endpoint_id: String,
     event_id: String,
     event_type: String,
+    #[schema(schema_with = super::openapi::schemas::delivery_status)]
     status: DeliveryStatus,
     attempt_count: i32,
     next_attempt_at: Option<DateTime<Utc>>,

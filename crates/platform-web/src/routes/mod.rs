@@ -4,6 +4,7 @@ mod assets;
 pub(crate) mod health;
 mod home;
 mod openapi;
+mod reference;
 
 use actix_web::web;
 
@@ -13,6 +14,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::metrics::configure(cfg);
     home::configure(cfg);
     openapi::configure(cfg);
+    reference::configure(cfg);
     crate::api::configure(cfg);
     crate::notifications::configure(cfg);
     crate::onboarding::configure(cfg);

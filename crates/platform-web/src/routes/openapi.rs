@@ -1,9 +1,7 @@
-//! `/openapi.json`: the OpenAPI 3.1 description of the native API, kept in
-//! sync with the route table by `tests/openapi.rs`.
+//! `/openapi.json`: the OpenAPI 3.1 description of the native API,
+//! generated from the code (`api::openapi`).
 
 use actix_web::{HttpResponse, web};
-
-const SPEC: &str = include_str!("../../openapi/openapi.json");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/openapi.json", web::get().to(spec));
@@ -12,5 +10,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn spec() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(SPEC)
+        .body(crate::api::openapi::document_text())
 }

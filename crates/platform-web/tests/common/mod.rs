@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod conformance;
+
 use std::sync::Arc;
 
 use platform_core::api_keys::{self, NewApiKey};
@@ -94,8 +96,12 @@ impl TestApp {
     }
 }
 
-/// Status and JSON body of a response.
+/// Status and JSON body of a response, checked against the OpenAPI
+/// document (see `conformance`).
 pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
     let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(serde_json::Value::Null))
+    let path = res.url().path().to_owned();
+    let body = res.json().await.unwrap_or(serde_json::Value::Null);
+    conformance::check(&path, status, &body);
+    (status, body)
 }

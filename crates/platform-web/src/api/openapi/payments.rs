@@ -113,8 +113,10 @@ fn list_payment_intent_events() {}
     responses(
         (status = 200, description = "Canceled", body = IntentOut),
         (status = 202, description = "The terminal was asked to cancel; it decides", body = IntentOut),
+        (status = 400, description = "`invalid_json`", body = ErrorOut),
         (status = 404, description = "`not_found`", body = ErrorOut),
         (status = 409, description = "`intent_at_terminal`, `cancel_refused`, `intent_not_cancelable`, `concurrent_update`", body = ErrorOut),
+        (status = 422, description = "`invalid_body`: `at_terminal` is not a boolean, or an unknown field", body = ErrorOut),
         (status = 504, description = "`cancel_pending`", body = ErrorOut),
     ),
     security(("apiKey" = ["integrator", "seller", "store", "pos"])),

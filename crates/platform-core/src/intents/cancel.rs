@@ -13,6 +13,7 @@ use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use super::machine::{self, CancelStep};
 use super::{MoveFrom, Transition, UpstreamFacts, transition_from};
 use crate::effects::{Committed, Effects};
 use crate::entities::payment_intents;
@@ -56,90 +57,96 @@ pub async fn request_cancel(
         .find::<payment_intents::Entity>(db, ask.intent_id)
         .await?;
     for _ in 0..5 {
-        if intent.status.is_final() {
-            return Ok(Committed::new(
-                CancelOutcome::Final(intent),
-                Effects::none(),
-            ));
-        }
-        if intent.status == IntentStatus::Queued
-            && intent.dispatch_attempts == 0
-            && intent.cancel_state.is_none()
-        {
-            let t = transition_from(
-                db,
-                &intent.id,
-                MoveFrom::Unsent,
-                IntentStatus::Canceled,
-                UpstreamFacts {
-                    status_detail: Some("canceled_by_api".into()),
-                    ..Default::default()
-                },
-                ask.source,
-            )
-            .await?;
-            let effects = t.effects();
-            match t {
-                Transition::Applied { intent, .. } => {
-                    return Ok(Committed::new(CancelOutcome::Canceled(intent), effects));
-                }
-                // A worker claimed it meanwhile: it may exist upstream now.
-                Transition::Ignored { intent: now } => {
-                    intent = now;
-                    continue;
+        let step = machine::cancel_step(machine::Snapshot::from(&intent), ask.at_terminal);
+        let outcome = match step {
+            CancelStep::AlreadyFinal => CancelOutcome::Final(intent),
+            CancelStep::AlreadyPending => CancelOutcome::Requested(intent),
+            CancelStep::NeedsAtTerminalConsent => CancelOutcome::AtTerminal(intent),
+            CancelStep::CancelHere => {
+                let t = transition_from(
+                    db,
+                    &intent.id,
+                    MoveFrom::Unsent,
+                    IntentStatus::Canceled,
+                    UpstreamFacts {
+                        status_detail: Some("canceled_by_api".into()),
+                        ..Default::default()
+                    },
+                    ask.source,
+                )
+                .await?;
+                let effects = t.effects();
+                match t {
+                    Transition::Applied { intent, .. } => {
+                        return Ok(Committed::new(CancelOutcome::Canceled(intent), effects));
+                    }
+                    // A worker claimed it meanwhile: it may exist upstream now.
+                    Transition::Ignored { intent: now } => {
+                        intent = now;
+                        continue;
+                    }
                 }
             }
-        }
-        if intent
-            .cancel_state
-            .is_some_and(|c| matches!(c, CancelState::Requested | CancelState::Accepted))
-        {
-            return Ok(Committed::new(
-                CancelOutcome::Requested(intent),
-                Effects::none(),
-            ));
-        }
-        if intent.status == IntentStatus::AtTerminal && !ask.at_terminal {
-            return Ok(Committed::new(
-                CancelOutcome::AtTerminal(intent),
-                Effects::none(),
-            ));
-        }
-        let asked = payment_intents::Entity::update_many()
-            .col_expr(
-                payment_intents::Column::CancelState,
-                Expr::value(CancelState::Requested),
-            )
-            .col_expr(
-                payment_intents::Column::CancelAtTerminal,
-                Expr::value(ask.at_terminal),
-            )
-            .col_expr(
-                payment_intents::Column::CancelRequestedAt,
-                Expr::value(Some(Utc::now())),
-            )
-            .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(payment_intents::Column::Id.eq(intent.id.clone()))
-            .filter(payment_intents::Column::Status.eq(intent.status))
-            .filter(
-                payment_intents::Column::CancelState
-                    .is_null()
-                    .or(payment_intents::Column::CancelState.eq(CancelState::Refused)),
-            )
-            .exec(db)
-            .await?;
-        intent = scope
-            .find::<payment_intents::Entity>(db, ask.intent_id)
-            .await?;
-        if asked.rows_affected == 1 {
-            let effects = Effects::none().dispatch(&intent.id).changed(&intent.id);
-            return Ok(Committed::new(CancelOutcome::Requested(intent), effects));
-        }
+            CancelStep::AskUpstream => {
+                if let Some(asked) = ask_upstream(db, scope, &intent, ask).await? {
+                    return Ok(asked);
+                }
+                intent = scope
+                    .find::<payment_intents::Entity>(db, ask.intent_id)
+                    .await?;
+                continue;
+            }
+        };
+        return Ok(Committed::new(outcome, Effects::none()));
     }
     Err(CoreError::conflict(
         "concurrent_update",
         "the payment intent is being changed concurrently; retry",
     ))
+}
+
+/// Records a pending cancel if the row is still as read; `None` when it
+/// moved meanwhile (the caller decides again on the new state).
+async fn ask_upstream(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    intent: &payment_intents::Model,
+    ask: CancelAsk<'_>,
+) -> Result<Option<Committed<CancelOutcome>>, CoreError> {
+    let asked = payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::CancelState,
+            Expr::value(CancelState::Requested),
+        )
+        .col_expr(
+            payment_intents::Column::CancelAtTerminal,
+            Expr::value(ask.at_terminal),
+        )
+        .col_expr(
+            payment_intents::Column::CancelRequestedAt,
+            Expr::value(Some(Utc::now())),
+        )
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(payment_intents::Column::Id.eq(intent.id.clone()))
+        .filter(payment_intents::Column::Status.eq(intent.status))
+        .filter(
+            payment_intents::Column::CancelState
+                .is_null()
+                .or(payment_intents::Column::CancelState.eq(CancelState::Refused)),
+        )
+        .exec(db)
+        .await?;
+    if asked.rows_affected != 1 {
+        return Ok(None);
+    }
+    let intent = scope
+        .find::<payment_intents::Entity>(db, ask.intent_id)
+        .await?;
+    let effects = Effects::none().dispatch(&intent.id).changed(&intent.id);
+    Ok(Some(Committed::new(
+        CancelOutcome::Requested(intent),
+        effects,
+    )))
 }
 
 /// Mercado Pago answered the worker's cancel with something other than

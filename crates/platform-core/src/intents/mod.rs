@@ -12,6 +12,7 @@
 //! integrator event in the same transaction.
 
 mod cancel;
+mod machine;
 
 pub use cancel::{CancelAsk, CancelOutcome, record_cancel_answer, request_cancel};
 
@@ -483,29 +484,15 @@ pub async fn apply_in(
     source: EventSource,
 ) -> Result<Applied, CoreError> {
     let intent_id = current.id.as_str();
-    let stale_version = facts.version.is_some_and(|v| v <= current.upstream_version);
-    let unsent = current.dispatch_attempts == 0 && current.cancel_state.is_none();
-    if !from.allows(current.status)
-        || (matches!(from, MoveFrom::Unsent) && !unsent)
-        || !current.status.can_become(next)
-        || stale_version
-    {
+    let snapshot = machine::Snapshot::from(current);
+    let stale = facts.version.is_some_and(|v| v <= current.upstream_version);
+    if !machine::may_move(snapshot, from, next, stale) {
         return Ok(Applied::No);
     }
     // Paid although the POS asked to cancel (the terminal won the race,
     // or an order thought canceled was charged): record what happened
     // and flag it for people, never hide it.
-    let cancel_asked = current.status == IntentStatus::Canceled
-        || current
-            .cancel_state
-            .is_some_and(|c| c != CancelState::Refused);
-    let attention = match next {
-        IntentStatus::Processed if cancel_asked => Some(PAID_AFTER_CANCEL),
-        IntentStatus::Processed if current.status == IntentStatus::Failed => {
-            Some(PAID_AFTER_FAILURE)
-        }
-        _ => None,
-    };
+    let attention = machine::attention_for(snapshot, next);
     let now = Utc::now();
     let mut update = payment_intents::Entity::update_many()
         .col_expr(payment_intents::Column::Status, Expr::value(next))

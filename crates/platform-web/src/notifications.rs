@@ -14,7 +14,7 @@ use platform_core::crypto::Aad;
 use platform_core::entities::{inbound_notifications, integrators, sellers};
 use platform_core::id::{InboundNotificationId, IntegratorId};
 use platform_core::jobs;
-use platform_core::mercadopago::verify_signature;
+use platform_core::mercadopago::{Notification, parse_notification, verify_signature};
 use platform_core::sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr,
 };
@@ -201,6 +201,18 @@ async fn receive(
     };
 
     metrics::counter!("puente_notifications_received_total", "verified" => "true").increment(1);
+    // An mp-connect names its seller in the signed `data.id`; a body that
+    // names another one is refused before anything is stored.
+    if let Ok(Notification::MpConnect(n)) = parse_notification(Some(&topic), body)
+        && let Err(e) = n.signed_user_id(data_id.as_deref())
+    {
+        tracing::warn!(integrator = %integrator_id, "refused an mp-connect notification: {}", e.message());
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "user_id_mismatch",
+            e.message(),
+        ));
+    }
     match record(
         state,
         Some(&integrator_id),

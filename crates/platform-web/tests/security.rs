@@ -78,7 +78,53 @@ async fn sse_stream_lifetime_is_capped(t: &TestDb) {
     assert!(took >= Duration::from_millis(1500), "{took:?}");
 }
 
+/// Invented HTTP methods all count under one `method="other"` label.
+async fn invented_methods_add_no_metric_series(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("puente_http_requests_total{"))
+            .count()
+    };
+    // Warm up the labels of the routes this test uses.
+    let warm = reqwest::Method::from_bytes(b"WARMUP").unwrap();
+    app.http
+        .request(warm, format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    let metrics = || async {
+        app.http
+            .get(format!("{}/metrics", app.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let _ = metrics().await;
+    let before = series(&metrics().await);
+    for i in 0..200 {
+        let m = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        app.http
+            .request(m, format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = metrics().await;
+    let after = series(&text);
+    println!(
+        "puente_http_requests_total series: {before} before, {after} after 200 invented methods"
+    );
+    assert_eq!(before, after);
+    assert!(!text.contains("INVENTED"));
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    invented_methods_add_no_metric_series,
     sse_stream_ends_when_its_key_is_revoked,
     sse_stream_lifetime_is_capped,
 );

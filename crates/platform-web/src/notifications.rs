@@ -166,12 +166,18 @@ async fn receive(
 
     let Some(integrator_id) = verified else {
         let peer = crate::client_ip::client_ip(req)
-            .map(|ip| ip.to_string())
+            .map(|ip| platform_core::sessions::throttle_net(&ip.to_string()))
             .unwrap_or_default();
+        // Per client network (IPv6 by /64) and for all callers together,
+        // so many addresses cannot fill the table either.
         if state
             .rate_limiter
             .check(&format!("unverified-notification:{peer}"))
             .is_ok()
+            && state
+                .rate_limiter
+                .check("unverified-notification:*")
+                .is_ok()
         {
             record(
                 state,
@@ -280,9 +286,21 @@ async fn record(
         request_id: Set(request_id.map(|r| r.chars().take(128).collect())),
         signature_valid: Set(valid),
         dedupe_key: Set(dedupe_key),
-        body: Set(String::from_utf8_lossy(body).into_owned()),
+        body: Set(if valid {
+            String::from_utf8_lossy(body).into_owned()
+        } else {
+            unverified_excerpt(body)
+        }),
         status: Set(status),
-        error: Set(None),
+        // An unverified body is only kept as its hash and a short excerpt:
+        // anyone can post one, so it must not cost storage.
+        error: Set((!valid).then(|| {
+            format!(
+                "unverified; {} bytes; sha256={}",
+                body.len(),
+                platform_core::tokens::sha256_hex(&String::from_utf8_lossy(body))
+            )
+        })),
         received_at: Set(Utc::now()),
         processed_at: Set(None),
     };
@@ -291,4 +309,17 @@ async fn record(
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
         Err(e) => Err(platform_core::CoreError::from(e).into()),
     }
+}
+
+/// What is kept of an unverified body: at most [`UNVERIFIED_EXCERPT`] bytes.
+pub const UNVERIFIED_EXCERPT: usize = 1024;
+
+fn unverified_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(UNVERIFIED_EXCERPT)]).into_owned();
+    // A cut multi-byte character became U+FFFD (3 bytes): trim back to the limit.
+    let mut end = text.len().min(UNVERIFIED_EXCERPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }

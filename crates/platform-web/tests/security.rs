@@ -123,7 +123,51 @@ async fn invented_methods_add_no_metric_series(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// An unsigned notification is kept only as a hash and a 1 KiB excerpt.
+async fn unverified_notifications_keep_a_hash_and_an_excerpt(t: &TestDb) {
+    use platform_core::entities::inbound_notifications;
+    let app = TestApp::start(t, |_| {}).await;
+    let body = format!(
+        r#"{{"type":"order","action":"order.processed","pad":"{}"}}"#,
+        "x".repeat(60 * 1024)
+    );
+    let res = app
+        .http
+        .post(format!(
+            "{}/webhooks/mercadopago?data.id=ORD1&type=order",
+            app.url
+        ))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let rows = inbound_notifications::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert!(!row.signature_valid);
+    println!(
+        "unverified body of {} bytes stored as {} bytes",
+        body.len(),
+        row.body.len()
+    );
+    assert!(row.body.len() <= 1024, "{}", row.body.len());
+    assert!(body.starts_with(&row.body));
+    let digest = platform_core::tokens::sha256_hex(&body);
+    assert!(
+        row.error.as_deref().unwrap_or_default().contains(&digest),
+        "{:?}",
+        row.error
+    );
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    unverified_notifications_keep_a_hash_and_an_excerpt,
     invented_methods_add_no_metric_series,
     sse_stream_ends_when_its_key_is_revoked,
     sse_stream_lifetime_is_capped,

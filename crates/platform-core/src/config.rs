@@ -417,6 +417,14 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/puente.example.toml");
+        let raw = RawSettings::from_toml_file(&path).unwrap();
+        assert_eq!(raw.login_max_concurrent_hashes, Some(4));
+        assert_eq!(raw.sse_max_lifetime_secs, Some(3600));
+    }
+
+    #[test]
     fn defaults_are_the_embedded_setup() {
         let s = resolve(|_| {}).unwrap();
         assert_eq!(s.http_addr.to_string(), "127.0.0.1:8080");

@@ -16,6 +16,7 @@ mod m20261124_000002_dashboard;
 mod m20261124_000003_refresh_lease;
 mod m20261201_000001_money_state;
 mod m20261201_000004_fidelity;
+mod m20261202_000005_security;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000003_refresh_lease::Migration),
             Box::new(m20261201_000001_money_state::Migration),
             Box::new(m20261201_000004_fidelity::Migration),
+            Box::new(m20261202_000005_security::Migration),
         ]
     }
 }

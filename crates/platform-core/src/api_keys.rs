@@ -208,6 +208,16 @@ pub async fn authenticate(
     Ok(Ok(Authenticated { key: row, scope }))
 }
 
+/// Whether the key `key_id` still authenticates now (not revoked, not
+/// expired, not deleted): long-lived requests (SSE streams) ask again
+/// while they run, so a revoked key's open stream ends.
+pub async fn still_valid(db: &DatabaseConnection, key_id: &str) -> Result<bool, CoreError> {
+    let row = api_keys::Entity::find_by_id(key_id.to_owned())
+        .one(db)
+        .await?;
+    Ok(row.is_some_and(|r| r.revoked_at.is_none() && r.expires_at.is_none_or(|e| e > Utc::now())))
+}
+
 /// The scope a key row grants.
 pub fn scope_of(row: &api_keys::Model) -> Result<Scope, CoreError> {
     let bad = || CoreError::Internal(format!("API key {} has an inconsistent scope", row.id));

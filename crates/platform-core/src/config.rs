@@ -35,6 +35,9 @@ pub struct RawSettings {
     pub api_rate_limit: Option<u32>,
     pub webhook_allow_cidrs: Option<String>,
     pub trusted_proxies: Option<String>,
+    pub login_max_concurrent_hashes: Option<u32>,
+    pub sse_max_lifetime_secs: Option<u64>,
+    pub sse_keepalive_secs: Option<u64>,
 }
 
 impl RawSettings {
@@ -74,6 +77,11 @@ impl RawSettings {
             api_rate_limit: self.api_rate_limit.or(lower.api_rate_limit),
             webhook_allow_cidrs: self.webhook_allow_cidrs.or(lower.webhook_allow_cidrs),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            login_max_concurrent_hashes: self
+                .login_max_concurrent_hashes
+                .or(lower.login_max_concurrent_hashes),
+            sse_max_lifetime_secs: self.sse_max_lifetime_secs.or(lower.sse_max_lifetime_secs),
+            sse_keepalive_secs: self.sse_keepalive_secs.or(lower.sse_keepalive_secs),
         }
     }
 }
@@ -144,6 +152,15 @@ pub struct Settings {
     /// Reverse proxies whose `X-Forwarded-For` is believed (empty: the TCP
     /// peer is the client).
     pub trusted_proxies: Vec<crate::webhooks::cidr::Cidr>,
+    /// Password (argon2) checks running at once in a web process; more
+    /// logins wait. Each check takes ~19 MiB and a core for a while.
+    pub login_max_concurrent_hashes: u32,
+    /// An SSE stream is closed after this long (the client reconnects,
+    /// and its key is checked again).
+    pub sse_max_lifetime: Duration,
+    /// How often an idle SSE stream sends a keep-alive comment; the API
+    /// key is re-checked on each one.
+    pub sse_keepalive: Duration,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
@@ -151,6 +168,27 @@ pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:8090";
 pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_REDIS_PREFIX: &str = "puente:";
 pub const DEFAULT_API_RATE_LIMIT: u32 = 200;
+pub const DEFAULT_LOGIN_MAX_CONCURRENT_HASHES: u32 = 4;
+pub const DEFAULT_SSE_MAX_LIFETIME_SECS: u64 = 3600;
+pub const DEFAULT_SSE_KEEPALIVE_SECS: u64 = 15;
+
+/// `value` (or `default`) when inside `range`; otherwise the one-line error.
+fn bounded<T: PartialOrd + Copy + std::fmt::Display>(
+    setting: &'static str,
+    value: Option<T>,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError> {
+    let v = value.unwrap_or(default);
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(ConfigError::new(
+            setting,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
+}
 
 impl Settings {
     pub fn resolve(raw: RawSettings) -> Result<Self, ConfigError> {
@@ -285,6 +323,25 @@ impl Settings {
             crate::webhooks::cidr::Cidr::parse_list(raw.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| ConfigError::new("PUENTE_TRUSTED_PROXIES", e.to_string()))?;
 
+        let login_max_concurrent_hashes = bounded(
+            "PUENTE_LOGIN_MAX_CONCURRENT_HASHES",
+            raw.login_max_concurrent_hashes,
+            DEFAULT_LOGIN_MAX_CONCURRENT_HASHES,
+            1..=256,
+        )?;
+        let sse_max_lifetime = Duration::from_secs(bounded(
+            "PUENTE_SSE_MAX_LIFETIME_SECS",
+            raw.sse_max_lifetime_secs,
+            DEFAULT_SSE_MAX_LIFETIME_SECS,
+            1..=86_400,
+        )?);
+        let sse_keepalive = Duration::from_secs(bounded(
+            "PUENTE_SSE_KEEPALIVE_SECS",
+            raw.sse_keepalive_secs,
+            DEFAULT_SSE_KEEPALIVE_SECS,
+            1..=300,
+        )?);
+
         Ok(Settings {
             http_addr,
             sandbox_addr,
@@ -303,6 +360,9 @@ impl Settings {
             api_rate_limit: raw.api_rate_limit.unwrap_or(DEFAULT_API_RATE_LIMIT),
             webhook_allow_cidrs,
             trusted_proxies,
+            login_max_concurrent_hashes,
+            sse_max_lifetime,
+            sse_keepalive,
         })
     }
 
@@ -354,6 +414,14 @@ mod tests {
         let mut raw = RawSettings::default();
         f(&mut raw);
         Settings::resolve(raw)
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/puente.example.toml");
+        let raw = RawSettings::from_toml_file(&path).unwrap();
+        assert_eq!(raw.login_max_concurrent_hashes, Some(4));
+        assert_eq!(raw.sse_max_lifetime_secs, Some(3600));
     }
 
     #[test]
@@ -427,6 +495,18 @@ mod tests {
             (
                 "PUENTE_TRUSTED_PROXIES",
                 Box::new(|r| r.trusted_proxies = Some("10.0.0.1, nginx".into())),
+            ),
+            (
+                "PUENTE_LOGIN_MAX_CONCURRENT_HASHES",
+                Box::new(|r| r.login_max_concurrent_hashes = Some(0)),
+            ),
+            (
+                "PUENTE_SSE_MAX_LIFETIME_SECS",
+                Box::new(|r| r.sse_max_lifetime_secs = Some(0)),
+            ),
+            (
+                "PUENTE_SSE_KEEPALIVE_SECS",
+                Box::new(|r| r.sse_keepalive_secs = Some(301)),
             ),
         ];
         for (setting, f) in cases {

@@ -3,13 +3,16 @@
 //! (the page only learns whether one is set).
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set, SqlErr,
+};
 
 use crate::audit::{self, Actor};
 use crate::crypto::{Aad, Keyring};
 use crate::entities::integrators;
 use crate::error::CoreError;
-use crate::mercadopago::AppCredentials;
+use crate::mercadopago::{AppCredentials, MpClient};
 use crate::secret::SecretString;
 use crate::tenancy::Scope;
 
@@ -101,10 +104,44 @@ pub fn validate(update: &AppSettingsUpdate, had_client_secret: bool) -> Vec<Fiel
     errors
 }
 
-/// Validates and saves; on any error nothing is written.
+/// What proving the application with Mercado Pago found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppProof {
+    Valid,
+    /// Mercado Pago refused the client id / secret pair.
+    Rejected,
+    /// Mercado Pago could not be asked (down, timeout); nothing is saved.
+    Unreachable,
+}
+
+/// Asks Mercado Pago for a `client_credentials` token with the pair: only
+/// the application's owner knows the secret, so a client id copied from
+/// another integrator's onboarding URL does not pass.
+pub async fn prove(mp: &MpClient, app: &AppCredentials) -> AppProof {
+    match mp.client_credentials(app).await {
+        Ok(_) => AppProof::Valid,
+        Err(e) if e.is_retryable() => {
+            tracing::warn!(error = %e, "could not check the Mercado Pago application");
+            AppProof::Unreachable
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "Mercado Pago refused the application's credentials");
+            AppProof::Rejected
+        }
+    }
+}
+
+fn field(field: &'static str, code: &'static str) -> Vec<FieldError> {
+    vec![FieldError { field, code }]
+}
+
+/// Validates, checks that no other integrator has the client id, proves
+/// the client id / secret with Mercado Pago, and saves. On any error
+/// nothing is written.
 pub async fn update(
     db: &impl ConnectionTrait,
     keyring: &Keyring,
+    mp: &MpClient,
     scope: &Scope,
     actor: &Actor,
     redirect_url: &str,
@@ -117,10 +154,41 @@ pub async fn update(
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
+    let client_id = update.client_id.trim().to_owned();
+    // Unscoped on purpose: uniqueness is across tenants (the answer says
+    // only "taken", nothing about the owner).
+    let taken = integrators::Entity::find()
+        .filter(integrators::Column::MpClientId.eq(client_id.clone()))
+        .filter(integrators::Column::Id.ne(current.id.clone()))
+        .count(db)
+        .await?
+        > 0;
+    if taken {
+        return Ok(Err(field("client_id", "client_id_taken")));
+    }
+    let client_secret = match &update.client_secret {
+        Some(s) => s.clone(),
+        None => match &current.mp_client_secret {
+            Some(sealed) => keyring.open(
+                sealed,
+                Aad::new("integrators", "mp_client_secret", &current.id),
+            )?,
+            None => return Ok(Err(field("client_secret", "client_secret_required"))),
+        },
+    };
+    let app = AppCredentials {
+        client_id: client_id.clone(),
+        client_secret,
+    };
+    match prove(mp, &app).await {
+        AppProof::Valid => {}
+        AppProof::Rejected => return Ok(Err(field("client_id", "client_credentials_rejected"))),
+        AppProof::Unreachable => return Ok(Err(field("client_id", "upstream_unavailable"))),
+    }
     let id = current.id.clone();
     let mut changed = vec!["client_id", "sponsor_id"];
     let mut row = current.into_active_model();
-    row.mp_client_id = Set(Some(update.client_id.trim().to_owned()));
+    row.mp_client_id = Set(Some(client_id));
     let sponsor = update.sponsor_id.trim();
     row.sponsor_id = Set((!sponsor.is_empty()).then(|| sponsor.to_owned()));
     row.mp_redirect_url = Set(Some(redirect_url.to_owned()));
@@ -137,7 +205,14 @@ pub async fn update(
         changed.push("webhook_secret");
     }
     row.updated_at = Set(Utc::now());
-    row.update(db).await?;
+    match row.update(db).await {
+        Ok(_) => {}
+        // Another integrator saved the same client id meanwhile (the unique index).
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Ok(Err(field("client_id", "client_id_taken")));
+        }
+        Err(e) => return Err(e.into()),
+    }
     audit::record(
         db,
         &id,

@@ -9,7 +9,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Actor};
-use crate::entities::{integrators, seller_credentials, sellers};
+use crate::entities::{seller_credentials, sellers};
 use crate::error::CoreError;
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::states::{LinkStatus, Site};
@@ -171,48 +171,40 @@ async fn mark_unlinked(
     Ok(())
 }
 
-/// An `mp-connect` `application.deauthorized` for Mercado Pago application
-/// `client_id` and seller `mp_user_id`: that seller (of the integrator
-/// owning the application) is unlinked and its tokens deleted. Returns the
-/// seller id, or None when no linked seller matches (already handled).
+/// An `mp-connect` `application.deauthorized` that verified under the
+/// notification secret of `integrator` (the only tenant it may touch: a
+/// client id is public, so it must not pick the tenant), for the seller
+/// whose Mercado Pago user id is `mp_user_id` (the signed `data.id`). That
+/// seller is unlinked and its tokens deleted. Returns the seller id, or
+/// None when the integrator has no linked seller for that account.
 pub async fn handle_deauthorization(
     db: &DatabaseConnection,
-    client_id: &str,
+    integrator: &crate::id::IntegratorId,
     mp_user_id: i64,
 ) -> Result<Option<String>, CoreError> {
-    let owners = integrators::Entity::find()
-        .filter(integrators::Column::MpClientId.eq(client_id))
-        .all(db)
-        .await?;
-    for integrator in owners {
-        let scope = Scope::integrator(
-            crate::id::IntegratorId::parse(&integrator.id)
-                .map_err(|e| CoreError::Internal(e.to_string()))?,
-        );
-        let Some(seller) = scope
-            .select::<sellers::Entity>()
-            .filter(sellers::Column::MpUserId.eq(mp_user_id))
-            .one(db)
-            .await?
-        else {
-            continue;
-        };
-        if !seller.link_status.can_become(LinkStatus::Unlinked) {
-            return Ok(None);
-        }
-        let txn = db.begin_write().await?;
-        mark_unlinked(&txn, &seller).await?;
-        audit::record(
-            &txn,
-            &seller.integrator_id,
-            &Actor::system(),
-            "seller.deauthorized",
-            Some(("seller", &seller.id)),
-            Some("mp-connect application.deauthorized".into()),
-        )
-        .await?;
-        txn.commit().await?;
-        return Ok(Some(seller.id));
+    let scope = Scope::integrator(integrator.clone());
+    let Some(seller) = scope
+        .select::<sellers::Entity>()
+        .filter(sellers::Column::MpUserId.eq(mp_user_id))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if !seller.link_status.can_become(LinkStatus::Unlinked) {
+        return Ok(None);
     }
-    Ok(None)
+    let txn = db.begin_write().await?;
+    mark_unlinked(&txn, &seller).await?;
+    audit::record(
+        &txn,
+        &seller.integrator_id,
+        &Actor::system(),
+        "seller.deauthorized",
+        Some(("seller", &seller.id)),
+        Some("mp-connect application.deauthorized".into()),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(seller.id))
 }

@@ -5,14 +5,16 @@
 //! [`IDLE_TIMEOUT`] without use, or [`ABSOLUTE_TIMEOUT`] after login. Each
 //! session carries its own CSRF token for the dashboard's forms.
 //!
-//! Failed logins are counted per e-mail and per client IP; past the limit
-//! the key is locked for a while and even a right password is refused, so
-//! guessing gets a handful of tries per quarter hour.
+//! Failed logins are counted per (e-mail, client network) and per client
+//! network (an IPv4 address or an IPv6 /64); past the limit the key is
+//! locked for a while and even a right password is refused from there, so
+//! guessing gets a handful of tries per quarter hour while the owner, from
+//! another network, still gets in.
 
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set,
@@ -102,21 +104,60 @@ impl From<sea_orm::DbErr> for LoginError {
     }
 }
 
+/// The network a client address is throttled as: an IPv4 address, or the
+/// /64 of an IPv6 one (a single host commonly owns a whole /64, so per
+/// address would hand an attacker 2^64 fresh counters).
+pub fn throttle_net(ip: &str) -> String {
+    match ip.trim().parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.chars().take(64).collect(),
+    }
+}
+
+/// The throttle counters a login attempt draws from: the (account,
+/// client network) pair, so a brute force from one place does not lock
+/// the owner out from another, and the client network across accounts.
+fn throttle_keys(email: &str, ip: Option<&str>) -> Vec<(String, i32)> {
+    let net = ip.map(throttle_net);
+    let mut keys = vec![(
+        format!("email:{email}|{}", net.as_deref().unwrap_or("-")),
+        MAX_EMAIL_FAILURES,
+    )];
+    if let Some(net) = net {
+        keys.push((format!("ip:{net}"), MAX_IP_FAILURES));
+    }
+    keys
+}
+
 /// Checks the password and opens a session; returns the cookie value.
+///
+/// Each attempt first reserves a slot on every throttle counter (one
+/// atomic UPDATE each), and only then hashes: concurrent guesses cannot
+/// all pass the check before any failure is written. `hashing` caps how
+/// many argon2 verifications run at once in this process.
 pub async fn login(
     db: &DatabaseConnection,
+    hashing: &tokio::sync::Semaphore,
     email: &str,
     password: &SecretString,
     ip: Option<&str>,
 ) -> Result<(SecretString, Session), LoginError> {
     let now = Utc::now();
     let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-    let keys: Vec<(String, i32)> = std::iter::once((format!("email:{email}"), MAX_EMAIL_FAILURES))
-        .chain(ip.map(|ip| (format!("ip:{ip}"), MAX_IP_FAILURES)))
-        .collect();
-    for (key, _) in &keys {
-        if let Some(until) = locked_until(db, key, now).await? {
-            let retry_after = (until - now).to_std().unwrap_or_default();
+    let keys = throttle_keys(&email, ip);
+    for (i, (key, max)) in keys.iter().enumerate() {
+        if let Err(retry_after) = reserve(db, key, *max, now).await? {
+            // Give back what this attempt took from the earlier counters.
+            for (k, _) in &keys[..i] {
+                release(db, k).await?;
+            }
             return Err(LoginError::Throttled { retry_after });
         }
     }
@@ -130,21 +171,32 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_owned());
     let pw = password.clone();
-    let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &stored))
-        .await
-        .map_err(|e| CoreError::Internal(format!("password check: {e}")))?;
+    let ok = {
+        let _permit = hashing
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(format!("password check: {e}")))?;
+        tokio::task::spawn_blocking(move || verify_password(&pw, &stored))
+            .await
+            .map_err(|e| CoreError::Internal(format!("password check: {e}")))?
+    };
     let user = match user {
         Some(u) if ok && u.disabled_at.is_none() => u,
         _ => {
+            // The reservations stay: they are the failures.
             for (key, max) in &keys {
-                record_failure(db, key, *max, now).await?;
+                lock_if_full(db, key, *max, now).await?;
             }
             return Err(LoginError::BadCredentials);
         }
     };
+    // A right password clears its pair and does not count against the network.
     throttle_row::Entity::delete_by_id(keys[0].0.clone())
         .exec(db)
         .await?;
+    for (key, _) in &keys[1..] {
+        release(db, key).await?;
+    }
     users::Entity::update_many()
         .col_expr(users::Column::LastLoginAt, Expr::value(Some(now)))
         .filter(users::Column::Id.eq(user.id.clone()))
@@ -235,47 +287,99 @@ pub async fn logout(db: &impl ConnectionTrait, session_id: &str) -> Result<(), C
     Ok(())
 }
 
-async fn locked_until(
+/// Takes one attempt from `key`'s counter, atomically: `Ok(Ok(()))` when
+/// there was room, `Ok(Err(retry_after))` when the key is locked or full.
+async fn reserve(
     db: &DatabaseConnection,
     key: &str,
+    max: i32,
     now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, sea_orm::DbErr> {
-    let row = throttle_row::Entity::find_by_id(key.to_owned())
-        .one(db)
+) -> Result<Result<(), StdDuration>, sea_orm::DbErr> {
+    use throttle_row::Column as C;
+    let window_start = now - THROTTLE_WINDOW;
+    let unlocked = || {
+        sea_orm::Condition::any()
+            .add(C::LockedUntil.is_null())
+            .add(C::LockedUntil.lte(now))
+    };
+    // The counter row exists first (a no-op when it does), so what follows
+    // are plain conditional UPDATEs: the database evaluates them under the
+    // row's write lock, so two attempts can never both take the last slot.
+    throttle_row::Entity::insert(throttle_row::ActiveModel {
+        id: Set(key.to_owned()),
+        failures: Set(0),
+        window_started_at: Set(now),
+        locked_until: Set(None),
+    })
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::column(C::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let taken = throttle_row::Entity::update_many()
+        .col_expr(C::Failures, Expr::col(C::Failures).add(1))
+        .filter(C::Id.eq(key))
+        .filter(C::WindowStartedAt.gt(window_start))
+        .filter(C::Failures.lt(max))
+        .filter(unlocked())
+        .exec(db)
         .await?;
-    Ok(row
-        .and_then(|r| r.locked_until)
-        .filter(|until| *until > now))
+    if taken.rows_affected == 1 {
+        return Ok(Ok(()));
+    }
+    // An old window (and no lock): start a new one with this attempt.
+    let restarted = throttle_row::Entity::update_many()
+        .col_expr(C::Failures, Expr::value(1))
+        .col_expr(C::WindowStartedAt, Expr::value(now))
+        .col_expr(C::LockedUntil, Expr::value(Option::<DateTime<Utc>>::None))
+        .filter(C::Id.eq(key))
+        .filter(C::WindowStartedAt.lte(window_start))
+        .filter(unlocked())
+        .exec(db)
+        .await?;
+    if restarted.rows_affected == 1 {
+        return Ok(Ok(()));
+    }
+    let until = throttle_row::Entity::find_by_id(key.to_owned())
+        .one(db)
+        .await?
+        .map(|row| {
+            row.locked_until
+                .filter(|u| *u > now)
+                .unwrap_or(row.window_started_at + THROTTLE_WINDOW)
+        })
+        .unwrap_or(now + THROTTLE_WINDOW);
+    Ok(Err((until - now).to_std().unwrap_or_default()))
 }
 
-async fn record_failure(
+/// Gives back one reserved attempt (a right password, or a later counter refused).
+async fn release(db: &DatabaseConnection, key: &str) -> Result<(), sea_orm::DbErr> {
+    use throttle_row::Column as C;
+    throttle_row::Entity::update_many()
+        .col_expr(C::Failures, Expr::col(C::Failures).sub(1))
+        .filter(C::Id.eq(key))
+        .filter(C::Failures.gt(0))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// After a failure: a full counter locks its key for [`LOCKOUT`].
+async fn lock_if_full(
     db: &DatabaseConnection,
     key: &str,
     max: i32,
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
-    let row = throttle_row::Entity::find_by_id(key.to_owned())
-        .one(db)
+    use throttle_row::Column as C;
+    throttle_row::Entity::update_many()
+        .col_expr(C::LockedUntil, Expr::value(Some(now + LOCKOUT)))
+        .filter(C::Id.eq(key))
+        .filter(C::Failures.gte(max))
+        .exec(db)
         .await?;
-    let (failures, window) = match &row {
-        Some(r) if r.window_started_at + THROTTLE_WINDOW > now => {
-            (r.failures + 1, r.window_started_at)
-        }
-        _ => (1, now),
-    };
-    let locked_until = (failures >= max).then_some(now + LOCKOUT);
-    let model = throttle_row::ActiveModel {
-        id: Set(key.to_owned()),
-        failures: Set(failures),
-        window_started_at: Set(window),
-        locked_until: Set(locked_until),
-    };
-    if row.is_some() {
-        model.update(db).await?;
-    } else {
-        // Two concurrent first failures: losing one count is harmless.
-        let _ = model.insert(db).await;
-    }
     Ok(())
 }
 

@@ -63,3 +63,67 @@ on_both_databases!(
     one_open_intent_per_terminal_is_a_database_rule,
     seller_is_unique_per_integrator_and_mp_account,
 );
+
+/// Issue 11: a client id belongs to one integrator. Duplicates from before
+/// the rule keep the id on the oldest integrator only.
+async fn duplicate_client_ids_are_cleared_on_all_but_the_oldest(t: &TestDb) {
+    use platform_core::entities::integrators;
+    use puente_migration::Migrator;
+    use puente_migration::sea_orm_migration::MigratorTrait;
+
+    const NAME: &str = "m20261202_000005_security";
+    // Roll back until the security migration is pending (later ones first).
+    while !Migrator::get_pending_migrations(&t.db)
+        .await
+        .unwrap()
+        .iter()
+        .any(|m| m.name() == NAME)
+    {
+        Migrator::down(&t.db, Some(1)).await.unwrap();
+    }
+    let keyring = test_keyring();
+    let old = seed_integrator(&t.db, &keyring, 610_000).await;
+    let young = seed_integrator(&t.db, &keyring, 620_000).await;
+    let blank = seed_integrator(&t.db, &keyring, 630_000).await;
+    for (id, client_id, age) in [
+        (&old.integrator, "5550", 2),
+        (&young.integrator, "5550", 1),
+        (&blank.integrator, " ", 0),
+    ] {
+        let row = integrators::Entity::find_by_id(id.clone())
+            .one(&t.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut row = row.into_active_model();
+        row.mp_client_id = Set(Some(client_id.into()));
+        row.created_at = Set(Utc::now() - chrono::Duration::days(age));
+        row.update(&t.db).await.unwrap();
+    }
+    platform_core::db::migrate(&t.db).await.unwrap();
+    let client_id = |id: String| {
+        let db = t.db.clone();
+        async move {
+            integrators::Entity::find_by_id(id)
+                .one(&db)
+                .await
+                .unwrap()
+                .unwrap()
+                .mp_client_id
+        }
+    };
+    assert_eq!(client_id(old.integrator).await.as_deref(), Some("5550"));
+    assert_eq!(client_id(young.integrator.clone()).await, None);
+    assert_eq!(client_id(blank.integrator).await, None);
+    // From now on the database refuses a second owner.
+    let row = integrators::Entity::find_by_id(young.integrator)
+        .one(&t.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row = row.into_active_model();
+    row.mp_client_id = Set(Some("5550".into()));
+    assert!(row.update(&t.db).await.is_err());
+}
+
+on_both_databases!(duplicate_client_ids_are_cleared_on_all_but_the_oldest);

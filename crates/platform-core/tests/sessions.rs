@@ -6,6 +6,10 @@ use platform_core::secret::SecretString;
 use platform_core::sessions::{self, LoginError};
 use platform_core::testing::{TestDb, test_keyring};
 
+fn gate() -> tokio::sync::Semaphore {
+    tokio::sync::Semaphore::new(4)
+}
+
 async fn owner(t: &TestDb, email: &str) {
     create_integrator(
         &t.db,
@@ -28,9 +32,10 @@ async fn login_logout_and_throttle(t: &TestDb) {
     let good = SecretString::from("correct horse battery");
     let bad = SecretString::from("wrong password!");
 
-    let (token, session) = sessions::login(&t.db, " Ana@Acme.test ", &good, Some("10.0.0.1"))
-        .await
-        .unwrap();
+    let (token, session) =
+        sessions::login(&t.db, &gate(), " Ana@Acme.test ", &good, Some("10.0.0.1"))
+            .await
+            .unwrap();
     assert_eq!(session.user.email, "ana@acme.test");
     let found = sessions::authenticate(&t.db, token.expose_secret())
         .await
@@ -54,16 +59,16 @@ async fn login_logout_and_throttle(t: &TestDb) {
     // Unknown e-mail and wrong password look the same.
     for email in ["nobody@acme.test", "ana@acme.test"] {
         assert!(matches!(
-            sessions::login(&t.db, email, &bad, None).await,
+            sessions::login(&t.db, &gate(), email, &bad, None).await,
             Err(LoginError::BadCredentials)
         ));
     }
     for _ in 1..sessions::MAX_EMAIL_FAILURES {
-        let _ = sessions::login(&t.db, "ana@acme.test", &bad, None).await;
+        let _ = sessions::login(&t.db, &gate(), "ana@acme.test", &bad, None).await;
     }
     // Locked: even the right password is refused for a while.
     assert!(matches!(
-        sessions::login(&t.db, "ana@acme.test", &good, None).await,
+        sessions::login(&t.db, &gate(), "ana@acme.test", &good, None).await,
         Err(LoginError::Throttled { .. })
     ));
 }
@@ -72,18 +77,100 @@ async fn ip_throttle_covers_many_emails(t: &TestDb) {
     owner(t, "bo@acme.test").await;
     let bad = SecretString::from("wrong password!");
     for i in 0..sessions::MAX_IP_FAILURES {
-        let _ = sessions::login(&t.db, &format!("u{i}@x.test"), &bad, Some("10.9.9.9")).await;
+        let _ = sessions::login(
+            &t.db,
+            &gate(),
+            &format!("u{i}@x.test"),
+            &bad,
+            Some("10.9.9.9"),
+        )
+        .await;
     }
     let good = SecretString::from("correct horse battery");
     assert!(matches!(
-        sessions::login(&t.db, "bo@acme.test", &good, Some("10.9.9.9")).await,
+        sessions::login(&t.db, &gate(), "bo@acme.test", &good, Some("10.9.9.9")).await,
         Err(LoginError::Throttled { .. })
     ));
     assert!(
-        sessions::login(&t.db, "bo@acme.test", &good, Some("10.1.1.1"))
+        sessions::login(&t.db, &gate(), "bo@acme.test", &good, Some("10.1.1.1"))
             .await
             .is_ok()
     );
 }
 
-on_both_databases!(login_logout_and_throttle, ip_throttle_covers_many_emails);
+/// Issue 11: 30 wrong passwords at once for one account from one place:
+/// each attempt reserves its slot before hashing, so at most the limit
+/// are verified; the owner from another network still gets in.
+async fn concurrent_guesses_are_reserved_before_hashing(t: &TestDb) {
+    owner(t, "cy@acme.test").await;
+    let gate = gate();
+    let bad = SecretString::from("wrong password!");
+    let attempts = (0..30)
+        .map(|_| sessions::login(&t.db, &gate, "cy@acme.test", &bad, Some("2001:db8:1:2::a")));
+    let results = futures_util::future::join_all(attempts).await;
+    let verified = results
+        .iter()
+        .filter(|r| matches!(r, Err(LoginError::BadCredentials)))
+        .count();
+    let throttled = results
+        .iter()
+        .filter(|r| matches!(r, Err(LoginError::Throttled { .. })))
+        .count();
+    println!("30 concurrent wrong passwords: {verified} verified, {throttled} throttled");
+    assert!(
+        verified <= sessions::MAX_EMAIL_FAILURES as usize,
+        "{verified} passwords were hashed"
+    );
+    assert_eq!(verified + throttled, 30);
+    let good = SecretString::from("correct horse battery");
+    // Another address of the same IPv6 /64 is the same place: locked.
+    assert!(matches!(
+        sessions::login(&t.db, &gate, "cy@acme.test", &good, Some("2001:db8:1:2::b")).await,
+        Err(LoginError::Throttled { .. })
+    ));
+    // The owner elsewhere: in.
+    assert!(
+        sessions::login(&t.db, &gate, "cy@acme.test", &good, Some("2001:db8:9:9::1"))
+            .await
+            .is_ok()
+    );
+}
+
+/// The argon2 check waits for a permit of the process-wide semaphore.
+async fn password_checks_wait_for_the_semaphore(t: &TestDb) {
+    owner(t, "di@acme.test").await;
+    let gate = tokio::sync::Semaphore::new(1);
+    let held = gate.acquire().await.unwrap();
+    let good = SecretString::from("correct horse battery");
+    let login = sessions::login(&t.db, &gate, "di@acme.test", &good, Some("10.2.2.2"));
+    tokio::pin!(login);
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), &mut login)
+            .await
+            .is_err(),
+        "no permit, no hashing"
+    );
+    drop(held);
+    assert!(login.await.is_ok());
+}
+
+on_both_databases!(
+    login_logout_and_throttle,
+    ip_throttle_covers_many_emails,
+    concurrent_guesses_are_reserved_before_hashing,
+    password_checks_wait_for_the_semaphore,
+);
+
+#[test]
+fn ipv6_is_throttled_per_64() {
+    assert_eq!(
+        sessions::throttle_net("2001:db8:1:2::a"),
+        "2001:db8:1:2::/64"
+    );
+    assert_eq!(
+        sessions::throttle_net("2001:db8:1:2:ffff::1"),
+        "2001:db8:1:2::/64"
+    );
+    assert_eq!(sessions::throttle_net("::ffff:10.0.0.1"), "10.0.0.1");
+    assert_eq!(sessions::throttle_net("10.0.0.1"), "10.0.0.1");
+}

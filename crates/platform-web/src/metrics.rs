@@ -89,6 +89,26 @@ where
     }
 }
 
+/// The `method` label: the standard methods by name, anything a caller
+/// invents as `other` (a label per invented method would let anyone grow
+/// the series without bound). `route` is the matched route template, never
+/// the raw path, and `status` is one of the statuses the server answers.
+pub fn method_label(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 pub struct HttpMetricsMiddleware<S> {
     service: Rc<S>,
 }
@@ -106,7 +126,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
-        let method = req.method().to_string();
+        let method = method_label(req.method());
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let res = service.call(req).await?;
@@ -115,7 +135,7 @@ where
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".into());
             let status = res.status().as_u16().to_string();
-            metrics::counter!("puente_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+            metrics::counter!("puente_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
                 .increment(1);
             metrics::histogram!("puente_http_request_duration_seconds", "method" => method, "route" => route)
                 .record(started.elapsed().as_secs_f64());

@@ -14,7 +14,7 @@ use platform_core::crypto::Aad;
 use platform_core::entities::{inbound_notifications, integrators, sellers};
 use platform_core::id::{InboundNotificationId, IntegratorId};
 use platform_core::jobs;
-use platform_core::mercadopago::verify_signature;
+use platform_core::mercadopago::{Notification, parse_notification, verify_signature};
 use platform_core::sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr,
 };
@@ -166,12 +166,18 @@ async fn receive(
 
     let Some(integrator_id) = verified else {
         let peer = crate::client_ip::client_ip(req)
-            .map(|ip| ip.to_string())
+            .map(|ip| platform_core::sessions::throttle_net(&ip.to_string()))
             .unwrap_or_default();
+        // Per client network (IPv6 by /64) and for all callers together,
+        // so many addresses cannot fill the table either.
         if state
             .rate_limiter
             .check(&format!("unverified-notification:{peer}"))
             .is_ok()
+            && state
+                .rate_limiter
+                .check("unverified-notification:*")
+                .is_ok()
         {
             record(
                 state,
@@ -201,6 +207,18 @@ async fn receive(
     };
 
     metrics::counter!("puente_notifications_received_total", "verified" => "true").increment(1);
+    // An mp-connect names its seller in the signed `data.id`; a body that
+    // names another one is refused before anything is stored.
+    if let Ok(Notification::MpConnect(n)) = parse_notification(Some(&topic), body)
+        && let Err(e) = n.signed_user_id(data_id.as_deref())
+    {
+        tracing::warn!(integrator = %integrator_id, "refused an mp-connect notification: {}", e.message());
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "user_id_mismatch",
+            e.message(),
+        ));
+    }
     match record(
         state,
         Some(&integrator_id),
@@ -268,9 +286,21 @@ async fn record(
         request_id: Set(request_id.map(|r| r.chars().take(128).collect())),
         signature_valid: Set(valid),
         dedupe_key: Set(dedupe_key),
-        body: Set(String::from_utf8_lossy(body).into_owned()),
+        body: Set(if valid {
+            String::from_utf8_lossy(body).into_owned()
+        } else {
+            unverified_excerpt(body)
+        }),
         status: Set(status),
-        error: Set(None),
+        // An unverified body is only kept as its hash and a short excerpt:
+        // anyone can post one, so it must not cost storage.
+        error: Set((!valid).then(|| {
+            format!(
+                "unverified; {} bytes; sha256={}",
+                body.len(),
+                platform_core::tokens::sha256_hex(&String::from_utf8_lossy(body))
+            )
+        })),
         received_at: Set(Utc::now()),
         processed_at: Set(None),
     };
@@ -279,4 +309,17 @@ async fn record(
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
         Err(e) => Err(platform_core::CoreError::from(e).into()),
     }
+}
+
+/// What is kept of an unverified body: at most [`UNVERIFIED_EXCERPT`] bytes.
+pub const UNVERIFIED_EXCERPT: usize = 1024;
+
+fn unverified_excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(UNVERIFIED_EXCERPT)]).into_owned();
+    // A cut multi-byte character became U+FFFD (3 bytes): trim back to the limit.
+    let mut end = text.len().min(UNVERIFIED_EXCERPT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
 }

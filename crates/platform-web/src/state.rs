@@ -28,6 +28,8 @@ pub struct AppState {
     pub mp: MpClient,
     pub rate_limiter: Arc<RateLimiter>,
     pub intent_feed: IntentFeed,
+    /// Caps the argon2 verifications running at once (each is CPU and ~19 MiB).
+    pub password_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -47,8 +49,12 @@ impl AppState {
         let rate_limiter = Arc::new(RateLimiter::new(settings.api_rate_limit));
         let intent_feed = IntentFeed::start(queue.clone());
         let mp = platform_core::upstream::mp_client(&settings, sandbox_url.as_deref());
+        let password_checks = Arc::new(tokio::sync::Semaphore::new(
+            settings.login_max_concurrent_hashes as usize,
+        ));
         AppState {
             mp,
+            password_checks,
             rate_limiter,
             intent_feed,
             db,

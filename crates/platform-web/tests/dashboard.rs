@@ -184,7 +184,27 @@ async fn another_integrators_ids_are_404(t: &TestDb) {
 }
 
 async fn settings_form_rejects_and_changes_nothing(t: &TestDb) {
-    let app = TestApp::start(t, |_| {}).await;
+    // Saving proves the application with Mercado Pago (the sandbox here).
+    let sandbox = mp_sandbox::start(mp_sandbox::SandboxConfig::for_tests())
+        .await
+        .unwrap();
+    let base = sandbox.base_url();
+    let app = TestApp::start(t, |raw| {
+        raw.mp_api_url = Some(base.clone());
+        raw.mp_auth_url = Some(base.clone());
+    })
+    .await;
+    let mp_app: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/sandbox/applications"))
+        .json(&serde_json::json!({"redirect_uris": []}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mp_client_id = mp_app["client_id"].as_str().unwrap().to_owned();
+    let mp_secret = mp_app["client_secret"].as_str().unwrap().to_owned();
     let a = app.seed(7_100_000).await;
     let (cookie, csrf) = session_for(&app, &a.user).await;
     let http = client();
@@ -226,11 +246,29 @@ async fn settings_form_rejects_and_changes_nothing(t: &TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(before, after);
-    // Good values: saved, the secret sealed, never shown again.
+    // Well-formed, but Mercado Pago does not know this pair: a message, nothing saved.
     let res = post(vec![
         ("csrf", csrf.clone()),
         ("client_id", "987654321".into()),
         ("client_secret", "brand-new-secret-42".into()),
+        ("sponsor_id", "5550001".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("class=\"field-error\""), "{body}");
+    let after = integrators::Entity::find_by_id(a.integrator.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before, after);
+    // Good values (a real application's pair): saved, the secret sealed, never shown again.
+    let res = post(vec![
+        ("csrf", csrf.clone()),
+        ("client_id", mp_client_id.clone()),
+        ("client_secret", mp_secret.clone()),
         ("sponsor_id", "5550001".into()),
     ])
     .await
@@ -241,15 +279,9 @@ async fn settings_form_rejects_and_changes_nothing(t: &TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(saved.mp_client_id.as_deref(), Some("987654321"));
+    assert_eq!(saved.mp_client_id.as_deref(), Some(mp_client_id.as_str()));
     assert_eq!(saved.sponsor_id.as_deref(), Some("5550001"));
-    assert!(
-        !saved
-            .mp_client_secret
-            .clone()
-            .unwrap()
-            .contains("brand-new")
-    );
+    assert!(!saved.mp_client_secret.clone().unwrap().contains(&mp_secret));
     assert_eq!(
         saved.mp_webhook_secret, before.mp_webhook_secret,
         "an empty field keeps the secret"
@@ -263,8 +295,9 @@ async fn settings_form_rejects_and_changes_nothing(t: &TestDb) {
         .text()
         .await
         .unwrap();
-    assert!(!page.contains("brand-new-secret-42"));
+    assert!(!page.contains(&mp_secret));
     app.web.stop().await;
+    sandbox.stop().await;
 }
 
 async fn login_guards_and_headers(t: &TestDb) {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use platform_core::CoreError;
-use platform_core::entities::{inbound_notifications, integrators};
+use platform_core::entities::inbound_notifications;
+use platform_core::id::IntegratorId;
 use platform_core::intents;
 use platform_core::jobs;
 use platform_core::mercadopago::{Notification, parse_notification};
@@ -110,16 +111,21 @@ async fn handle(
             if !n.is_deauthorization() {
                 return ignored("mp-connect action handled by the OAuth callback");
             }
-            let Some(integrator) = integrator_of(ctx, row).await? else {
+            // Only the integrator whose secret verified it (recorded at
+            // intake): the body's application id is public and picks nothing.
+            let Some(integrator) = row
+                .integrator_id
+                .as_deref()
+                .and_then(|id| IntegratorId::parse(id).ok())
+            else {
                 return ignored("no integrator");
             };
-            let (Some(client_id), Some(user)) = (
-                integrator.mp_client_id.as_deref(),
-                n.user_id.as_ref().and_then(|u| u.as_u64()),
-            ) else {
-                return ignored("mp-connect without application or user");
+            // `resource_id` is the query's `data.id`, which the signature covers.
+            let user = match n.signed_user_id(row.resource_id.as_deref()) {
+                Ok(user) => user,
+                Err(e) => return ignored(e.message()),
             };
-            return match sellers::handle_deauthorization(&ctx.db, client_id, user as i64).await? {
+            return match sellers::handle_deauthorization(&ctx.db, &integrator, user as i64).await? {
                 Some(_) => Ok((NotificationStatus::Processed, None)),
                 None => ignored("no linked seller for this account"),
             };
@@ -149,17 +155,5 @@ async fn handle(
             "Mercado Pago could not be read; will retry".into(),
         )),
         Synced::Skipped => ignored("the intent was not sent yet"),
-    }
-}
-
-async fn integrator_of(
-    ctx: &WorkerContext,
-    row: &inbound_notifications::Model,
-) -> Result<Option<integrators::Model>, CoreError> {
-    match &row.integrator_id {
-        Some(id) => Ok(integrators::Entity::find_by_id(id.clone())
-            .one(&ctx.db)
-            .await?),
-        None => Ok(None),
     }
 }

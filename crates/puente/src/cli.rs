@@ -142,6 +142,15 @@ pub struct Opts {
     /// Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed.
     #[arg(long, env = "PUENTE_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
+    /// Password checks (argon2) running at once per web process (1–256).
+    #[arg(long, env = "PUENTE_LOGIN_MAX_CONCURRENT_HASHES", global = true)]
+    pub login_max_concurrent_hashes: Option<u32>,
+    /// Longest life of an SSE stream, in seconds (1–86400).
+    #[arg(long, env = "PUENTE_SSE_MAX_LIFETIME_SECS", global = true)]
+    pub sse_max_lifetime_secs: Option<u64>,
+    /// SSE keep-alive interval, in seconds (1–300); the API key is re-checked on each.
+    #[arg(long, env = "PUENTE_SSE_KEEPALIVE_SECS", global = true)]
+    pub sse_keepalive_secs: Option<u64>,
     /// Built-in sandbox terminals: `human` (seconds per step, demos; the
     /// default) or `instant` (every step at once: tests, benchmarks).
     #[arg(long, env = "PUENTE_SANDBOX_TIMINGS", global = true, value_enum)]
@@ -176,6 +185,9 @@ impl Opts {
             api_rate_limit: self.api_rate_limit,
             webhook_allow_cidrs: self.webhook_allow_cidrs.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
+            login_max_concurrent_hashes: self.login_max_concurrent_hashes,
+            sse_max_lifetime_secs: self.sse_max_lifetime_secs,
+            sse_keepalive_secs: self.sse_keepalive_secs,
         }
     }
 }

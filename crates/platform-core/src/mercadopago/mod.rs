@@ -38,7 +38,7 @@ pub use error::{MpError, parse_error_body};
 pub use money::{Amount, MoneyError};
 pub use notifications::{
     LegacyIntentNotification, MpConnectNotification, Notification, OrderNotification,
-    OrderNotificationData, parse_notification,
+    OrderNotificationData, UserIdMismatch, parse_notification,
 };
 pub use oauth::{AppCredentials, AuthorizationRequest, Pkce, PkceError, TokenResponse};
 pub use orders::{
@@ -52,6 +52,8 @@ pub use point_legacy::{
 };
 pub use pos::{Pos, PosRequest, PosSearch, PosV2Request};
 pub use qr::{QrItem, QrOrder, QrOrderRequest, QrSponsor};
+#[cfg(any(test, feature = "test-support"))]
+pub use signature::sign as sign_notification;
 pub use signature::{SignatureError, SignatureInfo, TsUnit, verify_signature};
 pub use stores::{
     BusinessHours, Store, StoreDeleted, StoreLocation, StoreRequest, StoreSearch, TimeRange,

@@ -119,6 +119,46 @@ impl MpConnectNotification {
     pub fn is_deauthorization(&self) -> bool {
         self.action.as_deref() == Some("application.deauthorized")
     }
+
+    /// The seller's user id, taken from `signed_data_id` (the `data.id` the
+    /// `x-signature` covered), never from the unsigned body. The body's
+    /// `user_id` and `data.id`, when present, must agree with it: a body
+    /// that names another seller than the signature is refused.
+    pub fn signed_user_id(&self, signed_data_id: Option<&str>) -> Result<u64, UserIdMismatch> {
+        let signed = signed_data_id
+            .and_then(|d| d.trim().parse::<u64>().ok())
+            .ok_or(UserIdMismatch::Unsigned)?;
+        let body_ids = [
+            self.user_id.as_ref(),
+            self.data.as_ref().and_then(|d| d.id.as_ref()),
+        ];
+        for id in body_ids.into_iter().flatten() {
+            if id.as_u64() != Some(signed) {
+                return Err(UserIdMismatch::Disagrees);
+            }
+        }
+        Ok(signed)
+    }
+}
+
+/// Why an `mp-connect` notification names no trustworthy seller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserIdMismatch {
+    /// No numeric `data.id` was signed.
+    Unsigned,
+    /// The body's `user_id` or `data.id` is not the signed `data.id`.
+    Disagrees,
+}
+
+impl UserIdMismatch {
+    pub fn message(self) -> &'static str {
+        match self {
+            UserIdMismatch::Unsigned => {
+                "an mp-connect notification must carry the seller's user id as the signed data.id"
+            }
+            UserIdMismatch::Disagrees => "the body's user_id is not the signed data.id",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -216,5 +256,20 @@ mod tests {
         let p = parse_notification(None, br#"{"type":"payment","data":{"id":"9"}}"#).unwrap();
         assert!(matches!(p, Notification::Other { topic: Some(t), .. } if t == "payment"));
         assert!(parse_notification(None, b"not json").is_err());
+    }
+
+    #[test]
+    fn mp_connect_seller_comes_from_the_signed_data_id() {
+        let body = br#"{"type":"mp-connect","action":"application.deauthorized","user_id":"44444","data":{"id":"44444"}}"#;
+        let Notification::MpConnect(n) = parse_notification(None, body).unwrap() else {
+            panic!()
+        };
+        assert_eq!(n.signed_user_id(Some("44444")), Ok(44444));
+        assert_eq!(
+            n.signed_user_id(Some("55555")),
+            Err(UserIdMismatch::Disagrees)
+        );
+        assert_eq!(n.signed_user_id(None), Err(UserIdMismatch::Unsigned));
+        assert_eq!(n.signed_user_id(Some("abc")), Err(UserIdMismatch::Unsigned));
     }
 }

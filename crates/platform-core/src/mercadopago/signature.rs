@@ -173,13 +173,8 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Signs a manifest the way Mercado Pago does; for tests of this module and of callers.
-#[cfg(test)]
-pub(crate) fn sign(
-    secret: &str,
-    data_id: Option<&str>,
-    request_id: Option<&str>,
-    ts: &str,
-) -> String {
+#[cfg(any(test, feature = "test-support"))]
+pub fn sign(secret: &str, data_id: Option<&str>, request_id: Option<&str>, ts: &str) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(manifest(data_id, request_id, ts).as_bytes());
     let hex: String = mac

@@ -1,7 +1,5 @@
 //! Server-sent events: a live stream of a scope's intent changes.
 
-use std::time::Duration;
-
 use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use platform_core::entities::payment_intents;
@@ -29,18 +27,25 @@ struct Cursor {
     caller: ApiCaller,
     query: StreamQuery,
     feed: tokio::sync::broadcast::Receiver<String>,
+    /// The stream ends here whatever happens (the client reconnects and
+    /// authenticates again).
+    ends_at: tokio::time::Instant,
 }
 
 /// `GET /v1/payment-intents/stream`: `event: payment_intent.updated` with the
 /// intent as `data`, for every change inside the key's scope (optionally one
-/// seller's or one terminal's); a comment every 15 s keeps proxies open.
+/// seller's or one terminal's); a comment every `PUENTE_SSE_KEEPALIVE_SECS`
+/// (15 s) keeps proxies open and re-checks the key; the stream ends when the
+/// key is revoked or after `PUENTE_SSE_MAX_LIFETIME_SECS` (1 h).
 pub async fn intents(
     state: web::Data<AppState>,
     caller: ApiCaller,
     query: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let feed = state.intent_feed.subscribe();
+    let ends_at = tokio::time::Instant::now() + state.settings.sse_max_lifetime;
     let cursor = Cursor {
+        ends_at,
         state,
         caller,
         query: query.into_inner(),
@@ -48,9 +53,28 @@ pub async fn intents(
     };
     let body = stream::unfold(cursor, |mut c| async move {
         loop {
-            let msg = tokio::time::timeout(Duration::from_secs(15), c.feed.recv()).await;
+            let tick = c.state.settings.sse_keepalive;
+            let wait = tick.min(
+                c.ends_at
+                    .saturating_duration_since(tokio::time::Instant::now()),
+            );
+            if wait.is_zero() {
+                return None;
+            }
+            let msg = tokio::time::timeout(wait, c.feed.recv()).await;
             let id = match msg {
                 Err(_) => {
+                    if tokio::time::Instant::now() >= c.ends_at {
+                        return None;
+                    }
+                    // Each keep-alive re-checks the key: revoked or expired ends the stream.
+                    match platform_core::api_keys::still_valid(&c.state.db, c.caller.key_id()).await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        // The database is unreachable: keep the stream, check next tick.
+                        Err(e) => tracing::warn!(error = %e, "SSE: could not re-check the API key"),
+                    }
                     return Some((
                         Ok::<_, actix_web::Error>(web::Bytes::from_static(b": keep-alive\n\n")),
                         c,

@@ -130,7 +130,15 @@ pub async fn login(
         };
         Ok(html(status, render(&page, lang)?, None))
     };
-    match sessions::login(&state.db, &form.email, &password, ip.as_deref()).await {
+    match sessions::login(
+        &state.db,
+        &state.password_checks,
+        &form.email,
+        &password,
+        ip.as_deref(),
+    )
+    .await
+    {
         Ok((token, session)) => {
             let _ = audit::record(
                 &state.db,

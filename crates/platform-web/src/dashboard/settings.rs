@@ -93,6 +93,7 @@ pub async fn save(
     let saved = integrator_app::update(
         &state.db,
         &state.keyring,
+        &state.mp,
         &auth.scope,
         &auth.actor(),
         &redirect_url(&state),
@@ -129,6 +130,9 @@ fn settings_message(code: &str) -> &'static str {
         "client_id_invalid" => "settings.client_id_invalid",
         "client_secret_required" => "settings.client_secret_required",
         "sponsor_id_invalid" => "settings.sponsor_id_invalid",
+        "client_id_taken" => "settings.client_id_taken",
+        "client_credentials_rejected" => "settings.client_credentials_rejected",
+        "upstream_unavailable" => "settings.upstream_unavailable",
         _ => "settings.secret_invalid",
     }
 }

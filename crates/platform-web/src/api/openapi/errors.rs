@@ -230,6 +230,18 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     ("secret_invalid", "The stored secret could not be used."),
     (
+        "client_id_taken",
+        "Another integrator already uses this Mercado Pago client id.",
+    ),
+    (
+        "client_credentials_rejected",
+        "Mercado Pago refused this client id and client secret.",
+    ),
+    (
+        "user_id_mismatch",
+        "An mp-connect notification's body names another seller than its signed `data.id`.",
+    ),
+    (
         "invalid_signature",
         "The notification's signature does not verify.",
     ),

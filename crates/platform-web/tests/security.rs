@@ -1,0 +1,174 @@
+//! Security hardening (issue 11) over HTTP, on both databases.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestApp;
+use platform_core::api_keys;
+use platform_core::entities::api_keys as key_rows;
+use platform_core::id::IntegratorId;
+use platform_core::on_both_databases;
+use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use platform_core::states::ScopeKind;
+use platform_core::tenancy::Scope;
+use platform_core::testing::TestDb;
+
+/// Reads the stream until it ends; None when it is still open after `limit`.
+async fn ends_within(mut res: reqwest::Response, limit: Duration) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let drained = async move { while let Ok(Some(_)) = res.chunk().await {} };
+    tokio::time::timeout(limit, drained)
+        .await
+        .ok()
+        .map(|_| started.elapsed())
+}
+
+/// A revoked key's open stream ends at the next keep-alive tick.
+async fn sse_stream_ends_when_its_key_is_revoked(t: &TestDb) {
+    let app = TestApp::start(t, |r| r.sse_keepalive_secs = Some(1)).await;
+    let s = app.seed(9_100_000).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    let res = app
+        .get(&key, "/v1/payment-intents/stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let prefix = &key[..key.len().min(16)];
+    let row = key_rows::Entity::find()
+        .filter(key_rows::Column::IntegratorId.eq(s.integrator.clone()))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| prefix.starts_with(k.prefix.as_str()) || key.starts_with(k.prefix.as_str()))
+        .expect("the key's row");
+    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    api_keys::revoke(&app.state.db, &scope, &row.id)
+        .await
+        .unwrap();
+    let took = ends_within(res, Duration::from_secs(5)).await;
+    println!("stream closed {took:?} after the revocation (tick 1 s)");
+    assert!(
+        took.is_some(),
+        "the stream is still open 5 s after the revocation"
+    );
+    app.web.stop().await;
+}
+
+/// A stream ends after PUENTE_SSE_MAX_LIFETIME_SECS, key valid or not.
+async fn sse_stream_lifetime_is_capped(t: &TestDb) {
+    let app = TestApp::start(t, |r| {
+        r.sse_keepalive_secs = Some(1);
+        r.sse_max_lifetime_secs = Some(2);
+    })
+    .await;
+    let s = app.seed(9_200_000).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    let res = app
+        .get(&key, "/v1/payment-intents/stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let took = ends_within(res, Duration::from_secs(6)).await;
+    println!("stream with a 2 s lifetime closed after {took:?}");
+    let took = took.expect("the stream outlived its lifetime");
+    assert!(took >= Duration::from_millis(1500), "{took:?}");
+}
+
+/// Invented HTTP methods all count under one `method="other"` label.
+async fn invented_methods_add_no_metric_series(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("puente_http_requests_total{"))
+            .count()
+    };
+    // Warm up the labels of the routes this test uses.
+    let warm = reqwest::Method::from_bytes(b"WARMUP").unwrap();
+    app.http
+        .request(warm, format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    let metrics = || async {
+        app.http
+            .get(format!("{}/metrics", app.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let _ = metrics().await;
+    let before = series(&metrics().await);
+    for i in 0..200 {
+        let m = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        app.http
+            .request(m, format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = metrics().await;
+    let after = series(&text);
+    println!(
+        "puente_http_requests_total series: {before} before, {after} after 200 invented methods"
+    );
+    assert_eq!(before, after);
+    assert!(!text.contains("INVENTED"));
+    app.web.stop().await;
+}
+
+/// An unsigned notification is kept only as a hash and a 1 KiB excerpt.
+async fn unverified_notifications_keep_a_hash_and_an_excerpt(t: &TestDb) {
+    use platform_core::entities::inbound_notifications;
+    let app = TestApp::start(t, |_| {}).await;
+    let body = format!(
+        r#"{{"type":"order","action":"order.processed","pad":"{}"}}"#,
+        "x".repeat(60 * 1024)
+    );
+    let res = app
+        .http
+        .post(format!(
+            "{}/webhooks/mercadopago?data.id=ORD1&type=order",
+            app.url
+        ))
+        .header("content-type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let rows = inbound_notifications::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert!(!row.signature_valid);
+    println!(
+        "unverified body of {} bytes stored as {} bytes",
+        body.len(),
+        row.body.len()
+    );
+    assert!(row.body.len() <= 1024, "{}", row.body.len());
+    assert!(body.starts_with(&row.body));
+    let digest = platform_core::tokens::sha256_hex(&body);
+    assert!(
+        row.error.as_deref().unwrap_or_default().contains(&digest),
+        "{:?}",
+        row.error
+    );
+    app.web.stop().await;
+}
+
+on_both_databases!(
+    unverified_notifications_keep_a_hash_and_an_excerpt,
+    invented_methods_add_no_metric_series,
+    sse_stream_ends_when_its_key_is_revoked,
+    sse_stream_lifetime_is_capped,
+);

@@ -62,6 +62,20 @@ try {
   // The integrator's staff, in Spanish (the default for es browsers).
   const staff = await browser.newContext({ locale: 'es-AR', viewport: { width: 1200, height: 900 } });
   const page = await staff.newPage();
+  // No page may miss an asset (the favicon was a 404 on every page).
+  const missing = [];
+  page.on('response', (r) => { if (r.status() === 404) missing.push(r.url()); });
+
+  step('login in a browser set to French: English, with a language switch');
+  const french = await browser.newContext({ locale: 'fr-FR', viewport: { width: 390, height: 844 } });
+  const fr = await french.newPage();
+  await fr.goto(`${PUENTE}/app/login`);
+  assert.equal(await fr.getAttribute('html', 'lang'), 'en');
+  await fr.locator('#lang-switch a[hreflang=pt-BR]').click();
+  await fr.waitForURL(/\/app\/login/);
+  assert.equal(await fr.getAttribute('html', 'lang'), 'pt-BR');
+  await shot(fr, 'login-language');
+  await french.close();
 
   step('sign up');
   await page.goto(`${PUENTE}/`);
@@ -112,6 +126,8 @@ try {
   const nickname = await page.textContent('#test-nickname');
   const password = await page.textContent('#test-password');
   const linkUrl = await page.inputValue('#onboarding-url');
+  // Where the nickname and password come from, said on the page.
+  assert.match(await page.getAttribute('#test-credentials-help a', 'href'), /\/sandbox$/);
   await shot(page, 'test-seller');
 
   // The seller, in another browser (Portuguese).
@@ -125,6 +141,8 @@ try {
   await shot(seller, 'onboarding-landing');
   await seller.click('#continue-to-mp');
   await seller.waitForURL(/\/authorization\?/);
+  // The sandbox's consent page says where its credentials come from too.
+  assert.match(await seller.textContent('#where-credentials'), /Test sellers/);
   await seller.fill('input[name=nickname]', nickname);
   await seller.fill('input[name=password]', password);
   await seller.click('button[value=allow]');
@@ -172,6 +190,11 @@ try {
     await page.locator('#restart-notice').waitFor();
     assert.equal((await page.textContent('#terminal-mode')).trim(), mode);
   }
+  // Saving the mode it already has: no change, no restart asked.
+  await page.check('input[name=mode][value=PDV]');
+  await page.click('#save-mode');
+  await page.waitForURL(/done=mode_unchanged/);
+  assert.equal(await page.locator('#restart-notice').count(), 0);
   const device = (await page.textContent('h1')).trim();
   const terminalId = new URL(page.url()).pathname.split('/').pop();
   const upstream = await json(await fetch(`${SANDBOX}/sandbox/terminals/${encodeURIComponent(device)}`));
@@ -195,7 +218,10 @@ try {
   assert.ok(!(await page.content()).includes(webhookSecret), 'the secret is shown once');
 
   step('charge on the PDV terminal from the dashboard and watch it finish live');
-  await page.goto(`${PUENTE}/app/intents/new?terminal=${terminalId}`);
+  // From the terminal's own page, as docs/dashboard.md says.
+  await page.goto(`${PUENTE}/app/terminals/${terminalId}`);
+  await page.click('#new-payment');
+  await page.waitForURL(/\/app\/intents\/new\?terminal=/);
   await page.fill('input[name=amount]', 'diez');
   await page.click('#create-intent');
   await page.locator('#intent-form .field-error').waitFor();
@@ -212,6 +238,8 @@ try {
   assert.equal(await page.evaluate(() => window.__samePage), true, 'updated without a reload');
   assert.match(await page.textContent('#intent-status'), /Aprobado/);
   await page.locator('#intent-timeline li[data-to=processed]').waitFor();
+  // "On the terminal" is shown (the pick-up is read back within a second).
+  assert.match(await page.textContent('#intent-timeline li[data-to=at_terminal]'), /En la terminal/);
   await shot(page, 'intent');
 
   step('the webhook delivery reached the receiver, signed, and shows as delivered');
@@ -246,12 +274,28 @@ try {
   assert.ok(!(await page.content()).includes(apiKey), 'the key is shown once');
   await shot(page, 'api-keys');
 
+  step('a full refund shows on the intent page live');
+  await page.goto(intentUrl);
+  await page.evaluate(() => { window.__samePage = true; });
+  await page.click('#refund-intent');
+  await page.waitForURL(/\/app\/intents\/pi_/);
+  await page.evaluate(() => { window.__samePage = true; });
+  await page.locator('#intent-status[data-status=refunded]').waitFor({ timeout: 60_000 });
+  assert.equal(await page.evaluate(() => window.__samePage), true, 'refunded without a reload');
+  await shot(page, 'intent-refunded');
+
+  step('lists name the seller, not its id');
+  await page.goto(`${PUENTE}/app/terminals`);
+  assert.ok((await page.textContent('table.list')).includes(nickname));
+  assert.ok(!(await page.textContent('table.list')).includes('sel_'));
+
   step('audit log');
   await page.goto(`${PUENTE}/app/audit`);
   await page.locator('#audit-table').waitFor();
   assert.match(await page.textContent('#audit-table'), /terminal\.mode_changed/);
   await shot(page, 'audit');
 
+  assert.deepEqual(missing, [], 'no 404 for any asset');
   console.log('browser story: ok');
 } finally {
   await browser.close();

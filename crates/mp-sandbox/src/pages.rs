@@ -66,7 +66,10 @@ fn consent_form(q: &Params, error: Option<&str>) -> String {
 <p><label>Nickname <input name=\"nickname\" autocomplete=\"username\"></label></p>\
 <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>\
 <button type=\"submit\" name=\"decision\" value=\"allow\">Authorize</button>\
-<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form></div>",
+<button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>\
+<p id=\"where-credentials\">This is the sandbox: log in with a test account's nickname and \
+password. They are listed on the <a href=\"/sandbox\">sandbox console</a>, and shown when you \
+create a test seller (the Test sellers page of your dashboard).</p></div>",
         app = esc(q.get("client_id").map(String::as_str).unwrap_or(""))
     );
     page("Mercado Pago sandbox: authorize application", &body)

@@ -67,6 +67,13 @@ async fn consent_page_login_allow_and_deny() {
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(html.contains("<form") && html.contains("Authorize") && html.contains("Deny"));
+    // A newcomer is told where the nickname and password come from.
+    assert!(
+        html.contains("id=\"where-credentials\"")
+            && html.contains("href=\"/sandbox\"")
+            && html.contains("Test sellers"),
+        "{html}"
+    );
     // A redirect_uri that does not match exactly: error page, no redirect.
     let bad = auth_query(&a, "").replace("callback", "callbackX");
     let r = c

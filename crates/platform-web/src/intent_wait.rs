@@ -11,6 +11,7 @@ use platform_core::entities::payment_intents;
 use platform_core::intents::{self, CancelAsk, CancelOutcome};
 use platform_core::states::{CancelState, IntentStatus};
 use platform_core::tenancy::Scope;
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::state::AppState;
 
@@ -41,8 +42,10 @@ pub async fn until(
                 msg = feed.recv() => match msg {
                     Ok(changed) if changed == intent.id => break,
                     Ok(_) => continue,
-                    // Lagged or closed: re-read to be safe.
-                    Err(_) => break,
+                    // The server is stopping: answer with what we have now.
+                    Err(RecvError::Closed) => return Ok(intent),
+                    // Missed some: re-read to be safe.
+                    Err(RecvError::Lagged(_)) => break,
                 },
             }
         }

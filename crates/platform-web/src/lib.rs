@@ -29,25 +29,36 @@ pub struct WebHandle {
     pub local_addr: SocketAddr,
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Closed first at stop, so open streams and long-polls end at once
+    /// instead of holding the shutdown for its whole timeout.
+    feed: Option<live::IntentFeed>,
 }
 
 impl WebHandle {
     /// Stops accepting, lets in-flight requests finish (up to the shutdown
     /// timeout), and waits for the server to end.
     pub async fn stop(self) {
+        if let Some(feed) = &self.feed {
+            feed.close();
+        }
         self.server.stop(true).await;
         let _ = self.task.await;
     }
 }
 
 /// Runs a bound server in the background.
-fn spawn_server(local_addr: SocketAddr, server: actix_web::dev::Server) -> WebHandle {
+fn spawn_server(
+    local_addr: SocketAddr,
+    server: actix_web::dev::Server,
+    feed: Option<live::IntentFeed>,
+) -> WebHandle {
     let handle = server.handle();
     let task = tokio::spawn(server);
     WebHandle {
         local_addr,
         server: handle,
         task,
+        feed,
     }
 }
 
@@ -69,12 +80,13 @@ pub async fn start_ops(state: AppState, addr: SocketAddr) -> std::io::Result<Web
     .disable_signals()
     .shutdown_timeout(2)
     .bind(addr)?;
-    Ok(spawn_server(server.addrs()[0], server.run()))
+    Ok(spawn_server(server.addrs()[0], server.run(), None))
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves in the background.
 pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHandle> {
     metrics::install();
+    let feed = state.intent_feed.clone();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -92,5 +104,5 @@ pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHand
     .disable_signals()
     .shutdown_timeout(10)
     .bind(addr)?;
-    Ok(spawn_server(server.addrs()[0], server.run()))
+    Ok(spawn_server(server.addrs()[0], server.run(), Some(feed)))
 }

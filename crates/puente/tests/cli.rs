@@ -610,3 +610,90 @@ fn a_standalone_worker_serves_metrics_and_health() {
     let _ = err_thread.join();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The value of cookie `name` among a response's `Set-Cookie` headers.
+fn set_cookie(res: &reqwest::Response, name: &str) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_else(|| panic!("no {name} cookie"))
+        .to_owned()
+}
+
+/// A dashboard user with the live stream open (an intent page left open in
+/// a browser) must not hold `puente all` for its 10 s shutdown timeout.
+#[test]
+fn stopping_with_an_open_dashboard_stream_is_prompt() {
+    let dir = temp_dir("stream-stop");
+    let run = start_all(puente(&dir));
+    let demo = run
+        .stdout_lines
+        .iter()
+        .find(|l| l.contains("Demo login:"))
+        .expect("demo login printed");
+    let password = demo
+        .split(" / ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("demo password")
+        .to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut stream = rt.block_on(async {
+        // Its own client, dropped after logging in: a browser's idle
+        // keep-alive connections are the server's keep-alive to close.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let form = http
+            .get(format!("{}/app/login", run.url))
+            .send()
+            .await
+            .unwrap();
+        let csrf = set_cookie(&form, "puente_csrf");
+        let res = http
+            .post(format!("{}/app/login", run.url))
+            .header("cookie", format!("puente_csrf={csrf}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("email", "demo@puente.local"),
+                ("password", password.as_str()),
+                ("next", "/app"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "logged in");
+        let session = set_cookie(&res, "puente_session");
+        drop(http);
+        let mut stream = reqwest::Client::new()
+            .get(format!("{}/app/intents/stream", run.url))
+            .header("cookie", format!("puente_session={session}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        let first = stream.chunk().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&first).starts_with("retry:"));
+        stream
+    });
+    // Keep reading the stream while the process stops, like a browser does.
+    let reader = std::thread::spawn(move || {
+        rt.block_on(async { while let Ok(Some(_)) = stream.chunk().await {} })
+    });
+    let started = std::time::Instant::now();
+    let (code, _) = run.terminate();
+    let took = started.elapsed();
+    eprintln!("puente all stopped in {took:?} with a dashboard stream open");
+    assert!(code.success(), "{code:?}");
+    // Loose: the point is "not the 10 s timeout"; a loaded CI box is slow.
+    assert!(took < Duration::from_secs(2), "stop took {took:?}");
+    reader.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -28,6 +28,7 @@ const NOTICES: &[&str] = &[
     "notice.store_saved",
     "notice.pos_saved",
     "notice.mode_changed",
+    "notice.mode_unchanged",
     "notice.key_revoked",
     "notice.intent_canceled",
     "notice.refund_requested",

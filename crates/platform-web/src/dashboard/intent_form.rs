@@ -16,10 +16,13 @@ use super::forms::{FieldErrors, invalid, money, ok, see_other};
 use super::session::Auth;
 use crate::state::AppState;
 
-/// A terminal that can take a charge: PDV mode, seller linked.
+/// A terminal of a linked seller. Only PDV ones can take a charge; the
+/// STANDALONE ones are listed too, disabled, so nobody wonders where they
+/// went (`standalone` says why they cannot be picked).
 pub struct Choice {
     pub id: String,
     pub label: String,
+    pub standalone: bool,
 }
 
 #[derive(Template)]
@@ -36,6 +39,15 @@ struct NewIntentPage {
     form_error: Option<String>,
     /// The site's amount range, shown with an out-of-range amount.
     amount_range: String,
+}
+
+impl NewIntentPage {
+    fn any_pdv(&self) -> bool {
+        self.terminals.iter().any(|t| !t.standalone)
+    }
+    fn any_standalone(&self) -> bool {
+        self.terminals.iter().any(|t| t.standalone)
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -98,7 +110,10 @@ async fn choices(state: &AppState, auth: &Auth) -> Result<Vec<Choice>, PageError
     let terminals = auth
         .scope
         .select::<terminals::Entity>()
-        .filter(terminals::Column::OperatingMode.eq(OperatingMode::Pdv.as_str()))
+        .filter(terminals::Column::OperatingMode.is_in([
+            OperatingMode::Pdv.as_str(),
+            OperatingMode::Standalone.as_str(),
+        ]))
         .filter(terminals::Column::SellerId.is_in(sellers.iter().map(|s| s.id.clone())))
         .order_by_asc(terminals::Column::DeviceId)
         .limit(500)
@@ -116,6 +131,7 @@ async fn choices(state: &AppState, auth: &Auth) -> Result<Vec<Choice>, PageError
                 .unwrap_or("");
             Choice {
                 label: format!("{} · {seller}", t.device_id),
+                standalone: t.operating_mode != OperatingMode::Pdv,
                 id: t.id,
             }
         })

@@ -65,6 +65,32 @@ pub async fn seller_names(state: &AppState, auth: &Auth) -> Result<Vec<sellers::
         .page(auth.lang)
 }
 
+/// Nicknames of the sellers a page of rows names (id → nickname), for
+/// tables that would otherwise show `sel_…` ids.
+pub async fn nicknames<'a>(
+    state: &AppState,
+    auth: &Auth,
+    ids: impl Iterator<Item = &'a String>,
+) -> Result<HashMap<String, String>, PageError> {
+    let mut ids: Vec<String> = ids.cloned().collect();
+    ids.sort();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(auth
+        .scope
+        .select::<sellers::Entity>()
+        .filter(sellers::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await
+        .map_err(CoreError::from)
+        .page(auth.lang)?
+        .into_iter()
+        .map(|s| (s.id, s.nickname))
+        .collect())
+}
+
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
     #[serde(default)]

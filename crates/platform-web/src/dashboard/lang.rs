@@ -71,9 +71,16 @@ impl Lang {
                 req.headers()
                     .get("accept-language")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(Lang::from_accept_language)
+                    .map(Lang::negotiate)
             })
             .unwrap_or(Lang::Es)
+    }
+
+    /// A browser that states its languages but none of ours (French,
+    /// German, …) reads English rather than Spanish: the likelier second
+    /// language. Without the header (scripts, curl) Spanish stays the default.
+    pub fn negotiate(accept_language: &str) -> Lang {
+        Lang::from_accept_language(accept_language).unwrap_or(Lang::En)
     }
 
     fn index(self) -> usize {
@@ -83,6 +90,14 @@ impl Lang {
             Lang::En => 2,
         }
     }
+}
+
+/// One entry of a language switch.
+pub struct LangLink {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub url: String,
+    pub current: bool,
 }
 
 /// Translations for templates: `{{ c.t.get("nav.sellers") }}`.
@@ -101,6 +116,37 @@ impl Tr {
 
     pub fn lang(&self) -> Lang {
         self.0
+    }
+
+    /// The language switch of a page outside the session (login,
+    /// sign-up): one link per language, coming back to `back_to`.
+    pub fn switch_links(&self, back_to: &str) -> Vec<LangLink> {
+        Lang::ALL
+            .iter()
+            .map(|&l| LangLink {
+                code: l.code(),
+                name: l.native_name(),
+                url: format!(
+                    "/app/lang/{}?next={}",
+                    l.code(),
+                    super::forms::urlencode(back_to)
+                ),
+                current: l == self.0,
+            })
+            .collect()
+    }
+
+    /// [`Self::switch_links`] for the login page, keeping where the user
+    /// was going after logging in.
+    pub fn login_switch(&self, next: &str) -> Vec<LangLink> {
+        if next.is_empty() || next == "/app" {
+            self.switch_links("/app/login")
+        } else {
+            self.switch_links(&format!(
+                "/app/login?next={}",
+                super::forms::urlencode(next)
+            ))
+        }
     }
 
     /// A message with `{}` replaced by `arg`.
@@ -125,6 +171,32 @@ mod tests {
         );
         assert_eq!(Lang::from_accept_language("de"), None);
         assert_eq!(Lang::from_accept_language(""), None);
+    }
+
+    #[test]
+    fn unsupported_browser_languages_fall_back_to_english() {
+        assert_eq!(Lang::negotiate("fr-FR,fr;q=0.9"), Lang::En);
+        assert_eq!(Lang::negotiate("de-DE"), Lang::En);
+        assert_eq!(Lang::negotiate("de;q=0.9, pt;q=0.2"), Lang::PtBr);
+        assert_eq!(Lang::negotiate("garbage;;q=x"), Lang::En);
+    }
+
+    #[test]
+    fn login_switch_keeps_the_destination() {
+        use crate::dashboard::forms::urlencode;
+        let links = Tr(Lang::Es).login_switch("/app/intents?status=approved");
+        assert_eq!(links.len(), 3);
+        assert!(links[0].current && !links[2].current);
+        assert_eq!(
+            links[2].url,
+            format!(
+                "/app/lang/en?next={}",
+                urlencode(&format!(
+                    "/app/login?next={}",
+                    urlencode("/app/intents?status=approved")
+                ))
+            )
+        );
     }
 
     #[test]

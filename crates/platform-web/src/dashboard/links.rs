@@ -1,5 +1,7 @@
 //! `/app/links`: onboarding links to send to sellers.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
@@ -12,6 +14,7 @@ use serde::Deserialize;
 use super::chrome::Chrome;
 use super::errors::{OrPage, PageError};
 use super::forms::{FieldErrors, invalid, ok, see_other, when};
+use super::intents::nicknames;
 use super::session::Auth;
 use crate::state::AppState;
 
@@ -25,9 +28,14 @@ struct LinksPage {
     ttl: i64,
     errors: FieldErrors,
     app_configured: bool,
+    /// Seller id → nickname, for the links that were used.
+    names: HashMap<String, String>,
 }
 
 impl LinksPage {
+    fn seller_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map(String::as_str).unwrap_or(id)
+    }
     fn status(&self, l: &onboarding_links::Model) -> &'static str {
         match onboarding::effective_status(l, Utc::now()) {
             OnboardingLinkStatus::Open => "link.status_open",
@@ -84,8 +92,15 @@ async fn render_list(
     let app = platform_core::integrator_app::view(&state.db, &auth.scope)
         .await
         .page(auth.lang)?;
+    let names = nicknames(
+        state,
+        auth,
+        links.items.iter().filter_map(|l| l.seller_id.as_ref()),
+    )
+    .await?;
     Ok(LinksPage {
         c: Chrome::new(auth, state, "links"),
+        names,
         links,
         label,
         ttl_choices: LINK_TTL_CHOICES,

@@ -44,6 +44,29 @@ struct Cursor {
     feed: tokio::sync::broadcast::Receiver<String>,
     deadline: tokio::time::Instant,
     started: bool,
+    /// The intent whose current state is still owed (its page's stream).
+    pending: Option<String>,
+}
+
+impl Cursor {
+    /// The `event: intent` frame for `id`, or `None` when it is outside the
+    /// session's scope (not this user's business) or gone.
+    async fn frame(&self, id: &str) -> Option<String> {
+        let intent = self
+            .auth
+            .scope
+            .find::<payment_intents::Entity>(&self.state.db, id)
+            .await
+            .ok()?;
+        let change = Change {
+            id: &intent.id,
+            status: intent.status.as_str(),
+            label: self.auth.t().get(status_key(intent.status)),
+            status_detail: intent.status_detail.as_deref(),
+        };
+        let data = serde_json::to_string(&change).unwrap_or_default();
+        Some(format!("event: intent\ndata: {data}\n\n"))
+    }
 }
 
 /// `event: intent` with `{id, status, label, status_detail}`; a comment
@@ -53,11 +76,16 @@ pub async fn intents(
     auth: Auth,
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, PageError> {
+    // Subscribed before anything is read, so a change committed between the
+    // page's render and this request is either in the first frame (read
+    // below) or on the feed: never in neither.
     let feed = state.intent_feed.subscribe();
+    let only = q.into_inner().intent;
     let cursor = Cursor {
         state,
         auth,
-        only: q.into_inner().intent,
+        pending: only.clone(),
+        only,
         feed,
         deadline: tokio::time::Instant::now() + MAX_STREAM,
         started: false,
@@ -67,6 +95,15 @@ pub async fn intents(
             c.started = true;
             // Reconnect quickly after the stream ends on purpose.
             return Some((Ok(web::Bytes::from_static(b"retry: 1000\n\n")), c));
+        }
+        // The intent page was rendered before this stream opened: send its
+        // current state first, so the page re-reads itself if anything moved
+        // in between (a refund, a status) instead of waiting for a change
+        // that was already announced.
+        if let Some(id) = c.pending.take()
+            && let Some(frame) = c.frame(&id).await
+        {
+            return Some((Ok(web::Bytes::from(frame)), c));
         }
         loop {
             let left = c
@@ -89,27 +126,17 @@ pub async fn intents(
             if c.only.as_ref().is_some_and(|only| *only != id) {
                 continue;
             }
-            // Outside the session's scope: not this user's business.
-            let Ok(intent) = c
-                .auth
-                .scope
-                .find::<payment_intents::Entity>(&c.state.db, &id)
-                .await
-            else {
+            let Some(frame) = c.frame(&id).await else {
                 continue;
             };
-            let change = Change {
-                id: &intent.id,
-                status: intent.status.as_str(),
-                label: c.auth.t().get(status_key(intent.status)),
-                status_detail: intent.status_detail.as_deref(),
-            };
-            let data = serde_json::to_string(&change).unwrap_or_default();
-            let frame = format!("event: intent\ndata: {data}\n\n");
             return Some((Ok(web::Bytes::from(frame)), c));
         }
     });
     Ok(HttpResponse::Ok()
+        // One stream per connection anyway; closing it when the stream ends
+        // (at shutdown, or after MAX_STREAM) leaves no idle keep-alive
+        // connection for the server to wait on while it stops.
+        .force_close()
         .insert_header(("Content-Type", "text/event-stream"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))

@@ -1,6 +1,8 @@
 //! `/app/terminals`: every terminal of the integrator, one terminal's page,
 //! and switching its operating mode (PDV / STANDALONE).
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores, terminals};
@@ -14,6 +16,7 @@ use serde::Deserialize;
 use super::chrome::Chrome;
 use super::errors::{OrPage, PageError};
 use super::forms::{ok, render, see_other, urlencode};
+use super::intents::nicknames;
 use super::sellers::{upstream_api, upstream_message};
 use super::session::Auth;
 use crate::state::AppState;
@@ -35,12 +38,21 @@ pub struct ListQuery {
 struct TerminalsPage {
     c: Chrome,
     rows: Page<terminals::Model>,
+    /// Seller id → nickname, for the seller column.
+    names: HashMap<String, String>,
     seller: String,
     mode: String,
     q: String,
     modes: &'static [OperatingMode],
     filter_query: String,
     filtered: bool,
+}
+
+impl TerminalsPage {
+    /// The seller's nickname; its id only if the seller row is gone.
+    fn seller_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.names.get(id).map(String::as_str).unwrap_or(id)
+    }
 }
 
 pub async fn list(
@@ -70,9 +82,11 @@ pub async fn list(
     )
     .await
     .page(auth.lang)?;
+    let names = nicknames(&state, &auth, rows.items.iter().map(|t| &t.seller_id)).await?;
     let page = TerminalsPage {
         c: Chrome::new(&auth, &state, "terminals"),
         rows,
+        names,
         filter_query: format!(
             "seller={}&mode={}&q={}",
             urlencode(seller),
@@ -178,6 +192,14 @@ pub async fn set_mode(
             );
         }
     };
+    // Saving the mode it already has changes nothing anywhere: say so, and
+    // do not ask for a restart (nor call Mercado Pago).
+    if mode == terminal.operating_mode {
+        return Ok(see_other(&format!(
+            "/app/terminals/{}?done=mode_unchanged",
+            path.as_str()
+        )));
+    }
     let api = upstream_api(&state, &auth).await?;
     let res = registry_edit::set_terminal_mode(
         registry_edit::Ctx {

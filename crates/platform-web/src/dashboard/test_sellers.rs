@@ -26,6 +26,9 @@ struct TestSellersPage {
     errors: FieldErrors,
     error: Option<String>,
     created: Option<Created>,
+    /// The sandbox console, which lists every test account's nickname and
+    /// password (the authorization page asks for them).
+    console_url: String,
 }
 
 struct Created {
@@ -55,6 +58,11 @@ fn sandbox_only(state: &AppState, auth: &Auth) -> Result<String, PageError> {
 
 fn page(auth: &Auth, state: &AppState) -> TestSellersPage {
     TestSellersPage {
+        console_url: state
+            .sandbox_url
+            .as_deref()
+            .map(|u| format!("{}/sandbox", u.trim_end_matches('/')))
+            .unwrap_or_default(),
         c: Chrome::new(auth, state, "test_sellers"),
         sites: Site::ALL,
         site: "MLB".into(),

@@ -739,7 +739,12 @@ async fn wait_refund(
         tokio::pin!(poll);
         tokio::select! {
             _ = &mut poll => {},
-            _ = feed.recv() => {},
+            msg = feed.recv() => {
+                // The server is stopping: answer with the refund as it is.
+                if matches!(msg, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                    return Ok(refund);
+                }
+            },
         }
     }
 }

@@ -6,6 +6,7 @@
 //! 190 bits of randomness, so a fast hash is enough (unlike passwords), and
 //! authentication stays cheap on every request.
 
+use crate::db::BeginWrite;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
@@ -17,6 +18,7 @@ use subtle::ConstantTimeEq;
 use crate::entities::{api_keys, pos, sellers, stores};
 use crate::error::CoreError;
 use crate::id::{ApiKeyId, PosId, SellerId, StoreId};
+use crate::idempotency::Completion;
 use crate::secret::SecretString;
 use crate::states::{KeyMode, ScopeKind};
 use crate::tenancy::Scope;
@@ -67,6 +69,7 @@ pub async fn create(
     scope: &Scope,
     new: NewApiKey,
     created_by: Option<String>,
+    completion: Option<&Completion<'_, (api_keys::Model, SecretString)>>,
 ) -> Result<(api_keys::Model, SecretString), CoreError> {
     if !scope.is_integrator_wide() {
         return Err(CoreError::Forbidden {
@@ -114,10 +117,13 @@ pub async fn create(
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
         last_used_at: Set(None),
-    }
-    .insert(db)
-    .await?;
-    Ok((row, key))
+    };
+    let txn = db.begin_write().await?;
+    let row = row.insert(&txn).await?;
+    let created = (row, key);
+    crate::idempotency::complete_with(completion, &txn, &created, &created.0.id).await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
 /// Checks the target of a narrowed key exists in the scope, and fills in

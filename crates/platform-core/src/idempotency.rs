@@ -216,35 +216,81 @@ pub async fn complete_in(
     Ok(())
 }
 
-/// A fresh claim to complete inside the transaction that creates the
+/// The response a create stores for its replays: the status and body its
+/// surface answers with, rendered from what was created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// A fresh claim (see [`Claim::Fresh`]), held by the request that won it.
+/// Its [`Completion`] is written inside the transaction that creates the
 /// resource (see [`complete_in`]).
-pub struct Completion<'a> {
+#[derive(Debug, Clone, Copy)]
+pub struct Claimed<'a> {
     pub keyring: &'a Keyring,
     pub record_id: &'a str,
 }
 
-impl<'a> Completion<'a> {
-    /// The completion for a claimed record, if the request had a key.
+impl<'a> Claimed<'a> {
+    /// The claim of a request, if it had a key.
     pub fn of(keyring: &'a Keyring, record_id: Option<&'a str>) -> Option<Self> {
         record_id.map(|record_id| Self { keyring, record_id })
     }
 
+    /// This claim, completed with the response `render` makes of the
+    /// created `T`.
+    pub fn completion<T: ?Sized>(
+        self,
+        render: &'a (dyn Fn(&T) -> StoredResponse + Sync + 'a),
+    ) -> Completion<'a, T> {
+        Completion {
+            claimed: self,
+            render,
+        }
+    }
+}
+
+/// What a create writes, in its own transaction, for a claimed key: the
+/// surface's response to the created `T`. Every idempotent create takes an
+/// `Option<Completion>`, so none can commit without its stored response.
+pub struct Completion<'a, T: ?Sized> {
+    claimed: Claimed<'a>,
+    render: &'a (dyn Fn(&T) -> StoredResponse + Sync + 'a),
+}
+
+impl<T: ?Sized> Completion<'_, T> {
     pub async fn write(
         &self,
         conn: &impl ConnectionTrait,
-        status: u16,
-        body: &str,
-        resource_id: Option<&str>,
+        created: &T,
+        resource_id: &str,
     ) -> Result<(), CoreError> {
+        let response = (self.render)(created);
         complete_in(
             conn,
-            self.keyring,
-            self.record_id,
-            status,
-            body,
-            resource_id,
+            self.claimed.keyring,
+            self.claimed.record_id,
+            response.status,
+            &response.body,
+            Some(resource_id),
         )
         .await
+    }
+}
+
+/// Writes `completion` (if any) on `conn`: the one line each create ends its
+/// transaction with.
+pub async fn complete_with<T: ?Sized>(
+    completion: Option<&Completion<'_, T>>,
+    conn: &impl ConnectionTrait,
+    created: &T,
+    resource_id: &str,
+) -> Result<(), CoreError> {
+    match completion {
+        Some(c) => c.write(conn, created, resource_id).await,
+        None => Ok(()),
     }
 }
 

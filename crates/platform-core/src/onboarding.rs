@@ -24,6 +24,7 @@ use crate::crypto::{Aad, Keyring};
 use crate::entities::{integrators, oauth_states, onboarding_links, seller_credentials, sellers};
 use crate::error::CoreError;
 use crate::id::{OAuthStateId, OnboardingLinkId, SellerCredentialId, SellerId};
+use crate::idempotency::Completion;
 use crate::integrator_app;
 use crate::mercadopago::{AuthorizationRequest, MpClient, MpError, Pkce, TokenResponse, User};
 use crate::paging::{Page, PageRequest, fetch_page};
@@ -143,6 +144,7 @@ pub async fn create_link(
     scope: &Scope,
     actor: &Actor,
     new: NewLink,
+    completion: Option<&Completion<'_, (onboarding_links::Model, SecretString)>>,
 ) -> Result<(onboarding_links::Model, SecretString), CoreError> {
     if let Some((_, code)) = validate_link(&new).first() {
         return Err(CoreError::invalid(code, "invalid onboarding link"));
@@ -184,8 +186,10 @@ pub async fn create_link(
         link.label.clone(),
     )
     .await?;
+    let created = (link, token);
+    crate::idempotency::complete_with(completion, &txn, &created, &created.0.id).await?;
     txn.commit().await?;
-    Ok((link, token))
+    Ok(created)
 }
 
 /// The status a link shows now (an open link past its expiry is expired).

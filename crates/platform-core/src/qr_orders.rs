@@ -5,6 +5,7 @@
 //! is made synchronously and recorded; a new order on the same POS replaces
 //! the current one, as at Mercado Pago.
 
+use crate::db::BeginWrite;
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -17,6 +18,7 @@ use crate::crypto::Keyring;
 use crate::entities::{integrators, pos, qr_orders, stores};
 use crate::error::CoreError;
 use crate::id::QrOrderId;
+use crate::idempotency::Completion;
 use crate::mercadopago::{Amount, MpClient, MpError, QrItem, QrOrderRequest, QrSponsor};
 use crate::states::QrOrderStatus;
 use crate::tenancy::Scope;
@@ -48,6 +50,7 @@ pub async fn create(
     scope: &Scope,
     pos_id: &str,
     new: NewQrOrder,
+    completion: Option<&Completion<'_, qr_orders::Model>>,
 ) -> Result<qr_orders::Model, CoreError> {
     let pos = scope.find::<pos::Entity>(db, pos_id).await?;
     let store = stores::Entity::find_by_id(pos.store_id.clone())
@@ -143,9 +146,10 @@ pub async fn create(
     .await
     .map_err(upstream)?;
     // The new order replaced any current one at Mercado Pago.
-    close_active(db, &pos.id, QrOrderStatus::Canceled).await?;
+    let txn = db.begin_write().await?;
+    close_active(&txn, &pos.id, QrOrderStatus::Canceled).await?;
     let now = Utc::now();
-    Ok(qr_orders::ActiveModel {
+    let row = qr_orders::ActiveModel {
         id: Set(id),
         integrator_id: Set(pos.integrator_id.clone()),
         seller_id: Set(pos.seller_id.clone()),
@@ -162,12 +166,15 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    crate::idempotency::complete_with(completion, &txn, &row, &row.id).await?;
+    txn.commit().await?;
+    Ok(row)
 }
 
 async fn close_active(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     pos_id: &str,
     status: QrOrderStatus,
 ) -> Result<(), CoreError> {

@@ -15,11 +15,12 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::effects::Effects;
+use crate::effects::{Committed, Effects};
 use crate::entities::{payment_intents, refunds};
 use crate::error::CoreError;
 use crate::events;
 use crate::id::RefundId;
+use crate::idempotency::Completion;
 use crate::intents::{Applied, MoveFrom, UpstreamFacts, apply_in};
 use crate::states::{EventSource, IntentStatus, RefundStatus, UpstreamApi};
 use crate::tenancy::Scope;
@@ -41,28 +42,16 @@ pub async fn refundable(
 }
 
 /// Queues a refund of `amount` (minor units; `None` = everything left).
+/// With a `completion`, the idempotency record's stored response commits
+/// with the refund: a retried request can then never queue a second one.
+/// The effect: the worker sends it.
 pub async fn create(
     db: &DatabaseConnection,
     scope: &Scope,
     intent_id: &str,
     amount: Option<i64>,
-) -> Result<refunds::Model, CoreError> {
-    create_with(db, scope, intent_id, amount, None).await
-}
-
-/// Renders the response body stored for an idempotent refund create.
-pub type RenderRefund<'a> = dyn Fn(&refunds::Model) -> String + Sync + 'a;
-
-/// [`create`], completing an idempotency record in the same transaction
-/// with the response (`status`, and the body `respond` renders from the
-/// refund): a retried request can then never queue a second refund.
-pub async fn create_with(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    intent_id: &str,
-    amount: Option<i64>,
-    idempotent: Option<(crate::idempotency::Completion<'_>, u16, &RenderRefund<'_>)>,
-) -> Result<refunds::Model, CoreError> {
+    completion: Option<&Completion<'_, refunds::Model>>,
+) -> Result<Committed<refunds::Model>, CoreError> {
     let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
     if intent.status != IntentStatus::Processed {
         return Err(CoreError::conflict(
@@ -124,12 +113,10 @@ pub async fn create_with(
     }
     .insert(&txn)
     .await?;
-    if let Some((idem, status, respond)) = idempotent {
-        idem.write(&txn, status, &respond(&row), Some(&row.id))
-            .await?;
-    }
+    crate::idempotency::complete_with(completion, &txn, &row, &row.id).await?;
     txn.commit().await?;
-    Ok(row)
+    let effects = Effects::none().refund(&row.id);
+    Ok(Committed::new(row, effects))
 }
 
 pub async fn list_for_intent(

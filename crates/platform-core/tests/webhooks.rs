@@ -81,6 +81,7 @@ impl Fx {
                 ..Default::default()
             },
             Utc::now(),
+            None,
         )
         .await
         .unwrap();
@@ -541,6 +542,7 @@ async fn ssrf_is_refused(t: &TestDb) {
                 ..Default::default()
             },
             now,
+            None,
         )
         .await
         .unwrap_err();
@@ -609,16 +611,25 @@ async fn endpoint_service_rules(t: &TestDb) {
         ("https://user:pw@example.com/h", "invalid_url"),
         ("https://example.com/h#frag", "invalid_url"),
     ] {
-        match endpoints::create(db, &fx.keyring, &fx.scope, &https_only, new(url), now).await {
+        match endpoints::create(db, &fx.keyring, &fx.scope, &https_only, new(url), now, None).await
+        {
             Err(CoreError::Invalid { code: c, .. }) => assert_eq!(c, code, "{url}"),
             other => panic!("{url}: {other:?}"),
         }
     }
     let long = format!("https://example.com/{}", "a".repeat(2100));
     assert!(
-        endpoints::create(db, &fx.keyring, &fx.scope, &https_only, new(&long), now)
-            .await
-            .is_err()
+        endpoints::create(
+            db,
+            &fx.keyring,
+            &fx.scope,
+            &https_only,
+            new(&long),
+            now,
+            None
+        )
+        .await
+        .is_err()
     );
     let bad_type = NewEndpoint {
         url: "https://example.com/h".into(),
@@ -626,7 +637,7 @@ async fn endpoint_service_rules(t: &TestDb) {
         ..Default::default()
     };
     assert!(matches!(
-        endpoints::create(db, &fx.keyring, &fx.scope, &https_only, bad_type, now).await,
+        endpoints::create(db, &fx.keyring, &fx.scope, &https_only, bad_type, now, None).await,
         Err(CoreError::Invalid {
             code: "invalid_event_type",
             ..
@@ -639,7 +650,16 @@ async fn endpoint_service_rules(t: &TestDb) {
         ..Default::default()
     };
     assert!(matches!(
-        endpoints::create(db, &fx.keyring, &fx.scope, &https_only, foreign_seller, now).await,
+        endpoints::create(
+            db,
+            &fx.keyring,
+            &fx.scope,
+            &https_only,
+            foreign_seller,
+            now,
+            None
+        )
+        .await,
         Err(CoreError::Invalid {
             code: "invalid_seller",
             ..
@@ -656,7 +676,8 @@ async fn endpoint_service_rules(t: &TestDb) {
             &narrowed,
             &https_only,
             new("https://example.com/h"),
-            now
+            now,
+            None
         )
         .await,
         Err(CoreError::Forbidden {
@@ -679,7 +700,7 @@ async fn endpoint_service_rules(t: &TestDb) {
         ],
         seller_id: Some(fx.seeded.seller.clone()),
     };
-    let (ep, secret) = endpoints::create(db, &fx.keyring, &fx.scope, &https_only, good, now)
+    let (ep, secret) = endpoints::create(db, &fx.keyring, &fx.scope, &https_only, good, now, None)
         .await
         .unwrap();
     assert!(secret.expose_secret().starts_with("whsec_"));

@@ -9,6 +9,7 @@ pub mod api;
 pub mod client_ip;
 pub mod dashboard;
 pub mod error;
+pub mod idempotency;
 pub mod intent_wait;
 pub mod live;
 pub mod metrics;

@@ -524,7 +524,7 @@ async fn rate_limit_answers_429_with_retry_after(t: &TestDb) {
 /// the POS's retry must get the first intent back, not create a second one.
 async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
     use platform_core::id::IntegratorId;
-    use platform_core::idempotency::{self, Claim};
+    use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
     use platform_core::tenancy::Scope;
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(200).await;
@@ -542,7 +542,16 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
     let Claim::Fresh { record_id } = claim("fp-1").await.unwrap() else {
         panic!("first claim is fresh")
     };
-    let (intent, _) = intents::create_with(
+    let render = |i: &payment_intents::Model| StoredResponse {
+        status: 201,
+        body: json!({ "id": i.id }).to_string(),
+    };
+    let origin = intents::Origin {
+        api_key_id: None,
+        source: EventSource::Api,
+    };
+    let completion = Claimed::of(&app.keyring, Some(&record_id)).map(|c| c.completion(&render));
+    let intent = intents::create(
         &app.state.db,
         &scope,
         &s.other_terminal,
@@ -550,15 +559,12 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
             amount: 2500,
             ..Default::default()
         },
-        None,
-        EventSource::Api,
-        Some(platform_core::idempotency::Completion {
-            keyring: &app.keyring,
-            record_id: &record_id,
-        }),
+        origin,
+        completion.as_ref(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .value;
     // What the API does when the request ends in an error.
     idempotency::release(&app.state.db, &record_id)
         .await
@@ -576,7 +582,8 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
     let Claim::Fresh { record_id } = claim_other(&app, &s.integrator).await else {
         panic!("fresh")
     };
-    let busy = intents::create_with(
+    let completion = Claimed::of(&app.keyring, Some(&record_id)).map(|c| c.completion(&render));
+    let busy = intents::create(
         &app.state.db,
         &scope,
         &s.other_terminal,
@@ -584,12 +591,8 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
             amount: 2500,
             ..Default::default()
         },
-        None,
-        EventSource::Api,
-        Some(platform_core::idempotency::Completion {
-            keyring: &app.keyring,
-            record_id: &record_id,
-        }),
+        origin,
+        completion.as_ref(),
     )
     .await;
     assert!(busy.is_err(), "the terminal has an open intent");
@@ -607,7 +610,7 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
 async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
     use platform_core::entities::refunds as refund_rows;
     use platform_core::id::IntegratorId;
-    use platform_core::idempotency::{self, Claim, Completion};
+    use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
     use platform_core::sea_orm::sea_query::Expr;
     use platform_core::sea_orm::{ColumnTrait, QueryFilter};
     use platform_core::tenancy::Scope;
@@ -637,23 +640,21 @@ async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
     let Claim::Fresh { record_id } = claim().await.unwrap() else {
         panic!("fresh")
     };
-    let render = |r: &refund_rows::Model| json!({ "id": r.id }).to_string();
-    let refund = platform_core::refunds::create_with(
+    let render = |r: &refund_rows::Model| StoredResponse {
+        status: 202,
+        body: json!({ "id": r.id }).to_string(),
+    };
+    let completion = Claimed::of(&app.keyring, Some(&record_id)).map(|c| c.completion(&render));
+    let refund = platform_core::refunds::create(
         &app.state.db,
         &scope,
         &s.intent,
         Some(100),
-        Some((
-            Completion {
-                keyring: &app.keyring,
-                record_id: &record_id,
-            },
-            202,
-            &render,
-        )),
+        completion.as_ref(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .value;
     idempotency::release(&app.state.db, &record_id)
         .await
         .unwrap();
@@ -664,6 +665,110 @@ async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
         }
         Claim::Fresh { .. } => panic!("the retry would queue a second refund"),
     }
+}
+
+/// Every other idempotent create (API keys, webhook endpoints, onboarding
+/// links) completes its key inside its own transaction too: after a lost
+/// commit acknowledgement the retry replays the first answer — shown-once
+/// secret included — instead of creating a second key, endpoint or link.
+async fn every_create_commits_its_stored_response(t: &TestDb) {
+    use platform_core::api_keys::{self, NewApiKey};
+    use platform_core::audit::Actor;
+    use platform_core::id::IntegratorId;
+    use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
+    use platform_core::onboarding::{self, NewLink};
+    use platform_core::secret::SecretString;
+    use platform_core::states::KeyMode;
+    use platform_core::tenancy::Scope;
+    use platform_core::webhooks::endpoints::{self, NewEndpoint, UrlRules};
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(200).await;
+    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let db = &app.state.db;
+    let claim = |key: &'static str| {
+        idempotency::claim(db, &app.keyring, &s.integrator, "key_test", key, "fp")
+    };
+    let fresh = async |key: &'static str| match claim(key).await.unwrap() {
+        Claim::Fresh { record_id } => record_id,
+        Claim::Replay { .. } => panic!("first claim of {key} is fresh"),
+    };
+    // The retry after the lost acknowledgement: the API released the claim.
+    let replayed = async |key: &'static str, record_id: &str| {
+        idempotency::release(db, record_id).await.unwrap();
+        match claim(key).await.unwrap() {
+            Claim::Replay { body, .. } => serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            Claim::Fresh { .. } => panic!("the retry of {key} would create a second one"),
+        }
+    };
+    let shown = |id: &str, secret: &SecretString| StoredResponse {
+        status: 201,
+        body: json!({ "id": id, "secret": secret.expose_secret() }).to_string(),
+    };
+
+    let record = fresh("key").await;
+    let render =
+        |(row, key): &(platform_core::entities::api_keys::Model, SecretString)| shown(&row.id, key);
+    let completion = Claimed::of(&app.keyring, Some(&record)).map(|c| c.completion(&render));
+    let new = NewApiKey {
+        name: "reporting".into(),
+        scope_kind: ScopeKind::Integrator,
+        target_id: None,
+        expires_at: None,
+        mode: KeyMode::Test,
+    };
+    let (row, key) = api_keys::create(db, &scope, new, None, completion.as_ref())
+        .await
+        .unwrap();
+    let body = replayed("key", &record).await;
+    assert_eq!(body["id"], json!(row.id));
+    assert_eq!(body["secret"], json!(key.expose_secret()));
+
+    let record = fresh("endpoint").await;
+    let render = |(row, secret): &(
+        platform_core::entities::webhook_endpoints::Model,
+        SecretString,
+    )| { shown(&row.id, secret) };
+    let completion = Claimed::of(&app.keyring, Some(&record)).map(|c| c.completion(&render));
+    let new = NewEndpoint {
+        url: "http://127.0.0.1:9/hook".into(),
+        description: None,
+        event_types: vec![],
+        seller_id: None,
+    };
+    let rules = UrlRules::from_settings(&app.state.settings);
+    let (row, secret) = endpoints::create(
+        db,
+        &app.keyring,
+        &scope,
+        &rules,
+        new,
+        chrono::Utc::now(),
+        completion.as_ref(),
+    )
+    .await
+    .unwrap();
+    let body = replayed("endpoint", &record).await;
+    assert_eq!(body["id"], json!(row.id));
+    assert_eq!(body["secret"], json!(secret.expose_secret()));
+
+    let record = fresh("link").await;
+    let render = |(row, token): &(
+        platform_core::entities::onboarding_links::Model,
+        SecretString,
+    )| { shown(&row.id, token) };
+    let completion = Claimed::of(&app.keyring, Some(&record)).map(|c| c.completion(&render));
+    let new = NewLink {
+        label: "shop".into(),
+        ttl_hours: 72,
+        seller_id: None,
+    };
+    let actor = Actor::user("usr_test", None);
+    let (link, token) = onboarding::create_link(db, &scope, &actor, new, completion.as_ref())
+        .await
+        .unwrap();
+    let body = replayed("link", &record).await;
+    assert_eq!(body["id"], json!(link.id));
+    assert_eq!(body["secret"], json!(token.expose_secret()));
 }
 
 async fn claim_other(app: &TestApp, integrator: &str) -> platform_core::idempotency::Claim {
@@ -682,6 +787,7 @@ async fn claim_other(app: &TestApp, integrator: &str) -> platform_core::idempote
 on_both_databases!(
     a_lost_commit_acknowledgement_does_not_create_twice,
     a_lost_commit_acknowledgement_does_not_refund_twice,
+    every_create_commits_its_stored_response,
     create_validates_injects_sponsor_and_queues,
     idempotency_replays_and_refuses_other_bodies,
     one_open_intent_per_terminal_under_concurrency,

@@ -181,7 +181,7 @@ async fn duplicate_dispatch_never_charges_twice(t: &TestDb) {
     env.worker.take().unwrap().stop().await;
     let scope =
         Scope::integrator(platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap());
-    let (intent, _) = intents::create(
+    let intent = intents::create(
         &env.ctx.db,
         &scope,
         &env.terminal_id,
@@ -189,11 +189,15 @@ async fn duplicate_dispatch_never_charges_twice(t: &TestDb) {
             amount: 4000,
             ..Default::default()
         },
+        intents::Origin {
+            api_key_id: None,
+            source: EventSource::Api,
+        },
         None,
-        EventSource::Api,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .value;
     let (a, b) = tokio::join!(
         dispatch::handle(&env.ctx, &intent.id),
         dispatch::handle(&env.ctx, &intent.id)
@@ -225,7 +229,7 @@ async fn lost_queue_message_is_recovered_by_the_reconciler(t: &TestDb) {
         Scope::integrator(platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap());
     // Committed but never published (as if Redis lost it, or the web
     // process died right after the commit).
-    let (intent, _) = intents::create(
+    let intent = intents::create(
         &env.ctx.db,
         &scope,
         &env.terminal_id,
@@ -233,11 +237,15 @@ async fn lost_queue_message_is_recovered_by_the_reconciler(t: &TestDb) {
             amount: 5000,
             ..Default::default()
         },
+        intents::Origin {
+            api_key_id: None,
+            source: EventSource::Api,
+        },
         None,
-        EventSource::Api,
     )
     .await
-    .unwrap();
+    .unwrap()
+    .value;
     let now = chrono::Utc::now();
     let early = reconcile::tick(&env.ctx, now).await.unwrap();
     assert_eq!(

@@ -36,12 +36,15 @@ async fn queued_intent(env: &common::Env, amount: i64) -> payment_intents::Model
             amount,
             ..Default::default()
         },
+        intents::Origin {
+            api_key_id: None,
+            source: EventSource::Api,
+        },
         None,
-        EventSource::Api,
     )
     .await
     .unwrap()
-    .0
+    .value
 }
 
 /// A worker takes the message, sends the order to Mercado Pago, and dies

@@ -163,6 +163,7 @@ impl Fx {
             &rules,
             new,
             Utc::now(),
+            None,
         )
         .await
         .unwrap()

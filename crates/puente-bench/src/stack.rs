@@ -316,6 +316,7 @@ impl Stack {
                 mode: KeyMode::Test,
             },
             None,
+            None,
         )
         .await?;
         self.key = key.expose_secret().clone();

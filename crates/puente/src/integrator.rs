@@ -68,6 +68,7 @@ pub async fn create(
             mode,
         },
         Some(user.id.clone()),
+        None,
     )
     .await
     .map_err(refuse)?;

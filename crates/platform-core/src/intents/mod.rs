@@ -25,11 +25,12 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::effects::Effects;
+use crate::effects::{Committed, Effects};
 use crate::entities::{integrators, payment_intent_events, payment_intents, sellers, terminals};
 use crate::error::CoreError;
 use crate::events;
 use crate::id::{IntentEventId, PaymentIntentId};
+use crate::idempotency::Completion;
 use crate::states::{CancelState, EventSource, IntentStatus, LinkStatus, OperatingMode};
 use crate::tenancy::Scope;
 
@@ -139,62 +140,27 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
     Ok(())
 }
 
-/// Creates a queued intent on a terminal of the scope.
+/// Who asks for an intent: the API key (none from the dashboard) and the
+/// surface, recorded in its history.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    pub api_key_id: Option<&'a str>,
+    pub source: EventSource,
+}
+
+/// Creates a queued intent on a terminal of the scope. With a
+/// `completion`, the idempotency record's stored response commits with the
+/// intent, so a commit whose acknowledgement is lost can only be replayed.
+/// The effects: dispatch it, deliver `payment_intent.created`, wake waiters.
 pub async fn create(
     db: &DatabaseConnection,
     scope: &Scope,
     terminal_id: &str,
     new: NewIntent,
-    api_key_id: Option<&str>,
-    source: EventSource,
-) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
-    create_with(db, scope, terminal_id, new, api_key_id, source, None).await
-}
-
-/// [`create`], completing an idempotency record atomically with the intent
-/// (the stored response: the intent's [`IntentView`], status 201).
-pub async fn create_with(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    terminal_id: &str,
-    new: NewIntent,
-    api_key_id: Option<&str>,
-    source: EventSource,
-    idempotent: Option<crate::idempotency::Completion<'_>>,
-) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
-    let view = |i: &payment_intents::Model| {
-        let body = serde_json::to_value(IntentView::from(i)).unwrap_or_default();
-        (201, body.to_string())
-    };
-    create_with_response(
-        db,
-        scope,
-        terminal_id,
-        new,
-        api_key_id,
-        source,
-        idempotent,
-        &view,
-    )
-    .await
-}
-
-/// The status and body stored for an idempotent create, from the new row.
-pub type RenderIntent<'a> = dyn Fn(&payment_intents::Model) -> (u16, String) + Sync + 'a;
-
-/// [`create_with`] for another API surface: `respond` renders the stored
-/// response (the Mercado Pago-compatible endpoints answer differently).
-#[allow(clippy::too_many_arguments)]
-pub async fn create_with_response(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    terminal_id: &str,
-    new: NewIntent,
-    api_key_id: Option<&str>,
-    source: EventSource,
-    idempotent: Option<crate::idempotency::Completion<'_>>,
-    respond: &RenderIntent<'_>,
-) -> Result<(payment_intents::Model, Vec<String>), CoreError> {
+    origin: Origin<'_>,
+    completion: Option<&Completion<'_, payment_intents::Model>>,
+) -> Result<Committed<payment_intents::Model>, CoreError> {
+    let Origin { api_key_id, source } = origin;
     let terminal = scope.find::<terminals::Entity>(db, terminal_id).await?;
     let seller = scope
         .find::<sellers::Entity>(db, &terminal.seller_id)
@@ -282,12 +248,13 @@ pub async fn create_with_response(
         &IntentView::from(&inserted),
     )
     .await?;
-    if let Some(idem) = idempotent {
-        let (status, body) = respond(&inserted);
-        idem.write(&txn, status, &body, Some(&inserted.id)).await?;
-    }
+    crate::idempotency::complete_with(completion, &txn, &inserted, &inserted.id).await?;
     txn.commit().await?;
-    Ok((inserted, deliveries))
+    let effects = Effects::none()
+        .dispatch(&inserted.id)
+        .deliveries(deliveries)
+        .changed(&inserted.id);
+    Ok(Committed::new(inserted, effects))
 }
 
 fn is_unique_violation(e: &DbErr) -> bool {

@@ -19,6 +19,7 @@ use crate::entities::{sellers, webhook_attempts, webhook_deliveries, webhook_end
 use crate::error::CoreError;
 use crate::events::EVENT_TYPES;
 use crate::id::WebhookEndpointId;
+use crate::idempotency::Completion;
 use crate::secret::SecretString;
 use crate::states::{DeliveryStatus, EndpointStatus};
 use crate::tenancy::Scope;
@@ -187,12 +188,13 @@ fn seal_secret(keyring: &Keyring, column: &str, id: &str, secret: &SecretString)
 
 /// Creates an endpoint. The secret is returned this once and stored sealed.
 pub async fn create(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     keyring: &Keyring,
     scope: &Scope,
     rules: &UrlRules,
     new: NewEndpoint,
     now: DateTime<Utc>,
+    completion: Option<&Completion<'_, (Endpoint, SecretString)>>,
 ) -> Result<(Endpoint, SecretString), CoreError> {
     require_integrator_wide(scope, "create")?;
     let url = rules.check(&new.url)?;
@@ -227,10 +229,13 @@ pub async fn create(
         failing_since: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    Ok((row, secret))
+    };
+    let txn = db.begin_write().await?;
+    let row = row.insert(&txn).await?;
+    let created = (row, secret);
+    crate::idempotency::complete_with(completion, &txn, &created, &id).await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
 /// The scope's endpoints, newest first.

@@ -5,11 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::audit::Actor;
 use platform_core::entities::{integrators, onboarding_links, terminals};
+use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::PageRequest;
 use platform_core::registry::RegistryError;
 use platform_core::registry_edit::{self, Ctx, EditError};
 use platform_core::sea_orm::EntityTrait;
+use platform_core::secret::SecretString;
 use platform_core::states::{ActorKind, OperatingMode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,6 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::idempotency::Done;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -161,8 +164,10 @@ async fn create_link(
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     integrator_wide(&caller)?;
-    idempotent::run(&state, &caller, &req, &raw, |_| async {
-        let input: LinkIn = body::parse(&raw)?;
+    let (state_ref, caller_ref, raw_ref, req_ref) = (&state, &caller, &raw, &req);
+    idempotent::run(&state, &caller, &req, &raw, |record| async move {
+        let (state, caller, raw, req) = (state_ref, caller_ref, raw_ref, req_ref);
+        let input: LinkIn = body::parse(raw)?;
         let new = NewLink {
             label: input.label.unwrap_or_default(),
             ttl_hours: input.expires_in_hours.unwrap_or(72),
@@ -175,15 +180,35 @@ async fn create_link(
                 format!("{field}: {code}"),
             ));
         }
-        let (link, token) =
-            onboarding::create_link(&state.db, &caller.scope, &actor(&caller, &req), new).await?;
-        let mut out = link_json(&state, &link);
-        // Shown once: only the token's hash is stored.
-        out["url"] = json!(crate::dashboard::links::link_url(
-            &state,
-            token.expose_secret()
-        ));
-        Ok((StatusCode::CREATED, out, Some(link.id)))
+        // Shown once: only the token's hash is kept on the link (and the
+        // URL, sealed, in the idempotency record within its window).
+        let out_of = |(link, token): &(onboarding_links::Model, SecretString)| {
+            let mut out = link_json(state, link);
+            out["url"] = json!(crate::dashboard::links::link_url(
+                state,
+                token.expose_secret()
+            ));
+            out
+        };
+        let render = |created: &(onboarding_links::Model, SecretString)| StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: out_of(created).to_string(),
+        };
+        let completion =
+            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+        let created = onboarding::create_link(
+            &state.db,
+            &caller.scope,
+            &actor(caller, req),
+            new,
+            completion.as_ref(),
+        )
+        .await?;
+        Ok(Done::created(
+            StatusCode::CREATED,
+            out_of(&created),
+            &created.0.id,
+        ))
     })
     .await
 }

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use platform_core::effects::Effects;
-use platform_core::intents::{self, CancelAsk, IntentFilter, IntentView, NewIntent};
+use platform_core::entities::payment_intents;
+use platform_core::idempotency::{Claimed, StoredResponse};
+use platform_core::intents::{self, CancelAsk, IntentFilter, IntentView, NewIntent, Origin};
 use platform_core::states::{EventSource, IntentStatus};
 use serde::Deserialize;
 use serde_json::json;
@@ -15,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::idempotency::Done;
 use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
@@ -86,34 +88,38 @@ async fn create(
         };
         // The stored response commits with the intent: a lost commit
         // acknowledgement cannot turn the POS's retry into a second intent.
-        let idempotent =
-            platform_core::idempotency::Completion::of(&state.keyring, record.as_deref());
-        let (intent, deliveries) = intents::create_with(
+        let render = |i: &payment_intents::Model| StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: view_of(i).to_string(),
+        };
+        let completion =
+            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+        let origin = Origin {
+            api_key_id: Some(caller.key_id()),
+            source: EventSource::Api,
+        };
+        let intent = intents::create(
             &state.db,
             &caller.scope,
             &input.terminal_id,
             new,
-            Some(caller.key_id()),
-            EventSource::Api,
-            idempotent,
+            origin,
+            completion.as_ref(),
         )
-        .await?;
-        after_commit(state, &intent.id, &deliveries).await;
-        let view = serde_json::to_value(IntentView::from(&intent)).unwrap_or_default();
-        Ok((StatusCode::CREATED, view, Some(intent.id)))
+        .await?
+        .publish(&state.queue)
+        .await;
+        Ok(Done::created(
+            StatusCode::CREATED,
+            view_of(&intent),
+            intent.id,
+        ))
     })
     .await
 }
 
-/// Hands the committed work to the queue. A failure here loses nothing: the
-/// reconciler re-publishes due rows.
-pub async fn after_commit(state: &AppState, intent_id: &str, deliveries: &[String]) {
-    Effects::none()
-        .dispatch(intent_id)
-        .deliveries(deliveries.iter().cloned())
-        .changed(intent_id)
-        .publish(&state.queue)
-        .await;
+fn view_of(intent: &payment_intents::Model) -> serde_json::Value {
+    serde_json::to_value(IntentView::from(intent)).unwrap_or_default()
 }
 
 /// The cancel body; empty is `{}`.

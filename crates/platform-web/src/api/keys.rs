@@ -5,6 +5,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::entities::api_keys as rows;
+use platform_core::idempotency::{Claimed, StoredResponse};
+use platform_core::secret::SecretString;
 use platform_core::states::{KeyMode, ScopeKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -13,6 +15,7 @@ use utoipa::ToSchema;
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::idempotency::Done;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -81,8 +84,10 @@ async fn create(
     req: HttpRequest,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, |_| async {
-        let input: KeyIn = body::parse(&raw)?;
+    let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
+    idempotent::run(&state, &caller, &req, &raw, |record| async move {
+        let (state, caller, raw) = (state_ref, caller_ref, raw_ref);
+        let input: KeyIn = body::parse(raw)?;
         let new = NewApiKey {
             name: input.name,
             scope_kind: input.scope.unwrap_or(ScopeKind::Integrator),
@@ -91,12 +96,32 @@ async fn create(
             // Keys inherit the mode of the key that made them.
             mode: caller.key.mode,
         };
-        let (row, secret) =
-            api_keys::create(&state.db, &caller.scope, new, Some(caller.key.id.clone())).await?;
-        let mut out = serde_json::to_value(KeyOut::from(&row)).unwrap_or_default();
-        // The only time the key is ever shown.
-        out["key"] = json!(secret.expose_secret());
-        Ok((StatusCode::CREATED, out, Some(row.id)))
+        // The only time the key is ever shown (and replayed, sealed, within
+        // the idempotency window).
+        let out_of = |(row, secret): &(rows::Model, SecretString)| {
+            let mut out = serde_json::to_value(KeyOut::from(row)).unwrap_or_default();
+            out["key"] = json!(secret.expose_secret());
+            out
+        };
+        let render = |created: &(rows::Model, SecretString)| StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: out_of(created).to_string(),
+        };
+        let completion =
+            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+        let created = api_keys::create(
+            &state.db,
+            &caller.scope,
+            new,
+            Some(caller.key.id.clone()),
+            completion.as_ref(),
+        )
+        .await?;
+        Ok(Done::created(
+            StatusCode::CREATED,
+            out_of(&created),
+            &created.0.id,
+        ))
     })
     .await
 }

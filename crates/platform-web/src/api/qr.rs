@@ -2,6 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use platform_core::entities::qr_orders as qr_rows;
+use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::qr_orders::{self, NewQrOrder, QrOrderView};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -9,6 +11,7 @@ use utoipa::ToSchema;
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::idempotency::Done;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -40,8 +43,10 @@ async fn put(
     path: web::Path<String>,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, |_| async {
-        let input: QrOrderIn = body::parse(&raw)?;
+    let (state_ref, caller_ref, raw_ref, path_ref) = (&state, &caller, &raw, &path);
+    idempotent::run(&state, &caller, &req, &raw, |record| async move {
+        let (state, caller, raw, path) = (state_ref, caller_ref, raw_ref, path_ref);
+        let input: QrOrderIn = body::parse(raw)?;
         let new = NewQrOrder {
             title: input.title,
             description: input.description,
@@ -49,17 +54,25 @@ async fn put(
             external_reference: input.external_reference,
             expires_in_minutes: input.expires_in_minutes,
         };
+        let view_of =
+            |r: &qr_rows::Model| serde_json::to_value(QrOrderView::from(r)).unwrap_or_default();
+        let render = |r: &qr_rows::Model| StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: view_of(r).to_string(),
+        };
+        let completion =
+            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
         let row = qr_orders::create(
             &state.db,
             &state.keyring,
             &state.mp,
             &caller.scope,
-            &path,
+            path,
             new,
+            completion.as_ref(),
         )
         .await?;
-        let view = serde_json::to_value(QrOrderView::from(&row)).unwrap_or_default();
-        Ok((StatusCode::CREATED, view, Some(row.id)))
+        Ok(Done::created(StatusCode::CREATED, view_of(&row), row.id))
     })
     .await
 }

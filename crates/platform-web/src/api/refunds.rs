@@ -2,7 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use platform_core::jobs;
+use platform_core::entities::refunds as refund_rows;
+use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::refunds::{self, RefundView};
 use serde::Deserialize;
 use serde_json::json;
@@ -11,6 +12,7 @@ use utoipa::ToSchema;
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::idempotency::Done;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,28 +41,29 @@ async fn create(
         let (state, caller, raw, path) = (state_ref, caller_ref, raw_ref, path_ref);
         let input: RefundIn = body::parse(raw)?;
         // The stored response commits with the refund (see intents' create).
-        let respond = |r: &platform_core::entities::refunds::Model| {
-            serde_json::to_value(RefundView::from(r))
-                .unwrap_or_default()
-                .to_string()
+        let view_of =
+            |r: &refund_rows::Model| serde_json::to_value(RefundView::from(r)).unwrap_or_default();
+        let render = |r: &refund_rows::Model| StoredResponse {
+            status: StatusCode::ACCEPTED.as_u16(),
+            body: view_of(r).to_string(),
         };
-        let idempotent = record.as_deref().map(|record_id| {
-            (
-                platform_core::idempotency::Completion {
-                    keyring: &state.keyring,
-                    record_id,
-                },
-                202,
-                &respond as &refunds::RenderRefund,
-            )
-        });
-        let refund =
-            refunds::create_with(&state.db, &caller.scope, path, input.amount, idempotent).await?;
-        if let Err(e) = state.queue.publish(jobs::REFUND_DISPATCH, &refund.id).await {
-            tracing::warn!(error = %e, refund = %refund.id, "could not queue the refund; the reconciler will");
-        }
-        let view = serde_json::to_value(RefundView::from(&refund)).unwrap_or_default();
-        Ok((StatusCode::ACCEPTED, view, Some(refund.id)))
+        let completion =
+            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+        let refund = refunds::create(
+            &state.db,
+            &caller.scope,
+            path,
+            input.amount,
+            completion.as_ref(),
+        )
+        .await?
+        .publish(&state.queue)
+        .await;
+        Ok(Done::created(
+            StatusCode::ACCEPTED,
+            view_of(&refund),
+            refund.id,
+        ))
     })
     .await
 }

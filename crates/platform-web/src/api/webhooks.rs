@@ -7,8 +7,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform_core::entities::{webhook_attempts, webhook_deliveries, webhook_endpoints};
+use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::jobs;
 use platform_core::paging::PageRequest;
+use platform_core::secret::SecretString;
 use platform_core::states::{DeliveryStatus, EndpointStatus};
 use platform_core::webhooks::delivery;
 use platform_core::webhooks::endpoints::{self, EndpointPatch, NewEndpoint, UrlRules};
@@ -19,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::auth::ApiCaller;
 use super::{body, idempotent};
 use crate::error::ApiError;
+use crate::idempotency::Done;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -238,8 +241,10 @@ async fn create(
     req: HttpRequest,
     raw: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    idempotent::run(&state, &caller, &req, &raw, |_| async {
-        let input: EndpointIn = body::parse(&raw)?;
+    let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
+    idempotent::run(&state, &caller, &req, &raw, |record| async move {
+        let (state, caller, raw) = (state_ref, caller_ref, raw_ref);
+        let input: EndpointIn = body::parse(raw)?;
         let new = NewEndpoint {
             url: input.url,
             description: input.description,
@@ -247,17 +252,30 @@ async fn create(
             seller_id: input.seller_id,
         };
         let rules = UrlRules::from_settings(&state.settings);
-        let (row, secret) = endpoints::create(
+        let out_of = |(row, secret): &(webhook_endpoints::Model, SecretString)| {
+            with_secret(EndpointOut::from(row), secret.expose_secret())
+        };
+        let render = |created: &(webhook_endpoints::Model, SecretString)| StoredResponse {
+            status: StatusCode::CREATED.as_u16(),
+            body: out_of(created).to_string(),
+        };
+        let completion =
+            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+        let created = endpoints::create(
             &state.db,
             &state.keyring,
             &caller.scope,
             &rules,
             new,
             Utc::now(),
+            completion.as_ref(),
         )
         .await?;
-        let out = with_secret(EndpointOut::from(&row), secret.expose_secret());
-        Ok((StatusCode::CREATED, out, Some(row.id)))
+        Ok(Done::created(
+            StatusCode::CREATED,
+            out_of(&created),
+            &created.0.id,
+        ))
     })
     .await
 }

@@ -297,6 +297,7 @@ pub async fn create(
             &auth.scope,
             new,
             Some(auth.session.user.id.clone()),
+            None,
         )
         .await
         {

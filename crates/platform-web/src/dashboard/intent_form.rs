@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::CoreError;
 use platform_core::entities::{sellers, terminals};
-use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent};
+use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent, Origin};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{EventSource, LinkStatus, OperatingMode};
 use serde::Deserialize;
@@ -236,16 +236,12 @@ pub async fn create(
         external_reference: (!reference.is_empty()).then(|| reference.to_owned()),
         ..Default::default()
     };
-    let res = intents::create(
-        &state.db,
-        &auth.scope,
-        terminal,
-        new,
-        None,
-        EventSource::Dashboard,
-    )
-    .await;
-    let (intent, deliveries) = match res {
+    let origin = Origin {
+        api_key_id: None,
+        source: EventSource::Dashboard,
+    };
+    let res = intents::create(&state.db, &auth.scope, terminal, new, origin, None).await;
+    let created = match res {
         Ok(r) => r,
         Err(e) => {
             let mut range = String::new();
@@ -285,7 +281,7 @@ pub async fn create(
             return super::forms::render(status, &page, auth.lang);
         }
     };
-    crate::api::intents::after_commit(&state, &intent.id, &deliveries).await;
+    let intent = created.publish(&state.queue).await;
     Ok(see_other(&format!("/app/intents/{}", intent.id)))
 }
 

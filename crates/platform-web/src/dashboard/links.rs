@@ -183,7 +183,7 @@ pub async fn create(
         let page = render_list(&state, &auth, None, label, 168, errors).await?;
         return invalid(&page, auth.lang);
     }
-    let (link, token) = onboarding::create_link(&state.db, &auth.scope, &auth.actor(), new)
+    let (link, token) = onboarding::create_link(&state.db, &auth.scope, &auth.actor(), new, None)
         .await
         .page(auth.lang)?;
     ok(

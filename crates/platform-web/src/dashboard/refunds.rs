@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use platform_core::{CoreError, audit, jobs, refunds};
+use platform_core::{CoreError, audit, refunds};
 use serde::Deserialize;
 
 use super::errors::PageError;
@@ -41,11 +41,9 @@ pub async fn create(
             StatusCode::UNPROCESSABLE_ENTITY,
             t.get("refund.amount_invalid"),
         ),
-        Ok(amount) => match refunds::create(&state.db, &auth.scope, &path, amount).await {
-            Ok(refund) => {
-                if let Err(e) = state.queue.publish(jobs::REFUND_DISPATCH, &refund.id).await {
-                    tracing::warn!(error = %e, refund = %refund.id, "could not queue the refund; the reconciler will");
-                }
+        Ok(amount) => match refunds::create(&state.db, &auth.scope, &path, amount, None).await {
+            Ok(committed) => {
+                let refund = committed.publish(&state.queue).await;
                 let _ = audit::record(
                     &state.db,
                     &refund.integrator_id,

@@ -334,7 +334,7 @@ pub async fn relink(
         ttl_hours: 168,
         seller_id: Some(path.into_inner()),
     };
-    let (link, token) = onboarding::create_link(&state.db, &auth.scope, &auth.actor(), new)
+    let (link, token) = onboarding::create_link(&state.db, &auth.scope, &auth.actor(), new, None)
         .await
         .page(auth.lang)?;
     ok(

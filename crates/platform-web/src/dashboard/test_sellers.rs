@@ -129,6 +129,7 @@ pub async fn create(
             ttl_hours: 24,
             seller_id: None,
         },
+        None,
     )
     .await
     .page(auth.lang)?;

@@ -206,6 +206,7 @@ pub async fn create(
         &rules,
         new,
         Utc::now(),
+        None,
     )
     .await;
     match res {

@@ -71,6 +71,7 @@ impl TestApp {
                 mode: KeyMode::Test,
             },
             None,
+            None,
         )
         .await
         .unwrap();

@@ -154,6 +154,7 @@ pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
             mode: KeyMode::Test,
         },
         None,
+        None,
     )
     .await
     .unwrap();

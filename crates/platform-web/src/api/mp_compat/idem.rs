@@ -1,5 +1,5 @@
-//! `X-Idempotency-Key` for this surface, on `platform_core::idempotency`
-//! with its own principal (`mp:<API key id>`), so keys never collide with the
+//! `X-Idempotency-Key` for this surface, on the one runner
+//! ([`crate::idempotency`]) with its own principal (`mp:<API key id>`), so keys never collide with the
 //! native API's `Idempotency-Key`s. Same key + same request: the first
 //! response again; same key + another request: 409
 //! `idempotency_key_already_used`; a concurrent duplicate waits for the first.
@@ -9,11 +9,11 @@ use std::future::Future;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
-use platform_core::idempotency::{self, Claim};
 use serde_json::Value;
 
 use super::error::{MpError, Shape};
 use crate::api::auth::ApiCaller;
+use crate::idempotency::{self, Done, Surface};
 use crate::state::AppState;
 
 pub const HEADER: &str = "x-idempotency-key";
@@ -53,7 +53,49 @@ pub enum Outcome {
     Replay(StatusCode, Value),
 }
 
-/// Runs `work` once per (API key, idempotency key, request).
+/// This surface on the one runner: keys per API key *and operation*, errors
+/// in Mercado Pago's shape.
+struct Mp(Shape);
+
+impl Surface for Mp {
+    type Error = MpError;
+
+    // Keys are per operation, as at Mercado Pago (its SDKs re-send a
+    // create's key on a later cancel of the same client): the same key on
+    // another route is another request, not a reuse.
+    fn principal(&self, caller: &ApiCaller, req: &HttpRequest) -> String {
+        let operation = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+        format!("mp:{}:{} {operation}", caller.key_id(), req.method())
+    }
+
+    fn reused(&self) -> MpError {
+        MpError::of(
+            self.0,
+            409,
+            "idempotency_key_already_used",
+            "The idempotency key was already used with a different request",
+        )
+    }
+
+    fn in_progress(&self) -> MpError {
+        MpError::of(
+            self.0,
+            409,
+            "conflict",
+            "a request with this idempotency key is still being processed; retry shortly",
+        )
+    }
+
+    fn core(&self, e: CoreError) -> MpError {
+        MpError::from_core(self.0, e)
+    }
+
+    fn answer(&self, err: &MpError) -> (StatusCode, Value) {
+        (err.status, err.body.clone())
+    }
+}
+
+/// Runs `work` once per (API key, operation, idempotency key, request).
 pub async fn run<F, Fut>(
     state: &AppState,
     caller: &ApiCaller,
@@ -67,85 +109,16 @@ where
     // The claimed record's id, for work that completes it in its own
     // transaction (`idempotency::Completion`).
     F: FnOnce(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(StatusCode, Value), MpError>>,
+    Fut: Future<Output = Result<Done, MpError>>,
 {
-    let Some(key) = key else {
-        let (status, json) = work(None).await?;
-        return Ok(Outcome::Fresh(status, json));
-    };
-    // Keys are per operation, as at Mercado Pago (its SDKs re-send a
-    // create's key on a later cancel of the same client): the same key on
-    // another route is another request, not a reuse.
-    let operation = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
-    let principal = format!("mp:{}:{} {operation}", caller.key_id(), req.method());
-    let fingerprint = idempotency::request_fingerprint(req.method().as_str(), req.path(), body);
-    let claim = idempotency::claim(
-        &state.db,
-        &state.keyring,
-        caller.scope.integrator_id().as_str(),
-        &principal,
-        key,
-        &fingerprint,
+    Ok(
+        match idempotency::run(state, caller, req, body, &Mp(shape), key, work).await? {
+            idempotency::Outcome::Fresh(status, json) => Outcome::Fresh(status, json),
+            idempotency::Outcome::Replay(status, text) => {
+                Outcome::Replay(status, serde_json::from_str(&text).unwrap_or(Value::Null))
+            }
+        },
     )
-    .await
-    .map_err(|e| match e {
-        CoreError::Invalid {
-            code: "idempotency_key_reused",
-            ..
-        } => MpError::of(
-            shape,
-            409,
-            "idempotency_key_already_used",
-            "The idempotency key was already used with a different request",
-        ),
-        CoreError::Conflict {
-            code: "idempotency_request_in_progress",
-            message,
-        } => MpError::of(shape, 409, "conflict", message),
-        other => MpError::from_core(shape, other),
-    })?;
-    let record_id = match claim {
-        Claim::Replay { status, body } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let body = serde_json::from_str(&body).unwrap_or(Value::Null);
-            return Ok(Outcome::Replay(status, body));
-        }
-        Claim::Fresh { record_id } => record_id,
-    };
-    let store = |status: StatusCode, json: &Value| {
-        let text = json.to_string();
-        let record_id = record_id.clone();
-        async move {
-            idempotency::complete(
-                &state.db,
-                &state.keyring,
-                &record_id,
-                status.as_u16(),
-                &text,
-                None,
-            )
-            .await
-            .map_err(|e| MpError::from_core(shape, e))
-        }
-    };
-    match work(Some(record_id.clone())).await {
-        Ok((status, json)) => {
-            store(status, &json).await?;
-            Ok(Outcome::Fresh(status, json))
-        }
-        // A refusal is as final as a success, except when a retry can
-        // succeed later (busy terminal, conflicts, rate limits, outages).
-        Err(err) if err.status.is_client_error() && !matches!(err.status.as_u16(), 409 | 429) => {
-            store(err.status, &err.body).await?;
-            Err(err)
-        }
-        Err(err) => {
-            idempotency::release(&state.db, &record_id)
-                .await
-                .map_err(|e| MpError::from_core(shape, e))?;
-            Err(err)
-        }
-    }
 }
 
 /// A stored error replays as the same error.

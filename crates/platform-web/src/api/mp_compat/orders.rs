@@ -5,8 +5,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::{payment_intents, refunds as refund_rows};
-use platform_core::intents::{self, CancelAsk, NewIntent};
-use platform_core::jobs;
+use platform_core::idempotency::{Claimed, StoredResponse};
+use platform_core::intents::{self, CancelAsk, NewIntent, Origin};
 use platform_core::mercadopago::Amount;
 use platform_core::refunds;
 use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::details::{self, RequestDetails};
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state, view};
+use crate::idempotency::Done;
 use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
@@ -398,17 +399,23 @@ async fn create(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpErr
             // Committed with the intent: a replay re-renders the order from its
             // id (see `replayed`), so a lost commit acknowledgement cannot turn
             // the retry into a second order.
-            let idempotent =
-                platform_core::idempotency::Completion::of(&state.keyring, record.as_deref());
-            let (intent, deliveries) = intents::create_with_response(
+            let stored = |i: &payment_intents::Model| StoredResponse {
+                status: 201,
+                body: json!({ "id": ids::order_id(&i.id) }).to_string(),
+            };
+            let completion =
+                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&stored));
+            let origin = Origin {
+                api_key_id: Some(caller.key_id()),
+                source: EventSource::Api,
+            };
+            let created = intents::create(
                 &state.db,
                 &caller.scope,
                 &terminal.id,
                 input.new,
-                Some(caller.key_id()),
-                EventSource::Api,
-                idempotent,
-                &|i| (201, json!({ "id": ids::order_id(&i.id) }).to_string()),
+                origin,
+                completion.as_ref(),
             )
             .await
             .map_err(|e| match e {
@@ -424,13 +431,18 @@ async fn create(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpErr
             })?;
             // Before the dispatch job is queued, so the worker forwards them.
             // The order exists already: a failure here loses only the echo.
+            let intent = &created.value;
             if let Err(e) =
                 details::save(&state.db, &intent.id, &intent.integrator_id, &input.details).await
             {
                 tracing::warn!(intent_id = %intent.id, error = %e, "order details not recorded");
             }
-            super::super::intents::after_commit(state, &intent.id, &deliveries).await;
-            Ok((StatusCode::CREATED, render(state, &intent).await?))
+            let intent = created.publish(&state.queue).await;
+            Ok(Done::created(
+                StatusCode::CREATED,
+                render(state, &intent).await?,
+                intent.id,
+            ))
         },
     )
     .await?;
@@ -519,8 +531,10 @@ async fn cancel(
         };
         // Answered as Mercado Pago answers (§3.3), from its own answer.
         match intent_wait::cancel(&state, &caller.scope, ask).await.map_err(core)? {
-            CancelAnswer::Canceled(now) => Ok((StatusCode::OK, render(&state, &now).await?)),
-            CancelAnswer::Accepted(now) => Ok((StatusCode::ACCEPTED, render(&state, &now).await?)),
+            CancelAnswer::Canceled(now) => Ok(Done::new(StatusCode::OK, render(&state, &now).await?)),
+            CancelAnswer::Accepted(now) => {
+                Ok(Done::new(StatusCode::ACCEPTED, render(&state, &now).await?))
+            }
             CancelAnswer::AtTerminal(_) => Err(MpError::orders(
                 409,
                 "cannot_cancel_order",
@@ -626,27 +640,39 @@ async fn refund(
     let key = idem::key(&req, S, true)?;
     let intent = find(&state, &caller.scope, &path).await?;
     let (state_ref, caller_ref, raw_ref, intent_ref) = (&state, &caller, &raw, &intent);
-    let outcome = idem::run(&state, &caller, &req, &raw, S, key.as_deref(), |record| async move {
-        let (state, caller, raw, intent) = (state_ref, caller_ref, raw_ref, intent_ref);
-        let amount = parse_refund(raw, &intent.id)?;
-        if intent.status == IntentStatus::Refunded {
-            return Err(MpError::orders(409, "order_already_refunded", "The order is already refunded"));
-        }
-        // The stored response commits with the refund: a retry after a lost
-        // commit acknowledgement replays (the order as it is then), never
-        // refunds twice. The final answer below replaces it.
-        let order_ref = |_: &refund_rows::Model| json!({"id": intent.id}).to_string();
-        let idempotent = record.as_deref().map(|record_id| {
-            (
-                platform_core::idempotency::Completion {
-                    keyring: &state.keyring,
-                    record_id,
-                },
-                201,
-                &order_ref as &refunds::RenderRefund,
+    let outcome = idem::run(
+        &state,
+        &caller,
+        &req,
+        &raw,
+        S,
+        key.as_deref(),
+        |record| async move {
+            let (state, caller, raw, intent) = (state_ref, caller_ref, raw_ref, intent_ref);
+            let amount = parse_refund(raw, &intent.id)?;
+            if intent.status == IntentStatus::Refunded {
+                return Err(MpError::orders(
+                    409,
+                    "order_already_refunded",
+                    "The order is already refunded",
+                ));
+            }
+            // The stored response commits with the refund: a retry after a lost
+            // commit acknowledgement replays (the order as it is then), never
+            // refunds twice. The final answer below replaces it.
+            let order_ref = |_: &refund_rows::Model| StoredResponse {
+                status: 201,
+                body: json!({"id": intent.id}).to_string(),
+            };
+            let completion =
+                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&order_ref));
+            let refund = refunds::create(
+                &state.db,
+                &caller.scope,
+                &intent.id,
+                amount,
+                completion.as_ref(),
             )
-        });
-        let refund = refunds::create_with(&state.db, &caller.scope, &intent.id, amount, idempotent)
             .await
             .map_err(|e| match e {
                 platform_core::CoreError::Conflict { message, .. } => {
@@ -658,41 +684,44 @@ async fn refund(
                 } => MpError::orders(400, "refund_amount_exceeds", message),
                 other => core(other),
             })?;
-        if let Err(e) = state.queue.publish(jobs::REFUND_DISPATCH, &refund.id).await {
-            tracing::warn!(error = %e, refund = %refund.id, "could not queue the refund; the reconciler will");
-        }
-        let settled = wait_refund(state, &caller.scope, &refund.id, &intent.id).await?;
-        if settled.status == RefundStatus::Failed {
-            let refused = MpError::orders(
-                409,
-                "cannot_refund_order",
-                settled
-                    .last_error_message
-                    .unwrap_or_else(|| "Mercado Pago refused the refund".into()),
-            );
-            // A repeat must replay the refusal, not the response stored
-            // with the refund.
-            if let Some(record_id) = record.as_deref() {
-                platform_core::idempotency::complete(
-                    &state.db,
-                    &state.keyring,
-                    record_id,
-                    refused.status.as_u16(),
-                    &refused.body.to_string(),
-                    Some(&refund.id),
-                )
+            let refund = refund.publish(&state.queue).await;
+            let settled = wait_refund(state, &caller.scope, &refund.id, &intent.id).await?;
+            if settled.status == RefundStatus::Failed {
+                let refused = MpError::orders(
+                    409,
+                    "cannot_refund_order",
+                    settled
+                        .last_error_message
+                        .unwrap_or_else(|| "Mercado Pago refused the refund".into()),
+                );
+                // A repeat must replay the refusal, not the response stored
+                // with the refund.
+                if let Some(record_id) = record.as_deref() {
+                    platform_core::idempotency::complete(
+                        &state.db,
+                        &state.keyring,
+                        record_id,
+                        refused.status.as_u16(),
+                        &refused.body.to_string(),
+                        Some(&refund.id),
+                    )
+                    .await
+                    .map_err(core)?;
+                }
+                return Err(refused);
+            }
+            let now = caller
+                .scope
+                .find::<payment_intents::Entity>(&state.db, &intent.id)
                 .await
                 .map_err(core)?;
-            }
-            return Err(refused);
-        }
-        let now = caller
-            .scope
-            .find::<payment_intents::Entity>(&state.db, &intent.id)
-            .await
-            .map_err(core)?;
-        Ok((StatusCode::CREATED, render(state, &now).await?))
-    })
+            Ok(Done::created(
+                StatusCode::CREATED,
+                render(state, &now).await?,
+                refund.id,
+            ))
+        },
+    )
     .await?;
     match outcome {
         idem::Outcome::Fresh(status, body) => Ok(HttpResponse::build(status).json(body)),

@@ -8,13 +8,15 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
 use platform_core::entities::{payment_intents, terminals};
-use platform_core::intents::{self, CancelAsk, NewIntent};
+use platform_core::idempotency::{Claimed, StoredResponse};
+use platform_core::intents::{self, CancelAsk, NewIntent, Origin};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{EventSource, IntentStatus};
 use serde_json::{Value, json};
 
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state, view};
+use crate::idempotency::Done;
 use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
 
@@ -225,18 +227,23 @@ async fn create(
             let new = parse_create(raw)?;
             let terminal = device(state, &caller.scope, device_id).await?;
             // The stored answer commits with the intent (see intents' create).
-            let idempotent =
-                platform_core::idempotency::Completion::of(&state.keyring, record.as_deref());
-            let device_id = terminal.device_id.clone();
-            let (intent, deliveries) = intents::create_with_response(
+            let render = |i: &payment_intents::Model| StoredResponse {
+                status: 200,
+                body: view::legacy_json(i, &terminal.device_id, false).to_string(),
+            };
+            let completion =
+                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            let origin = Origin {
+                api_key_id: Some(caller.key_id()),
+                source: EventSource::Api,
+            };
+            let intent = intents::create(
                 &state.db,
                 &caller.scope,
                 &terminal.id,
                 new,
-                Some(caller.key_id()),
-                EventSource::Api,
-                idempotent,
-                &|i| (200, view::legacy_json(i, &device_id, false).to_string()),
+                origin,
+                completion.as_ref(),
             )
             .await
             .map_err(|e| match e {
@@ -245,12 +252,11 @@ async fn create(
                     ..
                 } => err(409, "conflict", "Device has a queued payment intent"),
                 other => core(other),
-            })?;
-            super::super::intents::after_commit(state, &intent.id, &deliveries).await;
-            Ok((
-                StatusCode::OK,
-                view::legacy_json(&intent, &terminal.device_id, false),
-            ))
+            })?
+            .publish(&state.queue)
+            .await;
+            let body = view::legacy_json(&intent, &terminal.device_id, false);
+            Ok(Done::created(StatusCode::OK, body, intent.id))
         },
     )
     .await?;

@@ -3,7 +3,7 @@
 //! A payment of an Orders API order is refunded through its order, so both
 //! views always agree.
 
-use crate::auth::principal;
+use crate::auth::{header, principal};
 use crate::errors::{ApiError, ApiResult, Shape, parse_json_opt};
 use crate::sandbox::Sandbox;
 use crate::state::State;
@@ -142,6 +142,29 @@ pub async fn create_refund(
     let now = sb.clock.now();
     let mut st = sb.lock();
     let (pid, pay) = own(&st, p.user_id, &path)?;
+    // The Payments API honours `X-Idempotency-Key`: the same key and body
+    // answer the refund made the first time, another body is refused.
+    let key = header(&req, "x-idempotency-key");
+    let scoped = json!({"payment": pid, "body": body});
+    if let Some(key) = &key {
+        match st.idem_lookup(p.user_id, "payment_refunds", key, &scoped, now) {
+            Ok(Some((status, resp))) => {
+                return Ok(HttpResponse::build(
+                    actix_web::http::StatusCode::from_u16(status)
+                        .unwrap_or(actix_web::http::StatusCode::CREATED),
+                )
+                .json(resp));
+            }
+            Ok(None) => {}
+            Err(()) => {
+                return Err(err(
+                    409,
+                    "idempotency_key_already_used",
+                    "The idempotency key was already used with a different request",
+                ));
+            }
+        }
+    }
     let refundable = pay["status"] == "approved";
     if !refundable {
         return Err(err(
@@ -173,8 +196,19 @@ pub async fn create_refund(
             record_refund(&mut st, pid, rid, amount, now)
         }
     };
+    let refund = refund.ok_or_else(not_found)?;
+    if let Some(key) = &key {
+        st.idem_store(
+            p.user_id,
+            "payment_refunds",
+            key,
+            scoped,
+            201,
+            refund.clone(),
+            now,
+        );
+    }
     drop(st);
     sb.kick();
-    let refund = refund.ok_or_else(not_found)?;
     Ok(HttpResponse::Created().json(refund))
 }

@@ -117,11 +117,31 @@ async fn a_legacy_terminal_payment_is_refundable() {
         (i["state"] == "FINISHED").then(|| i["payment"]["id"].as_u64().unwrap())
     })
     .await;
-    let r = c
-        .post(&format!("/v1/payments/{pid}/refunds"), Some(&t), json!({}))
-        .await;
+    // With X-Idempotency-Key a repeat answers the first refund, and the key
+    // with another body is refused.
+    let refunds = format!("/v1/payments/{pid}/refunds");
+    let keyed = |body: serde_json::Value, key: &'static str| {
+        let (c, t, refunds) = (&c, t.clone(), refunds.clone());
+        async move {
+            let headers = [("X-Idempotency-Key", key)];
+            c.call("POST", &refunds, Some(&t), Some(body), &headers)
+                .await
+        }
+    };
+    let first = keyed(json!({"amount": 5.0}), "ref-1").await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = keyed(json!({"amount": 5.0}), "ref-1").await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.body["id"], first.body["id"]);
+    let other = keyed(json!({"amount": 6.0}), "ref-1").await;
+    assert_eq!(other.status, 409, "{}", other.body);
+    let p = c.get(&format!("/v1/payments/{pid}"), Some(&t)).await.body;
+    assert_eq!(p["transaction_amount_refunded"], 5.0, "refunded once: {p}");
+    assert_eq!(p["status"], "approved");
+
+    let r = c.post(&refunds, Some(&t), json!({})).await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.body["amount"], 15.0);
+    assert_eq!(r.body["amount"], 10.0, "the rest");
     assert_eq!(r.body["payment_id"], pid);
     let p = c.get(&format!("/v1/payments/{pid}"), Some(&t)).await.body;
     assert_eq!(p["status"], "refunded");

@@ -2,9 +2,9 @@
 //!
 //! Like intents, a refund is a row first (`queued`) and then a job: the
 //! worker sends it to Mercado Pago with `X-Idempotency-Key` = the refund id,
-//! so a retried refund is never paid out twice. Refunds go through the
-//! Orders API (§3.4); the legacy Integration API only refunds on the device
-//! itself, so intents sent through it cannot be refunded from here.
+//! so a retried refund is never paid out twice. An Orders API intent is
+//! refunded through its order (§3.4); a legacy Integration API intent through
+//! its payment (`/v1/payments/{id}/refunds`, §2.7).
 
 use crate::db::BeginWrite;
 use chrono::Utc;
@@ -22,7 +22,7 @@ use crate::events;
 use crate::id::RefundId;
 use crate::idempotency::Completion;
 use crate::intents::{Applied, MoveFrom, UpstreamFacts, apply_in};
-use crate::states::{EventSource, IntentStatus, RefundStatus, UpstreamApi};
+use crate::states::{EventSource, IntentStatus, RefundStatus};
 use crate::tenancy::Scope;
 
 /// The amount still refundable: the intent minus refunds not failed.
@@ -60,12 +60,6 @@ pub async fn create(
                 "the payment intent is {}; only processed intents can be refunded",
                 intent.status
             ),
-        ));
-    }
-    if intent.upstream_api == UpstreamApi::Legacy {
-        return Err(CoreError::conflict(
-            "refund_not_supported",
-            "intents sent through the legacy Integration API are refunded on the terminal itself",
         ));
     }
     let txn = db.begin_write().await?;

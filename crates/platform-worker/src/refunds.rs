@@ -1,4 +1,5 @@
-//! Sending queued refunds to Mercado Pago (Orders API, §3.4), with
+//! Sending queued refunds to Mercado Pago — an Orders API intent through its
+//! order (§3.4), a legacy intent through its payment (§2.7) — with
 //! `X-Idempotency-Key` = the refund id so a retry never refunds twice.
 
 use std::time::Duration;
@@ -10,7 +11,7 @@ use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
 use platform_core::refunds as refund_service;
 use platform_core::sea_orm::EntityTrait;
-use platform_core::states::RefundStatus;
+use platform_core::states::{RefundStatus, UpstreamApi};
 use tokio::sync::watch;
 
 use crate::WorkerContext;
@@ -61,46 +62,68 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
         .ok_or(CoreError::NotFound {
             kind: "payment intent",
         })?;
-    let (Some(order_id), Some(payment_id)) =
-        (intent.upstream_id.clone(), intent.mp_payment_id.clone())
-    else {
-        return settle(
-            ctx,
-            &refund,
-            RefundStatus::Failed,
-            None,
-            Some(("not_refundable", "the intent has no upstream payment")),
-            false,
-        )
-        .await;
+    let Some(payment_id) = intent.mp_payment_id.clone() else {
+        return not_refundable(ctx, &refund).await;
     };
     let amount =
         Amount::from_cents(refund.amount).map_err(|e| CoreError::Internal(e.to_string()))?;
     let total = refund.amount == intent.amount;
-    let result = with_token(ctx, &intent.seller_id, |token| {
-        let (order_id, payment_id) = (order_id.clone(), payment_id.clone());
-        let req = if total {
-            RefundRequest::Total
-        } else {
-            RefundRequest::Partial(vec![(payment_id, amount)])
-        };
-        let key = refund.id.clone();
-        async move { ctx.mp.refund_order(&token, &order_id, &req, &key).await }
-    })
-    .await;
+    let key = refund.id.clone();
+    // What Mercado Pago says after the refund: its refund id, and whether the
+    // payment is now refunded in full.
+    let result = match (intent.upstream_api, intent.upstream_id.clone()) {
+        (UpstreamApi::Orders, Some(order_id)) => {
+            with_token(ctx, &intent.seller_id, |token| {
+                let req = if total {
+                    RefundRequest::Total
+                } else {
+                    RefundRequest::Partial(vec![(payment_id.clone(), amount)])
+                };
+                let (order_id, key) = (order_id.clone(), key.clone());
+                async move {
+                    let order = ctx.mp.refund_order(&token, &order_id, &req, &key).await?;
+                    Ok(Refunded {
+                        upstream_id: order.transactions.refunds.last().map(|r| r.id.clone()),
+                        in_full: order.status == OrderStatus::Refunded,
+                    })
+                }
+            })
+            .await
+        }
+        (UpstreamApi::Legacy, _) => {
+            // A legacy intent's payment is refunded through the Payments API
+            // (§2.7); the payment's status then says whether it is refunded
+            // in full.
+            with_token(ctx, &intent.seller_id, |token| {
+                let (payment_id, key) = (payment_id.clone(), key.clone());
+                async move {
+                    let part = (!total).then_some(amount);
+                    let made = ctx
+                        .mp
+                        .refund_payment(&token, &payment_id, part, &key)
+                        .await?;
+                    let payment = ctx.mp.get_payment(&token, &payment_id).await?;
+                    Ok(Refunded {
+                        upstream_id: Some(made.id.to_string()),
+                        in_full: payment.status == "refunded",
+                    })
+                }
+            })
+            .await
+        }
+        (UpstreamApi::Orders, None) => return not_refundable(ctx, &refund).await,
+    };
     match result {
-        Ok(Ok(order)) => {
-            let upstream = order.transactions.refunds.last().map(|r| r.id.clone());
+        Ok(Ok(done)) => {
             // A partial refund keeps the intent processed (§3.4); a full one
             // moves it to refunded in the refund's own transaction.
-            let refunded = order.status == OrderStatus::Refunded;
             settle(
                 ctx,
                 &refund,
                 RefundStatus::Succeeded,
-                upstream,
+                done.upstream_id,
                 None,
-                refunded,
+                done.in_full,
             )
             .await
         }
@@ -139,6 +162,24 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
             .await
         }
     }
+}
+
+/// What Mercado Pago answered a refund.
+struct Refunded {
+    upstream_id: Option<String>,
+    in_full: bool,
+}
+
+async fn not_refundable(ctx: &WorkerContext, refund: &refunds::Model) -> Result<Next, CoreError> {
+    settle(
+        ctx,
+        refund,
+        RefundStatus::Failed,
+        None,
+        Some(("not_refundable", "the intent has no upstream payment")),
+        false,
+    )
+    .await
 }
 
 async fn settle(

@@ -547,3 +547,117 @@ async fn metrics_show_http_queue_and_worker_numbers(t: &TestDb) {
 }
 
 on_both_databases!(metrics_show_http_queue_and_worker_numbers);
+
+/// A legacy Integration API intent is refunded through its payment
+/// (`/v1/payments/{id}/refunds`): part, then the rest, and Mercado Pago's
+/// payment agrees with Puente at each step.
+async fn legacy_intents_are_refunded_through_their_payment(t: &TestDb) {
+    let env = setup(t, QueueKind::Memory).await;
+    let integrator = integrators::Entity::find_by_id(env.integrator_id.clone())
+        .one(&env.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut active = integrator.into_active_model();
+    active.upstream_api = Set(UpstreamApi::Legacy);
+    active.update(&env.ctx.db).await.unwrap();
+
+    let (_, a) = env
+        .create_intent(json!({"terminal_id": env.terminal_id, "amount": 5000}))
+        .await;
+    let id = a["id"].as_str().unwrap().to_owned();
+    let done = env.wait_final(&id).await;
+    assert_eq!(done["status"], "processed", "{done}");
+    let payment_id = payment_intents::Entity::find_by_id(id.clone())
+        .one(&env.ctx.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .mp_payment_id
+        .expect("a processed legacy intent knows its payment");
+    let upstream_payment = || async {
+        env.http
+            .get(format!(
+                "{}/v1/payments/{payment_id}",
+                env.sandbox.base_url()
+            ))
+            .bearer_auth(env.seller["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let refund = |body: serde_json::Value| {
+        env.http
+            .post(format!("{}/v1/payment-intents/{id}/refunds", env.url))
+            .bearer_auth(&env.key)
+            .json(&body)
+            .send()
+    };
+    let intent = || async {
+        env.http
+            .get(format!("{}/v1/payment-intents/{id}", env.url))
+            .bearer_auth(&env.key)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let refunds_settled = |n: usize| {
+        let (env, id) = (&env, &id);
+        async move {
+            common::eventually("the refunds are settled", || async {
+                let list: serde_json::Value = env
+                    .http
+                    .get(format!("{}/v1/payment-intents/{id}/refunds", env.url))
+                    .bearer_auth(&env.key)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let data = list["data"].as_array().unwrap();
+                assert!(data.iter().all(|r| r["status"] != "failed"), "{list}");
+                (data.len() == n && data.iter().all(|r| r["status"] == "succeeded")).then_some(())
+            })
+            .await
+        }
+    };
+
+    let res = refund(json!({"amount": 2000})).await.unwrap();
+    assert_eq!(res.status(), 202);
+    refunds_settled(1).await;
+    assert_eq!(
+        intent().await["status"],
+        "processed",
+        "a part keeps it processed"
+    );
+    let p = upstream_payment().await;
+    assert_eq!(p["status"], "approved", "{p}");
+    assert_eq!(p["transaction_amount_refunded"], 20.0, "{p}");
+    assert_eq!(p["refunds"].as_array().unwrap().len(), 1, "{p}");
+
+    assert_eq!(refund(json!({})).await.unwrap().status(), 202, "the rest");
+    refunds_settled(2).await;
+    common::eventually("the intent is refunded", || async {
+        (intent().await["status"] == "refunded").then_some(())
+    })
+    .await;
+    let p = upstream_payment().await;
+    assert_eq!(p["status"], "refunded", "{p}");
+    assert_eq!(p["transaction_amount_refunded"], 50.0, "{p}");
+    assert_eq!(
+        p["refunds"].as_array().unwrap().len(),
+        2,
+        "one refund each, never twice"
+    );
+    assert_eq!(refund(json!({"amount": 1})).await.unwrap().status(), 409);
+    env.shutdown().await;
+}
+
+on_both_databases!(legacy_intents_are_refunded_through_their_payment);

@@ -25,6 +25,7 @@ mod money;
 mod notifications;
 mod oauth;
 mod orders;
+mod payments;
 mod point_legacy;
 mod pos;
 mod qr;
@@ -46,6 +47,7 @@ pub use orders::{
     OrderTransactions, PaymentMethodInfo, PointOrderRequest, PrintOnTerminal, RefundRequest,
     SimulatedOrderEvent, Sponsor,
 };
+pub use payments::{Payment, PaymentRefund};
 pub use point_legacy::{
     IntentAdditionalInfo, IntentEvent, IntentPayment, IntentState, PaymentIntent,
     PaymentIntentRequest, RefundIntent,

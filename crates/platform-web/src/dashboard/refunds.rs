@@ -62,14 +62,9 @@ pub async fn create(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 t.get("refund.amount_too_high"),
             ),
-            Err(CoreError::Conflict { code, .. }) => (
-                StatusCode::CONFLICT,
-                t.get(if code == "refund_not_supported" {
-                    "refund.legacy"
-                } else {
-                    "refund.not_refundable"
-                }),
-            ),
+            Err(CoreError::Conflict { .. }) => {
+                (StatusCode::CONFLICT, t.get("refund.not_refundable"))
+            }
             Err(e) => return Err(PageError::from_core(e, auth.lang)),
         },
     };

@@ -127,10 +127,6 @@ pub const CODES: &[(&str, &str)] = &[
         "Only processed intents can be refunded.",
     ),
     (
-        "refund_not_supported",
-        "This kind of payment cannot be refunded through the API.",
-    ),
-    (
         "invalid_refund_amount",
         "The amount is more than what is still refundable, or not positive.",
     ),

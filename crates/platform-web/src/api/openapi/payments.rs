@@ -137,7 +137,7 @@ fn cancel_payment_intent() {}
         (status = 400, description = "`invalid_json`, `invalid_idempotency_key`", body = ErrorOut),
         (status = 404, description = "`not_found`", body = ErrorOut),
         (status = 409, description = "`intent_not_refundable`, `idempotency_request_in_progress`, `concurrent_update`", body = ErrorOut),
-        (status = 422, description = "`invalid_body`, `invalid_refund_amount`, `refund_not_supported`, `idempotency_key_reused`", body = ErrorOut),
+        (status = 422, description = "`invalid_body`, `invalid_refund_amount`, `idempotency_key_reused`", body = ErrorOut),
     ),
     security(("apiKey" = ["integrator", "seller", "store", "pos"])),
 )]

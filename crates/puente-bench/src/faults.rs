@@ -44,6 +44,11 @@ pub struct Args {
     pub cancel_every: usize,
     #[arg(long, default_value_t = 2000)]
     pub cancel_within_ms: u64,
+    /// Every this-many-th create is sent twice at once with the same
+    /// Idempotency-Key (a POS retrying before the first answer came back,
+    /// racing its commit); 0 = none.
+    #[arg(long, default_value_t = 5)]
+    pub race_retry_every: usize,
 }
 
 #[derive(Default, Debug)]
@@ -63,6 +68,10 @@ pub struct Counts {
     /// canceled; 409 but canceled).
     pub cancel_answer_mismatch: usize,
     pub flagged_for_attention: usize,
+    /// Creates sent twice at once with one Idempotency-Key.
+    pub raced_retries: usize,
+    /// ... whose two answers named different intents.
+    pub raced_retries_disagreeing: usize,
     pub deliveries: usize,
     pub deliveries_not_received: usize,
     pub final_event_missing: usize,
@@ -83,6 +92,7 @@ impl Counts {
             && self.outcome_mismatch == 0
             && self.charged_but_canceled == 0
             && self.cancel_answer_mismatch == 0
+            && self.raced_retries_disagreeing == 0
             && self.deliveries_not_received == 0
             && self.final_event_missing == 0
             && self.bad_signatures == 0
@@ -115,6 +125,10 @@ pub async fn run(a: Args) -> anyhow::Result<bool> {
         println!(
             "  canceled by the POS while in flight:  {}  ({} charged but canceled, {} answers ≠ outcome, {} paid despite the cancel and flagged)",
             c.cancels, c.charged_but_canceled, c.cancel_answer_mismatch, c.flagged_for_attention
+        );
+        println!(
+            "  retries racing the first create:      {}  ({} answered with another intent)",
+            c.raced_retries, c.raced_retries_disagreeing
         );
         println!("  webhook deliveries due:               {}", c.deliveries);
         println!(
@@ -162,13 +176,48 @@ async fn push_one(
     deadline: Instant,
 ) -> Option<String> {
     let idem = uuid::Uuid::new_v4().to_string();
+    send_until_answered(pos, terminal, ext, amount, &idem, deadline).await
+}
+
+/// The same create sent twice at once with one Idempotency-Key: the second
+/// races the first's commit. Both must name the same intent.
+async fn push_racing(
+    pos: &Pos,
+    terminal: &str,
+    ext: &str,
+    amount: i64,
+    deadline: Instant,
+) -> (Option<String>, bool) {
+    let idem = uuid::Uuid::new_v4().to_string();
+    let (a, b) = tokio::join!(
+        send_until_answered(pos, terminal, ext, amount, &idem, deadline),
+        send_until_answered(pos, terminal, ext, amount, &idem, deadline),
+    );
+    let agree = match (&a, &b) {
+        (Some(a), Some(b)) => a == b,
+        _ => a.is_none() && b.is_none(),
+    };
+    if !agree {
+        eprintln!("  create {ext}: one key answered {a:?} and {b:?}");
+    }
+    (a.or(b), agree)
+}
+
+async fn send_until_answered(
+    pos: &Pos,
+    terminal: &str,
+    ext: &str,
+    amount: i64,
+    idem: &str,
+    deadline: Instant,
+) -> Option<String> {
     let body = json!({"terminal_id": terminal, "amount": amount, "external_reference": ext});
     while Instant::now() < deadline {
         let res = pos
             .http
             .post(format!("{}/v1/payment-intents", pos.url))
             .bearer_auth(&pos.key)
-            .header("Idempotency-Key", &idem)
+            .header("Idempotency-Key", idem)
             .timeout(Duration::from_secs(10))
             .json(&body)
             .send()
@@ -308,19 +357,23 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
     // intent id → the cancel's answer (HTTP status).
     let cancel_answers: Arc<std::sync::Mutex<HashMap<String, u16>>> = Default::default();
     let done = Arc::new(AtomicUsize::new(0));
+    // (raced creates, raced creates whose answers disagreed)
+    let raced: Arc<(AtomicUsize, AtomicUsize)> = Default::default();
     let load_secs = a.intents as f64 / a.rate;
     let start = Instant::now();
     let deadline = start + Duration::from_secs_f64(load_secs) + Duration::from_secs(a.settle_secs);
     let mut chains = Vec::new();
     let n_chains = terminals.len().min(a.intents);
     for k in 0..n_chains {
-        let (pos, terminals, accepted, done, cancel_answers) = (
+        let (pos, terminals, accepted, done, cancel_answers, raced) = (
             pos.clone(),
             terminals.clone(),
             accepted.clone(),
             done.clone(),
             cancel_answers.clone(),
+            raced.clone(),
         );
+        let race_every = a.race_retry_every;
         let (n, rate) = (a.intents, a.rate);
         let (cancel_every, cancel_within) = (a.cancel_every, a.cancel_within_ms);
         chains.push(tokio::spawn(async move {
@@ -335,7 +388,18 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
                     1 => 1300,
                     _ => 1000 + (i % 90) as i64,
                 };
-                if let Some(id) = push_one(&pos, &terminals[k], &ext, amount, deadline).await {
+                let pushed = if race_every > 0 && i % race_every == race_every - 1 {
+                    let (id, agree) =
+                        push_racing(&pos, &terminals[k], &ext, amount, deadline).await;
+                    raced.0.fetch_add(1, Ordering::Relaxed);
+                    if !agree {
+                        raced.1.fetch_add(1, Ordering::Relaxed);
+                    }
+                    id
+                } else {
+                    push_one(&pos, &terminals[k], &ext, amount, deadline).await
+                };
+                if let Some(id) = pushed {
                     accepted.lock().unwrap().insert(ext, id.clone());
                     if cancel_every > 0 && i % cancel_every == cancel_every - 1 {
                         let wait = offset_ms(i, cancel_within);
@@ -447,6 +511,8 @@ async fn run_setup(a: &Args, setup: Setup) -> anyhow::Result<Counts> {
     let accepted = accepted.lock().unwrap().clone();
     c.accepted = accepted.len();
     c.cancels = cancel_answers.lock().unwrap().len();
+    c.raced_retries = raced.0.load(Ordering::Relaxed);
+    c.raced_retries_disagreeing = raced.1.load(Ordering::Relaxed);
     c.unconfirmed = a.intents - accepted.len();
     let backend = stack.db.get_database_backend();
     let rows = stack

@@ -1,9 +1,10 @@
 //! The small fault suite, in the normal test run: 200 intents per setup
 //! (embedded, then PostgreSQL + Redis) through sandbox 5xx/hangs/duplicate
-//! and reordered notifications and repeated `kill -9` of workers; every
-//! intent checked. Needs the debug `puente` binary (built by `cargo test
-//! --workspace` / `scripts/test.sh`) and the PostgreSQL and Redis server
-//! binaries (it starts its own, on other ports); fails loudly without them.
+//! and reordered notifications and repeated `kill -9` of workers, with POS
+//! cancels and same-key retries racing the pipeline; every intent checked.
+//! Needs the debug `puente` binary (built by `cargo test --workspace` /
+//! `scripts/test.sh`) and the PostgreSQL and Redis server binaries (it
+//! starts its own, on other ports); fails loudly without them.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -46,4 +47,12 @@ fn fault_suite_small() {
         "fault suite failed:\n{stdout}\n{stderr}"
     );
     assert_eq!(stdout.matches("result: PASS").count(), 2, "{stdout}");
+    // Every fifth create was sent twice at once with one Idempotency-Key.
+    assert_eq!(
+        stdout
+            .matches("retries racing the first create:      40  (0 answered with another intent)")
+            .count(),
+        2,
+        "{stdout}"
+    );
 }

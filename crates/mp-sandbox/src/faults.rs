@@ -35,6 +35,10 @@ pub struct Fault {
     /// Never answer (until the client gives up), for timeout tests.
     #[serde(default)]
     pub hang: bool,
+    /// Serve the request first, then answer the error instead: the work is
+    /// done but its answer is lost (a create that happened, reported as 5xx).
+    #[serde(default)]
+    pub after: bool,
     /// Only the next N matching requests (or notifications); unlimited when absent.
     #[serde(default)]
     pub count: Option<u64>,
@@ -50,7 +54,7 @@ impl Fault {
     pub fn to_json(&self) -> Value {
         json!({"id": self.id, "path_prefix": self.path_prefix, "method": self.method,
                "latency_ms": self.latency_ms, "error_rate": self.error_rate, "error_status": self.error_status,
-               "retry_after": self.retry_after, "hang": self.hang, "count": self.count,
+               "retry_after": self.retry_after, "hang": self.hang, "after": self.after, "count": self.count,
                "drop_notifications": self.drop_notifications, "duplicate_notifications": self.duplicate_notifications,
                "reorder_notifications": self.reorder_notifications})
     }
@@ -136,6 +140,11 @@ pub async fn middleware(
             let status = f.error_status.unwrap_or(500);
             let err = fault_error(status, f.retry_after);
             let resp: HttpResponse = err.error_response();
+            if f.after {
+                let served = next.call(req).await?;
+                let (req, _) = served.into_parts();
+                return Ok(ServiceResponse::new(req, resp).map_into_right_body());
+            }
             return Ok(req.into_response(resp).map_into_right_body());
         }
     }

@@ -327,7 +327,8 @@ async fn create_upstream(
         }
         Err(TokenTrouble::RetryAt(at)) => {
             let wait = (at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1));
-            retry(ctx, intent, ("token_refresh_failed", "could not refresh the seller's token"), Some(wait)).await
+            // No call was made now, but an earlier attempt may have reached it.
+            retry(ctx, intent, ("token_refresh_failed", "could not refresh the seller's token"), Some(wait), Reach::Unknown).await
         }
     }
 }
@@ -428,7 +429,14 @@ async fn upstream_failed(
             MpError::Server { .. } => "upstream_error",
             _ => "upstream_unreachable",
         };
-        return retry(ctx, intent, (code, &err.to_string()), floor).await;
+        // A 429 was refused before any work; a timeout or a 5xx may have
+        // created the order (its answer lost).
+        let reach = if matches!(err, MpError::RateLimited { .. }) {
+            Reach::Refused
+        } else {
+            Reach::Unknown
+        };
+        return retry(ctx, intent, (code, &err.to_string()), floor, reach).await;
     }
     if terminal_busy_upstream(&err) {
         // Puente holds no other open intent on this terminal, so what
@@ -440,6 +448,7 @@ async fn upstream_failed(
                 intent,
                 ("terminal_busy_upstream", &err.to_string()),
                 None,
+                Reach::Refused,
             )
             .await;
         }
@@ -467,14 +476,39 @@ fn terminal_busy_upstream(err: &MpError) -> bool {
     }
 }
 
+/// Whether the last attempt's create may exist at Mercado Pago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Mercado Pago answered that it did not do it (same key: nothing exists).
+    Refused,
+    /// A timeout, a 5xx or no call: an order may exist under the key.
+    Unknown,
+}
+
 async fn retry(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
     error: (&str, &str),
     floor: Option<Duration>,
+    reach: Reach,
 ) -> Result<Next, CoreError> {
     // Counted by the claim, including this one.
     let attempts = intent.dispatch_attempts.max(1);
+    if attempts >= ctx.dispatch.max_attempts && reach == Reach::Unknown {
+        // Giving up must not leave an order live upstream that Puente calls
+        // failed: a cancel is recorded and the create is resent (same key)
+        // on the longest backoff until Mercado Pago answers; what it holds
+        // is then canceled, or refused and the intent fails (`handle`).
+        if intents::give_up_unresolved(&ctx.db, &intent.id).await? {
+            tracing::warn!(intent_id = %intent.id, attempts, code = error.0, "dispatch given up; resolving upstream before it ends");
+            metrics::counter!("puente_dispatch_given_up_total").increment(1);
+        }
+        let wait = ctx.dispatch.wait(attempts, floor);
+        let next =
+            Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+        intents::note_retry(&ctx.db, &intent.id, next, error).await?;
+        return Ok(Next::RetryAfter(wait));
+    }
     if attempts >= ctx.dispatch.max_attempts {
         return fail(
             ctx,

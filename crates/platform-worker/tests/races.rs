@@ -1,6 +1,7 @@
 //! A POS acting while the pipeline works: cancels at random offsets after
 //! the create, cancels at the terminal with and without the caller's
 //! consent, a worker that dies between Mercado Pago's answer and its record,
+//! a dispatch given up while its order may be live upstream,
 //! two refunds at once. Every final state Puente records must equal Mercado
 //! Pago's, and every answer must be one Mercado Pago would give.
 
@@ -374,7 +375,75 @@ async fn concurrent_refunds_never_exceed_the_amount(t: &TestDb) {
     env.shutdown().await;
 }
 
+/// Every create reaches Mercado Pago but its answer is lost (a 500 after the
+/// order was made), until the worker gives up. The intent must not end as
+/// failed while its order is live on the terminal: it stays queued with a
+/// cancel pending, and once Mercado Pago answers again the same create
+/// (same key) finds the order, which is then canceled. Puente's final state
+/// is Mercado Pago's, and nothing is charged.
+async fn a_given_up_dispatch_is_resolved_upstream_before_it_ends(t: &TestDb) {
+    let mut env = setup(t, QueueKind::Memory).await;
+    env.worker.take().unwrap().stop().await;
+    terminal_mode(&env, "manual").await;
+    env.fault(
+        json!({"path_prefix": "/v1/orders", "method": "POST", "error_status": 500, "after": true}),
+    )
+    .await;
+    let (_, created) = env
+        .create_intent(json!({"terminal_id": env.terminal_id, "amount": 4100}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut ctx = env.ctx.clone();
+    ctx.dispatch.max_attempts = 3;
+    let row = || async {
+        payment_intents::Entity::find_by_id(id.clone())
+            .one(&ctx.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    // The worker's passes, each answered 500 after the order was made.
+    for _ in 0..5 {
+        dispatch::handle(&ctx, &id).await.unwrap();
+    }
+    let r = row().await;
+    assert_eq!(
+        r.dispatch_attempts, 3,
+        "claimed up to the limit, then no more"
+    );
+    assert_eq!(
+        r.status.as_str(),
+        "queued",
+        "not failed while an order may be live upstream"
+    );
+    assert_eq!(
+        r.cancel_state,
+        Some(platform_core::states::CancelState::Requested)
+    );
+    // Mercado Pago answers again: the same create finds the order, which is
+    // recorded and canceled.
+    let res = env
+        .http
+        .delete(format!("{}/sandbox/faults", env.sandbox.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    dispatch::handle(&ctx, &id).await.unwrap();
+    let r = row().await;
+    assert_eq!(r.status.as_str(), "canceled", "{r:?}");
+    let (upstream, charged) = upstream_truth(&env, &id).await;
+    assert_eq!(
+        upstream.as_deref(),
+        Some("canceled"),
+        "no orphan on the terminal"
+    );
+    assert!(!charged);
+    env.shutdown().await;
+}
+
 on_both_databases!(
+    a_given_up_dispatch_is_resolved_upstream_before_it_ends,
     create_then_cancel_agrees_with_mercado_pago,
     cancel_at_terminal_needs_consent,
     paid_despite_cancel_is_recorded_and_flagged,

@@ -176,3 +176,37 @@ pub async fn record_cancel_answer(
     }
     Ok(update.exec(db).await?.rows_affected == 1)
 }
+
+/// The worker gives up creating an intent whose create may have reached
+/// Mercado Pago (its last answer was a timeout or a 5xx). It cannot end
+/// here as failed while an order might be live on the terminal: a cancel is
+/// recorded instead, so the next pass sends the same create again (same
+/// idempotency key: Mercado Pago answers with the order if it has one) and
+/// cancels what it finds. Only a queued intent with no cancel moves;
+/// returns whether this one did.
+pub async fn give_up_unresolved(
+    db: &DatabaseConnection,
+    intent_id: &str,
+) -> Result<bool, CoreError> {
+    let now = Utc::now();
+    let asked = payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::CancelState,
+            Expr::value(CancelState::Requested),
+        )
+        .col_expr(
+            payment_intents::Column::CancelAtTerminal,
+            Expr::value(false),
+        )
+        .col_expr(
+            payment_intents::Column::CancelRequestedAt,
+            Expr::value(Some(now)),
+        )
+        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
+        .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::Status.eq(IntentStatus::Queued))
+        .filter(payment_intents::Column::CancelState.is_null())
+        .exec(db)
+        .await?;
+    Ok(asked.rows_affected == 1)
+}

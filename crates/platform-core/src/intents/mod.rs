@@ -14,7 +14,9 @@
 mod cancel;
 mod machine;
 
-pub use cancel::{CancelAsk, CancelOutcome, record_cancel_answer, request_cancel};
+pub use cancel::{
+    CancelAsk, CancelOutcome, give_up_unresolved, record_cancel_answer, request_cancel,
+};
 
 use crate::db::BeginWrite;
 use chrono::{DateTime, Utc};

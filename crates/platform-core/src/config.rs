@@ -38,6 +38,8 @@ pub struct RawSettings {
     pub login_max_concurrent_hashes: Option<u32>,
     pub sse_max_lifetime_secs: Option<u64>,
     pub sse_keepalive_secs: Option<u64>,
+    pub retention_grace_hours: Option<u64>,
+    pub retention_unverified_days: Option<u64>,
 }
 
 impl RawSettings {
@@ -82,6 +84,10 @@ impl RawSettings {
                 .or(lower.login_max_concurrent_hashes),
             sse_max_lifetime_secs: self.sse_max_lifetime_secs.or(lower.sse_max_lifetime_secs),
             sse_keepalive_secs: self.sse_keepalive_secs.or(lower.sse_keepalive_secs),
+            retention_grace_hours: self.retention_grace_hours.or(lower.retention_grace_hours),
+            retention_unverified_days: self
+                .retention_unverified_days
+                .or(lower.retention_unverified_days),
         }
     }
 }
@@ -161,6 +167,9 @@ pub struct Settings {
     /// How often an idle SSE stream sends a keep-alive comment; the API
     /// key is re-checked on each one.
     pub sse_keepalive: Duration,
+    /// How long expired rows are kept before the worker's housekeeping
+    /// deletes them (`PUENTE_RETENTION_*`).
+    pub retention: crate::retention::Windows,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
@@ -341,6 +350,20 @@ impl Settings {
             DEFAULT_SSE_KEEPALIVE_SECS,
             1..=300,
         )?);
+        let retention = crate::retention::Windows {
+            grace: chrono::Duration::hours(bounded(
+                "PUENTE_RETENTION_GRACE_HOURS",
+                raw.retention_grace_hours,
+                crate::retention::DEFAULT_GRACE_HOURS,
+                0..=8_760,
+            )? as i64),
+            unverified: chrono::Duration::days(bounded(
+                "PUENTE_RETENTION_UNVERIFIED_DAYS",
+                raw.retention_unverified_days,
+                crate::retention::DEFAULT_UNVERIFIED_DAYS,
+                1..=365,
+            )? as i64),
+        };
 
         Ok(Settings {
             http_addr,
@@ -363,6 +386,7 @@ impl Settings {
             login_max_concurrent_hashes,
             sse_max_lifetime,
             sse_keepalive,
+            retention,
         })
     }
 
@@ -422,6 +446,8 @@ mod tests {
         let raw = RawSettings::from_toml_file(&path).unwrap();
         assert_eq!(raw.login_max_concurrent_hashes, Some(4));
         assert_eq!(raw.sse_max_lifetime_secs, Some(3600));
+        assert_eq!(raw.retention_grace_hours, Some(24));
+        assert_eq!(raw.retention_unverified_days, Some(7));
     }
 
     #[test]
@@ -507,6 +533,14 @@ mod tests {
             (
                 "PUENTE_SSE_KEEPALIVE_SECS",
                 Box::new(|r| r.sse_keepalive_secs = Some(301)),
+            ),
+            (
+                "PUENTE_RETENTION_GRACE_HOURS",
+                Box::new(|r| r.retention_grace_hours = Some(8_761)),
+            ),
+            (
+                "PUENTE_RETENTION_UNVERIFIED_DAYS",
+                Box::new(|r| r.retention_unverified_days = Some(0)),
             ),
         ];
         for (setting, f) in cases {

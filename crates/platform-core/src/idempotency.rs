@@ -305,12 +305,3 @@ pub async fn release(db: &DatabaseConnection, record_id: &str) -> Result<(), Cor
         .await?;
     Ok(())
 }
-
-/// Removes records past retention (called by the worker's housekeeping).
-pub async fn purge_expired(db: &DatabaseConnection) -> Result<u64, CoreError> {
-    let res = idempotency_keys::Entity::delete_many()
-        .filter(idempotency_keys::Column::ExpiresAt.lte(Utc::now()))
-        .exec(db)
-        .await?;
-    Ok(res.rows_affected)
-}

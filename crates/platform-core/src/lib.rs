@@ -30,6 +30,7 @@ pub mod qr_orders;
 pub mod refunds;
 pub mod registry;
 pub mod registry_edit;
+pub mod retention;
 pub mod secret;
 pub mod sellers;
 pub mod sessions;

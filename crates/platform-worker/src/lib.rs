@@ -8,9 +8,11 @@
 //!   intents that got no notification;
 //! - `refunds`: queued refunds → Mercado Pago;
 //! - `refresh`: sellers' tokens before they expire;
-//! - `webhooks`: signed deliveries to integrators' endpoints.
+//! - `webhooks`: signed deliveries to integrators' endpoints;
+//! - `housekeeping`: deletes rows past their retention.
 
 pub mod dispatch;
+pub mod housekeeping;
 pub mod mapping;
 pub mod notifications;
 pub mod order_details;
@@ -98,6 +100,7 @@ pub fn start(ctx: WorkerContext) -> WorkerHandle {
     tasks.spawn(refresh::run(ctx.clone(), stopped.clone()));
     tasks.spawn(refunds::run(ctx.clone(), stopped.clone()));
     tasks.spawn(webhooks::run(ctx.clone(), stopped.clone()));
+    tasks.spawn(housekeeping::run(ctx.clone(), stopped.clone()));
     WorkerHandle { stop, tasks }
 }
 

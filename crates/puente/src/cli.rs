@@ -151,6 +151,12 @@ pub struct Opts {
     /// SSE keep-alive interval, in seconds (1–300); the API key is re-checked on each.
     #[arg(long, env = "PUENTE_SSE_KEEPALIVE_SECS", global = true)]
     pub sse_keepalive_secs: Option<u64>,
+    /// Hours expired OAuth states, sessions and login throttles are kept before deletion (0–8760).
+    #[arg(long, env = "PUENTE_RETENTION_GRACE_HOURS", global = true)]
+    pub retention_grace_hours: Option<u64>,
+    /// Days unverified inbound notifications are kept (1–365).
+    #[arg(long, env = "PUENTE_RETENTION_UNVERIFIED_DAYS", global = true)]
+    pub retention_unverified_days: Option<u64>,
     /// Built-in sandbox terminals: `human` (seconds per step, demos; the
     /// default) or `instant` (every step at once: tests, benchmarks).
     #[arg(long, env = "PUENTE_SANDBOX_TIMINGS", global = true, value_enum)]
@@ -188,6 +194,8 @@ impl Opts {
             login_max_concurrent_hashes: self.login_max_concurrent_hashes,
             sse_max_lifetime_secs: self.sse_max_lifetime_secs,
             sse_keepalive_secs: self.sse_keepalive_secs,
+            retention_grace_hours: self.retention_grace_hours,
+            retention_unverified_days: self.retention_unverified_days,
         }
     }
 }

@@ -58,9 +58,16 @@ pub fn client_ip(req: &HttpRequest) -> Option<String> {
     crate::client_ip::client_ip(req).map(|ip| ip.to_string())
 }
 
-/// The path and query to come back to after logging in (local paths only).
+/// The path and query to come back to after logging in (local paths only;
+/// control characters such as CR/LF would make the `Location` header
+/// unsendable after the session row is written, so such a value is refused
+/// and the dashboard home used instead).
 pub fn safe_next(next: &str) -> &str {
-    if next.starts_with("/app") && !next.starts_with("//") && !next.contains('\\') {
+    if next.starts_with("/app")
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control)
+    {
         next
     } else {
         "/app"
@@ -151,5 +158,25 @@ pub fn check_anon_csrf(req: &HttpRequest, token: &str, lang: Lang) -> Result<(),
             Ok(())
         }
         _ => Err(PageError::csrf(lang)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_with_control_characters_falls_back_to_home() {
+        assert_eq!(safe_next("/app/terminals?x=1"), "/app/terminals?x=1");
+        for bad in [
+            "/app\r\nSet-Cookie: a=b",
+            "/app\n",
+            "/app\u{7f}",
+            "/app\t",
+            "//evil",
+            "/app\\x",
+        ] {
+            assert_eq!(safe_next(bad), "/app", "{bad:?}");
+        }
     }
 }

@@ -47,13 +47,16 @@ async fn receive_routed(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let id = IntegratorId::parse(&path).map_err(|_| ApiError::not_found("integrator"))?;
-    let integrator = integrators::Entity::find_by_id(id.into_string())
-        .one(&state.db)
-        .await
-        .map_err(platform_core::CoreError::from)?
-        .ok_or_else(|| ApiError::not_found("integrator"))?;
-    receive(&state, &req, &body, vec![integrator]).await
+    // An unknown integrator is answered as a known one with a bad signature
+    // (no candidate verifies it): the answer does not tell which ids exist.
+    let integrator = match IntegratorId::parse(&path) {
+        Ok(id) => integrators::Entity::find_by_id(id.into_string())
+            .one(&state.db)
+            .await
+            .map_err(platform_core::CoreError::from)?,
+        Err(_) => None,
+    };
+    receive(&state, &req, &body, integrator.into_iter().collect()).await
 }
 
 /// Without an integrator in the path: the candidates are the integrators

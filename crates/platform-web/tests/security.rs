@@ -166,7 +166,44 @@ async fn unverified_notifications_keep_a_hash_and_an_excerpt(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// `/webhooks/mercadopago/{id}` answers an unknown integrator exactly as a
+/// known one whose signature does not verify: the answer does not reveal
+/// which integrator ids exist.
+async fn unknown_and_known_integrators_are_answered_alike(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(9_300_000).await;
+    let post = |id: String| {
+        let app = &app;
+        async move {
+            let res = app
+                .http
+                .post(format!(
+                    "{}/webhooks/mercadopago/{id}?data.id=ORD1&type=order",
+                    app.url
+                ))
+                .header("x-signature", "ts=1,v1=00")
+                .header("x-request-id", "r-1")
+                .header("content-type", "application/json")
+                .body(r#"{"type":"order","action":"order.processed","data":{"id":"ORD1"}}"#)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.unwrap_or_default();
+            (status, body["code"].clone())
+        }
+    };
+    let known = post(s.integrator.clone()).await;
+    let unknown = post(IntegratorId::new().to_string()).await;
+    let malformed = post("not-an-id".into()).await;
+    assert_eq!(known.0, 401, "{known:?}");
+    assert_eq!(unknown, known);
+    assert_eq!(malformed, known);
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    unknown_and_known_integrators_are_answered_alike,
     unverified_notifications_keep_a_hash_and_an_excerpt,
     invented_methods_add_no_metric_series,
     sse_stream_ends_when_its_key_is_revoked,

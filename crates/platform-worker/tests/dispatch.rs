@@ -8,11 +8,11 @@ mod common;
 use std::time::Duration;
 
 use common::{Env, QueueKind, setup};
-use platform_core::entities::{integrators, payment_intents};
+use platform_core::entities::payment_intents;
 use platform_core::intents::{self, NewIntent};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
-use platform_core::states::{EventSource, UpstreamApi};
+use platform_core::sea_orm::EntityTrait;
+use platform_core::states::EventSource;
 use platform_core::tenancy::Scope;
 use platform_core::testing::TestDb;
 use platform_worker::{dispatch, reconcile};
@@ -78,14 +78,7 @@ async fn orders_happy_path_redis(t: &TestDb) {
 
 async fn legacy_api_and_rejected_amount(t: &TestDb) {
     let env = setup(t, QueueKind::Memory).await;
-    let integrator = integrators::Entity::find_by_id(env.integrator_id.clone())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut active = integrator.into_active_model();
-    active.upstream_api = Set(UpstreamApi::Legacy);
-    active.update(&env.ctx.db).await.unwrap();
+    env.use_legacy_upstream().await;
 
     let (_, a) = env
         .create_intent(json!({"terminal_id": env.terminal_id, "amount": 1500}))
@@ -553,14 +546,7 @@ on_both_databases!(metrics_show_http_queue_and_worker_numbers);
 /// payment agrees with Puente at each step.
 async fn legacy_intents_are_refunded_through_their_payment(t: &TestDb) {
     let env = setup(t, QueueKind::Memory).await;
-    let integrator = integrators::Entity::find_by_id(env.integrator_id.clone())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut active = integrator.into_active_model();
-    active.upstream_api = Set(UpstreamApi::Legacy);
-    active.update(&env.ctx.db).await.unwrap();
+    env.use_legacy_upstream().await;
 
     let (_, a) = env
         .create_intent(json!({"terminal_id": env.terminal_id, "amount": 5000}))
@@ -596,31 +582,15 @@ async fn legacy_intents_are_refunded_through_their_payment(t: &TestDb) {
             .json(&body)
             .send()
     };
-    let intent = || async {
-        env.http
-            .get(format!("{}/v1/payment-intents/{id}", env.url))
-            .bearer_auth(&env.key)
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
-    };
+    let path = format!("/v1/payment-intents/{id}");
+    let intent = || env.api_get(&path);
     let refunds_settled = |n: usize| {
         let (env, id) = (&env, &id);
         async move {
             common::eventually("the refunds are settled", || async {
-                let list: serde_json::Value = env
-                    .http
-                    .get(format!("{}/v1/payment-intents/{id}/refunds", env.url))
-                    .bearer_auth(&env.key)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let list = env
+                    .api_get(&format!("/v1/payment-intents/{id}/refunds"))
+                    .await;
                 let data = list["data"].as_array().unwrap();
                 assert!(data.iter().all(|r| r["status"] != "failed"), "{list}");
                 (data.len() == n && data.iter().all(|r| r["status"] == "succeeded")).then_some(())

@@ -32,15 +32,7 @@ async fn cancel(env: &Env, id: &str, body: Value) -> (u16, Value) {
 }
 
 async fn get(env: &Env, id: &str) -> Value {
-    env.http
-        .get(format!("{}/v1/payment-intents/{id}", env.url))
-        .bearer_auth(&env.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    env.api_get(&format!("/v1/payment-intents/{id}")).await
 }
 
 /// What Mercado Pago (the sandbox) holds for an intent: its order's status,

@@ -283,6 +283,33 @@ impl Env {
         (res.status().as_u16(), res.json().await.unwrap())
     }
 
+    /// `GET {path}` on Puente's API with the integrator's key, as JSON.
+    pub async fn api_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Sends the integrator's intents through the legacy Integration API.
+    pub async fn use_legacy_upstream(&self) {
+        use platform_core::entities::integrators;
+        use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+        let integrator = integrators::Entity::find_by_id(self.integrator_id.clone())
+            .one(&self.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut active = integrator.into_active_model();
+        active.upstream_api = Set(platform_core::states::UpstreamApi::Legacy);
+        active.update(&self.ctx.db).await.unwrap();
+    }
+
     /// Long-polls until the intent is final (or 30 s pass).
     pub async fn wait_final(&self, id: &str) -> Value {
         for _ in 0..3 {

@@ -224,6 +224,16 @@ pub struct StoredResponse {
     pub body: String,
 }
 
+impl StoredResponse {
+    /// A `201 Created` answer with this JSON body.
+    pub fn created(body: &serde_json::Value) -> Self {
+        StoredResponse {
+            status: 201,
+            body: body.to_string(),
+        }
+    }
+}
+
 /// A fresh claim (see [`Claim::Fresh`]), held by the request that won it.
 /// Its [`Completion`] is written inside the transaction that creates the
 /// resource (see [`complete_in`]).

@@ -190,9 +190,8 @@ async fn create_link(
             ));
             out
         };
-        let render = |created: &(onboarding_links::Model, SecretString)| StoredResponse {
-            status: StatusCode::CREATED.as_u16(),
-            body: out_of(created).to_string(),
+        let render = |created: &(onboarding_links::Model, SecretString)| {
+            StoredResponse::created(&out_of(created))
         };
         let completion =
             Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));

@@ -88,10 +88,7 @@ async fn create(
         };
         // The stored response commits with the intent: a lost commit
         // acknowledgement cannot turn the POS's retry into a second intent.
-        let render = |i: &payment_intents::Model| StoredResponse {
-            status: StatusCode::CREATED.as_u16(),
-            body: view_of(i).to_string(),
-        };
+        let render = |i: &payment_intents::Model| StoredResponse::created(&view_of(i));
         let completion =
             Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
         let origin = Origin {

@@ -103,10 +103,8 @@ async fn create(
             out["key"] = json!(secret.expose_secret());
             out
         };
-        let render = |created: &(rows::Model, SecretString)| StoredResponse {
-            status: StatusCode::CREATED.as_u16(),
-            body: out_of(created).to_string(),
-        };
+        let render =
+            |created: &(rows::Model, SecretString)| StoredResponse::created(&out_of(created));
         let completion =
             Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
         let created = api_keys::create(

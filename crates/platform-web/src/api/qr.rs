@@ -56,10 +56,7 @@ async fn put(
         };
         let view_of =
             |r: &qr_rows::Model| serde_json::to_value(QrOrderView::from(r)).unwrap_or_default();
-        let render = |r: &qr_rows::Model| StoredResponse {
-            status: StatusCode::CREATED.as_u16(),
-            body: view_of(r).to_string(),
-        };
+        let render = |r: &qr_rows::Model| StoredResponse::created(&view_of(r));
         let completion =
             Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
         let row = qr_orders::create(

@@ -255,9 +255,8 @@ async fn create(
         let out_of = |(row, secret): &(webhook_endpoints::Model, SecretString)| {
             with_secret(EndpointOut::from(row), secret.expose_secret())
         };
-        let render = |created: &(webhook_endpoints::Model, SecretString)| StoredResponse {
-            status: StatusCode::CREATED.as_u16(),
-            body: out_of(created).to_string(),
+        let render = |created: &(webhook_endpoints::Model, SecretString)| {
+            StoredResponse::created(&out_of(created))
         };
         let completion =
             Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));

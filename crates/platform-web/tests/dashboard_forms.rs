@@ -10,9 +10,10 @@ use std::time::Duration;
 use common::TestApp;
 use platform_core::entities::{api_keys, payment_intent_events, payment_intents, users};
 use platform_core::on_both_databases;
+use platform_core::sea_orm::sea_query::Expr;
 use platform_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use platform_core::sessions;
-use platform_core::states::{EventSource, IntentStatus};
+use platform_core::states::{EventSource, IntentStatus, UpstreamApi};
 use platform_core::testing::TestDb;
 
 fn client() -> reqwest::Client {
@@ -358,6 +359,17 @@ async fn refund_form(t: &TestDb) {
     )
     .await
     .unwrap();
+    // A terminal payment made through the legacy upstream is refundable the
+    // same way (the worker refunds its payment instead of an order).
+    payment_intents::Entity::update_many()
+        .col_expr(
+            payment_intents::Column::UpstreamApi,
+            Expr::value(UpstreamApi::Legacy),
+        )
+        .filter(payment_intents::Column::Id.eq(a.intent.clone()))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
     let page = http
         .get(format!("{}/app/intents/{}", app.url, a.intent))
         .header("cookie", &cookie)

@@ -18,7 +18,7 @@ use platform_core::entities::{
 use platform_core::intents::{self, CancelAsk, CancelOutcome, IntentFilter};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-use platform_core::states::{CancelState, EventSource, IntentStatus, RefundStatus, UpstreamApi};
+use platform_core::states::{CancelState, EventSource, IntentStatus, RefundStatus};
 use platform_core::{CoreError, refunds as refund_svc};
 use serde::Deserialize;
 
@@ -329,9 +329,6 @@ impl IntentPage {
             RefundStatus::Failed => "refund.status_failed",
         }
     }
-    fn legacy(&self) -> bool {
-        self.i.upstream_api == UpstreamApi::Legacy
-    }
     fn cancel_requested(&self) -> bool {
         self.i
             .cancel_state
@@ -375,8 +372,7 @@ pub async fn intent_page(state: &AppState, auth: &Auth, id: &str) -> Result<Inte
     let refunds = refund_svc::list_for_intent(db, &auth.scope, &i.id)
         .await
         .page(lang)?;
-    let refundable = if i.status == IntentStatus::Processed && i.upstream_api != UpstreamApi::Legacy
-    {
+    let refundable = if i.status == IntentStatus::Processed {
         Some(refund_svc::refundable(db, &i).await.page(lang)?).filter(|r| *r > 0)
     } else {
         None

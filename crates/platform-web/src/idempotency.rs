@@ -1,7 +1,8 @@
 //! The one idempotency runner, for every surface that takes an idempotency
 //! key (the native API's `Idempotency-Key`, the compatible surfaces'
-//! `X-Idempotency-Key`). A surface says only what differs: whose namespace a
-//! key lives in, and how its errors look ([`Surface`]).
+//! `X-Idempotency-Key`, the dashboard's per-form key). A surface says only
+//! what differs: whose namespace a key lives in ([`Owner`]), how its errors
+//! look and whether a refusal is kept ([`Surface`]).
 //!
 //! The record is claimed before the work. The work completes it inside the
 //! transaction that creates the resource (`platform_core::idempotency::
@@ -13,22 +14,34 @@
 
 use std::future::Future;
 
-use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
 use platform_core::idempotency::{self, Claim};
 use serde_json::Value;
 
-use crate::api::auth::ApiCaller;
 use crate::state::AppState;
+
+/// Whose key it is and what request it was given with.
+pub struct Keyed<'a> {
+    pub integrator_id: &'a str,
+    /// The namespace of a key within the integrator (an API key and
+    /// operation, a dashboard user): keys of one never collide with
+    /// another's.
+    pub principal: String,
+    /// The request the key was first used with
+    /// (`idempotency::request_fingerprint`); another one is refused.
+    pub fingerprint: String,
+}
 
 /// What differs between surfaces.
 pub trait Surface {
     type Error;
 
-    /// The namespace of a key within the integrator: keys of one surface
-    /// never collide with another's.
-    fn principal(&self, caller: &ApiCaller, req: &HttpRequest) -> String;
+    /// Whether a final refusal is stored and replayed. An API client expects
+    /// the same answer to a retry; a form re-validates anyway, and keeping
+    /// its refusal would only stop the corrected form from being sent.
+    const STORES_REFUSALS: bool = true;
+
     /// The same key was used with another request.
     fn reused(&self) -> Self::Error;
     /// A request with this key is still running and did not finish in time.
@@ -76,14 +89,12 @@ fn is_final(status: StatusCode) -> bool {
     status.is_client_error() && !matches!(status.as_u16(), 409 | 429)
 }
 
-/// Runs `work` once per (surface principal, key, request). `work` gets the
-/// claimed record's id when there is a key, to complete it inside its own
+/// Runs `work` once per (owner, key, request). `work` gets the claimed
+/// record's id when there is a key, to complete it inside its own
 /// transaction.
 pub async fn run<S, F, Fut>(
     state: &AppState,
-    caller: &ApiCaller,
-    req: &HttpRequest,
-    body: &[u8],
+    owner: Keyed<'_>,
     surface: &S,
     key: Option<&str>,
     work: F,
@@ -97,14 +108,13 @@ where
         let done = work(None).await?;
         return Ok(Outcome::Fresh(done.status, done.body));
     };
-    let fingerprint = idempotency::request_fingerprint(req.method().as_str(), req.path(), body);
     let claim = idempotency::claim(
         &state.db,
         &state.keyring,
-        caller.scope.integrator_id().as_str(),
-        &surface.principal(caller, req),
+        owner.integrator_id,
+        &owner.principal,
         key,
-        &fingerprint,
+        &owner.fingerprint,
     )
     .await
     .map_err(|e| match e {
@@ -143,8 +153,10 @@ where
             Ok(Outcome::Fresh(done.status, done.body))
         }
         Err(err) => {
-            let (status, body) = surface.answer(&err);
-            if is_final(status) {
+            let kept = S::STORES_REFUSALS
+                .then(|| surface.answer(&err))
+                .filter(|(status, _)| is_final(*status));
+            if let Some((status, body)) = kept {
                 store(status, &body, None).await?;
             } else {
                 idempotency::release(&state.db, &record_id)

@@ -391,13 +391,28 @@ async fn refund_form(t: &TestDb) {
         );
     }
     assert_eq!(refunds_of().await.len(), before);
-    // The seeded refund took 5.00 already; partial, then the rest.
-    let res = post("5").await.unwrap();
-    assert_eq!(res.status(), 303);
-    assert_eq!(
-        res.headers()["location"],
-        format!("/app/intents/{}?done=refund_requested", a.intent).as_str()
-    );
+    // The seeded refund took 5.00 already; partial, then the rest. The
+    // partial one double-clicked (one form key, two submits at once) and
+    // the answer reloaded: one refund.
+    let key = form_key_of(&page);
+    let keyed = || {
+        http.post(format!("{}/app/intents/{}/refunds", app.url, a.intent))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("amount", "5"),
+                ("form_key", key.as_str()),
+            ])
+            .send()
+    };
+    let (one, two) = tokio::join!(keyed(), keyed());
+    for res in [one.unwrap(), two.unwrap(), keyed().await.unwrap()] {
+        assert_eq!(res.status(), 303);
+        assert_eq!(
+            res.headers()["location"],
+            format!("/app/intents/{}?done=refund_requested", a.intent).as_str()
+        );
+    }
     assert_eq!(post("").await.unwrap().status(), 303);
     let amounts: Vec<i64> = refunds_of().await.iter().map(|r| r.amount).collect();
     assert_eq!(&amounts[before..], &[500, 500]);
@@ -406,8 +421,79 @@ async fn refund_form(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// The `form_key` a rendered payment form carries.
+fn form_key_of(page: &str) -> String {
+    let at = page
+        .find("name=\"form_key\" value=\"")
+        .expect("the form carries a key")
+        + "name=\"form_key\" value=\"".len();
+    page[at..].split('"').next().unwrap().to_owned()
+}
+
+/// A double click, a resent POST or a reload of the answer: one payment,
+/// and every submit of that form lands on it.
+async fn new_payment_form_is_sent_once(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(7_900_000).await;
+    let (cookie, csrf) = session_for(&app, &a.user).await;
+    let http = client();
+    let new_form = || async {
+        http.get(format!("{}/app/intents/new", app.url))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let post = |key: &str, amount: &str| {
+        http.post(format!("{}/app/intents", app.url))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("terminal", a.other_terminal.as_str()),
+                ("amount", amount),
+                ("description", "Café"),
+                ("form_key", key),
+            ])
+            .send()
+    };
+    let before = intents_of(&app, &a.integrator).await;
+    let key = form_key_of(&new_form().await);
+    assert_ne!(key, form_key_of(&new_form().await), "a key per rendering");
+
+    // A refusal keeps nothing: the corrected form goes through with its
+    // new key, and the refused key is not spent either.
+    let res = post(&key, "abc").await.unwrap();
+    assert_eq!(res.status(), 422);
+    let fresh = form_key_of(&res.text().await.unwrap());
+    assert_ne!(fresh, key, "the form comes back with a new key");
+
+    // Two submits at once with one key: one intent, both answered with it.
+    let (one, two) = tokio::join!(post(&fresh, "12.00"), post(&fresh, "12.00"));
+    let (one, two) = (one.unwrap(), two.unwrap());
+    assert_eq!((one.status().as_u16(), two.status().as_u16()), (303, 303));
+    let location = one.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/app/intents/pi_"), "{location}");
+    assert_eq!(two.headers()["location"], location.as_str());
+    assert_eq!(intents_of(&app, &a.integrator).await, before + 1);
+    // Sent again later (a reload of the answer): the same payment.
+    let again = post(&fresh, "12.00").await.unwrap();
+    assert_eq!(again.headers()["location"], location.as_str());
+    // The same form edited after going back: refused, nothing made.
+    let edited = post(&fresh, "13.00").await.unwrap();
+    assert_eq!(edited.status(), 409);
+    let body = edited.text().await.unwrap();
+    assert!(body.contains("id=\"intent-form-error\""), "{body}");
+    assert_ne!(form_key_of(&body), fresh);
+    assert_eq!(intents_of(&app, &a.integrator).await, before + 1);
+    app.web.stop().await;
+}
+
 on_both_databases!(
     intent_form_cancel_and_stream,
+    new_payment_form_is_sent_once,
     api_key_form_creates_once_and_revokes,
     refund_form
 );

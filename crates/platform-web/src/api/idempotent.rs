@@ -7,11 +7,12 @@ use std::future::Future;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use platform_core::CoreError;
+use platform_core::idempotency::request_fingerprint;
 use serde_json::Value;
 
 use super::auth::ApiCaller;
 use crate::error::ApiError;
-use crate::idempotency::{self, Done, Outcome, Surface};
+use crate::idempotency::{self, Done, Keyed, Outcome, Surface};
 use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
@@ -20,10 +21,6 @@ struct Native;
 
 impl Surface for Native {
     type Error = ApiError;
-
-    fn principal(&self, caller: &ApiCaller, _: &HttpRequest) -> String {
-        caller.key_id().to_owned()
-    }
 
     fn reused(&self) -> ApiError {
         ApiError::new(
@@ -72,7 +69,12 @@ where
             )
         })?),
     };
-    match idempotency::run(state, caller, req, body, &Native, key, work).await? {
+    let owner = Keyed {
+        integrator_id: caller.scope.integrator_id().as_str(),
+        principal: caller.key_id().to_owned(),
+        fingerprint: request_fingerprint(req.method().as_str(), req.path(), body),
+    };
+    match idempotency::run(state, owner, &Native, key, work).await? {
         Outcome::Fresh(status, json) => Ok(HttpResponse::build(status).json(json)),
         Outcome::Replay(status, body) => Ok(HttpResponse::build(status)
             .insert_header(("Idempotent-Replayed", "true"))

@@ -1,18 +1,23 @@
 //! `/app/intents/new`: charge an amount on a PDV terminal from the
 //! dashboard (the same service the POS API uses, with source `dashboard`).
+//! Sent once per rendering ([`super::once`]).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::CoreError;
-use platform_core::entities::{sellers, terminals};
+use platform_core::entities::{payment_intents, sellers, terminals};
+use platform_core::idempotency::Claimed;
 use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent, Origin};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{EventSource, LinkStatus, OperatingMode};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::chrome::Chrome;
 use super::errors::{OrPage, PageError};
 use super::forms::{FieldErrors, invalid, money, ok, see_other};
+use super::once::{self, Refusal};
 use super::session::Auth;
 use crate::state::AppState;
 
@@ -39,6 +44,9 @@ struct NewIntentPage {
     form_error: Option<String>,
     /// The site's amount range, shown with an out-of-range amount.
     amount_range: String,
+    /// This rendering's idempotency key: a new one each time the form is
+    /// shown, so a corrected form is a new request.
+    form_key: String,
 }
 
 impl NewIntentPage {
@@ -68,6 +76,9 @@ pub struct IntentForm {
     description: String,
     #[serde(default)]
     reference: String,
+    /// Absent on a form rendered before keys existed: then sent once.
+    #[serde(default)]
+    form_key: String,
 }
 
 /// "15", "15.5", "15,50" → 1550 minor units; anything else is refused.
@@ -160,6 +171,7 @@ async fn form_page(
         errors,
         form_error,
         amount_range,
+        form_key: once::new_key(),
     })
 }
 
@@ -230,59 +242,101 @@ pub async fn create(
         let page = form_page(&state, &auth, &form, errors, None, String::new()).await?;
         return invalid(&page, auth.lang);
     }
+    let amount = amount.unwrap_or_default();
     let new = NewIntent {
-        amount: amount.unwrap_or_default(),
+        amount,
         description: (!description.is_empty()).then(|| description.to_owned()),
         external_reference: (!reference.is_empty()).then(|| reference.to_owned()),
         ..Default::default()
     };
-    let origin = Origin {
-        api_key_id: None,
-        source: EventSource::Dashboard,
-    };
-    let res = intents::create(&state.db, &auth.scope, terminal, new, origin, None).await;
-    let created = match res {
-        Ok(r) => r,
-        Err(e) => {
-            let mut range = String::new();
-            let mut form_error = None;
-            match &e {
-                CoreError::NotFound { .. } => errors.push("terminal", "intent.terminal_required"),
-                CoreError::Invalid { code, .. } => match *code {
-                    "amount_out_of_range" => {
-                        errors.push("amount", "intent.amount_out_of_range");
-                        range = range_of(&state, &auth, terminal).await;
-                    }
-                    "invalid_description" => {
-                        errors.push("description", "intent.description_too_long")
-                    }
-                    "invalid_external_reference" => {
-                        errors.push("reference", "intent.reference_invalid")
-                    }
-                    _ => form_error = Some(auth.t().get("error.invalid_text").to_owned()),
-                },
-                CoreError::Conflict { code, .. } => {
-                    let key = match *code {
-                        "terminal_busy" => "intent.terminal_busy",
-                        "terminal_not_integrated" => "intent.terminal_not_pdv",
-                        "seller_not_linked" => "seller.not_linked",
-                        _ => "error.conflict_text",
-                    };
-                    form_error = Some(auth.t().get(key).to_owned());
-                }
-                _ => return Err(PageError::from_core(e, auth.lang)),
-            }
-            let status = if form_error.is_some() && errors.is_empty() {
-                actix_web::http::StatusCode::CONFLICT
-            } else {
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY
+    let values = json!([terminal, amount, description, reference]);
+    let (state_ref, auth_ref) = (&state, &auth);
+    let sent = once::run(
+        &state,
+        &auth,
+        "/app/intents",
+        values,
+        &form.form_key,
+        |record| async move {
+            let (state, auth) = (state_ref, auth_ref);
+            let render = |i: &payment_intents::Model| once::redirect_to(&page_of(&i.id));
+            let completion =
+                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            let origin = Origin {
+                api_key_id: None,
+                source: EventSource::Dashboard,
             };
-            let page = form_page(&state, &auth, &form, errors, form_error, range).await?;
-            return super::forms::render(status, &page, auth.lang);
+            let intent = intents::create(
+                &state.db,
+                &auth.scope,
+                terminal,
+                new,
+                origin,
+                completion.as_ref(),
+            )
+            .await?
+            .publish(&state.queue)
+            .await;
+            Ok(page_of(&intent.id))
+        },
+    )
+    .await;
+    match sent {
+        Ok(location) => Ok(see_other(&location)),
+        Err(refusal) => refused(&state, &auth, &form, refusal).await,
+    }
+}
+
+fn page_of(intent_id: &str) -> String {
+    format!("/app/intents/{intent_id}")
+}
+
+/// The form again, with what was wrong, and a new key (nothing was made).
+async fn refused(
+    state: &AppState,
+    auth: &Auth,
+    form: &IntentForm,
+    refusal: Refusal,
+) -> Result<HttpResponse, PageError> {
+    let terminal = form.terminal.trim();
+    let mut errors = FieldErrors::default();
+    let mut range = String::new();
+    let mut form_error = None;
+    match refusal {
+        Refusal::Reused => form_error = Some(auth.t().get("intent.form_reused").to_owned()),
+        Refusal::InProgress => {
+            form_error = Some(auth.t().get("intent.form_in_progress").to_owned())
         }
+        Refusal::Core(CoreError::NotFound { .. }) => {
+            errors.push("terminal", "intent.terminal_required")
+        }
+        Refusal::Core(CoreError::Invalid { code, .. }) => match code {
+            "amount_out_of_range" => {
+                errors.push("amount", "intent.amount_out_of_range");
+                range = range_of(state, auth, terminal).await;
+            }
+            "invalid_description" => errors.push("description", "intent.description_too_long"),
+            "invalid_external_reference" => errors.push("reference", "intent.reference_invalid"),
+            _ => form_error = Some(auth.t().get("error.invalid_text").to_owned()),
+        },
+        Refusal::Core(CoreError::Conflict { code, .. }) => {
+            let key = match code {
+                "terminal_busy" => "intent.terminal_busy",
+                "terminal_not_integrated" => "intent.terminal_not_pdv",
+                "seller_not_linked" => "seller.not_linked",
+                _ => "error.conflict_text",
+            };
+            form_error = Some(auth.t().get(key).to_owned());
+        }
+        Refusal::Core(e) => return Err(PageError::from_core(e, auth.lang)),
+    }
+    let status = if form_error.is_some() && errors.is_empty() {
+        StatusCode::CONFLICT
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     };
-    let intent = created.publish(&state.queue).await;
-    Ok(see_other(&format!("/app/intents/{}", intent.id)))
+    let page = form_page(state, auth, form, errors, form_error, range).await?;
+    super::forms::render(status, &page, auth.lang)
 }
 
 #[cfg(test)]

@@ -302,6 +302,8 @@ pub struct IntentPage {
     refundable: Option<i64>,
     pub(super) refund_error: Option<String>,
     pub(super) refund_amount: String,
+    /// The refund form's key ([`super::once`]), new on each rendering.
+    pub(super) refund_form_key: String,
     live_url: String,
 }
 
@@ -383,6 +385,7 @@ pub async fn intent_page(state: &AppState, auth: &Auth, id: &str) -> Result<Inte
         refunds,
         refundable,
         refund_error: None,
+        refund_form_key: super::once::new_key(),
         live_url: format!("/app/intents/stream?intent={}", i.id),
         i,
         events,

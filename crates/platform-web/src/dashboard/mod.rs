@@ -20,6 +20,7 @@ pub mod lang;
 pub(crate) mod links;
 mod live;
 mod messages;
+mod once;
 mod overview;
 mod qr;
 mod refunds;

@@ -1,15 +1,20 @@
 //! `POST /app/intents/{id}/refunds`: a total or partial refund of a
-//! processed intent, queued for the worker (`platform_core::refunds`).
+//! processed intent, queued for the worker (`platform_core::refunds`). Sent
+//! once per rendering ([`super::once`]): a double click refunds once.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use platform_core::entities::refunds::Model as Refund;
+use platform_core::idempotency::Claimed;
 use platform_core::{CoreError, audit, refunds};
 use serde::Deserialize;
+use serde_json::json;
 
 use super::errors::PageError;
 use super::forms::{render, see_other};
 use super::intent_form::parse_amount;
 use super::intents::intent_page;
+use super::once::{self, Refusal};
 use super::session::Auth;
 use crate::state::AppState;
 
@@ -20,6 +25,12 @@ pub struct RefundForm {
     /// Decimal; empty = everything still refundable.
     #[serde(default)]
     amount: String,
+    #[serde(default)]
+    form_key: String,
+}
+
+fn answer_of(r: &Refund) -> String {
+    format!("/app/intents/{}?done=refund_requested", r.intent_id)
 }
 
 pub async fn create(
@@ -41,32 +52,60 @@ pub async fn create(
             StatusCode::UNPROCESSABLE_ENTITY,
             t.get("refund.amount_invalid"),
         ),
-        Ok(amount) => match refunds::create(&state.db, &auth.scope, &path, amount, None).await {
-            Ok(committed) => {
-                let refund = committed.publish(&state.queue).await;
-                let _ = audit::record(
-                    &state.db,
-                    &refund.integrator_id,
-                    &auth.actor(),
-                    "refund.requested",
-                    Some(("payment_intent", &refund.intent_id)),
-                    Some(format!("{} ({})", refund.id, refund.amount)),
-                )
-                .await;
-                return Ok(see_other(&format!(
-                    "/app/intents/{}?done=refund_requested",
-                    refund.intent_id
-                )));
+        Ok(amount) => {
+            let (state_ref, auth_ref, intent_id) = (&state, &auth, path.as_str());
+            let values = json!([intent_id, amount]);
+            let action = format!("/app/intents/{intent_id}/refunds");
+            let sent = once::run(
+                &state,
+                &auth,
+                &action,
+                values,
+                &form.form_key,
+                |record| async move {
+                    let (state, auth) = (state_ref, auth_ref);
+                    let render = |r: &Refund| once::redirect_to(&answer_of(r));
+                    let completion = Claimed::of(&state.keyring, record.as_deref())
+                        .map(|c| c.completion(&render));
+                    let refund = refunds::create(
+                        &state.db,
+                        &auth.scope,
+                        intent_id,
+                        amount,
+                        completion.as_ref(),
+                    )
+                    .await?
+                    .publish(&state.queue)
+                    .await;
+                    let _ = audit::record(
+                        &state.db,
+                        &refund.integrator_id,
+                        &auth.actor(),
+                        "refund.requested",
+                        Some(("payment_intent", &refund.intent_id)),
+                        Some(format!("{} ({})", refund.id, refund.amount)),
+                    )
+                    .await;
+                    Ok(answer_of(&refund))
+                },
+            )
+            .await;
+            match sent {
+                Ok(location) => return Ok(see_other(&location)),
+                Err(Refusal::Core(CoreError::Invalid { .. })) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    t.get("refund.amount_too_high"),
+                ),
+                Err(Refusal::Core(CoreError::Conflict { .. })) => {
+                    (StatusCode::CONFLICT, t.get("refund.not_refundable"))
+                }
+                Err(Refusal::Reused) => (StatusCode::CONFLICT, t.get("refund.form_reused")),
+                Err(Refusal::InProgress) => {
+                    (StatusCode::CONFLICT, t.get("refund.form_in_progress"))
+                }
+                Err(Refusal::Core(e)) => return Err(PageError::from_core(e, auth.lang)),
             }
-            Err(CoreError::Invalid { .. }) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                t.get("refund.amount_too_high"),
-            ),
-            Err(CoreError::Conflict { .. }) => {
-                (StatusCode::CONFLICT, t.get("refund.not_refundable"))
-            }
-            Err(e) => return Err(PageError::from_core(e, auth.lang)),
-        },
+        }
     };
     let mut page = intent_page(&state, &auth, &path).await?;
     page.refund_error = Some(message.to_owned());

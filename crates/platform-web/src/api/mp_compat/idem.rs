@@ -9,11 +9,12 @@ use std::future::Future;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
+use platform_core::idempotency::request_fingerprint;
 use serde_json::Value;
 
 use super::error::{MpError, Shape};
 use crate::api::auth::ApiCaller;
-use crate::idempotency::{self, Done, Surface};
+use crate::idempotency::{self, Done, Keyed, Surface};
 use crate::state::AppState;
 
 pub const HEADER: &str = "x-idempotency-key";
@@ -60,14 +61,6 @@ struct Mp(Shape);
 impl Surface for Mp {
     type Error = MpError;
 
-    // Keys are per operation, as at Mercado Pago (its SDKs re-send a
-    // create's key on a later cancel of the same client): the same key on
-    // another route is another request, not a reuse.
-    fn principal(&self, caller: &ApiCaller, req: &HttpRequest) -> String {
-        let operation = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
-        format!("mp:{}:{} {operation}", caller.key_id(), req.method())
-    }
-
     fn reused(&self) -> MpError {
         MpError::of(
             self.0,
@@ -95,6 +88,18 @@ impl Surface for Mp {
     }
 }
 
+// Keys are per operation, as at Mercado Pago (its SDKs re-send a
+// create's key on a later cancel of the same client): the same key on
+// another route is another request, not a reuse.
+fn owner<'a>(caller: &'a ApiCaller, req: &HttpRequest, body: &[u8]) -> Keyed<'a> {
+    let operation = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+    Keyed {
+        integrator_id: caller.scope.integrator_id().as_str(),
+        principal: format!("mp:{}:{} {operation}", caller.key_id(), req.method()),
+        fingerprint: request_fingerprint(req.method().as_str(), req.path(), body),
+    }
+}
+
 /// Runs `work` once per (API key, operation, idempotency key, request).
 pub async fn run<F, Fut>(
     state: &AppState,
@@ -112,7 +117,7 @@ where
     Fut: Future<Output = Result<Done, MpError>>,
 {
     Ok(
-        match idempotency::run(state, caller, req, body, &Mp(shape), key, work).await? {
+        match idempotency::run(state, owner(caller, req, body), &Mp(shape), key, work).await? {
             idempotency::Outcome::Fresh(status, json) => Outcome::Fresh(status, json),
             idempotency::Outcome::Replay(status, text) => {
                 Outcome::Replay(status, serde_json::from_str(&text).unwrap_or(Value::Null))

@@ -179,7 +179,7 @@ async fn watch_pickup(
     match now {
         Some(i) if i.status == IntentStatus::Created => {
             let age = (Utc::now() - i.created_at).to_std().unwrap_or_default();
-            match ctx.dispatch.pickup_wait(age) {
+            match ctx.dispatch.pickup_wait(i.upstream_api, age) {
                 Some(wait) => Ok(Next::LookAgain(wait)),
                 None => Ok(Next::Done),
             }
@@ -358,7 +358,10 @@ pub async fn record_created(
     }
     if now.status == IntentStatus::Created {
         // Watch for the terminal's pick-up.
-        let wait = ctx.dispatch.pickup_wait(Duration::ZERO).unwrap_or_default();
+        let wait = ctx
+            .dispatch
+            .pickup_wait(now.upstream_api, Duration::ZERO)
+            .unwrap_or_default();
         return Ok(Next::LookAgain(wait));
     }
     Ok(Next::Done)

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use platform_core::states::UpstreamApi;
+
 /// How the worker retries a dispatch that failed for a passing reason
 /// (5xx, 429, timeouts, connection errors).
 #[derive(Debug, Clone)]
@@ -25,6 +27,9 @@ pub struct DispatchPolicy {
     /// the order's age from the first to the last, and stops after
     /// `pickup_watch` (the periodic sync goes on).
     pub pickup_backoff: (Duration, Duration),
+    /// The same for a legacy payment intent, whose read Mercado Pago limits
+    /// to one request per second.
+    pub legacy_pickup_backoff: (Duration, Duration),
     pub pickup_watch: Duration,
 }
 
@@ -39,8 +44,10 @@ impl Default for DispatchPolicy {
             sync_every: Duration::from_secs(30),
             concurrency: 64,
             per_seller: 8,
-            // 1 s at most: within the legacy API's 1 request/s per intent.
-            pickup_backoff: (Duration::from_millis(250), Duration::from_secs(1)),
+            // 500 ms at most: the pick-up shows within a second of the
+            // terminal taking it, with the queue's own delay on top.
+            pickup_backoff: (Duration::from_millis(250), Duration::from_millis(500)),
+            legacy_pickup_backoff: (Duration::from_secs(1), Duration::from_secs(1)),
             pickup_watch: Duration::from_secs(15 * 60),
         }
     }
@@ -50,11 +57,14 @@ impl DispatchPolicy {
     /// When to read an order that waits for the terminal again, given its
     /// age: 250 ms, 500 ms, 1 s, … (half its age, within the bounds); None
     /// once it has waited longer than `pickup_watch`.
-    pub fn pickup_wait(&self, age: Duration) -> Option<Duration> {
+    pub fn pickup_wait(&self, api: UpstreamApi, age: Duration) -> Option<Duration> {
         if age > self.pickup_watch {
             return None;
         }
-        let (first, last) = self.pickup_backoff;
+        let (first, last) = match api {
+            UpstreamApi::Orders => self.pickup_backoff,
+            UpstreamApi::Legacy => self.legacy_pickup_backoff,
+        };
         Some((age / 2).clamp(first, last))
     }
 
@@ -96,20 +106,23 @@ mod tests {
     }
 
     #[test]
-    fn pickup_reads_back_off_to_a_second_and_stop() {
+    fn pickup_reads_back_off_to_half_a_second_and_stop() {
         let p = DispatchPolicy::default();
-        assert_eq!(
-            p.pickup_wait(Duration::ZERO),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(
-            p.pickup_wait(Duration::from_secs(1)),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(
-            p.pickup_wait(Duration::from_secs(5)),
-            Some(Duration::from_secs(1))
-        );
-        assert_eq!(p.pickup_wait(Duration::from_secs(16 * 60)), None);
+        let orders = |secs: f64| p.pickup_wait(UpstreamApi::Orders, Duration::from_secs_f64(secs));
+        assert_eq!(orders(0.0), Some(Duration::from_millis(250)));
+        assert_eq!(orders(0.8), Some(Duration::from_millis(400)));
+        assert_eq!(orders(5.0), Some(Duration::from_millis(500)));
+        assert_eq!(orders(16.0 * 60.0), None);
+    }
+
+    #[test]
+    fn legacy_pickup_reads_keep_to_one_a_second() {
+        let p = DispatchPolicy::default();
+        for secs in [0, 1, 5, 60] {
+            assert_eq!(
+                p.pickup_wait(UpstreamApi::Legacy, Duration::from_secs(secs)),
+                Some(Duration::from_secs(1))
+            );
+        }
     }
 }

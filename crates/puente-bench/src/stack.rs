@@ -69,6 +69,9 @@ pub struct Stack {
     pub client_id: String,
     /// Puente terminal ids (`trm_…`).
     pub terminals: Vec<String>,
+    /// Each terminal's seller access token at the sandbox (to read its
+    /// orders as Mercado Pago has them).
+    pub seller_tokens: HashMap<String, String>,
     worker_seq: usize,
 }
 
@@ -101,6 +104,12 @@ pub fn http_client() -> reqwest::Client {
 
 impl Stack {
     pub async fn start(opts: Options) -> anyhow::Result<Stack> {
+        Stack::start_with(opts, &[]).await
+    }
+
+    /// [`Stack::start`] with settings of the processes overridden (e.g.
+    /// `PUENTE_SANDBOX_TIMINGS=human`).
+    pub async fn start_with(opts: Options, overrides: &[(&str, &str)]) -> anyhow::Result<Stack> {
         let dir =
             std::env::temp_dir().join(format!("puente-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
@@ -129,6 +138,9 @@ impl Stack {
             ),
         ] {
             env.insert(k.to_owned(), v);
+        }
+        for (k, v) in overrides {
+            env.insert((*k).to_owned(), (*v).to_owned());
         }
         let (pg, redis) = match opts.setup {
             Setup::Embedded => {
@@ -220,6 +232,7 @@ impl Stack {
             integrator_id: String::new(),
             client_id: String::new(),
             terminals: Vec::new(),
+            seller_tokens: HashMap::new(),
             worker_seq: 0,
         };
         stack
@@ -401,6 +414,13 @@ impl Stack {
                     created_at: Set(now),
                     updated_at: Set(now),
                 });
+                self.seller_tokens.insert(
+                    id.clone(),
+                    seller["access_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
                 self.terminals.push(id);
             }
         }

@@ -4,9 +4,11 @@
 //!   cargo build --release -p puente -p puente-bench
 //!   target/release/puente-bench bench            # both setups, medians of 3 runs
 //!   target/release/puente-bench faults --intents 10000
+//!   target/release/puente-bench examples         # docs/examples, Node and Python
 //!   target/release/puente-bench pickup           # lag of the terminal's pick-up
 
 mod bench;
+mod examples;
 mod faults;
 mod load;
 mod pickup;
@@ -46,6 +48,8 @@ enum Cmd {
     Bench(bench::Args),
     /// Push intents through the fault matrix and check every one.
     Faults(faults::Args),
+    /// Run the Node and Python examples in docs/examples against `puente all`.
+    Examples(examples::Args),
     /// How soon Puente shows the terminal's pick-up (`at_terminal`).
     Pickup(pickup::Args),
     /// (internal) the trivial actix-web endpoint used as a reference.
@@ -74,6 +78,7 @@ fn main() -> std::process::ExitCode {
         match cli.cmd {
             Cmd::Bench(a) => bench::run(a).await,
             Cmd::Faults(a) => faults::run(a).await,
+            Cmd::Examples(a) => examples::run(a).await,
             Cmd::Pickup(a) => pickup::run(a).await,
             Cmd::Hello { .. } => unreachable!(),
         }

@@ -27,10 +27,20 @@ pub struct AppState {
     /// Mercado Pago (or the sandbox), for onboarding and the dashboard.
     pub mp: MpClient,
     pub rate_limiter: Arc<RateLimiter>,
+    /// Failed API-key authentications per client network (IPv6 by /64):
+    /// once spent, that network's unauthenticated requests are refused
+    /// before any lookup (`api::auth`).
+    pub bad_key_limiter: Arc<RateLimiter>,
     pub intent_feed: IntentFeed,
     /// Caps the argon2 verifications running at once (each is CPU and ~19 MiB).
     pub password_checks: Arc<tokio::sync::Semaphore>,
 }
+
+/// Wrong, revoked or expired API keys a client network may present: a
+/// burst of 20, then 2 a second. A POS with a mistyped key sees its 401s;
+/// a scan of keys is slowed to a crawl.
+pub const BAD_KEYS_PER_SECOND: u32 = 2;
+pub const BAD_KEYS_BURST: u32 = 20;
 
 impl AppState {
     /// `sandbox_url`: the embedded sandbox's actual URL when it runs in this
@@ -47,6 +57,8 @@ impl AppState {
             Upstream::External { .. } => None,
         });
         let rate_limiter = Arc::new(RateLimiter::new(settings.api_rate_limit));
+        let bad_key_limiter =
+            Arc::new(RateLimiter::with_burst(BAD_KEYS_PER_SECOND, BAD_KEYS_BURST));
         let intent_feed = IntentFeed::start(queue.clone());
         let mp = platform_core::upstream::mp_client(&settings, sandbox_url.as_deref());
         let password_checks = Arc::new(tokio::sync::Semaphore::new(
@@ -56,6 +68,7 @@ impl AppState {
             mp,
             password_checks,
             rate_limiter,
+            bad_key_limiter,
             intent_feed,
             db,
             keyring,

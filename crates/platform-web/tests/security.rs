@@ -202,7 +202,50 @@ async fn unknown_and_known_integrators_are_answered_alike(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// A scan of API keys from one network is slowed: its bad keys get 401s up
+/// to the burst, then 429 before any lookup (a good key from that network
+/// too, until the budget refills); another network is not affected.
+async fn invalid_api_keys_are_limited_per_network(t: &TestDb) {
+    // Behind a proxy of ours, so each request can come from its own network.
+    let app = TestApp::start(t, |r| r.trusted_proxies = Some("127.0.0.1/32".into())).await;
+    let s = app.seed(9_700_000).await;
+    let good = app.key(&s, ScopeKind::Integrator, None).await;
+    let from = |net: &str, key: &str| {
+        app.get(key, "/v1/payment-intents")
+            .header("x-forwarded-for", net)
+            .send()
+    };
+    let scanner = "203.0.113.7";
+    let burst = platform_web::state::BAD_KEYS_BURST as usize;
+    for i in 0..burst {
+        let res = from(scanner, &format!("pk_test_{i:032}")).await.unwrap();
+        assert_eq!(res.status(), 401, "bad key {i} within the burst");
+    }
+    let res = from(scanner, "pk_test_one_too_many").await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+    // While spent, nothing from that network is looked up, a good key
+    // neither; another network is not affected, and an IPv6 scanner is
+    // one network per /64 whatever its addresses.
+    assert_eq!(from(scanner, &good).await.unwrap().status(), 429);
+    assert_eq!(from("198.51.100.9", &good).await.unwrap().status(), 200);
+    for i in 0..=burst {
+        let status = from(&format!("2001:db8:1:2::{:x}", i + 1), "pk_test_v6")
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, if i < burst { 401 } else { 429 }, "v6 {i}");
+    }
+    // The budget refills (2 a second): the good key works again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(from(scanner, &good).await.unwrap().status(), 200);
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    invalid_api_keys_are_limited_per_network,
     unknown_and_known_integrators_are_answered_alike,
     unverified_notifications_keep_a_hash_and_an_excerpt,
     invented_methods_add_no_metric_series,

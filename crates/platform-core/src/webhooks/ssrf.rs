@@ -134,7 +134,9 @@ fn blocked_v4(ip: Ipv4Addr) -> Option<&'static str> {
         .map(|(_, why)| *why)
 }
 
-/// A refused destination, with a message fit for the attempt log.
+/// A refused destination, with a message fit for the attempt log, which the
+/// tenant reads: what a name resolved to is this network's DNS, so it goes
+/// to the server log only.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Blocked {
     #[error(
@@ -142,7 +144,7 @@ pub enum Blocked {
     )]
     Address { ip: IpAddr, reason: &'static str },
     #[error(
-        "refused to connect to {host}: it resolves only to non-public addresses ({addrs}); an operator can allow them with PUENTE_WEBHOOK_ALLOW_CIDRS"
+        "refused to connect to {host}: it does not resolve to a public address; an operator can allow private ranges with PUENTE_WEBHOOK_ALLOW_CIDRS"
     )]
     Name { host: String, addrs: String },
     #[error("cannot resolve {host}: {message}")]
@@ -236,6 +238,7 @@ impl SsrfGuard {
                 .map(|a| a.ip().to_string())
                 .collect::<Vec<_>>()
                 .join(", ");
+            tracing::warn!(host, addrs = %addrs, "webhook target refused: resolves only to non-public addresses");
             return Err(Blocked::Name {
                 host: host.to_owned(),
                 addrs,
@@ -494,6 +497,8 @@ mod tests {
         let e = g.resolve("localhost").await.unwrap_err();
         assert!(matches!(e, Blocked::Name { .. }), "{e}");
         assert!(e.to_string().contains("localhost"));
+        // What it resolved to stays out of the tenant's attempt log.
+        assert!(!e.to_string().contains("127.0.0.1"), "{e}");
         let allowed = SsrfGuard::new(Cidr::parse_list("127.0.0.0/8,::1").unwrap());
         assert!(!allowed.resolve("localhost").await.unwrap().is_empty());
     }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -30,6 +31,15 @@ fn unauthorized(code: &'static str, message: &str) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, code, message)
 }
 
+fn too_many_bad_keys(wait: Duration) -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many requests with an invalid API key from your network; wait and check the key",
+    )
+    .with_retry_after(wait)
+}
+
 /// The bearer token of a request, if any.
 pub fn bearer(req: &HttpRequest) -> Option<&str> {
     let value = req.headers().get("authorization")?.to_str().ok()?;
@@ -44,6 +54,14 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_owned);
+        let network = crate::client_ip::client_ip(req)
+            .map(|ip| {
+                format!(
+                    "bad-key:{}",
+                    platform_core::sessions::throttle_net(&ip.to_string())
+                )
+            })
+            .unwrap_or_else(|| "bad-key:?".into());
         Box::pin(async move {
             let state = state.ok_or_else(|| {
                 ApiError::new(
@@ -58,7 +76,15 @@ impl FromRequest for ApiCaller {
                     "send your API key as `Authorization: Bearer pk_…`",
                 )
             })?;
+            // A network that keeps presenting bad keys waits before any
+            // lookup; the answer says nothing about the key it sent.
+            if let Some(wait) = state.bad_key_limiter.empty_for(&network) {
+                return Err(too_many_bad_keys(wait));
+            }
             let auth = api_keys::authenticate(&state.db, &token).await?;
+            if auth.is_err() && state.bad_key_limiter.check(&network).is_err() {
+                return Err(too_many_bad_keys(Duration::from_secs(1)));
+            }
             let caller = match auth {
                 Ok(a) => ApiCaller {
                     key: a.key,

@@ -24,6 +24,27 @@ impl RateLimiter {
         }
     }
 
+    /// A limiter of `per_second` with a burst of `burst`.
+    pub fn with_burst(per_second: u32, burst: u32) -> Self {
+        RateLimiter {
+            rate: f64::from(per_second),
+            burst: f64::from(burst.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long until `key` has a token again, without taking one; `None`
+    /// when it has one now.
+    pub fn empty_for(&self, key: &str) -> Option<Duration> {
+        if self.rate <= 0.0 {
+            return None;
+        }
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, at) = buckets.get(key)?;
+        let tokens = (tokens + at.elapsed().as_secs_f64() * self.rate).min(self.burst);
+        (tokens < 1.0).then(|| Duration::from_secs_f64((1.0 - tokens) / self.rate))
+    }
+
     /// Takes one token for `key`, or says how long until one is available.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         if self.rate <= 0.0 {
@@ -62,5 +83,17 @@ mod tests {
         assert!(wait > Duration::ZERO && wait <= Duration::from_millis(200));
         assert!(rl.check("other").is_ok(), "buckets are per key");
         assert!(RateLimiter::new(0).check("k").is_ok());
+    }
+
+    #[test]
+    fn peeking_takes_nothing() {
+        let rl = RateLimiter::with_burst(1, 2);
+        assert_eq!(rl.empty_for("k"), None, "an unseen key is full");
+        rl.check("k").unwrap();
+        assert_eq!(rl.empty_for("k"), None);
+        rl.check("k").unwrap();
+        let wait = rl.empty_for("k").expect("spent");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+        assert!(rl.empty_for("k").is_some(), "peeking again changes nothing");
     }
 }

@@ -62,6 +62,8 @@ pub enum OnboardingError {
     StateReused,
     #[error("this authorization attempt expired")]
     StateExpired,
+    #[error("this authorization attempt was started in another browser")]
+    StateOtherBrowser,
     #[error("Mercado Pago did not accept the authorization code")]
     ExchangeFailed,
     #[error("Mercado Pago is not answering")]
@@ -92,6 +94,7 @@ impl OnboardingError {
             StateUnknown => "state_unknown",
             StateReused => "state_reused",
             StateExpired => "state_expired",
+            StateOtherBrowser => "state_other_browser",
             ExchangeFailed => "exchange_failed",
             UpstreamDown => "upstream_down",
             LinkedElsewhere => "linked_elsewhere",

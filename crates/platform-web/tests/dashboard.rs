@@ -406,10 +406,11 @@ async fn seller_failure_pages(t: &TestDb) {
             404,
             "link_not_found",
         ),
+        // Not from a flow this browser started: refused before anything.
         (
             "/oauth/callback?state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA&code=TG-1",
-            404,
-            "state_unknown",
+            400,
+            "state_other_browser",
         ),
         ("/oauth/callback?error=access_denied", 404, "state_unknown"),
     ] {
@@ -433,7 +434,110 @@ async fn seller_failure_pages(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// The OAuth `state` is bound to the browser that set out for Mercado
+/// Pago: the callback without that browser's cookie is refused and leaves
+/// the attempt as it was; with it, the attempt goes on.
+async fn oauth_state_is_bound_to_the_browser(t: &TestDb) {
+    use platform_core::audit::Actor;
+    use platform_core::id::IntegratorId;
+    use platform_core::onboarding::{self, NewLink};
+    use platform_core::tenancy::Scope;
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(6_400_000).await;
+    let scope = Scope::integrator(IntegratorId::parse(&a.integrator).unwrap());
+    let (_, token) = onboarding::create_link(
+        &app.state.db,
+        &scope,
+        &Actor::system(),
+        NewLink {
+            label: "Shop".into(),
+            ttl_hours: 24,
+            seller_id: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let token = token.expose_secret().clone();
+    let http = client();
+    let cookie_of = |res: &reqwest::Response, name: &str| {
+        res.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix(&format!("{name}=")))
+            .map(|v| v.to_owned())
+    };
+    let landing = http
+        .get(format!("{}/onboard/{token}", app.url))
+        .send()
+        .await
+        .unwrap();
+    let anon = cookie_of(&landing, "puente_csrf").expect("anonymous CSRF cookie");
+    let anon = anon.split(';').next().unwrap().to_owned();
+    let page = landing.text().await.unwrap();
+    let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
+    let csrf = page[at..].split('"').next().unwrap().to_owned();
+    let go = http
+        .post(format!("{}/onboard/{token}", app.url))
+        .header("cookie", format!("puente_csrf={anon}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(go.status(), 303);
+    let location = reqwest::Url::parse(go.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state in the authorization URL");
+    let bound = cookie_of(&go, "puente_oauth_state").expect("state cookie");
+    assert!(bound.starts_with(&format!("{state};")), "{bound}");
+    assert!(
+        bound.contains("HttpOnly") && bound.contains("SameSite=Lax"),
+        "{bound}"
+    );
+    assert!(bound.contains("Path=/oauth/callback"), "{bound}");
+
+    let callback = |cookie: Option<String>| {
+        let mut req = http.get(format!(
+            "{}/oauth/callback?state={state}&code=TG-not-a-code",
+            app.url
+        ));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        req.send()
+    };
+    // Another browser (no cookie, or another attempt's): refused, and the
+    // attempt is not spent.
+    for other in [
+        None,
+        Some("puente_oauth_state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_owned()),
+    ] {
+        let res = callback(other).await.unwrap();
+        assert_eq!(res.status(), 400);
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("data-outcome=\"state_other_browser\"")
+        );
+    }
+    // This browser: the attempt goes on to the code exchange (no Mercado
+    // Pago answers in this test: upstream_down).
+    let res = callback(Some(format!("puente_oauth_state={state}")))
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("state_other_browser"), "{body}");
+    assert!(body.contains("data-outcome=\"upstream_down\""), "{body}");
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    oauth_state_is_bound_to_the_browser,
     another_integrators_ids_are_404,
     settings_form_rejects_and_changes_nothing,
     login_guards_and_headers,

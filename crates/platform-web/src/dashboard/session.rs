@@ -111,7 +111,8 @@ impl FromRequest for Auth {
     }
 }
 
-fn secure(state: &AppState) -> bool {
+/// Whether cookies are `Secure` (the public URL is https).
+pub fn secure_cookies(state: &AppState) -> bool {
     state.settings.public_url.scheme() == "https"
 }
 
@@ -119,7 +120,7 @@ pub fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     Cookie::build(SESSION_COOKIE, value)
         .path("/app")
         .http_only(true)
-        .secure(secure(state))
+        .secure(secure_cookies(state))
         .same_site(SameSite::Lax)
         .max_age(CookieDuration::seconds(
             sessions::ABSOLUTE_TIMEOUT.num_seconds(),
@@ -144,7 +145,7 @@ pub fn anon_csrf(state: &AppState, req: &HttpRequest) -> (String, Option<Cookie<
     let cookie = Cookie::build(ANON_CSRF_COOKIE, token.clone())
         .path("/")
         .http_only(true)
-        .secure(secure(state))
+        .secure(secure_cookies(state))
         .same_site(SameSite::Strict)
         .finish();
     (token, Some(cookie))

@@ -3,7 +3,14 @@
 //! to Mercado Pago, and `/oauth/callback` finishes and shows the outcome.
 //! Every failure has its own page; none leaves anything half-done (see
 //! `platform_core::onboarding`).
+//!
+//! The OAuth `state` is bound to the browser that set out: leaving for
+//! Mercado Pago sets a cookie holding it, and the callback is refused
+//! without that cookie. A callback URL made in someone else's browser (to
+//! link the victim's session to the attacker's account, or the reverse)
+//! does nothing.
 
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -13,7 +20,9 @@ use serde::Deserialize;
 use crate::dashboard::forms::render;
 use crate::dashboard::headers::security_headers;
 use crate::dashboard::lang::{Lang, Tr};
-use crate::dashboard::session::{anon_csrf, check_anon_csrf, client_ip};
+use crate::dashboard::session::{
+    anon_csrf, check_anon_csrf, client_ip, constant_time_eq, secure_cookies,
+};
 use crate::dashboard::settings::redirect_url;
 use crate::state::AppState;
 
@@ -62,7 +71,9 @@ fn failure_page(t: Tr, e: &OnboardingError) -> (StatusCode, ResultPage) {
         LinkExpired | LinkUsed | LinkRevoked | StateReused | StateExpired => StatusCode::GONE,
         Denied => StatusCode::OK,
         LinkedElsewhere | AlreadyLinked | WrongAccount => StatusCode::CONFLICT,
-        ExchangeFailed | UnsupportedSite | AppNotConfigured => StatusCode::BAD_REQUEST,
+        ExchangeFailed | UnsupportedSite | AppNotConfigured | StateOtherBrowser => {
+            StatusCode::BAD_REQUEST
+        }
         UpstreamDown => StatusCode::BAD_GATEWAY,
         Core(err) => {
             tracing::error!(error = %err, "onboarding failed");
@@ -104,6 +115,7 @@ fn message_key(code: &str, part: &str) -> &'static str {
         "state_unknown",
         "state_reused",
         "state_expired",
+        "state_other_browser",
         "exchange_failed",
         "upstream_down",
         "linked_elsewhere",
@@ -182,14 +194,48 @@ async fn go(
     )
     .await
     {
-        Ok(url) => Ok(HttpResponse::SeeOther()
-            .insert_header((actix_web::http::header::LOCATION, url))
-            .finish()),
+        Ok(url) => {
+            let mut res = HttpResponse::SeeOther()
+                .insert_header((actix_web::http::header::LOCATION, url.as_str()))
+                .finish();
+            if let Some(s) = state_of(&url) {
+                let _ = res.add_cookie(&state_cookie(&state, s));
+            }
+            Ok(res)
+        }
         Err(e) => {
             let (status, page) = failure_page(Tr(lang), &e);
             render(status, &page, lang)
         }
     }
+}
+
+/// Holds the `state` of the attempt this browser set out on. `Lax`: the
+/// callback is a top-level navigation from Mercado Pago's site.
+const STATE_COOKIE: &str = "puente_oauth_state";
+
+fn state_of(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+}
+
+fn state_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let ttl = platform_core::onboarding::STATE_TTL.num_seconds();
+    Cookie::build(STATE_COOKIE, value)
+        .path("/oauth/callback")
+        .http_only(true)
+        .secure(secure_cookies(state))
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::seconds(ttl))
+        .finish()
+}
+
+/// Whether this browser set out on the attempt named by `state`.
+fn same_browser(req: &HttpRequest, state: &str) -> bool {
+    req.cookie(STATE_COOKIE)
+        .is_some_and(|c| constant_time_eq(c.value().as_bytes(), state.as_bytes()))
 }
 
 #[derive(Deserialize, Default)]
@@ -207,6 +253,14 @@ async fn callback(
     let lang = Lang::of_request(&req);
     let t = Tr(lang);
     let q = q.into_inner();
+    if let Some(s) = &q.state
+        && !same_browser(&req, s)
+    {
+        let e = OnboardingError::StateOtherBrowser;
+        tracing::info!(code = e.code(), "onboarding callback refused");
+        let (status, page) = failure_page(t, &e);
+        return render(status, &page, lang);
+    }
     let cb = Callback {
         state: q.state,
         code: q.code,

@@ -352,17 +352,18 @@ async fn login_guards_and_headers(t: &TestDb) {
     let anon = set_cookie.split(';').next().unwrap().to_owned();
     let token = anon.split_once('=').unwrap().1.to_owned();
 
-    let login = |csrf: &str, pw: &str| {
+    let login_to = |csrf: &str, pw: &str, next: &str| {
         http.post(format!("{}/app/login", app.url))
             .header("cookie", &anon)
             .form(&[
                 ("csrf", csrf),
                 ("email", "ana@acme.test"),
                 ("password", pw),
-                ("next", "/app/sellers"),
+                ("next", next),
             ])
             .send()
     };
+    let login = |csrf: &str, pw: &str| login_to(csrf, pw, "/app/sellers");
     assert_eq!(
         login("forged", "correct horse battery")
             .await
@@ -374,6 +375,28 @@ async fn login_guards_and_headers(t: &TestDb) {
     let ok = login(&token, "correct horse battery").await.unwrap();
     assert_eq!(ok.status(), 303);
     assert_eq!(ok.headers()["location"], "/app/sellers");
+    // A `next` with control characters (a header injection attempt) or
+    // leading elsewhere: logged in all the same, sent home.
+    for next in [
+        "/app/sellers\r\nSet-Cookie: x=1",
+        "/app\n",
+        "/app/\tsellers",
+        "//evil.example/app",
+        "https://evil.example/",
+    ] {
+        let res = login_to(&token, "correct horse battery", next)
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303, "{next:?}");
+        assert_eq!(res.headers()["location"], "/app", "{next:?}");
+        assert!(
+            res.headers()
+                .get_all("set-cookie")
+                .iter()
+                .all(|c| !c.to_str().unwrap_or("").starts_with("x=")),
+            "{next:?}"
+        );
+    }
     let session = ok.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(session.starts_with("puente_session=") && session.contains("HttpOnly"));
     let cookie = session.split(';').next().unwrap().to_owned();

@@ -244,7 +244,55 @@ async fn invalid_api_keys_are_limited_per_network(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// An oversized body: a stranger gets the 401 (nothing was read), a known
+/// caller a JSON 413 in its surface's shape; nothing is created.
+async fn oversized_bodies_are_read_only_for_known_callers(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(9_800_000).await;
+    let good = app.key(&s, ScopeKind::Integrator, None).await;
+    let big = format!(
+        "{{\"terminal_id\":\"{}\",\"amount\":1500,\"description\":\"{}\"}}",
+        s.terminal,
+        "x".repeat(300 * 1024)
+    );
+    let send = |key: &str, path: &str| {
+        app.post(key, path)
+            .header("content-type", "application/json")
+            .header("x-idempotency-key", "big-1")
+            .body(big.clone())
+            .send()
+    };
+    let res = send("pk_test_nobody", "/v1/payment-intents").await.unwrap();
+    assert_eq!(res.status(), 401);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_api_key");
+    let res = send(&good, "/v1/payment-intents").await.unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large", "{body}");
+    // The compatible surface, in Mercado Pago's shape.
+    let res = send(&good, "/v1/orders").await.unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(body.to_string().contains("payload_too_large"), "{body}");
+    let intents = platform_core::entities::payment_intents::Entity::find()
+        .filter(
+            platform_core::entities::payment_intents::Column::IntegratorId.eq(s.integrator.clone()),
+        )
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert!(
+        intents
+            .iter()
+            .all(|i| i.description.as_deref().map_or(0, str::len) < 1000),
+        "nothing made of the big body"
+    );
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    oversized_bodies_are_read_only_for_known_callers,
     invalid_api_keys_are_limited_per_network,
     unknown_and_known_integrators_are_answered_alike,
     unverified_notifications_keep_a_hash_and_an_excerpt,

@@ -104,8 +104,9 @@ async fn set_mode(
     caller: ApiCaller,
     req: HttpRequest,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let input: ModeIn = body::parse(&raw)?;
     let terminal = caller
         .scope
@@ -161,8 +162,9 @@ async fn create_link(
     state: web::Data<AppState>,
     caller: ApiCaller,
     req: HttpRequest,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     integrator_wide(&caller)?;
     let (state_ref, caller_ref, raw_ref, req_ref) = (&state, &caller, &raw, &req);
     idempotent::run(&state, &caller, &req, &raw, |record| async move {

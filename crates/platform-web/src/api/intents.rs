@@ -66,8 +66,9 @@ async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
     req: HttpRequest,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
     idempotent::run(&state, &caller, &req, &raw, |record| async move {
         let (state, caller, raw) = (state_ref, caller_ref, raw_ref);
@@ -137,8 +138,9 @@ async fn cancel(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let input: CancelIn = if raw.iter().all(u8::is_ascii_whitespace) {
         CancelIn::default()
     } else {

@@ -82,8 +82,9 @@ async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
     req: HttpRequest,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
     idempotent::run(&state, &caller, &req, &raw, |record| async move {
         let (state, caller, raw) = (state_ref, caller_ref, raw_ref);

@@ -41,8 +41,9 @@ async fn put(
     caller: ApiCaller,
     req: HttpRequest,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let (state_ref, caller_ref, raw_ref, path_ref) = (&state, &caller, &raw, &path);
     idempotent::run(&state, &caller, &req, &raw, |record| async move {
         let (state, caller, raw, path) = (state_ref, caller_ref, raw_ref, path_ref);

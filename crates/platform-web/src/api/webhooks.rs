@@ -239,8 +239,9 @@ async fn create(
     state: web::Data<AppState>,
     caller: ApiCaller,
     req: HttpRequest,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
     idempotent::run(&state, &caller, &req, &raw, |record| async move {
         let (state, caller, raw) = (state_ref, caller_ref, raw_ref);
@@ -299,8 +300,9 @@ async fn update(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let input: EndpointPatchIn = body::parse(&raw)?;
     let patch = EndpointPatch {
         url: input.url,
@@ -399,8 +401,9 @@ async fn replay_since(
     state: web::Data<AppState>,
     caller: ApiCaller,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let raw = body::read(payload).await?;
     let input: ReplayIn = body::parse(&raw)?;
     let now = Utc::now();
     if input.since > now {

@@ -70,6 +70,26 @@ async fn caller(req: &HttpRequest, shape: Shape) -> Result<ApiCaller, MpError> {
         .map_err(|e| MpError::from_auth(shape, e))
 }
 
+/// The body, read once the caller is known (`api::body`), with this
+/// surface's errors.
+async fn read_body(payload: web::Payload, shape: Shape) -> Result<web::Bytes, MpError> {
+    use super::body::{MAX_BODY, Unreadable, read_raw};
+    read_raw(payload).await.map_err(|e| match e {
+        Unreadable::TooLarge => MpError::of(
+            shape,
+            413,
+            "payload_too_large",
+            format!("the request body is larger than {} KiB", MAX_BODY / 1024),
+        ),
+        Unreadable::Broken(why) => MpError::of(
+            shape,
+            400,
+            "bad_request",
+            format!("the body could not be read: {why}"),
+        ),
+    })
+}
+
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, MpError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()

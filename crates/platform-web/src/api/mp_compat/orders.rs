@@ -371,9 +371,10 @@ async fn replayed(
     Ok(HttpResponse::build(status).json(current))
 }
 
-async fn create(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpError> {
+async fn create(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
+    let raw = super::read_body(payload, S).await?;
     let key = idem::key(&req, S, true)?;
     let (state_ref, caller_ref, raw_ref) = (&state, &caller, &raw);
     let outcome = idem::run(
@@ -509,10 +510,11 @@ async fn search(
 async fn cancel(
     req: HttpRequest,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
+    let raw = super::read_body(payload, S).await?;
     let key = idem::key(&req, S, true)?;
     let allow_at_terminal = req
         .headers()
@@ -633,10 +635,11 @@ const REFUND_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 async fn refund(
     req: HttpRequest,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
+    let raw = super::read_body(payload, S).await?;
     let key = idem::key(&req, S, true)?;
     let intent = find(&state, &caller.scope, &path).await?;
     let (state_ref, caller_ref, raw_ref, intent_ref) = (&state, &caller, &raw, &intent);

@@ -133,10 +133,11 @@ async fn devices(
 async fn set_mode(
     req: HttpRequest,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
+    let raw = super::read_body(payload, S).await?;
     let body: Value = serde_json::from_slice(&raw)
         .map_err(|_| err(400, "bad_request", "the body is not valid JSON"))?;
     let mode = super::terminals::parse_mode(body.get("operating_mode"), S)?;
@@ -207,10 +208,11 @@ fn parse_create(raw: &[u8]) -> Result<NewIntent, MpError> {
 async fn create(
     req: HttpRequest,
     path: web::Path<String>,
-    raw: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
+    let raw = super::read_body(payload, S).await?;
     // The SDKs send one on every POST; the legacy docs do not require it.
     let key = idem::key(&req, S, false)?;
     let device_id = path.into_inner();

@@ -243,9 +243,10 @@ pub fn parse_mode(v: Option<&Value>, shape: Shape) -> Result<OperatingMode, MpEr
     }
 }
 
-async fn setup(req: HttpRequest, raw: web::Bytes) -> Result<HttpResponse, MpError> {
+async fn setup(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let caller = caller(&req, S).await?;
+    let raw = super::read_body(payload, S).await?;
     let body: Value = serde_json::from_slice(&raw)
         .map_err(|_| MpError::orders(400, "invalid_payload", "the body is not valid JSON"))?;
     let items = match body.get("terminals") {

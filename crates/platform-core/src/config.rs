@@ -40,6 +40,8 @@ pub struct RawSettings {
     pub sse_keepalive_secs: Option<u64>,
     pub retention_grace_hours: Option<u64>,
     pub retention_unverified_days: Option<u64>,
+    /// `open` or `closed`.
+    pub signup: Option<String>,
 }
 
 impl RawSettings {
@@ -88,6 +90,7 @@ impl RawSettings {
             retention_unverified_days: self
                 .retention_unverified_days
                 .or(lower.retention_unverified_days),
+            signup: self.signup.or(lower.signup),
         }
     }
 }
@@ -170,6 +173,17 @@ pub struct Settings {
     /// How long expired rows are kept before the worker's housekeeping
     /// deletes them (`PUENTE_RETENTION_*`).
     pub retention: crate::retention::Windows,
+    /// Whether anyone may create an integrator account at `/app/signup`.
+    /// Open by default only in sandbox mode; a production Puente makes its
+    /// integrators with `puente integrator create`.
+    pub signup: Signup,
+}
+
+/// `PUENTE_SIGNUP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    Open,
+    Closed,
 }
 
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8080";
@@ -321,11 +335,21 @@ impl Settings {
         let webhook_allow_cidrs = match raw.webhook_allow_cidrs.as_deref() {
             Some(list) => crate::webhooks::cidr::Cidr::parse_list(list)
                 .map_err(|e| ConfigError::new("PUENTE_WEBHOOK_ALLOW_CIDRS", e.to_string()))?,
-            None if upstream == Upstream::EmbeddedSandbox => {
+            // Loopback targets are the local demo's own receivers; once Puente
+            // listens beyond loopback, other people's tenants could aim them
+            // at this machine's services.
+            None if upstream == Upstream::EmbeddedSandbox && http_addr.ip().is_loopback() => {
                 crate::webhooks::cidr::Cidr::parse_list("127.0.0.0/8,::1/128")
                     .expect("loopback ranges parse")
             }
             None => Vec::new(),
+        };
+        let signup = match raw.signup.as_deref().map(str::trim) {
+            None | Some("") if upstream == Upstream::EmbeddedSandbox => Signup::Open,
+            None | Some("") => Signup::Closed,
+            Some("open") => Signup::Open,
+            Some("closed") => Signup::Closed,
+            Some(_) => return Err(ConfigError::new("PUENTE_SIGNUP", "must be open or closed")),
         };
 
         let trusted_proxies =
@@ -387,6 +411,7 @@ impl Settings {
             sse_max_lifetime,
             sse_keepalive,
             retention,
+            signup,
         })
     }
 
@@ -577,6 +602,31 @@ mod tests {
         assert_eq!(s.http_addr.port(), 9100);
         assert_eq!(s.log_format, LogFormat::Json);
         assert!(toml::from_str::<RawSettings>("htp_addr = \"x\"").is_err());
+    }
+
+    #[test]
+    fn signup_is_open_by_default_in_sandbox_mode_only() {
+        assert_eq!(resolve(|_| {}).unwrap().signup, Signup::Open);
+        let real = |r: &mut RawSettings| {
+            r.mp_api_url = Some("https://api.mercadopago.com".into());
+            r.mp_auth_url = Some("https://auth.mercadopago.com".into());
+        };
+        assert_eq!(resolve(real).unwrap().signup, Signup::Closed);
+        let opened = resolve(|r| {
+            real(r);
+            r.signup = Some("open".into());
+        });
+        assert_eq!(opened.unwrap().signup, Signup::Open);
+        let closed = resolve(|r| r.signup = Some("closed".into()));
+        assert_eq!(closed.unwrap().signup, Signup::Closed);
+        let bad = resolve(|r| r.signup = Some("maybe".into())).unwrap_err();
+        assert_eq!(bad.setting, "PUENTE_SIGNUP");
+    }
+
+    #[test]
+    fn loopback_webhooks_only_while_listening_on_loopback() {
+        let public = resolve(|r| r.http_addr = Some("0.0.0.0:8080".into())).unwrap();
+        assert!(public.webhook_allow_cidrs.is_empty());
     }
 
     #[test]

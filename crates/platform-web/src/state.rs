@@ -31,6 +31,8 @@ pub struct AppState {
     /// once spent, that network's unauthenticated requests are refused
     /// before any lookup (`api::auth`).
     pub bad_key_limiter: Arc<RateLimiter>,
+    /// Accounts made at `/app/signup` per client network.
+    pub signup_limiter: Arc<RateLimiter>,
     pub intent_feed: IntentFeed,
     /// Caps the argon2 verifications running at once (each is CPU and ~19 MiB).
     pub password_checks: Arc<tokio::sync::Semaphore>,
@@ -41,6 +43,8 @@ pub struct AppState {
 /// a scan of keys is slowed to a crawl.
 pub const BAD_KEYS_PER_SECOND: u32 = 2;
 pub const BAD_KEYS_BURST: u32 = 20;
+/// Integrator accounts one client network may create at `/app/signup`.
+pub const SIGNUPS_PER_HOUR: u32 = 5;
 
 impl AppState {
     /// `sandbox_url`: the embedded sandbox's actual URL when it runs in this
@@ -69,6 +73,7 @@ impl AppState {
             password_checks,
             rate_limiter,
             bad_key_limiter,
+            signup_limiter: Arc::new(RateLimiter::per_hour(SIGNUPS_PER_HOUR)),
             intent_feed,
             db,
             keyring,

@@ -559,7 +559,86 @@ async fn oauth_state_is_bound_to_the_browser(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// `PUENTE_SIGNUP=closed`: no sign-up page, no link to it; open: a client
+/// network makes at most `SIGNUPS_PER_HOUR` accounts.
+async fn signup_can_be_closed_and_is_throttled(t: &TestDb) {
+    let http = client();
+    let closed = TestApp::start(t, |r| r.signup = Some("closed".into())).await;
+    for res in [
+        http.get(format!("{}/app/signup", closed.url))
+            .send()
+            .await
+            .unwrap(),
+        http.post(format!("{}/app/signup", closed.url))
+            .form(&[("company", "Nope")])
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(res.status(), 404);
+    }
+    let login = http
+        .get(format!("{}/app/login", closed.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!login.contains("href=\"/app/signup\""), "{login}");
+    closed.web.stop().await;
+
+    let app = TestApp::start(t, |_| {}).await;
+    let form = http
+        .get(format!("{}/app/signup", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 200);
+    let anon = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let csrf = anon.split_once('=').unwrap().1.to_owned();
+    let sign_up = |i: usize| {
+        http.post(format!("{}/app/signup", app.url))
+            .header("cookie", &anon)
+            .form(&[
+                ("csrf", csrf.clone()),
+                ("company", format!("Spam {i}")),
+                ("name", "Spammer".to_owned()),
+                ("email", format!("spam{i}@example.com")),
+                ("password", "a long enough password".to_owned()),
+                ("password2", "a long enough password".to_owned()),
+            ])
+            .send()
+    };
+    let before = integrators::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .len();
+    let allowed = platform_web::state::SIGNUPS_PER_HOUR as usize;
+    for i in 0..allowed {
+        assert_eq!(sign_up(i).await.unwrap().status(), 303, "sign-up {i}");
+    }
+    let res = sign_up(allowed).await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.text().await.unwrap().contains("id=\"signup-error\""));
+    let after = integrators::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before + allowed);
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    signup_can_be_closed_and_is_throttled,
     oauth_state_is_bound_to_the_browser,
     another_integrators_ids_are_404,
     settings_form_rejects_and_changes_nothing,

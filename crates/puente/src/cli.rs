@@ -139,6 +139,10 @@ pub struct Opts {
     /// CIDR ranges outgoing webhooks may reach although not public (comma-separated).
     #[arg(long, env = "PUENTE_WEBHOOK_ALLOW_CIDRS", global = true)]
     pub webhook_allow_cidrs: Option<String>,
+    /// `open` or `closed`: whether anyone may sign up at /app/signup
+    /// (default: open with the built-in sandbox, closed otherwise).
+    #[arg(long, env = "PUENTE_SIGNUP", global = true)]
+    pub signup: Option<String>,
     /// Reverse proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed.
     #[arg(long, env = "PUENTE_TRUSTED_PROXIES", global = true)]
     pub trusted_proxies: Option<String>,
@@ -196,6 +200,7 @@ impl Opts {
             sse_keepalive_secs: self.sse_keepalive_secs,
             retention_grace_hours: self.retention_grace_hours,
             retention_unverified_days: self.retention_unverified_days,
+            signup: self.signup.clone(),
         }
     }
 }

@@ -24,6 +24,15 @@ impl RateLimiter {
         }
     }
 
+    /// `per_hour` with a burst of as many (slow limits: sign-ups).
+    pub fn per_hour(per_hour: u32) -> Self {
+        RateLimiter {
+            rate: f64::from(per_hour) / 3600.0,
+            burst: f64::from(per_hour.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// A limiter of `per_second` with a burst of `burst`.
     pub fn with_burst(per_second: u32, burst: u32) -> Self {
         RateLimiter {

@@ -6,6 +6,7 @@ use askama::Template;
 use platform_core::CoreError;
 use platform_core::accounts::{self, NewIntegrator};
 use platform_core::audit::{self, Actor};
+use platform_core::config::Signup;
 use platform_core::secret::SecretString;
 use platform_core::sessions::{self, LoginError};
 use serde::Deserialize;
@@ -24,6 +25,8 @@ struct LoginPage {
     next: String,
     email: String,
     error: Option<String>,
+    /// Whether to offer the sign-up page (`PUENTE_SIGNUP`).
+    signup_open: bool,
 }
 
 #[derive(Template)]
@@ -33,6 +36,27 @@ struct SignupPage {
     csrf: String,
     form: SignupForm,
     errors: FieldErrors,
+    /// A message for the whole form (too many sign-ups).
+    form_error: Option<&'static str>,
+}
+
+fn signup_open(state: &AppState) -> bool {
+    state.settings.signup == Signup::Open
+}
+
+/// Sign-ups are off (`PUENTE_SIGNUP=closed`): the pages do not exist.
+fn signup_allowed(state: &AppState, lang: Lang) -> Result<(), PageError> {
+    if signup_open(state) {
+        Ok(())
+    } else {
+        Err(PageError::not_found(lang))
+    }
+}
+
+/// The sign-up throttle's key: the client network (IPv6 by /64).
+fn signup_network(req: &HttpRequest) -> String {
+    let ip = sess::client_ip(req).unwrap_or_default();
+    format!("signup:{}", platform_core::sessions::throttle_net(&ip))
 }
 
 #[derive(Deserialize, Default)]
@@ -102,6 +126,7 @@ pub async fn login_form(
         next: sess::safe_next(&q.next).to_owned(),
         email: String::new(),
         error: None,
+        signup_open: signup_open(&state),
     };
     Ok(html(
         actix_web::http::StatusCode::OK,
@@ -127,6 +152,7 @@ pub async fn login(
             next: sess::safe_next(&form.next).to_owned(),
             email: form.email.chars().take(254).collect(),
             error: Some(msg),
+            signup_open: signup_open(&state),
         };
         Ok(html(status, render(&page, lang)?, None))
     };
@@ -174,12 +200,14 @@ pub async fn signup_form(
     req: HttpRequest,
 ) -> Result<HttpResponse, PageError> {
     let lang = Lang::of_request(&req);
+    signup_allowed(&state, lang)?;
     let (csrf, cookie) = sess::anon_csrf(&state, &req);
     let page = SignupPage {
         t: Tr(lang),
         csrf,
         form: SignupForm::default(),
         errors: FieldErrors::default(),
+        form_error: None,
     };
     Ok(html(
         actix_web::http::StatusCode::OK,
@@ -194,8 +222,12 @@ pub async fn signup(
     form: web::Form<SignupForm>,
 ) -> Result<HttpResponse, PageError> {
     let lang = Lang::of_request(&req);
+    signup_allowed(&state, lang)?;
     sess::check_anon_csrf(&req, &form.csrf, lang)?;
     let mut errors = FieldErrors::default();
+    let mut form_error = None;
+    let mut status = actix_web::http::StatusCode::UNPROCESSABLE_ENTITY;
+    let network = signup_network(&req);
     let company = form.company.trim();
     if company.is_empty() || company.chars().count() > 120 {
         errors.push("company", "signup.company_invalid");
@@ -213,7 +245,10 @@ pub async fn signup(
     } else if form.password != form.password2 {
         errors.push("password2", "signup.password_mismatch");
     }
-    if errors.is_empty() {
+    if errors.is_empty() && state.signup_limiter.empty_for(&network).is_some() {
+        form_error = Some("signup.too_many");
+        status = actix_web::http::StatusCode::TOO_MANY_REQUESTS;
+    } else if errors.is_empty() {
         let created = accounts::create_integrator(
             &state.db,
             &state.keyring,
@@ -229,6 +264,7 @@ pub async fn signup(
         .await;
         match created {
             Ok((org, user)) => {
+                let _ = state.signup_limiter.check(&network);
                 let ip = sess::client_ip(&req);
                 audit::record(
                     &state.db,
@@ -268,12 +304,9 @@ pub async fn signup(
         csrf: shown.csrf.clone(),
         form: shown,
         errors,
+        form_error,
     };
-    Ok(html(
-        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-        render(&page, lang)?,
-        None,
-    ))
+    Ok(html(status, render(&page, lang)?, None))
 }
 
 #[derive(Deserialize, Default)]

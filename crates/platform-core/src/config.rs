@@ -139,8 +139,9 @@ pub enum Upstream {
 pub struct Settings {
     pub http_addr: SocketAddr,
     pub sandbox_addr: SocketAddr,
-    /// Where `puente worker` serves `/metrics`, `/healthz` and `/readyz`
-    /// (off when unset; the web role serves them on `http_addr`).
+    /// Where `/metrics`, `/healthz` and `/readyz` get a listener of their
+    /// own; when set, the web listener keeps only `/healthz`. Unset: workers
+    /// have none and the web role serves all three on `http_addr`.
     pub metrics_addr: Option<SocketAddr>,
     pub public_url: Url,
     pub database_url: String,

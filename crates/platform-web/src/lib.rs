@@ -63,9 +63,10 @@ fn spawn_server(
     }
 }
 
-/// The operations endpoints alone (`/metrics`, `/healthz`, `/readyz`), for
-/// processes without the web role: `puente worker` records the dispatch,
-/// delivery and token-refresh outcomes, which only its own recorder holds.
+/// The operations endpoints alone (`/metrics`, `/healthz`, `/readyz`) on
+/// `PUENTE_METRICS_ADDR`: for `puente worker`, which records the dispatch,
+/// delivery and token-refresh outcomes only its own recorder holds, and for
+/// the web role, to keep them off the public listener.
 pub async fn start_ops(state: AppState, addr: SocketAddr) -> std::io::Result<WebHandle> {
     metrics::install();
     let data = web::Data::new(state);
@@ -88,6 +89,7 @@ pub async fn start_ops(state: AppState, addr: SocketAddr) -> std::io::Result<Web
 pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHandle> {
     metrics::install();
     let feed = state.intent_feed.clone();
+    let ops_here = state.settings.metrics_addr.is_none();
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -98,7 +100,7 @@ pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<WebHand
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             .wrap(metrics::HttpMetrics)
             .wrap(request_id::RequestId)
-            .configure(routes::configure)
+            .configure(|cfg| routes::configure(cfg, ops_here))
             .default_service(web::to(error::not_found))
     })
     // Signals are handled by the `puente` binary, which stops every role.

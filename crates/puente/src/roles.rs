@@ -1,5 +1,6 @@
 //! Running the roles: each alone, or all in one process.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -62,6 +63,7 @@ pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Fail
     let web = platform_web::start(state, settings.http_addr)
         .await
         .with_context(|| format!("cannot listen on {} (PUENTE_HTTP_ADDR)", settings.http_addr))?;
+    let ops = ops_listener(&settings, &db, &keyring, &queue).await?;
     let worker = platform_worker::start(WorkerContext::new(
         db,
         keyring,
@@ -91,6 +93,9 @@ pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Fail
     tracing::info!("shutting down");
     web.stop().await;
     worker.stop().await;
+    if let Some(ops) = ops {
+        ops.stop().await;
+    }
     if let Some(sb) = sandbox {
         sb.stop().await;
     }
@@ -110,13 +115,23 @@ pub async fn web(settings: Settings) -> Result<(), Failure> {
             "REDIS_URL is unset: this web process has its own in-process queue; run `puente all`, or set REDIS_URL so workers elsewhere pick up its jobs"
         );
     }
-    let state = AppState::new(db, keyring, queue, settings.clone(), None);
+    let state = AppState::new(
+        db.clone(),
+        keyring.clone(),
+        queue.clone(),
+        settings.clone(),
+        None,
+    );
     let web = platform_web::start(state, settings.http_addr)
         .await
         .with_context(|| format!("cannot listen on {} (PUENTE_HTTP_ADDR)", settings.http_addr))?;
     say!("Puente web listening on http://{}/", web.local_addr);
+    let ops = ops_listener(&settings, &db, &keyring, &queue).await?;
     shutdown.wait().await;
     web.stop().await;
+    if let Some(ops) = ops {
+        ops.stop().await;
+    }
     Ok(())
 }
 
@@ -130,23 +145,7 @@ pub async fn worker(settings: Settings) -> Result<(), Failure> {
     let queue = boot::queue(&settings, "worker").await?;
     // Dispatch, delivery and refresh outcomes are recorded in this process:
     // scrape them here (PUENTE_METRICS_ADDR).
-    let ops = match settings.metrics_addr {
-        Some(addr) => {
-            let state = AppState::new(
-                db.clone(),
-                keyring.clone(),
-                queue.clone(),
-                settings.clone(),
-                None,
-            );
-            let ops = platform_web::start_ops(state, addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} (PUENTE_METRICS_ADDR)"))?;
-            say!("Puente worker metrics on http://{}/metrics", ops.local_addr);
-            Some(ops)
-        }
-        None => None,
-    };
+    let ops = ops_listener(&settings, &db, &keyring, &queue).await?;
     let worker = platform_worker::start(WorkerContext::new(db, keyring, queue, settings, None));
     say!("Puente worker running.");
     shutdown.wait().await;
@@ -155,6 +154,34 @@ pub async fn worker(settings: Settings) -> Result<(), Failure> {
         ops.stop().await;
     }
     Ok(())
+}
+
+/// `/metrics`, `/healthz` and `/readyz` on `PUENTE_METRICS_ADDR`, when set
+/// (the web listener then leaves `/metrics` and `/readyz` out).
+async fn ops_listener(
+    settings: &Arc<Settings>,
+    db: &platform_core::db::Db,
+    keyring: &platform_core::crypto::Keyring,
+    queue: &platform_queue::Queue,
+) -> Result<Option<platform_web::WebHandle>, Failure> {
+    let Some(addr) = settings.metrics_addr else {
+        return Ok(None);
+    };
+    let state = AppState::new(
+        db.clone(),
+        keyring.clone(),
+        queue.clone(),
+        settings.clone(),
+        None,
+    );
+    let ops = platform_web::start_ops(state, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (PUENTE_METRICS_ADDR)"))?;
+    say!(
+        "Puente metrics on http://{}/metrics   (and /readyz, /healthz)",
+        ops.local_addr
+    );
+    Ok(Some(ops))
 }
 
 pub async fn sandbox(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {

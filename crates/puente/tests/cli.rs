@@ -124,6 +124,14 @@ fn get(url: &str) -> (u16, serde_json::Value) {
     })
 }
 
+fn get_text(url: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+}
+
 #[test]
 fn all_starts_on_an_empty_directory_and_stops_on_sigterm() {
     let dir = temp_dir("empty");
@@ -568,8 +576,9 @@ fn a_standalone_worker_serves_metrics_and_health() {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("Puente worker metrics on ") {
-                let _ = tx.send(rest.trim().trim_end_matches("/metrics").to_owned());
+            if let Some(rest) = line.strip_prefix("Puente metrics on ") {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(url.trim_end_matches("/metrics").to_owned());
             }
         }
     });
@@ -608,6 +617,36 @@ fn a_standalone_worker_serves_metrics_and_health() {
         .unwrap();
     assert!(child.wait().unwrap().success());
     let _ = err_thread.join();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// With `PUENTE_METRICS_ADDR`, `/metrics` and `/readyz` leave the public
+/// listener for their own; `/healthz` answers on both.
+#[test]
+fn metrics_addr_moves_metrics_and_readiness_off_the_public_listener() {
+    let dir = temp_dir("all-metrics");
+    let mut cmd = puente(&dir);
+    cmd.env("PUENTE_METRICS_ADDR", "127.0.0.1:0");
+    let run = start_all(cmd);
+    let ops = run
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Puente metrics on "))
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the metrics address is printed")
+        .trim_end_matches("/metrics")
+        .to_owned();
+    for path in ["/metrics", "/readyz"] {
+        assert_eq!(get(&format!("{}{path}", run.url)).0, 404, "public {path}");
+    }
+    assert_eq!(get(&format!("{}/healthz", run.url)).0, 200);
+    assert_eq!(get(&format!("{ops}/readyz")).0, 200);
+    assert_eq!(get(&format!("{ops}/healthz")).0, 200);
+    let metrics = get_text(&format!("{ops}/metrics"));
+    assert!(metrics.contains("puente_queue_depth"), "{metrics}");
+    assert_eq!(get(&format!("{ops}/v1/payment-intents")).0, 404);
+    let (code, _) = run.terminate();
+    assert!(code.success(), "{code:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

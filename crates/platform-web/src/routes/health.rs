@@ -7,8 +7,16 @@ use serde_json::json;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    configure_liveness(cfg);
+    configure_readiness(cfg);
+}
+
+pub fn configure_liveness(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz));
+}
+
+pub fn configure_readiness(cfg: &mut web::ServiceConfig) {
+    cfg.route("/readyz", web::get().to(readyz));
 }
 
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {

@@ -8,10 +8,16 @@ mod reference;
 
 use actix_web::web;
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// The public listener's routes. `/metrics` and `/readyz` are left out when
+/// they are served on their own listener (`PUENTE_METRICS_ADDR`); `/healthz`
+/// stays (it says only that the process answers).
+pub fn configure(cfg: &mut web::ServiceConfig, ops_here: bool) {
     assets::configure(cfg);
-    health::configure(cfg);
-    crate::metrics::configure(cfg);
+    health::configure_liveness(cfg);
+    if ops_here {
+        health::configure_readiness(cfg);
+        crate::metrics::configure(cfg);
+    }
     home::configure(cfg);
     openapi::configure(cfg);
     reference::configure(cfg);

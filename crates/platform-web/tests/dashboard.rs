@@ -4,12 +4,11 @@
 
 mod common;
 
-use common::TestApp;
+use common::{TestApp, session_for};
 use platform_core::accounts::{NewIntegrator, create_integrator};
-use platform_core::entities::{integrators, users};
+use platform_core::entities::integrators;
 use platform_core::on_both_databases;
 use platform_core::sea_orm::EntityTrait;
-use platform_core::sessions;
 use platform_core::testing::TestDb;
 
 fn client() -> reqwest::Client {
@@ -17,20 +16,6 @@ fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-/// A logged-in browser for the seeded integrator's user: (cookie, csrf).
-async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
-    let user = users::Entity::find_by_id(user_id.to_owned())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let (token, s) = sessions::open(&app.state.db, user, None).await.unwrap();
-    (
-        format!("puente_session={}", token.expose_secret()),
-        s.csrf_token,
-    )
 }
 
 async fn another_integrators_ids_are_404(t: &TestDb) {

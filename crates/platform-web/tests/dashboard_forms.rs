@@ -7,12 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestApp;
-use platform_core::entities::{api_keys, payment_intent_events, payment_intents, users};
+use common::{TestApp, session_for};
+use platform_core::entities::{api_keys, payment_intent_events, payment_intents};
 use platform_core::on_both_databases;
 use platform_core::sea_orm::sea_query::Expr;
 use platform_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use platform_core::sessions;
 use platform_core::states::{EventSource, IntentStatus, UpstreamApi};
 use platform_core::testing::TestDb;
 
@@ -21,19 +20,6 @@ fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
-    let user = users::Entity::find_by_id(user_id.to_owned())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let (token, s) = sessions::open(&app.state.db, user, None).await.unwrap();
-    (
-        format!("puente_session={}", token.expose_secret()),
-        s.csrf_token,
-    )
 }
 
 async fn intents_of(app: &TestApp, integrator: &str) -> u64 {

@@ -10,11 +10,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::TestApp;
-use platform_core::entities::{onboarding_links, payment_intents, sellers, terminals, users};
+use common::{TestApp, session_for};
+use platform_core::entities::{onboarding_links, payment_intents, sellers, terminals};
 use platform_core::on_both_databases;
 use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
-use platform_core::sessions;
 use platform_core::states::{IntentStatus, OnboardingLinkStatus, OperatingMode};
 use platform_core::testing::TestDb;
 
@@ -23,19 +22,6 @@ fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
-    let user = users::Entity::find_by_id(user_id.to_owned())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let (token, s) = sessions::open(&app.state.db, user, None).await.unwrap();
-    (
-        format!("puente_session={}", token.expose_secret()),
-        s.csrf_token,
-    )
 }
 
 async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {

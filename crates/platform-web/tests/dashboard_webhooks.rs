@@ -4,11 +4,10 @@
 
 mod common;
 
-use common::TestApp;
-use platform_core::entities::{users, webhook_endpoints};
+use common::{TestApp, session_for};
+use platform_core::entities::webhook_endpoints;
 use platform_core::on_both_databases;
 use platform_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
-use platform_core::sessions;
 use platform_core::states::EndpointStatus;
 use platform_core::testing::TestDb;
 
@@ -17,19 +16,6 @@ fn client() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
-    let user = users::Entity::find_by_id(user_id.to_owned())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
-    let (token, s) = sessions::open(&app.state.db, user, None).await.unwrap();
-    (
-        format!("puente_session={}", token.expose_secret()),
-        s.csrf_token,
-    )
 }
 
 async fn endpoints_of(app: &TestApp, integrator: &str) -> Vec<webhook_endpoints::Model> {

@@ -492,7 +492,84 @@ async fn every_documented_route_refuses_another_tenants_objects(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// From the dashboard's route table: every page and form that names an
+/// object, opened with A's session on B's objects, answers 404 and changes
+/// none of B's rows. A route this test does not know fails it.
+async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(9_930_000).await;
+    let b = app.seed(9_940_000).await;
+    let (cookie, csrf) = common::session_for(&app, &a.user).await;
+    let table = include_str!("../src/dashboard/mod.rs");
+    // `.route("/x/{id}/y", web::get()…` (the path and method may be on
+    // separate lines).
+    let flat: String = table.split_whitespace().collect();
+    let mut routes = Vec::new();
+    for piece in flat.split(".route(\"").skip(1) {
+        let (path, rest) = piece.split_once('"').unwrap();
+        let method = if rest.starts_with(",web::get()") {
+            "get"
+        } else if rest.starts_with(",web::post()") {
+            "post"
+        } else {
+            panic!("{path}: method of `{rest:.40}`?")
+        };
+        if path.contains('{') {
+            routes.push((method, path.to_owned()));
+        }
+    }
+    let object_of = |segment: &str| -> Option<&str> {
+        Some(match segment {
+            "links" => &b.link,
+            "sellers" => &b.seller,
+            "stores" => &b.store,
+            "pos" => &b.pos,
+            "terminals" => &b.terminal,
+            "intents" => &b.intent,
+            "api-keys" => &b.api_key,
+            "webhooks" => &b.endpoint,
+            "deliveries" => &b.delivery,
+            _ => return None,
+        })
+    };
+    let before = rows_of(&app, &b.integrator).await;
+    let mut tried = 0;
+    for (method, path) in &routes {
+        let at = path.find("/{").unwrap();
+        let segment = path[..at].rsplit('/').next().unwrap();
+        if segment == "lang" {
+            continue; // `/lang/{code}` names a language, not an object
+        }
+        let id = object_of(segment).unwrap_or_else(|| panic!("{method} {path}: which object?"));
+        let url = format!("{}/app{}", app.url, path.replacen("{id}", id, 1));
+        let req = match *method {
+            "get" => app.http.get(&url),
+            _ => app.http.post(&url).form(&[
+                ("csrf", csrf.as_str()),
+                ("amount", "1"),
+                ("name", "x"),
+                ("url", "https://hooks.example.com/x"),
+                ("since", "2026-01-01T00:00"),
+                ("mode", "PDV"),
+                ("enabled", "false"),
+            ]),
+        };
+        let res = req.header("cookie", &cookie).send().await.unwrap();
+        let status = res.status().as_u16();
+        assert_eq!(status, 404, "{method} {url}: {}", res.text().await.unwrap());
+        tried += 1;
+    }
+    assert!(tried >= 25, "only {tried} dashboard routes probed");
+    assert_eq!(
+        rows_of(&app, &b.integrator).await,
+        before,
+        "B's rows changed"
+    );
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    every_dashboard_route_refuses_another_tenants_objects,
     every_documented_route_refuses_another_tenants_objects,
     oversized_bodies_are_read_only_for_known_callers,
     invalid_api_keys_are_limited_per_network,

@@ -106,3 +106,21 @@ pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
     conformance::check(&path, status, &body);
     (status, body)
 }
+
+/// A logged-in browser for a user: (the session cookie, its CSRF token).
+pub async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
+    use platform_core::entities::users;
+    use platform_core::sea_orm::EntityTrait;
+    let user = users::Entity::find_by_id(user_id.to_owned())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let (token, s) = platform_core::sessions::open(&app.state.db, user, None)
+        .await
+        .unwrap();
+    (
+        format!("puente_session={}", token.expose_secret()),
+        s.csrf_token,
+    )
+}

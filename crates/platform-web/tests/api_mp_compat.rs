@@ -573,6 +573,10 @@ async fn legacy_point_api(t: &TestDb) {
         json!({"amount": "15.00"}),
         json!({}),
         json!({"amount": 1500, "payment": {"installments": 2}}),
+        // Fields the reference does not list: refused, not dropped.
+        json!({"amount": 1500, "amonut": 1500}),
+        json!({"amount": 1500, "payment": {"type": "credit_card", "instalments": 3}}),
+        json!({"amount": 1500, "additional_info": {"print_on_terminal": true, "external_ref": "x"}}),
     ] {
         let (st, b) = post(free.clone(), body.clone(), None).await;
         assert_eq!(

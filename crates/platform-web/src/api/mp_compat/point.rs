@@ -175,6 +175,35 @@ fn parse_create(raw: &[u8]) -> Result<NewIntent, MpError> {
     if !payment.is_object() || !additional.is_object() {
         return Err(bad("payment and additional_info must be objects"));
     }
+    // Fields the reference does not list are refused, as on the Orders
+    // surface and the native API: a misspelt field must not be dropped
+    // silently on a charge.
+    let unknown = |v: &Value, known: &[&str], prefix: &str| -> Result<(), MpError> {
+        match v
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !known.contains(&k.as_str())))
+        {
+            Some(k) => Err(bad(format!(
+                "Field {prefix}{k} is not a field of a payment intent"
+            ))),
+            None => Ok(()),
+        }
+    };
+    unknown(
+        &v,
+        &["amount", "description", "payment", "additional_info"],
+        "",
+    )?;
+    unknown(
+        payment,
+        &["type", "installments", "installments_cost", "voucher_type"],
+        "payment.",
+    )?;
+    unknown(
+        additional,
+        &["external_reference", "print_on_terminal", "ticket_number"],
+        "additional_info.",
+    )?;
     let payment_type = text(payment, "type")?;
     let installments = match payment.get("installments") {
         None | Some(Value::Null) => None,

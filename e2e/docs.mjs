@@ -1,7 +1,7 @@
 // The API reference (/docs) in a real browser: it renders under the strict
 // CSP with no violation, lists the create-intent operation with its curl
 // example, and the operation list links to it. Started by
-// crates/puente/tests/browser.rs with PUENTE_URL.
+// crates/puente/tests/it/browser.rs with PUENTE_URL.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 

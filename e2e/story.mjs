@@ -1,6 +1,6 @@
 // The dashboard story in a real browser (Debian's Chromium, driven by
 // playwright-core; no browser is ever downloaded). Started by
-// crates/puente/tests/browser.rs with PUENTE_URL, SANDBOX_URL and SHOTS_DIR.
+// crates/puente/tests/it/browser.rs with PUENTE_URL, SANDBOX_URL and SHOTS_DIR.
 //
 // Every wait is on a condition (a selector, a URL), never a fixed sleep.
 import { chromium } from 'playwright-core';

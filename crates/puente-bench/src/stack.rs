@@ -3,7 +3,7 @@
 //! - distributed: `puente sandbox`, `puente web`, `puente worker` × N on a
 //!   throwaway PostgreSQL cluster and a throwaway Redis.
 //!
-//! Seeding links sandbox sellers the way `platform-worker/tests/common`'s
+//! Seeding links sandbox sellers the way `platform-worker/tests/it/common`'s
 //! `link_seller` does (rows written with `platform_core` and the keyring),
 //! not through the OAuth pages: thousands of terminals in seconds.
 

@@ -2,7 +2,7 @@
 //!
 //! The codes are `&'static str`s spread over the handlers and the core; this
 //! list is what the document's `ErrorCode` enum is built from.
-//! `tests/openapi.rs` scans the sources for codes and fails on one missing
+//! `tests/it/openapi.rs` scans the sources for codes and fails on one missing
 //! here, and every API test rejects a response whose code is not listed.
 
 pub const CODES: &[(&str, &str)] = &[

@@ -2,7 +2,7 @@
 //! and response types (`utoipa::ToSchema`, `IntoParams`) and the operation
 //! list below. `GET /openapi.json` serves it and `/docs` renders it; the
 //! committed copy (`openapi/openapi.json`) is checked against it by
-//! `tests/openapi.rs` (`PUENTE_BLESS=1` rewrites it).
+//! `tests/it/openapi.rs` (`PUENTE_BLESS=1` rewrites it).
 //!
 //! Conventions every operation shares (the bearer scheme, 401/429/500/503,
 //! strict response objects) are applied once, in [`document`].
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, OpenApi};
 
 /// The operations, one line each: a new route is added here (and its
-/// function in the module of its area); `tests/openapi.rs` fails while a
+/// function in the module of its area); `tests/it/openapi.rs` fails while a
 /// `/v1` route of the code is missing from this list, or the other way.
 #[derive(OpenApi)]
 #[openapi(

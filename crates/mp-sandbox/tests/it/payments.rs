@@ -2,7 +2,7 @@
 //! for terminal payments (both API generations) and QR payments, and the
 //! `/sandbox/qr/pay` buyer helper with its notification.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{Value, json};
 

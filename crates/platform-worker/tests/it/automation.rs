@@ -1,7 +1,7 @@
 //! Integrator automation over the API against the sandbox: switching a
 //! terminal's mode (mirrored to Mercado Pago) and onboarding links.
 
-mod common;
+use crate::common;
 
 use common::{QueueKind, setup};
 use platform_core::entities::{events, seller_credentials, sellers};

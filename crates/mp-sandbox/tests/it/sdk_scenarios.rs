@@ -2,7 +2,7 @@
 //! sdk-tests/python with pytest) against a sandbox on port 0.
 //! Missing SDK installs fail loudly: run scripts/setup-sdk-tests.sh.
 
-mod common;
+use crate::common;
 use common::*;
 use mp_sandbox::SandboxConfig;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! lock under concurrency, scope isolation for every key type, long-poll,
 //! pagination and rate limiting.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, json};
 use platform_core::entities::payment_intents;

@@ -1,6 +1,6 @@
 //! /sandbox helpers, fault injection, notification retries and the HTML console.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::json;
 use std::time::Duration;

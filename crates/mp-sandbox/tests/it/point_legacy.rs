@@ -1,6 +1,6 @@
 //! Legacy Point Integration API over HTTP.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::json;
 use std::time::Duration;

@@ -4,9 +4,9 @@
 //! shapes, sponsor override, X-Idempotency-Key (sequential and concurrent),
 //! the terminal lock under concurrent creates, and scope isolation for every
 //! key type against every object type. The chain with the sandbox and the
-//! official SDKs is in crates/platform-worker/tests/mp_compat.rs.
+//! official SDKs is in crates/platform-worker/tests/it/mp_compat.rs.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, json};
 use platform_core::entities::payment_intents;

@@ -6,7 +6,7 @@
 //! button on a terminal's page, the favicon, where test credentials come
 //! from, and a shutdown that does not wait for open streams.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

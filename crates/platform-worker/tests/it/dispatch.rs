@@ -3,7 +3,7 @@
 //! Upstream faults, duplicated dispatch, lost queue messages, bad and
 //! repeated notifications: every intent ends final, charged at most once.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

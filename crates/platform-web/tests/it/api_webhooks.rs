@@ -3,7 +3,7 @@
 //! scopes (narrowed keys 403/404, other integrators 404), the delivery log
 //! and replays.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! One behavioural suite, run against both backends: `<test>::memory` and `<test>::redis`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

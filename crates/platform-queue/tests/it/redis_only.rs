@@ -1,6 +1,6 @@
 //! Redis-specific behaviour: surviving a Redis that lost its data, connection errors.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -5,9 +5,9 @@
 //! document is the committed file.
 //!
 //! After an API change: `PUENTE_BLESS=1 cargo nextest run -p platform-web
-//! --test openapi` rewrites `openapi/openapi.json`; review its diff.
+//! --test it openapi::` rewrites `openapi/openapi.json`; review its diff.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 
@@ -32,7 +32,7 @@ fn the_committed_document_is_the_generated_one() {
     assert!(
         committed == generated(),
         "openapi/openapi.json differs from the document the code generates: run \
-         `PUENTE_BLESS=1 cargo nextest run -p platform-web --test openapi` and review the diff"
+         `PUENTE_BLESS=1 cargo nextest run -p platform-web --test it openapi::` and review the diff"
     );
 }
 

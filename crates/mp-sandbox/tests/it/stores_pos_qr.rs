@@ -1,6 +1,6 @@
 //! Accounts, stores, classic and v2 POS, and in-store QR orders.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{Value, json};
 

@@ -2,7 +2,7 @@
 //! forms that refuse bad input and change nothing, write-only secrets,
 //! another integrator's ids answering 404, and the seller's failure pages.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, session_for};
 use platform_core::accounts::{NewIntegrator, create_integrator};

@@ -5,7 +5,7 @@
 //! two refunds at once. Every final state Puente records must equal Mercado
 //! Pago's, and every answer must be one Mercado Pago would give.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,6 @@
 //! Orders API for Point and the Terminals API over HTTP.
 
-mod common;
+use crate::common;
 use common::*;
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! OAuth: consent page, /sandbox/authorize, /oauth/token grants, PKCE, rotation, revocation.
 
-mod common;
+use crate::common;
 use base64::Engine;
 use common::*;
 use serde_json::{Value, json};

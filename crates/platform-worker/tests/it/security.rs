@@ -1,7 +1,7 @@
 //! Security hardening (issue 11) through the whole chain: sandbox, web,
 //! worker, on both databases.
 
-mod common;
+use crate::common;
 
 use common::{QueueKind, setup};
 use platform_core::accounts::{self, MpApplication, NewIntegrator};

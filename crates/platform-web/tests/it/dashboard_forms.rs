@@ -3,7 +3,7 @@
 //! changes nothing; good input creates, cancels and revokes; the live stream
 //! carries only the session's own intents.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! against Puente with only the base URL and the token changed. Missing SDK
 //! installs fail loudly: run scripts/setup-sdk-tests.sh.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::Command;

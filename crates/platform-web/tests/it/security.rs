@@ -1,6 +1,6 @@
 //! Security hardening (issue 11) over HTTP, on both databases.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -337,7 +337,7 @@ async fn every_documented_route_refuses_another_tenants_objects(t: &TestDb) {
     let b = app.seed(9_920_000).await;
     let key = app.key(&a, ScopeKind::Integrator, None).await;
     let spec: serde_json::Value =
-        serde_json::from_str(include_str!("../openapi/openapi.json")).unwrap();
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
     let object_of = |segment: &str| -> Option<&str> {
         Some(match segment {
             "api-keys" => &b.api_key,
@@ -500,7 +500,7 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
     let a = app.seed(9_930_000).await;
     let b = app.seed(9_940_000).await;
     let (cookie, csrf) = common::session_for(&app, &a.user).await;
-    let table = include_str!("../src/dashboard/mod.rs");
+    let table = include_str!("../../src/dashboard/mod.rs");
     // `.route("/x/{id}/y", web::get()…` (the path and method may be on
     // separate lines).
     let flat: String = table.split_whitespace().collect();

@@ -2,7 +2,7 @@
 //! refuse bad input on the form and change nothing; the secret is shown
 //! once; disable, replay, rotate and delete; a delivery's page.
 
-mod common;
+use crate::common;
 
 use common::{TestApp, session_for};
 use platform_core::entities::webhook_endpoints;

@@ -3,7 +3,7 @@
 //! Mercado Pago no longer accepts. Nothing is lost and nothing is charged
 //! twice.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

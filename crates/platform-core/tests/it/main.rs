@@ -1,0 +1,11 @@
+//! The integration tests of this crate, in one binary (one link on a
+//! small CI machine instead of one per file). Each module is what was a
+//! test file; `cargo nextest run -p platform-core --test it <module>::` runs one.
+
+mod migrations;
+mod mp_client;
+mod retention;
+mod rotation;
+mod sessions;
+mod tenancy;
+mod webhooks;

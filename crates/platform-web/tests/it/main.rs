@@ -1,0 +1,14 @@
+//! The integration tests of this crate, in one binary (one link on a
+//! small CI machine instead of one per file). Each module is what was a
+//! test file; `cargo nextest run -p platform-web --test it <module>::` runs one.
+
+mod api_intents;
+mod api_mp_compat;
+mod api_webhooks;
+mod common;
+mod dashboard;
+mod dashboard_forms;
+mod dashboard_newcomer;
+mod dashboard_webhooks;
+mod openapi;
+mod security;

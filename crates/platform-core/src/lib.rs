@@ -22,6 +22,7 @@ pub mod integrator_app;
 pub mod intents;
 pub mod jobs;
 pub mod keys;
+pub mod linked_sellers;
 pub mod mercadopago;
 pub mod onboarding;
 pub mod paging;

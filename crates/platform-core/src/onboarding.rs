@@ -21,11 +21,12 @@ use sea_orm::{
 
 use crate::audit::{self, Actor};
 use crate::crypto::{Aad, Keyring};
-use crate::entities::{integrators, oauth_states, onboarding_links, seller_credentials, sellers};
+use crate::entities::{integrators, oauth_states, onboarding_links, sellers};
 use crate::error::CoreError;
-use crate::id::{OAuthStateId, OnboardingLinkId, SellerCredentialId, SellerId};
+use crate::id::{OAuthStateId, OnboardingLinkId};
 use crate::idempotency::Completion;
 use crate::integrator_app;
+use crate::linked_sellers;
 use crate::mercadopago::{AuthorizationRequest, MpClient, MpError, Pkce, TokenResponse, User};
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::registry;
@@ -38,8 +39,6 @@ pub const STATE_TTL: Duration = Duration::minutes(15);
 /// Link lifetimes the dashboard offers, in hours.
 pub const LINK_TTL_CHOICES: &[i64] = &[1, 24, 72, 168];
 pub const MAX_LABEL_CHARS: usize = 120;
-/// Seller tokens live 180 days; refresh well before (the worker does it).
-const REFRESH_MARGIN: Duration = Duration::days(30);
 
 /// Every way onboarding can stop, each with its own page for the seller.
 #[derive(Debug, thiserror::Error)]
@@ -556,34 +555,32 @@ async fn save_seller(
     site: Site,
     tokens: &TokenResponse,
 ) -> Result<sellers::Model, OnboardingError> {
-    let now = Utc::now();
     let nickname = user.nickname.clone().unwrap_or_else(|| user.id.to_string());
-    let is_new = existing.is_none();
-    let mut row = match existing {
-        Some(s) => s.into_active_model(),
-        None => sellers::ActiveModel {
-            id: Set(SellerId::new().into_string()),
-            integrator_id: Set(link.integrator_id.clone()),
-            mp_user_id: Set(user.id.as_u64().unwrap_or_default() as i64),
-            label: Set(link.label.clone()),
-            created_at: Set(now),
-            ..Default::default()
-        },
+    let live_mode = tokens.live_mode.unwrap_or(true) && !user.is_test_user();
+    let Some(existing) = existing else {
+        let new = linked_sellers::NewLinkedSeller {
+            integrator_id: link.integrator_id.clone(),
+            mp_user_id: user.id.as_u64().unwrap_or_default() as i64,
+            nickname,
+            email: user.email.clone(),
+            site,
+            live_mode,
+            label: link.label.clone(),
+        };
+        return Ok(linked_sellers::insert(db, new).await?);
     };
+    // Re-linked: the same row, linked again.
+    let now = Utc::now();
+    let mut row = existing.into_active_model();
     row.nickname = Set(nickname);
     row.email = Set(user.email.clone());
     row.site_id = Set(site);
-    row.live_mode = Set(tokens.live_mode.unwrap_or(true) && !user.is_test_user());
+    row.live_mode = Set(live_mode);
     row.link_status = Set(LinkStatus::Linked);
     row.linked_at = Set(Some(now));
     row.unlinked_at = Set(None);
     row.updated_at = Set(now);
-    let saved = if is_new {
-        row.insert(db).await?
-    } else {
-        row.update(db).await?
-    };
-    Ok(saved)
+    Ok(row.update(db).await?)
 }
 
 async fn save_credentials(
@@ -592,43 +589,13 @@ async fn save_credentials(
     seller: &sellers::Model,
     tokens: &TokenResponse,
 ) -> Result<(), OnboardingError> {
-    let now = Utc::now();
-    seller_credentials::Entity::delete_many()
-        .filter(seller_credentials::Column::SellerId.eq(seller.id.clone()))
-        .exec(db)
-        .await?;
-    let id = SellerCredentialId::new().into_string();
-    let expires_at = now
-        + Duration::seconds(
-            tokens
-                .expires_in
-                .unwrap_or(15_552_000)
-                .min(10 * 365 * 86_400) as i64,
-        );
-    seller_credentials::ActiveModel {
-        id: Set(id.clone()),
-        integrator_id: Set(seller.integrator_id.clone()),
-        seller_id: Set(seller.id.clone()),
-        access_token: Set(keyring.seal(
-            &tokens.access_token,
-            Aad::new("seller_credentials", "access_token", &id),
-        )),
-        refresh_token: Set(tokens
-            .refresh_token
-            .as_ref()
-            .map(|r| keyring.seal(r, Aad::new("seller_credentials", "refresh_token", &id)))),
-        expires_at: Set(expires_at),
-        scope: Set(tokens.scope.clone().unwrap_or_default()),
-        public_key: Set(tokens.public_key.clone()),
-        refresh_failures: Set(0),
-        next_refresh_at: Set(Some(std::cmp::max(now, expires_at - REFRESH_MARGIN))),
-        last_refreshed_at: Set(None),
-        last_refresh_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        refresh_lease_until: Set(None),
-    }
-    .insert(db)
-    .await?;
+    let grant = linked_sellers::Grant {
+        access_token: &tokens.access_token,
+        refresh_token: tokens.refresh_token.as_ref(),
+        expires_in: tokens.expires_in,
+        scope: tokens.scope.as_deref().unwrap_or_default(),
+        public_key: tokens.public_key.as_deref(),
+    };
+    linked_sellers::store_grant(db, keyring, seller, grant).await?;
     Ok(())
 }

@@ -234,26 +234,26 @@ pub async fn seed_integrator(
     let mut store_ids = Vec::new();
     let mut pos_ids = Vec::new();
     let mut terminal_ids = Vec::new();
+    let mut first_seller = None;
     for n in 0..2 {
-        let seller = SellerId::new().into_string();
-        sellers::ActiveModel {
-            id: Set(seller.clone()),
-            integrator_id: Set(org.clone()),
-            mp_user_id: Set(mp_user_base + 1 + n),
-            nickname: Set(format!("TESTUSER{mp_user_base}{n}")),
-            email: Set(None),
-            site_id: Set(Site::Mlb),
-            live_mode: Set(false),
-            link_status: Set(LinkStatus::Linked),
-            label: Set(None),
-            linked_at: Set(Some(now)),
-            unlinked_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(db)
+        let linked = crate::linked_sellers::insert(
+            db,
+            crate::linked_sellers::NewLinkedSeller {
+                integrator_id: org.clone(),
+                mp_user_id: mp_user_base + 1 + n,
+                nickname: format!("TESTUSER{mp_user_base}{n}"),
+                email: None,
+                site: Site::Mlb,
+                live_mode: false,
+                label: None,
+            },
+        )
         .await
         .expect("insert seller");
+        if n == 0 {
+            first_seller = Some(linked.clone());
+        }
+        let seller = linked.id;
         let store = StoreId::new().into_string();
         stores::ActiveModel {
             id: Set(store.clone()),
@@ -315,37 +315,21 @@ pub async fn seed_integrator(
     }
     let seller = seller_ids[0].clone();
 
-    let credential = SellerCredentialId::new().into_string();
-    seller_credentials::ActiveModel {
-        id: Set(credential.clone()),
-        integrator_id: Set(org.clone()),
-        seller_id: Set(seller.clone()),
-        access_token: Set(seal(
-            "seller_credentials",
-            "access_token",
-            &credential,
-            "APP_USR-access",
-        )),
-        refresh_token: Set(Some(seal(
-            "seller_credentials",
-            "refresh_token",
-            &credential,
-            "TG-refresh",
-        ))),
-        expires_at: Set(now + Duration::days(180)),
-        scope: Set("offline_access read write".into()),
-        public_key: Set(Some("APP_USR-public".into())),
-        refresh_failures: Set(0),
-        next_refresh_at: Set(Some(now + Duration::days(150))),
-        last_refreshed_at: Set(None),
-        last_refresh_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        refresh_lease_until: Set(None),
-    }
-    .insert(db)
+    let credential = crate::linked_sellers::store_grant(
+        db,
+        keyring,
+        first_seller.as_ref().expect("two sellers"),
+        crate::linked_sellers::Grant {
+            access_token: &"APP_USR-access".into(),
+            refresh_token: Some(&"TG-refresh".into()),
+            expires_in: Some(180 * 86_400),
+            scope: "offline_access read write",
+            public_key: Some("APP_USR-public"),
+        },
+    )
     .await
-    .expect("insert credentials");
+    .expect("insert credentials")
+    .id;
 
     let link = OnboardingLinkId::new().into_string();
     onboarding_links::ActiveModel {

@@ -16,13 +16,14 @@ use chrono::Utc;
 use platform_core::accounts::{self, MpApplication, NewIntegrator};
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::config::{RawSettings, Settings};
-use platform_core::crypto::{Aad, Keyring, MasterKey};
+use platform_core::crypto::{Keyring, MasterKey};
 use platform_core::db::Db;
-use platform_core::entities::{seller_credentials, sellers, terminals};
-use platform_core::id::{IntegratorId, SellerCredentialId, SellerId, TerminalId};
+use platform_core::entities::terminals;
+use platform_core::id::{IntegratorId, TerminalId};
+use platform_core::linked_sellers;
 use platform_core::sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
 use platform_core::secret::SecretString;
-use platform_core::states::{KeyMode, LinkStatus, OperatingMode, ScopeKind, Site};
+use platform_core::states::{KeyMode, OperatingMode, ScopeKind, Site};
 use platform_core::tenancy::Scope;
 use serde_json::{Value, json};
 
@@ -348,58 +349,37 @@ impl Stack {
                 .error_for_status()?
                 .json()
                 .await?;
-            let seller_id = SellerId::new().into_string();
-            sellers::Entity::insert(sellers::ActiveModel {
-                id: Set(seller_id.clone()),
-                integrator_id: Set(integrator.id.clone()),
-                mp_user_id: Set(seller["user_id"].as_i64().context("user_id")?),
-                nickname: Set(seller["nickname"].as_str().unwrap_or("seller").to_owned()),
-                email: Set(None),
-                site_id: Set(Site::Mlb),
-                live_mode: Set(false),
-                link_status: Set(LinkStatus::Linked),
-                label: Set(None),
-                linked_at: Set(Some(now)),
-                unlinked_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            })
-            .exec(&self.db)
+            let linked = linked_sellers::insert(
+                &self.db,
+                linked_sellers::NewLinkedSeller {
+                    integrator_id: integrator.id.clone(),
+                    mp_user_id: seller["user_id"].as_i64().context("user_id")?,
+                    nickname: seller["nickname"].as_str().unwrap_or("seller").to_owned(),
+                    email: None,
+                    site: Site::Mlb,
+                    live_mode: false,
+                    label: None,
+                },
+            )
             .await?;
-            let cred = SellerCredentialId::new().into_string();
-            seller_credentials::Entity::insert(seller_credentials::ActiveModel {
-                id: Set(cred.clone()),
-                integrator_id: Set(integrator.id.clone()),
-                seller_id: Set(seller_id.clone()),
-                access_token: Set(keyring.seal(
-                    &seller["access_token"]
-                        .as_str()
-                        .context("access_token")?
-                        .into(),
-                    Aad::new("seller_credentials", "access_token", &cred),
-                )),
-                refresh_token: Set(Some(
-                    keyring.seal(
-                        &seller["refresh_token"]
-                            .as_str()
-                            .context("refresh_token")?
-                            .into(),
-                        Aad::new("seller_credentials", "refresh_token", &cred),
-                    ),
-                )),
-                expires_at: Set(now + chrono::Duration::days(180)),
-                scope: Set("offline_access read write".into()),
-                public_key: Set(None),
-                refresh_failures: Set(0),
-                next_refresh_at: Set(Some(now + chrono::Duration::days(150))),
-                last_refreshed_at: Set(None),
-                last_refresh_error: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-                refresh_lease_until: Set(None),
-            })
-            .exec(&self.db)
+            let grant = |field: &str| -> anyhow::Result<SecretString> {
+                Ok(seller[field].as_str().context("token")?.into())
+            };
+            let (access, refresh) = (grant("access_token")?, grant("refresh_token")?);
+            linked_sellers::store_grant(
+                &self.db,
+                keyring,
+                &linked,
+                linked_sellers::Grant {
+                    access_token: &access,
+                    refresh_token: Some(&refresh),
+                    expires_in: Some(180 * 86_400),
+                    scope: "offline_access read write",
+                    public_key: None,
+                },
+            )
             .await?;
+            let seller_id = linked.id;
             for t in seller["terminals"].as_array().context("terminals")? {
                 let id = TerminalId::new().into_string();
                 terminal_rows.push(terminals::ActiveModel {

@@ -11,12 +11,12 @@ use mp_sandbox::{SandboxConfig, SandboxHandle};
 use platform_core::accounts::{self, MpApplication, NewIntegrator};
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::config::{RawSettings, Settings};
-use platform_core::crypto::{Aad, Keyring};
-use platform_core::entities::{seller_credentials, sellers, terminals};
-use platform_core::id::{IntegratorId, SellerCredentialId, SellerId, TerminalId};
+use platform_core::crypto::Keyring;
+use platform_core::entities::terminals;
+use platform_core::id::{IntegratorId, TerminalId};
 use platform_core::sea_orm::{ActiveModelTrait, Set};
 use platform_core::secret::SecretString;
-use platform_core::states::{KeyMode, LinkStatus, OperatingMode, ScopeKind, Site};
+use platform_core::states::{KeyMode, OperatingMode, ScopeKind, Site};
 use platform_core::tenancy::Scope;
 use platform_core::testing::{TestDb, test_keyring};
 use platform_queue::{Backend, Queue, QueueConfig};
@@ -204,52 +204,35 @@ pub async fn link_seller(
     seller: &Value,
 ) -> (String, String, String) {
     let now = Utc::now();
-    let seller_id = SellerId::new().into_string();
-    sellers::ActiveModel {
-        id: Set(seller_id.clone()),
-        integrator_id: Set(integrator_id.to_owned()),
-        mp_user_id: Set(seller["user_id"].as_i64().unwrap()),
-        nickname: Set(seller["nickname"].as_str().unwrap().to_owned()),
-        email: Set(None),
-        site_id: Set(Site::Mlb),
-        live_mode: Set(false),
-        link_status: Set(LinkStatus::Linked),
-        label: Set(None),
-        linked_at: Set(Some(now)),
-        unlinked_at: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
+    let linked = platform_core::linked_sellers::insert(
+        db,
+        platform_core::linked_sellers::NewLinkedSeller {
+            integrator_id: integrator_id.to_owned(),
+            mp_user_id: seller["user_id"].as_i64().unwrap(),
+            nickname: seller["nickname"].as_str().unwrap().to_owned(),
+            email: None,
+            site: Site::Mlb,
+            live_mode: false,
+            label: None,
+        },
+    )
     .await
     .unwrap();
-    let cred = SellerCredentialId::new().into_string();
-    seller_credentials::ActiveModel {
-        id: Set(cred.clone()),
-        integrator_id: Set(integrator_id.to_owned()),
-        seller_id: Set(seller_id.clone()),
-        access_token: Set(keyring.seal(
-            &seller["access_token"].as_str().unwrap().into(),
-            Aad::new("seller_credentials", "access_token", &cred),
-        )),
-        refresh_token: Set(Some(keyring.seal(
-            &seller["refresh_token"].as_str().unwrap().into(),
-            Aad::new("seller_credentials", "refresh_token", &cred),
-        ))),
-        expires_at: Set(now + chrono::Duration::days(180)),
-        scope: Set("offline_access read write".into()),
-        public_key: Set(None),
-        refresh_failures: Set(0),
-        next_refresh_at: Set(Some(now + chrono::Duration::days(150))),
-        last_refreshed_at: Set(None),
-        last_refresh_error: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        refresh_lease_until: Set(None),
-    }
-    .insert(db)
+    platform_core::linked_sellers::store_grant(
+        db,
+        keyring,
+        &linked,
+        platform_core::linked_sellers::Grant {
+            access_token: &seller["access_token"].as_str().unwrap().into(),
+            refresh_token: Some(&seller["refresh_token"].as_str().unwrap().into()),
+            expires_in: Some(180 * 86_400),
+            scope: "offline_access read write",
+            public_key: None,
+        },
+    )
     .await
     .unwrap();
+    let seller_id = linked.id;
     let device_id = seller["terminals"][0]["id"].as_str().unwrap().to_owned();
     let terminal_id = TerminalId::new().into_string();
     terminals::ActiveModel {

@@ -1,6 +1,5 @@
 //! Shared test plumbing: a sandbox on port 0, a JSON client, a webhook
 //! receiver that records what it gets, and bounded waits (no sleeping for time).
-#![allow(dead_code)]
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use hmac::{Hmac, KeyInit, Mac};

@@ -4,8 +4,6 @@
 //! the real server at 127.0.0.1:6379 (or `PUENTE_TEST_REDIS_URL`), each under its own
 //! random key prefix, deleted when the harness drops, even after a panic.
 
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use platform_queue::{Backend, Queue, QueueConfig};
@@ -48,10 +46,6 @@ impl Harness {
             visibility_timeout: Duration::from_secs(30),
             max_deliveries: 5,
         }
-    }
-
-    pub fn is_redis(&self) -> bool {
-        self.kind == Kind::Redis
     }
 
     pub fn with(mut self, visibility_timeout: Duration, max_deliveries: u32) -> Self {

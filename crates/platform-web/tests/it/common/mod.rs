@@ -1,8 +1,6 @@
 //! A real Puente web server per test: its own database (SQLite file or
 //! PostgreSQL schema), its own in-process queue, a random port.
 
-#![allow(dead_code)]
-
 pub mod conformance;
 
 use std::sync::Arc;

@@ -1,8 +1,6 @@
 //! The whole chain in one test: the Mercado Pago sandbox, a Puente web
 //! server, and a worker, on a per-test database and queue.
 
-#![allow(dead_code)]
-
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -14,11 +14,13 @@
 
 use std::future::Future;
 
+use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
 use platform_core::idempotency::{self, Claim};
 use serde_json::Value;
 
+use crate::api::auth::ApiCaller;
 use crate::state::AppState;
 
 /// Whose key it is and what request it was given with.
@@ -31,6 +33,18 @@ pub struct Keyed<'a> {
     /// The request the key was first used with
     /// (`idempotency::request_fingerprint`); another one is refused.
     pub fingerprint: String,
+}
+
+impl<'a> Keyed<'a> {
+    /// An API request's key: the caller's integrator, `principal` within
+    /// it, and the request's method, path and raw body.
+    pub fn api(caller: &'a ApiCaller, principal: String, req: &HttpRequest, body: &[u8]) -> Self {
+        Keyed {
+            integrator_id: caller.scope.integrator_id().as_str(),
+            principal,
+            fingerprint: idempotency::request_fingerprint(req.method().as_str(), req.path(), body),
+        }
+    }
 }
 
 /// What differs between surfaces.

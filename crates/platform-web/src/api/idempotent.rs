@@ -7,7 +7,6 @@ use std::future::Future;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use platform_core::CoreError;
-use platform_core::idempotency::request_fingerprint;
 use serde_json::Value;
 
 use super::auth::ApiCaller;
@@ -69,11 +68,7 @@ where
             )
         })?),
     };
-    let owner = Keyed {
-        integrator_id: caller.scope.integrator_id().as_str(),
-        principal: caller.key_id().to_owned(),
-        fingerprint: request_fingerprint(req.method().as_str(), req.path(), body),
-    };
+    let owner = Keyed::api(caller, caller.key_id().to_owned(), req, body);
     match idempotency::run(state, owner, &Native, key, work).await? {
         Outcome::Fresh(status, json) => Ok(HttpResponse::build(status).json(json)),
         Outcome::Replay(status, body) => Ok(HttpResponse::build(status)

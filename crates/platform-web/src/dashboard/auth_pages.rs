@@ -245,7 +245,9 @@ pub async fn signup(
     } else if form.password != form.password2 {
         errors.push("password2", "signup.password_mismatch");
     }
-    if errors.is_empty() && state.signup_limiter.empty_for(&network).is_some() {
+    // The slot is taken before the account is made, so sign-ups sent at
+    // once cannot pass the limit together.
+    if errors.is_empty() && state.signup_limiter.check(&network).is_err() {
         form_error = Some("signup.too_many");
         status = actix_web::http::StatusCode::TOO_MANY_REQUESTS;
     } else if errors.is_empty() {
@@ -264,7 +266,6 @@ pub async fn signup(
         .await;
         match created {
             Ok((org, user)) => {
-                let _ = state.signup_limiter.check(&network);
                 let ip = sess::client_ip(&req);
                 audit::record(
                     &state.db,

@@ -112,24 +112,28 @@ impl Running {
     }
 }
 
-fn get(url: &str) -> (u16, serde_json::Value) {
+/// A GET's status and body text, from a plain thread.
+fn get_raw(url: &str) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let res = reqwest::get(url).await.unwrap();
-        let status = res.status().as_u16();
-        (status, res.json().await.unwrap_or(serde_json::Value::Null))
+        (res.status().as_u16(), res.text().await.unwrap())
     })
 }
 
+fn get(url: &str) -> (u16, serde_json::Value) {
+    let (status, text) = get_raw(url);
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 fn get_text(url: &str) -> String {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async { reqwest::get(url).await.unwrap().text().await.unwrap() })
+    get_raw(url).1
 }
 
 #[test]

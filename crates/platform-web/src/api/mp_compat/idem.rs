@@ -9,7 +9,6 @@ use std::future::Future;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
-use platform_core::idempotency::request_fingerprint;
 use serde_json::Value;
 
 use super::error::{MpError, Shape};
@@ -93,11 +92,8 @@ impl Surface for Mp {
 // another route is another request, not a reuse.
 fn owner<'a>(caller: &'a ApiCaller, req: &HttpRequest, body: &[u8]) -> Keyed<'a> {
     let operation = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
-    Keyed {
-        integrator_id: caller.scope.integrator_id().as_str(),
-        principal: format!("mp:{}:{} {operation}", caller.key_id(), req.method()),
-        fingerprint: request_fingerprint(req.method().as_str(), req.path(), body),
-    }
+    let principal = format!("mp:{}:{} {operation}", caller.key_id(), req.method());
+    Keyed::api(caller, principal, req, body)
 }
 
 /// Runs `work` once per (API key, operation, idempotency key, request).

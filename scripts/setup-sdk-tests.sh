@@ -14,6 +14,14 @@ else
   echo "npm mercadopago@$have_node already installed"
 fi
 
+# A fresh Debian machine may lack pip (the Python SDK, schemathesis).
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "installing python3-pip"
+  as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-pip >/dev/null
+fi
+
 req="$root/sdk-tests/python/requirements.txt"
 if python3 - "$req" <<'PY'
 import sys

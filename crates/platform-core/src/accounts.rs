@@ -1,6 +1,7 @@
 //! Integrator accounts and their dashboard users.
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Invalid};
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -48,7 +49,7 @@ pub fn normalize_email(email: &str) -> Result<String, CoreError> {
         && !email.contains(char::is_whitespace);
     if !valid {
         return Err(CoreError::invalid(
-            "invalid_email",
+            Invalid::Email,
             "enter a valid e-mail address",
         ));
     }
@@ -64,14 +65,14 @@ pub async fn create_integrator(
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 120 {
         return Err(CoreError::invalid(
-            "invalid_name",
+            Invalid::Name,
             "the name must be 1–120 characters",
         ));
     }
     let email = normalize_email(&new.owner_email)?;
     if new.owner_password.expose_secret().chars().count() < MIN_PASSWORD_LEN {
         return Err(CoreError::invalid(
-            "weak_password",
+            Invalid::WeakPassword,
             format!("the password must have at least {MIN_PASSWORD_LEN} characters"),
         ));
     }
@@ -89,7 +90,7 @@ pub async fn create_integrator(
         > 0
     {
         return Err(CoreError::conflict(
-            "email_taken",
+            Conflict::EmailTaken,
             "an account with this e-mail already exists",
         ));
     }
@@ -146,7 +147,7 @@ pub async fn set_sponsor(
     let sponsor = sponsor_id.trim();
     if sponsor.is_empty() || sponsor.len() > 20 || !sponsor.bytes().all(|b| b.is_ascii_digit()) {
         return Err(CoreError::invalid(
-            "invalid_sponsor_id",
+            Invalid::SponsorId,
             "the sponsor id is a Mercado Pago user id: up to 20 digits",
         ));
     }

@@ -7,6 +7,7 @@
 //! authentication stays cheap on every request.
 
 use crate::db::BeginWrite;
+use crate::error::{Forbidden, Invalid};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
@@ -73,14 +74,14 @@ pub async fn create(
 ) -> Result<(api_keys::Model, SecretString), CoreError> {
     if !scope.is_integrator_wide() {
         return Err(CoreError::Forbidden {
-            code: "insufficient_scope",
+            reason: Forbidden::InsufficientScope,
             message: "only integrator-wide keys can create API keys".into(),
         });
     }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 80 {
         return Err(CoreError::invalid(
-            "invalid_name",
+            Invalid::Name,
             "the key name must be 1–80 characters",
         ));
     }
@@ -88,7 +89,7 @@ pub async fn create(
         && exp <= Utc::now()
     {
         return Err(CoreError::invalid(
-            "invalid_expiry",
+            Invalid::Expiry,
             "expires_at must be in the future",
         ));
     }
@@ -137,7 +138,7 @@ async fn resolve_target(
     let need = |what: &'static str| {
         target.ok_or_else(|| {
             CoreError::invalid(
-                "missing_scope_target",
+                Invalid::MissingScopeTarget,
                 format!("a {what}-scoped key needs the {what} id"),
             )
         })
@@ -146,7 +147,7 @@ async fn resolve_target(
         ScopeKind::Integrator => {
             if target.is_some() {
                 return Err(CoreError::invalid(
-                    "unexpected_scope_target",
+                    Invalid::UnexpectedScopeTarget,
                     "an integrator-wide key takes no target id",
                 ));
             }
@@ -281,7 +282,7 @@ pub async fn revoke(
 ) -> Result<api_keys::Model, CoreError> {
     if !scope.is_integrator_wide() {
         return Err(CoreError::Forbidden {
-            code: "insufficient_scope",
+            reason: Forbidden::InsufficientScope,
             message: "only integrator-wide keys can revoke API keys".into(),
         });
     }

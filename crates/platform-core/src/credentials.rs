@@ -14,6 +14,7 @@
 //! the integrator (event `seller.needs_reconnect`).
 
 use crate::db::BeginWrite;
+use crate::error::Conflict;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
@@ -103,7 +104,7 @@ async fn load(
         .await?
         .ok_or_else(|| {
             CoreError::conflict(
-                "seller_not_linked",
+                Conflict::SellerNotLinked,
                 format!("seller {seller_id} has no credentials; link it again"),
             )
         })?;
@@ -120,7 +121,7 @@ pub async fn access_token(
     let (seller, cred) = load(db, seller_id).await?;
     if seller.link_status != LinkStatus::Linked {
         return Err(CoreError::conflict(
-            "seller_not_linked",
+            Conflict::SellerNotLinked,
             format!(
                 "seller {} is {}; it must be linked again",
                 seller.id, seller.link_status
@@ -228,7 +229,7 @@ async fn acquire_lease(
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(CoreError::conflict(
-                "refresh_in_progress",
+                Conflict::RefreshInProgress,
                 "another process is refreshing this seller's token",
             ));
         }
@@ -294,7 +295,7 @@ async fn refresh_holding_lease(
         .ok_or(CoreError::NotFound { kind: "integrator" })?;
     let Some(app) = integrator_app::credentials(keyring, &integrator)? else {
         return Err(CoreError::conflict(
-            "application_not_configured",
+            Conflict::ApplicationNotConfigured,
             "the integrator's Mercado Pago application is not configured",
         ));
     };
@@ -336,8 +337,7 @@ async fn refresh_holding_lease(
             }))
         }
         Err(err) => {
-            let revoked = matches!(&err, MpError::Api { code: Some(c), .. } if c == "invalid_grant")
-                || matches!(&err, MpError::Unauthorized { .. });
+            let revoked = err.is_invalid_grant() || matches!(&err, MpError::Unauthorized { .. });
             let failures = cred.refresh_failures + 1;
             if revoked || failures >= policy.max_failures {
                 let deliveries = mark_needs_reconnect(db, &seller, &err.to_string()).await?;

@@ -9,6 +9,7 @@
 //! secret, an onboarding URL). A claim whose holder died is taken over after a while, so a
 //! crash mid-request does not block the key forever.
 
+use crate::error::{Conflict, Invalid};
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, Utc};
@@ -57,7 +58,7 @@ pub fn request_fingerprint(method: &str, path: &str, body: &[u8]) -> String {
 pub fn validate_key(key: &str) -> Result<(), CoreError> {
     if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(CoreError::Invalid {
-            code: "invalid_idempotency_key",
+            reason: Invalid::IdempotencyKey,
             message: format!("Idempotency-Key must be 1–{MAX_KEY_LEN} visible ASCII characters"),
         });
     }
@@ -117,7 +118,7 @@ pub async fn claim(
             }
             Some(rec) if rec.request_hash != fingerprint => {
                 return Err(CoreError::Invalid {
-                    code: "idempotency_key_reused",
+                    reason: Invalid::IdempotencyKeyReused,
                     message: "this Idempotency-Key was already used with a different request; use a new key".into(),
                 });
             }
@@ -155,7 +156,7 @@ pub async fn claim(
                 IdempotencyStatus::InProgress => {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(CoreError::conflict(
-                            "idempotency_request_in_progress",
+                            Conflict::IdempotencyRequestInProgress,
                             "a request with this Idempotency-Key is still being processed; retry shortly",
                         ));
                     }

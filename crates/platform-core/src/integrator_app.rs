@@ -36,11 +36,26 @@ pub struct AppSettingsUpdate {
     pub sponsor_id: String,
 }
 
-/// A form field that failed validation, with a message key for the page.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why the application settings were not saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingsProblem {
+    ClientIdInvalid,
+    SecretInvalid,
+    ClientSecretRequired,
+    SponsorIdInvalid,
+    /// Another integrator has linked this Mercado Pago application.
+    ClientIdTaken,
+    /// Mercado Pago refused the client id / secret pair.
+    ClientCredentialsRejected,
+    /// Mercado Pago could not be asked; nothing is saved.
+    UpstreamUnavailable,
+}
+
+/// A form field that failed validation, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
-    pub code: &'static str,
+    pub problem: SettingsProblem,
 }
 
 pub async fn view(db: &impl ConnectionTrait, scope: &Scope) -> Result<AppSettingsView, CoreError> {
@@ -72,17 +87,17 @@ pub fn validate(update: &AppSettingsUpdate, had_client_secret: bool) -> Vec<Fiel
     if !digits(update.client_id.trim(), 32) {
         errors.push(FieldError {
             field: "client_id",
-            code: "client_id_invalid",
+            problem: SettingsProblem::ClientIdInvalid,
         });
     }
     match &update.client_secret {
         Some(s) if !secret_ok(s) => errors.push(FieldError {
             field: "client_secret",
-            code: "secret_invalid",
+            problem: SettingsProblem::SecretInvalid,
         }),
         None if !had_client_secret => errors.push(FieldError {
             field: "client_secret",
-            code: "client_secret_required",
+            problem: SettingsProblem::ClientSecretRequired,
         }),
         _ => {}
     }
@@ -91,14 +106,14 @@ pub fn validate(update: &AppSettingsUpdate, had_client_secret: bool) -> Vec<Fiel
     {
         errors.push(FieldError {
             field: "webhook_secret",
-            code: "secret_invalid",
+            problem: SettingsProblem::SecretInvalid,
         });
     }
     let sponsor = update.sponsor_id.trim();
     if !sponsor.is_empty() && !digits(sponsor, 20) {
         errors.push(FieldError {
             field: "sponsor_id",
-            code: "sponsor_id_invalid",
+            problem: SettingsProblem::SponsorIdInvalid,
         });
     }
     errors
@@ -131,8 +146,8 @@ pub async fn prove(mp: &MpClient, app: &AppCredentials) -> AppProof {
     }
 }
 
-fn field(field: &'static str, code: &'static str) -> Vec<FieldError> {
-    vec![FieldError { field, code }]
+fn field(field: &'static str, problem: SettingsProblem) -> Vec<FieldError> {
+    vec![FieldError { field, problem }]
 }
 
 /// Validates, checks that no other integrator has the client id, proves
@@ -164,7 +179,7 @@ pub async fn update(
         .await?
         > 0;
     if taken {
-        return Ok(Err(field("client_id", "client_id_taken")));
+        return Ok(Err(field("client_id", SettingsProblem::ClientIdTaken)));
     }
     let client_secret = match &update.client_secret {
         Some(s) => s.clone(),
@@ -173,7 +188,12 @@ pub async fn update(
                 sealed,
                 Aad::new("integrators", "mp_client_secret", &current.id),
             )?,
-            None => return Ok(Err(field("client_secret", "client_secret_required"))),
+            None => {
+                return Ok(Err(field(
+                    "client_secret",
+                    SettingsProblem::ClientSecretRequired,
+                )));
+            }
         },
     };
     let app = AppCredentials {
@@ -182,8 +202,18 @@ pub async fn update(
     };
     match prove(mp, &app).await {
         AppProof::Valid => {}
-        AppProof::Rejected => return Ok(Err(field("client_id", "client_credentials_rejected"))),
-        AppProof::Unreachable => return Ok(Err(field("client_id", "upstream_unavailable"))),
+        AppProof::Rejected => {
+            return Ok(Err(field(
+                "client_id",
+                SettingsProblem::ClientCredentialsRejected,
+            )));
+        }
+        AppProof::Unreachable => {
+            return Ok(Err(field(
+                "client_id",
+                SettingsProblem::UpstreamUnavailable,
+            )));
+        }
     }
     let id = current.id.clone();
     let mut changed = vec!["client_id", "sponsor_id"];
@@ -209,7 +239,7 @@ pub async fn update(
         Ok(_) => {}
         // Another integrator saved the same client id meanwhile (the unique index).
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            return Ok(Err(field("client_id", "client_id_taken")));
+            return Ok(Err(field("client_id", SettingsProblem::ClientIdTaken)));
         }
         Err(e) => return Err(e.into()),
     }
@@ -265,6 +295,6 @@ mod tests {
         let fields: Vec<_> = e.iter().map(|e| e.field).collect();
         assert_eq!(fields, vec!["client_id", "client_secret", "sponsor_id"]);
         let e = validate(&upd("1", Some("has space inside"), ""), true);
-        assert_eq!(e[0].code, "secret_invalid");
+        assert_eq!(e[0].problem, SettingsProblem::SecretInvalid);
     }
 }

@@ -12,6 +12,7 @@
 //!    before the commit leaves no trace but the spent state.
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Invalid};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -127,15 +128,15 @@ pub struct NewLink {
     pub seller_id: Option<String>,
 }
 
-/// Validates a link form; returns (field, message code) pairs.
-pub fn validate_link(new: &NewLink) -> Vec<(&'static str, &'static str)> {
+/// Validates a link form; returns every rule it breaks (each names its field).
+pub fn validate_link(new: &NewLink) -> Vec<Invalid> {
     let mut errors = Vec::new();
     let label = new.label.trim();
     if label.chars().count() > MAX_LABEL_CHARS || label.chars().any(char::is_control) {
-        errors.push(("label", "label_invalid"));
+        errors.push(Invalid::LinkLabel);
     }
     if !LINK_TTL_CHOICES.contains(&new.ttl_hours) {
-        errors.push(("ttl_hours", "ttl_invalid"));
+        errors.push(Invalid::LinkTtl);
     }
     errors
 }
@@ -148,8 +149,8 @@ pub async fn create_link(
     new: NewLink,
     completion: Option<&Completion<'_, (onboarding_links::Model, SecretString)>>,
 ) -> Result<(onboarding_links::Model, SecretString), CoreError> {
-    if let Some((_, code)) = validate_link(&new).first() {
-        return Err(CoreError::invalid(code, "invalid onboarding link"));
+    if let Some(reason) = validate_link(&new).first() {
+        return Err(CoreError::invalid(*reason, "invalid onboarding link"));
     }
     let seller = match &new.seller_id {
         Some(id) => Some(scope.find::<sellers::Entity>(db, id).await?),
@@ -222,7 +223,10 @@ pub async fn revoke_link(
 ) -> Result<(), CoreError> {
     let link = scope.find::<onboarding_links::Entity>(db, link_id).await?;
     if link.status != OnboardingLinkStatus::Open {
-        return Err(CoreError::conflict("link_not_open", "the link is not open"));
+        return Err(CoreError::conflict(
+            Conflict::LinkNotOpen,
+            "the link is not open",
+        ));
     }
     let txn = db.begin_write().await?;
     let mut row = link.clone().into_active_model();

@@ -6,6 +6,7 @@
 //! the current one, as at Mercado Pago.
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Invalid};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -60,7 +61,7 @@ pub async fn create(
     let title = new.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 100 {
         return Err(CoreError::invalid(
-            "invalid_title",
+            Invalid::Title,
             "title must be 1–100 characters",
         ));
     }
@@ -69,13 +70,13 @@ pub async fn create(
         && !(min..=max).contains(&new.total_amount)
     {
         return Err(CoreError::invalid(
-            "amount_out_of_range",
+            Invalid::AmountOutOfRange,
             format!("total_amount must be between {min} and {max} minor units"),
         ));
     }
     if new.total_amount <= 0 {
         return Err(CoreError::invalid(
-            "amount_out_of_range",
+            Invalid::AmountOutOfRange,
             "total_amount must be positive",
         ));
     }
@@ -87,20 +88,20 @@ pub async fn create(
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
         return Err(CoreError::invalid(
-            "invalid_external_reference",
+            Invalid::ExternalReference,
             "external_reference: up to 64 of A–Z, a–z, 0–9, - and _",
         ));
     }
     let minutes = new.expires_in_minutes.unwrap_or(30);
     if !(1..=1440).contains(&minutes) {
         return Err(CoreError::invalid(
-            "invalid_expiry",
+            Invalid::Expiry,
             "expires_in_minutes must be between 1 and 1440",
         ));
     }
     let external_store = store.external_id.clone().ok_or_else(|| {
         CoreError::conflict(
-            "store_without_external_id",
+            Conflict::StoreWithoutExternalId,
             "the POS's store has no external id at Mercado Pago",
         )
     })?;
@@ -109,7 +110,7 @@ pub async fn create(
         .await?
         .ok_or(CoreError::NotFound { kind: "integrator" })?;
     let amount = Amount::from_cents(new.total_amount)
-        .map_err(|e| CoreError::invalid("amount_out_of_range", e.to_string()))?;
+        .map_err(|e| CoreError::invalid(Invalid::AmountOutOfRange, e.to_string()))?;
     let expires_at = Utc::now() + Duration::minutes(minutes);
     let request = QrOrderRequest {
         external_reference: reference.clone(),

@@ -7,6 +7,7 @@
 //! its payment (`/v1/payments/{id}/refunds`, §2.7).
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Invalid};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -55,7 +56,7 @@ pub async fn create(
     let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
     if intent.status != IntentStatus::Processed {
         return Err(CoreError::conflict(
-            "intent_not_refundable",
+            Conflict::IntentNotRefundable,
             format!(
                 "the payment intent is {}; only processed intents can be refunded",
                 intent.status
@@ -76,7 +77,7 @@ pub async fn create(
         })?;
     if intent.status != IntentStatus::Processed {
         return Err(CoreError::conflict(
-            "intent_not_refundable",
+            Conflict::IntentNotRefundable,
             format!(
                 "the payment intent is {}; only processed intents can be refunded",
                 intent.status
@@ -87,7 +88,7 @@ pub async fn create(
     let amount = amount.unwrap_or(left);
     if amount <= 0 || amount > left {
         return Err(CoreError::invalid(
-            "invalid_refund_amount",
+            Invalid::RefundAmount,
             format!("the refund must be between 1 and {left} (minor units still refundable)"),
         ));
     }

@@ -46,8 +46,55 @@ pub struct Ctx<'a> {
     pub mp: &'a MpClient,
 }
 
-/// Field-level problems found before asking Mercado Pago: (field, code).
-pub type FieldErrors = Vec<(&'static str, &'static str)>;
+/// A local rule a registry form field breaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldRule {
+    /// Required, at most 100 characters.
+    Required100,
+    TooLong60,
+    TooLong200,
+    LatitudeInvalid,
+    LongitudeInvalid,
+    NumberInvalid,
+    /// A terminal can be set to PDV or STANDALONE only.
+    ModeInvalid,
+}
+
+impl FieldRule {
+    /// The stable code the API reports for the rule.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Required100 => "required_100",
+            Self::TooLong60 => "too_long_60",
+            Self::TooLong200 => "too_long_200",
+            Self::LatitudeInvalid => "latitude_invalid",
+            Self::LongitudeInvalid => "longitude_invalid",
+            Self::NumberInvalid => "number_invalid",
+            Self::ModeInvalid => "mode_invalid",
+        }
+    }
+}
+
+/// One field that breaks a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldProblem {
+    pub field: &'static str,
+    pub rule: FieldRule,
+}
+
+/// Field-level problems found before asking Mercado Pago.
+pub type FieldErrors = Vec<FieldProblem>;
+
+fn problem(field: &'static str, rule: FieldRule) -> FieldProblem {
+    FieldProblem { field, rule }
+}
+
+/// A point of sale form, checked.
+struct PosFields {
+    name: String,
+    external_id: Option<String>,
+    category: Option<u32>,
+}
 
 fn opt(s: &str) -> Option<String> {
     let t = s.trim();
@@ -67,10 +114,10 @@ pub fn check_store(f: &StoreForm) -> Result<mp::StoreRequest, FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.push(("name", "required_100"));
+        errors.push(problem("name", FieldRule::Required100));
     }
     if f.external_id.trim().chars().count() > 60 {
-        errors.push(("external_id", "too_long_60"));
+        errors.push(problem("external_id", FieldRule::TooLong60));
     }
     for (field, v) in [
         ("street_name", &f.street_name),
@@ -79,19 +126,19 @@ pub fn check_store(f: &StoreForm) -> Result<mp::StoreRequest, FieldErrors> {
         ("state_name", &f.state_name),
     ] {
         if v.trim().is_empty() || v.trim().chars().count() > 100 {
-            errors.push((field, "required_100"));
+            errors.push(problem(field, FieldRule::Required100));
         }
     }
     let lat = coordinate(&f.latitude, 90.0);
     let lng = coordinate(&f.longitude, 180.0);
     if lat.is_none() {
-        errors.push(("latitude", "latitude_invalid"));
+        errors.push(problem("latitude", FieldRule::LatitudeInvalid));
     }
     if lng.is_none() {
-        errors.push(("longitude", "longitude_invalid"));
+        errors.push(problem("longitude", FieldRule::LongitudeInvalid));
     }
     if f.reference.chars().count() > 200 {
-        errors.push(("reference", "too_long_200"));
+        errors.push(problem("reference", FieldRule::TooLong200));
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -113,22 +160,22 @@ pub fn check_store(f: &StoreForm) -> Result<mp::StoreRequest, FieldErrors> {
     })
 }
 
-pub fn check_pos(f: &PosForm) -> Result<(String, Option<String>, Option<u32>), FieldErrors> {
+fn check_pos(f: &PosForm) -> Result<PosFields, FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        errors.push(("name", "required_100"));
+        errors.push(problem("name", FieldRule::Required100));
     }
     let ext = f.external_id.trim();
     if ext.is_empty() || ext.chars().count() > 100 {
-        errors.push(("external_id", "required_100"));
+        errors.push(problem("external_id", FieldRule::Required100));
     }
     let category = match f.category.trim() {
         "" => None,
         c => match c.parse::<u32>() {
             Ok(v) => Some(v),
             Err(_) => {
-                errors.push(("category", "number_invalid"));
+                errors.push(problem("category", FieldRule::NumberInvalid));
                 None
             }
         },
@@ -136,7 +183,11 @@ pub fn check_pos(f: &PosForm) -> Result<(String, Option<String>, Option<u32>), F
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok((name.to_owned(), opt(ext), category))
+    Ok(PosFields {
+        name: name.to_owned(),
+        external_id: opt(ext),
+        category,
+    })
 }
 
 /// Why a form was not saved.
@@ -266,7 +317,11 @@ pub async fn save_pos(
     actor: &Actor,
 ) -> Result<pos::Model, EditError> {
     let Ctx { db, keyring, mp } = ctx;
-    let (name, external_id, category) = check_pos(form).map_err(EditError::Fields)?;
+    let PosFields {
+        name,
+        external_id,
+        category,
+    } = check_pos(form).map_err(EditError::Fields)?;
     let access = seller_access(db, keyring, scope, &store.seller_id).await?;
     let store_mp = mp_numeric_id(&store.mp_store_id)?;
     let req = mp::PosRequest {
@@ -344,7 +399,12 @@ pub async fn set_terminal_mode(
     let wanted = match mode {
         OperatingMode::Pdv => MpMode::Pdv,
         OperatingMode::Standalone => MpMode::Standalone,
-        OperatingMode::Undefined => return Err(EditError::Fields(vec![("mode", "mode_invalid")])),
+        OperatingMode::Undefined => {
+            return Err(EditError::Fields(vec![problem(
+                "mode",
+                FieldRule::ModeInvalid,
+            )]));
+        }
     };
     let access = seller_access(db, keyring, scope, &terminal.seller_id).await?;
     let res = match api {

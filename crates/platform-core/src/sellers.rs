@@ -2,6 +2,7 @@
 //! `mp-connect` deauthorizations.
 
 use crate::db::BeginWrite;
+use crate::error::Conflict;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -122,7 +123,7 @@ pub async fn unlink(
     let seller = scope.find::<sellers::Entity>(db, seller_id).await?;
     if !seller.link_status.can_become(LinkStatus::Unlinked) {
         return Err(CoreError::conflict(
-            "already_unlinked",
+            Conflict::AlreadyUnlinked,
             "the seller is already unlinked",
         ));
     }

@@ -80,14 +80,14 @@ impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match e {
             CoreError::NotFound { kind } => ApiError::not_found(kind),
-            CoreError::Conflict { code, message } => {
-                ApiError::new(StatusCode::CONFLICT, code, message)
+            CoreError::Conflict { reason, message } => {
+                ApiError::new(StatusCode::CONFLICT, reason.code(), message)
             }
-            CoreError::Forbidden { code, message } => {
-                ApiError::new(StatusCode::FORBIDDEN, code, message)
+            CoreError::Forbidden { reason, message } => {
+                ApiError::new(StatusCode::FORBIDDEN, reason.code(), message)
             }
-            CoreError::Invalid { code, message } => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            CoreError::Invalid { reason, message } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, reason.code(), message)
             }
             CoreError::Upstream {
                 retryable: true,

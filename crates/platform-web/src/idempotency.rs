@@ -17,6 +17,7 @@ use std::future::Future;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
+use platform_core::error::{Conflict, Invalid};
 use platform_core::idempotency::{self, Claim};
 use serde_json::Value;
 
@@ -133,11 +134,11 @@ where
     .await
     .map_err(|e| match e {
         CoreError::Invalid {
-            code: "idempotency_key_reused",
+            reason: Invalid::IdempotencyKeyReused,
             ..
         } => surface.reused(),
         CoreError::Conflict {
-            code: "idempotency_request_in_progress",
+            reason: Conflict::IdempotencyRequestInProgress,
             ..
         } => surface.in_progress(),
         other => surface.core(other),

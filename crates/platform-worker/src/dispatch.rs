@@ -13,6 +13,7 @@ use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
 use platform_core::entities::{payment_intents, terminals};
+use platform_core::error::Conflict;
 use platform_core::intents::{self, Transition, UpstreamFacts};
 use platform_core::jobs;
 use platform_core::mercadopago::{
@@ -318,8 +319,8 @@ async fn create_upstream(
     match result {
         Ok(Ok((status, facts))) => record_created(ctx, intent, status, facts).await,
         Ok(Err(err)) => upstream_failed(ctx, intent, err).await,
-        Err(TokenTrouble::Core(e)) if matches!(e, CoreError::Conflict { code: "seller_not_linked", .. }) => {
-            fail(ctx, intent, "seller_not_linked", &e.to_string()).await
+        Err(TokenTrouble::Core(e)) if e.conflict_reason() == Some(&Conflict::SellerNotLinked) => {
+            fail(ctx, intent, Conflict::SellerNotLinked.code(), &e.to_string()).await
         }
         Err(TokenTrouble::Core(e)) => Err(e),
         Err(TokenTrouble::NeedsReconnect) => {
@@ -441,7 +442,7 @@ async fn upstream_failed(
         };
         return retry(ctx, intent, (code, &err.to_string()), floor, reach).await;
     }
-    if terminal_busy_upstream(&err) {
+    if err.is_terminal_busy() {
         // Puente holds no other open intent on this terminal, so what
         // occupies it upstream is on its way out (an order canceled a moment
         // ago, a charge finishing on the device): try again, a few times.
@@ -463,21 +464,6 @@ async fn upstream_failed(
 
 /// Attempts before an upstream "terminal busy" is final.
 const BUSY_TERMINAL_ATTEMPTS: i32 = 6;
-
-/// Mercado Pago's "this terminal already has a queued order/intent" (§2.3, §3.1).
-fn terminal_busy_upstream(err: &MpError) -> bool {
-    match err {
-        MpError::Api {
-            status: 409,
-            code,
-            message,
-        } => {
-            code.as_deref() == Some("already_queued_order_for_terminal")
-                || message.contains("queued payment intent")
-        }
-        _ => false,
-    }
-}
 
 /// Whether the last attempt's create may exist at Mercado Pago.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

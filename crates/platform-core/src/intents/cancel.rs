@@ -9,6 +9,7 @@
 //!   (`cancel_state = requested`), and Mercado Pago's answer to the worker
 //!   decides: canceled, accepted at the terminal (202), or refused.
 
+use crate::error::Conflict;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -100,7 +101,7 @@ pub async fn request_cancel(
         return Ok(Committed::new(outcome, Effects::none()));
     }
     Err(CoreError::conflict(
-        "concurrent_update",
+        Conflict::ConcurrentUpdate,
         "the payment intent is being changed concurrently; retry",
     ))
 }

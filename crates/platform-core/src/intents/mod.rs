@@ -19,6 +19,7 @@ pub use cancel::{
 };
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Invalid};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -51,8 +52,8 @@ pub struct NewIntent {
     pub installments_cost: Option<String>,
 }
 
-fn invalid(code: &'static str, message: impl Into<String>) -> CoreError {
-    CoreError::invalid(code, message)
+fn invalid(reason: Invalid, message: impl Into<String>) -> CoreError {
+    CoreError::invalid(reason, message)
 }
 
 /// Checks an intent against the rules Mercado Pago documents for the site,
@@ -61,7 +62,7 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
     if let Some((min, max)) = site.point_amount_limits() {
         if new.amount < min || new.amount > max {
             return Err(invalid(
-                "amount_out_of_range",
+                Invalid::AmountOutOfRange,
                 format!(
                     "amount must be between {} and {} (minor units of {}) for site {site}",
                     min,
@@ -71,13 +72,16 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
             ));
         }
     } else if new.amount <= 0 {
-        return Err(invalid("amount_out_of_range", "amount must be positive"));
+        return Err(invalid(
+            Invalid::AmountOutOfRange,
+            "amount must be positive",
+        ));
     }
     if let Some(d) = &new.description
         && d.chars().count() > MAX_DESCRIPTION
     {
         return Err(invalid(
-            "invalid_description",
+            Invalid::Description,
             format!("description is limited to {MAX_DESCRIPTION} characters"),
         ));
     }
@@ -89,7 +93,7 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
         return Err(invalid(
-            "invalid_external_reference",
+            Invalid::ExternalReference,
             format!(
                 "external_reference must be 1–{MAX_EXTERNAL_REFERENCE} characters of A–Z, a–z, 0–9, - and _"
             ),
@@ -100,7 +104,7 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
         Some("voucher_card") if site == crate::states::Site::Mlb => {}
         Some(other) => {
             return Err(invalid(
-                "invalid_payment_type",
+                Invalid::PaymentType,
                 format!(
                     "payment_type `{other}` is not available here (credit_card, debit_card; voucher_card in MLB)"
                 ),
@@ -111,20 +115,20 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
     if let Some(n) = new.installments {
         if !credit {
             return Err(invalid(
-                "invalid_installments",
+                Invalid::Installments,
                 "installments require payment_type credit_card",
             ));
         }
         if !(1..=72).contains(&n) {
             return Err(invalid(
-                "invalid_installments",
+                Invalid::Installments,
                 "installments must be between 1 and 72",
             ));
         }
         // MLB: each installment at least 5.00.
         if site == crate::states::Site::Mlb && new.amount / i64::from(n) < 500 {
             return Err(invalid(
-                "invalid_installments",
+                Invalid::Installments,
                 "each installment must be at least 5.00",
             ));
         }
@@ -134,7 +138,7 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
         Some("seller") | Some("buyer") if credit => {}
         Some(_) => {
             return Err(invalid(
-                "invalid_installments_cost",
+                Invalid::InstallmentsCost,
                 "installments_cost must be `seller` or `buyer`, with payment_type credit_card",
             ));
         }
@@ -173,7 +177,7 @@ pub async fn create(
         .ok_or(CoreError::NotFound { kind: "integrator" })?;
     if seller.link_status != LinkStatus::Linked {
         return Err(CoreError::conflict(
-            "seller_not_linked",
+            Conflict::SellerNotLinked,
             format!(
                 "seller {} is {}; it must be linked (reconnect it) before charging",
                 seller.id, seller.link_status
@@ -182,7 +186,7 @@ pub async fn create(
     }
     if terminal.operating_mode != OperatingMode::Pdv {
         return Err(CoreError::conflict(
-            "terminal_not_integrated",
+            Conflict::TerminalNotIntegrated,
             format!(
                 "terminal {} is in {} mode; switch it to PDV (and restart it) to charge from a POS",
                 terminal.id, terminal.operating_mode
@@ -270,16 +274,12 @@ async fn terminal_busy(db: &DatabaseConnection, terminal_id: &str) -> CoreError 
         .await
         .ok()
         .flatten();
-    CoreError::Conflict {
-        code: "terminal_busy",
-        message: match open {
-            Some(o) => format!(
-                "terminal {terminal_id} already has an open payment intent: {}",
-                o.id
-            ),
-            None => format!("terminal {terminal_id} already has an open payment intent"),
-        },
-    }
+    let open = open.map(|o| o.id);
+    let message = match &open {
+        Some(id) => format!("terminal {terminal_id} already has an open payment intent: {id}"),
+        None => format!("terminal {terminal_id} already has an open payment intent"),
+    };
+    CoreError::conflict(Conflict::TerminalBusy { open }, message)
 }
 
 async fn record_event(
@@ -426,7 +426,7 @@ pub async fn transition_from(
         }
     }
     Err(CoreError::conflict(
-        "concurrent_update",
+        Conflict::ConcurrentUpdate,
         "the payment intent is being changed concurrently; retry",
     ))
 }

@@ -84,6 +84,27 @@ impl MpError {
         }
     }
 
+    /// Mercado Pago's "this terminal already has a queued order/intent"
+    /// (§2.3, §3.1): the Orders code, or the classic API's message.
+    pub fn is_terminal_busy(&self) -> bool {
+        match self {
+            MpError::Api {
+                status: 409,
+                code,
+                message,
+            } => {
+                code.as_deref() == Some("already_queued_order_for_terminal")
+                    || message.contains("queued payment intent")
+            }
+            _ => false,
+        }
+    }
+
+    /// The OAuth grant (a refresh token, a code) is revoked, expired or used.
+    pub fn is_invalid_grant(&self) -> bool {
+        matches!(self, MpError::Api { code: Some(c), .. } if c == "invalid_grant")
+    }
+
     pub(crate) fn from_transport(e: reqwest::Error) -> Self {
         // Without the URL: keeps error strings short and query-free.
         let e = e.without_url();

@@ -16,6 +16,7 @@
 //! all attempts of the delivery, across cycles.
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Forbidden};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -458,7 +459,7 @@ fn require_integrator_wide(scope: &Scope) -> Result<(), CoreError> {
         Ok(())
     } else {
         Err(CoreError::Forbidden {
-            code: "insufficient_scope",
+            reason: Forbidden::InsufficientScope,
             message: "only integrator-wide keys can replay webhook deliveries".into(),
         })
     }
@@ -472,7 +473,7 @@ async fn enabled_endpoint(
     let ep = endpoints::get(db, scope, id).await?;
     if ep.status == EndpointStatus::Disabled {
         return Err(CoreError::conflict(
-            "endpoint_disabled",
+            Conflict::EndpointDisabled,
             "the endpoint is disabled; enable it before replaying",
         ));
     }
@@ -495,7 +496,7 @@ pub async fn replay(
     require_integrator_wide(scope)?;
     if d.status == DeliveryStatus::Pending {
         return Err(CoreError::conflict(
-            "delivery_pending",
+            Conflict::DeliveryPending,
             "the delivery is still being attempted; it can be replayed once it succeeded or died",
         ));
     }

@@ -4,6 +4,7 @@
 //! otherwise); a narrowed scope finds none, so their ids are "not found".
 
 use crate::db::BeginWrite;
+use crate::error::{Conflict, Forbidden, Invalid};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Url;
 use sea_orm::{
@@ -54,7 +55,7 @@ impl UrlRules {
 
     /// Checks a URL and returns it normalised.
     pub fn check(&self, raw: &str) -> Result<String, CoreError> {
-        let bad = |m: String| CoreError::invalid("invalid_url", m);
+        let bad = |m: String| CoreError::invalid(Invalid::Url, m);
         let raw = raw.trim();
         if raw.is_empty() {
             return Err(bad("url is required".into()));
@@ -83,7 +84,7 @@ impl UrlRules {
         }
         self.guard
             .check_url(&url)
-            .map_err(|e| CoreError::invalid("url_not_allowed", e.to_string()))?;
+            .map_err(|e| CoreError::invalid(Invalid::UrlNotAllowed, e.to_string()))?;
         Ok(url.to_string())
     }
 }
@@ -115,7 +116,7 @@ fn require_integrator_wide(scope: &Scope, what: &str) -> Result<(), CoreError> {
         Ok(())
     } else {
         Err(CoreError::Forbidden {
-            code: "insufficient_scope",
+            reason: Forbidden::InsufficientScope,
             message: format!("only integrator-wide keys can {what} webhook endpoints"),
         })
     }
@@ -128,7 +129,7 @@ pub fn check_event_types(types: &[String]) -> Result<String, CoreError> {
         let t = t.trim();
         let Some(known) = EVENT_TYPES.iter().find(|k| **k == t) else {
             return Err(CoreError::Invalid {
-                code: "invalid_event_type",
+                reason: Invalid::EventType,
                 message: format!(
                     "`{t}` is not an event type; use one of: {}",
                     EVENT_TYPES.join(", ")
@@ -154,7 +155,7 @@ fn check_description(d: Option<String>) -> Result<Option<String>, CoreError> {
         .is_some_and(|s| s.chars().count() > MAX_DESCRIPTION_LEN)
     {
         return Err(CoreError::invalid(
-            "invalid_description",
+            Invalid::Description,
             format!("description is longer than {MAX_DESCRIPTION_LEN} characters"),
         ));
     }
@@ -175,7 +176,7 @@ async fn check_seller(
     match scope.find::<sellers::Entity>(db, &id).await {
         Ok(row) => Ok(Some(row.id)),
         Err(CoreError::NotFound { .. }) => Err(CoreError::invalid(
-            "invalid_seller",
+            Invalid::Seller,
             format!("seller `{id}` not found"),
         )),
         Err(e) => Err(e),
@@ -208,7 +209,7 @@ pub async fn create(
         .len();
     if existing >= MAX_ENDPOINTS {
         return Err(CoreError::conflict(
-            "too_many_endpoints",
+            Conflict::TooManyEndpoints,
             format!("an integrator can have at most {MAX_ENDPOINTS} webhook endpoints"),
         ));
     }

@@ -2,6 +2,7 @@
 //! small CI machine instead of one per file). Each module is what was a
 //! test file; `cargo nextest run -p platform-core --test it <module>::` runs one.
 
+mod error_codes;
 mod migrations;
 mod mp_client;
 mod retention;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use platform_core::crypto::Keyring;
 use platform_core::entities::{webhook_attempts, webhook_deliveries};
-use platform_core::error::CoreError;
+use platform_core::error::{Conflict, CoreError, Forbidden, Invalid};
 use platform_core::events;
 use platform_core::id::{IntegratorId, SellerId};
 use platform_core::on_both_databases;
@@ -318,7 +318,7 @@ async fn dead_after_schedule_then_replay(t: &TestDb) {
     assert!(matches!(
         delivery::replay(db, &fx.scope, &id, now).await,
         Err(CoreError::Conflict {
-            code: "delivery_pending",
+            reason: Conflict::DeliveryPending,
             ..
         })
     ));
@@ -463,7 +463,7 @@ async fn endpoint_disabled_after_sustained_failure(t: &TestDb) {
     assert!(matches!(
         delivery::replay(db, &fx.scope, &last, day(7)).await,
         Err(CoreError::Conflict {
-            code: "endpoint_disabled",
+            reason: Conflict::EndpointDisabled,
             ..
         })
     ));
@@ -550,7 +550,7 @@ async fn ssrf_is_refused(t: &TestDb) {
             matches!(
                 e,
                 CoreError::Invalid {
-                    code: "url_not_allowed",
+                    reason: Invalid::UrlNotAllowed,
                     ..
                 }
             ),
@@ -604,16 +604,16 @@ async fn endpoint_service_rules(t: &TestDb) {
         ..Default::default()
     };
     for (url, code) in [
-        ("", "invalid_url"),
-        ("not a url", "invalid_url"),
-        ("http://example.com/h", "invalid_url"),
-        ("ftp://example.com/h", "invalid_url"),
-        ("https://user:pw@example.com/h", "invalid_url"),
-        ("https://example.com/h#frag", "invalid_url"),
+        ("", Invalid::Url),
+        ("not a url", Invalid::Url),
+        ("http://example.com/h", Invalid::Url),
+        ("ftp://example.com/h", Invalid::Url),
+        ("https://user:pw@example.com/h", Invalid::Url),
+        ("https://example.com/h#frag", Invalid::Url),
     ] {
         match endpoints::create(db, &fx.keyring, &fx.scope, &https_only, new(url), now, None).await
         {
-            Err(CoreError::Invalid { code: c, .. }) => assert_eq!(c, code, "{url}"),
+            Err(CoreError::Invalid { reason, .. }) => assert_eq!(reason, code, "{url}"),
             other => panic!("{url}: {other:?}"),
         }
     }
@@ -639,7 +639,7 @@ async fn endpoint_service_rules(t: &TestDb) {
     assert!(matches!(
         endpoints::create(db, &fx.keyring, &fx.scope, &https_only, bad_type, now, None).await,
         Err(CoreError::Invalid {
-            code: "invalid_event_type",
+            reason: Invalid::EventType,
             ..
         })
     ));
@@ -661,7 +661,7 @@ async fn endpoint_service_rules(t: &TestDb) {
         )
         .await,
         Err(CoreError::Invalid {
-            code: "invalid_seller",
+            reason: Invalid::Seller,
             ..
         })
     ));
@@ -681,7 +681,7 @@ async fn endpoint_service_rules(t: &TestDb) {
         )
         .await,
         Err(CoreError::Forbidden {
-            code: "insufficient_scope",
+            reason: Forbidden::InsufficientScope,
             ..
         })
     ));

@@ -60,7 +60,7 @@ fn edit_error(e: EditError) -> ApiError {
         .with_details(json!(
             fields
                 .iter()
-                .map(|(f, c)| json!({"field": f, "code": c}))
+                .map(|p| json!({"field": p.field, "code": p.rule.code()}))
                 .collect::<Vec<_>>()
         )),
         EditError::Registry(RegistryError::NotLinked) => ApiError::new(
@@ -175,11 +175,11 @@ async fn create_link(
             ttl_hours: input.expires_in_hours.unwrap_or(72),
             seller_id: input.seller_id,
         };
-        if let Some((field, code)) = onboarding::validate_link(&new).first() {
+        if let Some(reason) = onboarding::validate_link(&new).first() {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
-                format!("{field}: {code}"),
+                format!("{}: {}", reason.field(), reason.code()),
             ));
         }
         // Shown once: only the token's hash is kept on the link (and the

@@ -11,6 +11,7 @@ use platform_core::CoreError;
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::audit;
 use platform_core::entities::{api_keys as keys, pos, sellers, stores};
+use platform_core::error::Invalid;
 use platform_core::paging::{Page, PageRequest, fetch_page};
 use platform_core::sea_orm::{QueryOrder, QuerySelect};
 use platform_core::states::{KeyMode, ScopeKind};
@@ -321,9 +322,9 @@ pub async fn create(
             }
             // The target is not one of this integrator's (or is gone).
             Err(CoreError::NotFound { .. }) => errors.push("target", "keys.target_invalid"),
-            Err(CoreError::Invalid { code, .. }) => match code {
-                "invalid_name" => errors.push("name", "keys.name_invalid"),
-                "invalid_expiry" => errors.push("expiry_days", "keys.expiry_invalid"),
+            Err(CoreError::Invalid { reason, .. }) => match reason {
+                Invalid::Name => errors.push("name", "keys.name_invalid"),
+                Invalid::Expiry => errors.push("expiry_days", "keys.expiry_invalid"),
                 _ => errors.push("target", "keys.target_invalid"),
             },
             Err(e) => return Err(PageError::from_core(e, auth.lang)),

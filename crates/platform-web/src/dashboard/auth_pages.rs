@@ -7,6 +7,7 @@ use platform_core::CoreError;
 use platform_core::accounts::{self, NewIntegrator};
 use platform_core::audit::{self, Actor};
 use platform_core::config::Signup;
+use platform_core::error::Invalid;
 use platform_core::secret::SecretString;
 use platform_core::sessions::{self, LoginError};
 use serde::Deserialize;
@@ -286,9 +287,9 @@ pub async fn signup(
                 return Ok(res);
             }
             Err(CoreError::Conflict { .. }) => errors.push("email", "signup.email_taken"),
-            Err(CoreError::Invalid { code, .. }) => errors.push(
+            Err(CoreError::Invalid { reason, .. }) => errors.push(
                 "email",
-                if code == "invalid_email" {
+                if reason == Invalid::Email {
                     "signup.email_invalid"
                 } else {
                     "signup.password_short"

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use platform_core::entities::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
+use platform_core::error::Conflict;
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::delivery;
 use platform_core::{CoreError, jobs};
@@ -119,9 +120,9 @@ pub async fn replay(
                 d.id
             )))
         }
-        Err(CoreError::Conflict { code, .. }) => {
+        Err(CoreError::Conflict { reason, .. }) => {
             let mut page = delivery_page(&state, &auth, &path).await?;
-            page.replay_error = Some(if code == "endpoint_disabled" {
+            page.replay_error = Some(if reason == Conflict::EndpointDisabled {
                 "webhooks.replay_disabled"
             } else {
                 "delivery.replay_pending"

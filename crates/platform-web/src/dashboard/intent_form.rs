@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, sellers, terminals};
+use platform_core::error::{Conflict, Invalid};
 use platform_core::idempotency::Claimed;
 use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent, Origin};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -310,20 +311,20 @@ async fn refused(
         Refusal::Core(CoreError::NotFound { .. }) => {
             errors.push("terminal", "intent.terminal_required")
         }
-        Refusal::Core(CoreError::Invalid { code, .. }) => match code {
-            "amount_out_of_range" => {
+        Refusal::Core(CoreError::Invalid { reason, .. }) => match reason {
+            Invalid::AmountOutOfRange => {
                 errors.push("amount", "intent.amount_out_of_range");
                 range = range_of(state, auth, terminal).await;
             }
-            "invalid_description" => errors.push("description", "intent.description_too_long"),
-            "invalid_external_reference" => errors.push("reference", "intent.reference_invalid"),
+            Invalid::Description => errors.push("description", "intent.description_too_long"),
+            Invalid::ExternalReference => errors.push("reference", "intent.reference_invalid"),
             _ => form_error = Some(auth.t().get("error.invalid_text").to_owned()),
         },
-        Refusal::Core(CoreError::Conflict { code, .. }) => {
-            let key = match code {
-                "terminal_busy" => "intent.terminal_busy",
-                "terminal_not_integrated" => "intent.terminal_not_pdv",
-                "seller_not_linked" => "seller.not_linked",
+        Refusal::Core(CoreError::Conflict { reason, .. }) => {
+            let key = match reason {
+                Conflict::TerminalBusy { .. } => "intent.terminal_busy",
+                Conflict::TerminalNotIntegrated => "intent.terminal_not_pdv",
+                Conflict::SellerNotLinked => "seller.not_linked",
                 _ => "error.conflict_text",
             };
             form_error = Some(auth.t().get(key).to_owned());

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use platform_core::entities::onboarding_links;
+use platform_core::error::Invalid;
 use platform_core::onboarding::{self, LINK_TTL_CHOICES, NewLink};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::states::OnboardingLinkStatus;
@@ -169,10 +170,10 @@ pub async fn create(
     let problems = onboarding::validate_link(&new);
     if !problems.is_empty() {
         let mut errors = FieldErrors::default();
-        for (field, code) in problems {
+        for reason in problems {
             errors.push(
-                field,
-                if code == "ttl_invalid" {
+                reason.field(),
+                if reason == Invalid::LinkTtl {
                     "link.ttl_invalid"
                 } else {
                     "link.label_invalid"

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores};
 use platform_core::registry::RegistryError;
-use platform_core::registry_edit::{self, EditError, PosForm, StoreForm};
+use platform_core::registry_edit::{self, EditError, FieldRule, PosForm, StoreForm};
 use serde::Deserialize;
 
 use super::chrome::Chrome;
@@ -105,15 +105,15 @@ struct StorePage {
     upstream_error: Option<String>,
 }
 
-fn field_key(code: &str) -> &'static str {
-    match code {
-        "required_100" => "form.required_100",
-        "too_long_60" => "form.too_long_60",
-        "too_long_200" => "form.too_long_200",
-        "latitude_invalid" => "form.latitude_invalid",
-        "longitude_invalid" => "form.longitude_invalid",
-        "number_invalid" => "form.number_invalid",
-        _ => "form.invalid",
+fn field_key(rule: FieldRule) -> &'static str {
+    match rule {
+        FieldRule::Required100 => "form.required_100",
+        FieldRule::TooLong60 => "form.too_long_60",
+        FieldRule::TooLong200 => "form.too_long_200",
+        FieldRule::LatitudeInvalid => "form.latitude_invalid",
+        FieldRule::LongitudeInvalid => "form.longitude_invalid",
+        FieldRule::NumberInvalid => "form.number_invalid",
+        FieldRule::ModeInvalid => "form.invalid",
     }
 }
 
@@ -122,8 +122,8 @@ fn edit_failure(auth: &Auth, e: EditError) -> Result<(FieldErrors, Option<String
     match e {
         EditError::Fields(list) => {
             let mut errors = FieldErrors::default();
-            for (f, code) in list {
-                errors.push(f, field_key(code));
+            for p in list {
+                errors.push(p.field, field_key(p.rule));
             }
             Ok((errors, None))
         }

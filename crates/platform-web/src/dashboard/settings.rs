@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use platform_core::integrator_app::{self, AppSettingsUpdate, AppSettingsView};
+use platform_core::integrator_app::{self, AppSettingsUpdate, AppSettingsView, SettingsProblem};
 use platform_core::secret::SecretString;
 use serde::Deserialize;
 
@@ -109,7 +109,7 @@ pub async fn save(
                 .page(auth.lang)?;
             let mut errors = FieldErrors::default();
             for e in field_errors {
-                errors.push(e.field, settings_message(e.code));
+                errors.push(e.field, settings_message(e.problem));
             }
             let page = SettingsPage {
                 c: Chrome::new(&auth, &state, "settings"),
@@ -125,14 +125,14 @@ pub async fn save(
     }
 }
 
-fn settings_message(code: &str) -> &'static str {
-    match code {
-        "client_id_invalid" => "settings.client_id_invalid",
-        "client_secret_required" => "settings.client_secret_required",
-        "sponsor_id_invalid" => "settings.sponsor_id_invalid",
-        "client_id_taken" => "settings.client_id_taken",
-        "client_credentials_rejected" => "settings.client_credentials_rejected",
-        "upstream_unavailable" => "settings.upstream_unavailable",
-        _ => "settings.secret_invalid",
+fn settings_message(problem: SettingsProblem) -> &'static str {
+    match problem {
+        SettingsProblem::ClientIdInvalid => "settings.client_id_invalid",
+        SettingsProblem::ClientSecretRequired => "settings.client_secret_required",
+        SettingsProblem::SponsorIdInvalid => "settings.sponsor_id_invalid",
+        SettingsProblem::ClientIdTaken => "settings.client_id_taken",
+        SettingsProblem::ClientCredentialsRejected => "settings.client_credentials_rejected",
+        SettingsProblem::UpstreamUnavailable => "settings.upstream_unavailable",
+        SettingsProblem::SecretInvalid => "settings.secret_invalid",
     }
 }

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
 use platform_core::entities::{sellers, webhook_deliveries};
+use platform_core::error::Invalid;
 use platform_core::events::EVENT_TYPES;
 use platform_core::jobs;
 use platform_core::paging::{Page, PageRequest};
@@ -186,7 +187,7 @@ pub async fn set_enabled(
                 .await
                 .page(auth.lang)?;
             return Err(PageError::from_core(
-                CoreError::invalid("invalid_enabled", "enabled must be true or false"),
+                CoreError::invalid(Invalid::Enabled, "enabled must be true or false"),
                 auth.lang,
             ));
         }

@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
 use platform_core::entities::sellers;
+use platform_core::error::{Conflict, Invalid};
 use platform_core::events::EVENT_TYPES;
 use platform_core::webhooks::endpoints::{self, Endpoint, NewEndpoint, UrlRules};
 use platform_core::{CoreError, audit};
@@ -82,18 +83,18 @@ pub fn field_error(
     errors: &mut FieldErrors,
 ) -> Result<Option<&'static str>, CoreError> {
     match e {
-        CoreError::Invalid { code, .. } => {
-            match code {
-                "invalid_url" => errors.push("url", "webhooks.url_invalid"),
-                "url_not_allowed" => errors.push("url", "webhooks.url_not_allowed"),
-                "invalid_description" => errors.push("description", "webhooks.description_invalid"),
-                "invalid_event_type" => errors.push("events", "webhooks.events_invalid"),
-                "invalid_seller" => errors.push("seller", "webhooks.seller_invalid"),
+        CoreError::Invalid { reason, .. } => {
+            match reason {
+                Invalid::Url => errors.push("url", "webhooks.url_invalid"),
+                Invalid::UrlNotAllowed => errors.push("url", "webhooks.url_not_allowed"),
+                Invalid::Description => errors.push("description", "webhooks.description_invalid"),
+                Invalid::EventType => errors.push("events", "webhooks.events_invalid"),
+                Invalid::Seller => errors.push("seller", "webhooks.seller_invalid"),
                 _ => return Ok(Some("error.invalid_text")),
             }
             Ok(None)
         }
-        CoreError::Conflict { code, .. } => Ok(Some(if code == "too_many_endpoints" {
+        CoreError::Conflict { reason, .. } => Ok(Some(if reason == Conflict::TooManyEndpoints {
             "webhooks.too_many"
         } else {
             "error.conflict_text"

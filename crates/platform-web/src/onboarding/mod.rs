@@ -80,13 +80,13 @@ fn failure_page(t: Tr, e: &OnboardingError) -> (StatusCode, ResultPage) {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
-    let code = e.code();
+    let (title, text) = message_keys(e);
     let page = ResultPage {
         t,
         ok: false,
-        code,
-        title: t.get(message_key(code, "title")),
-        text: t.get(message_key(code, "text")),
+        code: e.code(),
+        title: t.get(title),
+        text: t.get(text),
         integrator: String::new(),
         nickname: String::new(),
         terminals: 0,
@@ -94,34 +94,38 @@ fn failure_page(t: Tr, e: &OnboardingError) -> (StatusCode, ResultPage) {
     (status, page)
 }
 
-/// `onboard.<code>.title` / `.text`, as static keys of the message table.
-fn message_key(code: &str, part: &str) -> &'static str {
+/// The page's (title, text) message keys: `onboard.<code>.title` / `.text`.
+/// Exhaustive, so a new refusal cannot ship without its words.
+fn message_keys(e: &OnboardingError) -> (&'static str, &'static str) {
+    use OnboardingError::*;
     macro_rules! keys {
-        ($($c:literal),*) => {
-            match (code, part) {
-                $(($c, "title") => concat!("onboard.", $c, ".title"), ($c, _) => concat!("onboard.", $c, ".text"),)*
-                (_, "title") => "onboard.internal_error.title",
-                _ => "onboard.internal_error.text",
+        ($($variant:ident => $code:literal),* $(,)?) => {
+            match e {
+                $($variant => (
+                    concat!("onboard.", $code, ".title"),
+                    concat!("onboard.", $code, ".text"),
+                ),)*
+                Core(_) => ("onboard.internal_error.title", "onboard.internal_error.text"),
             }
         };
     }
     keys!(
-        "link_not_found",
-        "link_expired",
-        "link_used",
-        "link_revoked",
-        "app_not_configured",
-        "denied",
-        "state_unknown",
-        "state_reused",
-        "state_expired",
-        "state_other_browser",
-        "exchange_failed",
-        "upstream_down",
-        "linked_elsewhere",
-        "already_linked",
-        "wrong_account",
-        "unsupported_site"
+        LinkNotFound => "link_not_found",
+        LinkExpired => "link_expired",
+        LinkUsed => "link_used",
+        LinkRevoked => "link_revoked",
+        AppNotConfigured => "app_not_configured",
+        Denied => "denied",
+        StateUnknown => "state_unknown",
+        StateReused => "state_reused",
+        StateExpired => "state_expired",
+        StateOtherBrowser => "state_other_browser",
+        ExchangeFailed => "exchange_failed",
+        UpstreamDown => "upstream_down",
+        LinkedElsewhere => "linked_elsewhere",
+        AlreadyLinked => "already_linked",
+        WrongAccount => "wrong_account",
+        UnsupportedSite => "unsupported_site",
     )
 }
 

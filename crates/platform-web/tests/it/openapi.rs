@@ -38,7 +38,8 @@ fn the_committed_document_is_the_generated_one() {
 
 /// Error codes the sources can answer with: the first argument of
 /// `ApiError::new(status, "…")`, `bad_request("…")`, `unauthorized("…")`,
-/// `invalid("…")`, `conflict("…")`, `forbidden("…")` and `code: "…"`, in the
+/// `invalid("…")`, `conflict("…")`, `forbidden("…")`, `code: "…"` and the
+/// arms of `pub fn code()` in core's `error.rs` (its typed reasons), in the
 /// web crate (but the Mercado Pago-compatible surface and the dashboard,
 /// which answer in their own ways) and the core.
 fn codes_in_sources() -> BTreeSet<String> {
@@ -85,6 +86,15 @@ fn codes_in_sources() -> BTreeSet<String> {
             for opener in openers {
                 for (i, _) in text.match_indices(opener) {
                     take(&text[i + opener.len()..]);
+                }
+            }
+            // The core's typed reasons name their codes in `fn code()`.
+            let reasons = path.ends_with("platform-core/src/error.rs");
+            for (i, _) in text.match_indices("pubfncode(").filter(|_| reasons) {
+                let body = &text[i..];
+                let body = &body[..body[1..].find("pubfn").map_or(body.len(), |e| e + 1)];
+                for (j, _) in body.match_indices("=>\"") {
+                    take(&body[j + 3..]);
                 }
             }
             for (i, _) in text.match_indices("ApiError::new(StatusCode::") {

@@ -8,7 +8,7 @@ use platform_core::accounts::{self, MpApplication, NewIntegrator};
 use platform_core::audit::Actor;
 use platform_core::entities::{inbound_notifications, integrators, seller_credentials, sellers};
 use platform_core::id::IntegratorId;
-use platform_core::integrator_app::{self, AppSettingsUpdate, FieldError};
+use platform_core::integrator_app::{self, AppSettingsUpdate, FieldError, SettingsProblem};
 use platform_core::mercadopago::sign_notification;
 use platform_core::on_both_databases;
 use platform_core::sea_orm::{
@@ -153,7 +153,7 @@ async fn deauthorization_is_bound_to_the_verifying_integrator(t: &TestDb) {
             got,
             Err(vec![FieldError {
                 field: "client_id",
-                code: "client_id_taken"
+                problem: SettingsProblem::ClientIdTaken
             }])
         );
     }
@@ -176,7 +176,7 @@ async fn deauthorization_is_bound_to_the_verifying_integrator(t: &TestDb) {
         got,
         Err(vec![FieldError {
             field: "client_id",
-            code: "client_credentials_rejected"
+            problem: SettingsProblem::ClientCredentialsRejected
         }])
     );
     let unchanged = integrators::Entity::find_by_id(a.id.clone())

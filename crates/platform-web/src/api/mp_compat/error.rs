@@ -88,8 +88,10 @@ impl MpError {
             CoreError::NotFound { kind } => {
                 Self::of(shape, 404, "not_found", format!("{kind} not found"))
             }
-            CoreError::Conflict { code, message } => Self::of(shape, 409, code, message),
-            CoreError::Forbidden { code, message } => Self::of(shape, 403, code, message),
+            CoreError::Conflict { reason, message } => Self::of(shape, 409, reason.code(), message),
+            CoreError::Forbidden { reason, message } => {
+                Self::of(shape, 403, reason.code(), message)
+            }
             CoreError::Invalid { message, .. } => match shape {
                 Shape::Orders => Self::orders(400, "property_value", message),
                 Shape::Classic => Self::classic(400, "bad_request", message),

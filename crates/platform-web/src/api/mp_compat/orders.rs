@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::{payment_intents, refunds as refund_rows};
+use platform_core::error::{Conflict, Invalid};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::intents::{self, CancelAsk, NewIntent, Origin};
 use platform_core::mercadopago::Amount;
@@ -421,7 +422,7 @@ async fn create(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse,
             .await
             .map_err(|e| match e {
                 platform_core::CoreError::Conflict {
-                    code: "terminal_busy",
+                    reason: Conflict::TerminalBusy { .. },
                     ..
                 } => MpError::orders(
                     409,
@@ -682,7 +683,7 @@ async fn refund(
                     MpError::orders(409, "cannot_refund_order", message)
                 }
                 platform_core::CoreError::Invalid {
-                    code: "invalid_refund_amount",
+                    reason: Invalid::RefundAmount,
                     message,
                 } => MpError::orders(400, "refund_amount_exceeds", message),
                 other => core(other),

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{NaiveDate, SecondsFormat, TimeZone, Utc};
 use platform_core::entities::{payment_intents, terminals};
+use platform_core::error::Conflict;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::intents::{self, CancelAsk, NewIntent, Origin};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -279,7 +280,7 @@ async fn create(
             .await
             .map_err(|e| match e {
                 platform_core::CoreError::Conflict {
-                    code: "terminal_busy",
+                    reason: Conflict::TerminalBusy { .. },
                     ..
                 } => err(409, "conflict", "Device has a queued payment intent"),
                 other => core(other),

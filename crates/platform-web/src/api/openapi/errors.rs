@@ -241,6 +241,19 @@ pub const CODES: &[(&str, &str)] = &[
         "invalid_signature",
         "The notification's signature does not verify.",
     ),
+    // Field rules named in an `invalid_body` message (`field: code`).
+    (
+        "label_invalid",
+        "An onboarding link's label is over 120 characters or holds control characters.",
+    ),
+    (
+        "ttl_invalid",
+        "An onboarding link's `expires_in_hours` is not one of 1, 24, 72 or 168.",
+    ),
+    (
+        "invalid_enabled",
+        "A webhook endpoint's `enabled` is neither true nor false.",
+    ),
 ];
 
 pub fn codes() -> impl Iterator<Item = &'static str> {

@@ -218,3 +218,20 @@ impl Forbidden {
         }
     }
 }
+
+/// A failure recorded on a row (`last_error_code`, `last_error_message`):
+/// what Mercado Pago or the pipeline answered, kept for staff and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod crypto;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, refunds};
+use platform_core::error::Failure;
 use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
 use platform_core::refunds as refund_service;
@@ -140,7 +141,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
                 &refund,
                 RefundStatus::Failed,
                 None,
-                Some((&code, &e.to_string())),
+                Some(Failure::new(code, e.to_string())),
                 false,
             )
             .await
@@ -153,7 +154,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
                 &refund,
                 RefundStatus::Failed,
                 None,
-                Some((
+                Some(Failure::new(
                     "seller_needs_reconnect",
                     "the seller must link the account again",
                 )),
@@ -176,7 +177,10 @@ async fn not_refundable(ctx: &WorkerContext, refund: &refunds::Model) -> Result<
         refund,
         RefundStatus::Failed,
         None,
-        Some(("not_refundable", "the intent has no upstream payment")),
+        Some(Failure::new(
+            "not_refundable",
+            "the intent has no upstream payment",
+        )),
         false,
     )
     .await
@@ -187,7 +191,7 @@ async fn settle(
     refund: &refunds::Model,
     outcome: RefundStatus,
     upstream_id: Option<String>,
-    error: Option<(&str, &str)>,
+    error: Option<Failure>,
     intent_refunded: bool,
 ) -> Result<Next, CoreError> {
     refund_service::settle(
@@ -195,7 +199,7 @@ async fn settle(
         &refund.id,
         outcome,
         upstream_id,
-        error.map(|(c, m)| (c.to_owned(), m.to_owned())),
+        error,
         intent_refunded,
     )
     .await?

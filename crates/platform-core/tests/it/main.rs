@@ -8,5 +8,6 @@ mod mp_client;
 mod retention;
 mod rotation;
 mod sessions;
+mod team;
 mod tenancy;
 mod webhooks;

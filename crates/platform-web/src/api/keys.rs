@@ -96,6 +96,7 @@ async fn create(
             expires_at: input.expires_at,
             // Keys inherit the mode of the key that made them.
             mode: caller.key.mode,
+            access: platform_core::states::KeyAccess::Full,
         };
         // The only time the key is ever shown (and replayed, sealed, within
         // the idempotency window).

@@ -292,6 +292,7 @@ pub async fn create(
             target_id,
             expires_at: (days > 0).then(|| Utc::now() + Duration::days(days)),
             mode,
+            access: platform_core::states::KeyAccess::Full,
         };
         match api_keys::create(
             &state.db,

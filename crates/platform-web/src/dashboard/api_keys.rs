@@ -13,6 +13,7 @@ use platform_core::audit;
 use platform_core::entities::{api_keys as keys, pos, sellers, stores};
 use platform_core::error::Invalid;
 use platform_core::paging::{Page, PageRequest, fetch_page};
+use platform_core::permissions::Permission;
 use platform_core::sea_orm::{QueryOrder, QuerySelect};
 use platform_core::states::{KeyMode, ScopeKind};
 use serde::Deserialize;
@@ -224,6 +225,7 @@ pub async fn list(
     auth: Auth,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageKeys)?;
     let page = list_page(
         &state,
         &auth,
@@ -256,6 +258,7 @@ pub async fn create(
     auth: Auth,
     form: web::Form<KeyForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageKeys)?;
     auth.check_csrf(&form.csrf)?;
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
@@ -347,6 +350,7 @@ pub async fn revoke(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageKeys)?;
     auth.check_csrf(&form.csrf)?;
     let row = api_keys::revoke(&state.db, &auth.scope, &path)
         .await

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::paging::{Page, PageRequest, fetch_page};
+use platform_core::permissions::Permission;
 use platform_core::registry::RegistryError;
 use platform_core::registry_edit::{self, EditError};
 use platform_core::sea_orm::{ColumnTrait, QueryFilter};
@@ -174,6 +175,7 @@ pub async fn set_mode(
     path: web::Path<String>,
     form: web::Form<ModeForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     let terminal = auth
         .scope

@@ -15,7 +15,7 @@ use platform_core::error::Invalid;
 use platform_core::paging::{Page, PageRequest, fetch_page};
 use platform_core::permissions::Permission;
 use platform_core::sea_orm::{QueryOrder, QuerySelect};
-use platform_core::states::{KeyMode, ScopeKind};
+use platform_core::states::{KeyAccess, KeyMode, ScopeKind};
 use serde::Deserialize;
 
 use super::chrome::Chrome;
@@ -48,6 +48,7 @@ struct KeysPage {
     name: String,
     target: String,
     mode: String,
+    access: String,
     expiry: i64,
     expiry_choices: &'static [i64],
     errors: FieldErrors,
@@ -77,6 +78,9 @@ impl KeysPage {
         .map(|x| x.label.clone())
         .unwrap_or_else(|| id.to_owned());
         format!("{} {label}", t.get(scope_key(k.scope_kind)))
+    }
+    fn read_only(&self, k: &keys::Model) -> bool {
+        k.access == KeyAccess::ReadOnly
     }
     fn active(&self, k: &keys::Model) -> bool {
         k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > Utc::now())
@@ -117,6 +121,9 @@ pub struct KeyForm {
     target: String,
     #[serde(default)]
     mode: String,
+    /// `full` or `read_only`; absent (an older form) is full.
+    #[serde(default)]
+    access: String,
     #[serde(default)]
     expiry_days: String,
 }
@@ -214,6 +221,10 @@ async fn list_page(
             "test" | "live" => form.mode.clone(),
             _ => default_mode.to_owned(),
         },
+        access: match form.access.as_str() {
+            "read_only" => "read_only".to_owned(),
+            _ => "full".to_owned(),
+        },
         expiry: form.expiry_days.trim().parse().unwrap_or(0),
         expiry_choices: EXPIRY_CHOICES,
         errors,
@@ -277,6 +288,14 @@ pub async fn create(
     if mode.is_none() {
         errors.push("mode", "keys.mode_invalid");
     }
+    let access = match form.access.as_str() {
+        "" | "full" => Some(KeyAccess::Full),
+        "read_only" => Some(KeyAccess::ReadOnly),
+        _ => None,
+    };
+    if access.is_none() {
+        errors.push("access", "keys.access_invalid");
+    }
     let expiry = form
         .expiry_days
         .trim()
@@ -286,8 +305,8 @@ pub async fn create(
     if expiry.is_none() {
         errors.push("expiry_days", "keys.expiry_invalid");
     }
-    if let (true, Some((kind, target_id)), Some(mode), Some(days)) =
-        (errors.is_empty(), target, mode, expiry)
+    if let (true, Some((kind, target_id)), Some(mode), Some(access), Some(days)) =
+        (errors.is_empty(), target, mode, access, expiry)
     {
         let new = NewApiKey {
             name: name.to_owned(),
@@ -295,7 +314,7 @@ pub async fn create(
             target_id,
             expires_at: (days > 0).then(|| Utc::now() + Duration::days(days)),
             mode,
-            access: platform_core::states::KeyAccess::Full,
+            access,
         };
         match api_keys::create(
             &state.db,

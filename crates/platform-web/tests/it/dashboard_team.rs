@@ -612,7 +612,133 @@ async fn invitation_flow_removal_and_last_owner(t: &TestDb) {
     app.web.stop().await;
 }
 
+async fn read_only_keys_only_read(t: &TestDb) {
+    use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(7_800_000).await;
+    let (cookie, csrf) = session_for(&app, &a.user).await;
+    let http = client();
+    let count = |table: &'static str| {
+        let app = &app;
+        let org = a.integrator.clone();
+        async move {
+            match table {
+                "keys" => api_keys::Entity::find()
+                    .filter(api_keys::Column::IntegratorId.eq(org))
+                    .count(&app.state.db)
+                    .await
+                    .unwrap(),
+                _ => payment_intents::Entity::find()
+                    .filter(payment_intents::Column::IntegratorId.eq(org))
+                    .count(&app.state.db)
+                    .await
+                    .unwrap(),
+            }
+        }
+    };
+    // Made on the keys page, shown once like any key.
+    let res = http
+        .post(format!("{}/app/api-keys", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Reports"),
+            ("target", "integrator"),
+            ("mode", "test"),
+            ("access", "read_only"),
+            ("expiry_days", "0"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let body = res.text().await.unwrap();
+    let start = body.find("id=\"api-key\" value=\"").unwrap() + 20;
+    let key = body[start..start + body[start..].find('"').unwrap()].to_owned();
+    let res = http
+        .post(format!("{}/app/api-keys", app.url))
+        .header("cookie", &cookie)
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Bad"),
+            ("target", "integrator"),
+            ("mode", "test"),
+            ("access", "everything"),
+            ("expiry_days", "0"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 422);
+
+    // GETs work.
+    let (status, list) = common::json(app.get(&key, "/v1/api-keys").send().await.unwrap()).await;
+    assert_eq!(status, 200, "{list}");
+    assert!(list.to_string().contains("\"access\":\"read_only\""));
+    let (status, _) =
+        common::json(app.get(&key, "/v1/payment-intents").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    // Anything else is refused, and nothing is made.
+    let (keys_before, intents_before) = (count("keys").await, count("intents").await);
+    let (status, err) = common::json(
+        app.post(&key, "/v1/api-keys")
+            .json(&serde_json::json!({"name": "escalate"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    let (status, _) = common::json(
+        app.post(&key, "/v1/payment-intents")
+            .json(&serde_json::json!({"terminal_id": a.other_terminal, "amount": 1000}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = common::json(
+        app.delete(&key, &format!("/v1/api-keys/{}", a.api_key))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(count("keys").await, keys_before);
+    assert_eq!(count("intents").await, intents_before);
+    assert!(
+        api_keys::Entity::find_by_id(a.api_key.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    // A full key can make a read-only one over the API too.
+    let full = app
+        .key(&a, platform_core::states::ScopeKind::Integrator, None)
+        .await;
+    let (status, made) = common::json(
+        app.post(&full, "/v1/api-keys")
+            .json(&serde_json::json!({"name": "reports", "access": "read_only"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(made["access"], "read_only");
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    read_only_keys_only_read,
     permission_matrix,
     allowed_roles_make_their_changes,
     invitation_flow_removal_and_last_owner,

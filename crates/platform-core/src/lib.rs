@@ -32,6 +32,7 @@ pub mod qr_orders;
 pub mod refunds;
 pub mod registry;
 pub mod registry_edit;
+pub mod reports;
 pub mod retention;
 pub mod secret;
 pub mod sellers;

@@ -5,6 +5,7 @@
 mod error_codes;
 mod migrations;
 mod mp_client;
+mod reports;
 mod retention;
 mod rotation;
 mod sessions;

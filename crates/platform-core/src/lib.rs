@@ -17,6 +17,7 @@ pub mod effects;
 pub mod entities;
 pub mod error;
 pub mod events;
+pub mod exports;
 pub mod id;
 pub mod idempotency;
 pub mod integrator_app;

@@ -74,12 +74,22 @@ impl Period {
         from.iter_days().take_while(move |d| *d <= to)
     }
 
-    fn start(&self) -> DateTime<Utc> {
+    /// The first instant of the period.
+    pub fn start_time(&self) -> DateTime<Utc> {
+        self.start()
+    }
+
+    /// The first instant after the period.
+    pub fn end_time(&self) -> DateTime<Utc> {
+        self.end()
+    }
+
+    pub(crate) fn start(&self) -> DateTime<Utc> {
         self.from.and_time(chrono::NaiveTime::MIN).and_utc()
     }
 
     /// The first instant after the period.
-    fn end(&self) -> DateTime<Utc> {
+    pub(crate) fn end(&self) -> DateTime<Utc> {
         (self.to + Duration::days(1))
             .and_time(chrono::NaiveTime::MIN)
             .and_utc()
@@ -190,7 +200,7 @@ pub struct TerminalActivity {
 const APPROVED: [IntentStatus; 2] = [IntentStatus::Processed, IntentStatus::Refunded];
 
 /// `YYYY-MM-DD` of a timestamp column, in UTC, in the database's dialect.
-fn day_of(backend: DatabaseBackend, column: &str) -> SimpleExpr {
+pub(crate) fn day_of(backend: DatabaseBackend, column: &str) -> SimpleExpr {
     match backend {
         DatabaseBackend::Postgres => Expr::cust(format!(
             "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
@@ -202,7 +212,7 @@ fn day_of(backend: DatabaseBackend, column: &str) -> SimpleExpr {
 
 /// `SUM` as a 64-bit integer on both databases (PostgreSQL sums `bigint`
 /// into `numeric`).
-fn sum_amount() -> SimpleExpr {
+pub(crate) fn sum_amount() -> SimpleExpr {
     Expr::cust("CAST(COALESCE(SUM(amount), 0) AS BIGINT)")
 }
 

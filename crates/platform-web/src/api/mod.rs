@@ -6,6 +6,7 @@
 pub mod auth;
 mod automation;
 mod body;
+mod exports;
 mod idempotent;
 pub(crate) mod intents;
 mod keys;
@@ -32,5 +33,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     refunds::configure(cfg);
     qr::configure(cfg);
     reports::configure(cfg);
+    exports::configure(cfg);
     webhooks::configure(cfg);
 }

@@ -4,15 +4,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::CoreError;
 use platform_core::audit;
-use platform_core::clock;
 use platform_core::entities::{audit_log, sellers, terminals};
-use platform_core::id::SellerId;
 use platform_core::integrator_app;
 use platform_core::paging::PageRequest;
-use platform_core::reports::{self, Period, SummaryQuery};
+use platform_core::reports;
 use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 use platform_core::states::LinkStatus;
-use serde::Deserialize;
 
 use super::charts::{self, BarChart, Segment};
 use super::chrome::Chrome;
@@ -37,10 +34,11 @@ struct Overview {
 /// The periods the overview offers, in days ending today (UTC).
 const PERIODS: [i64; 3] = [7, 30, 90];
 
-#[derive(Debug, Deserialize)]
-pub struct OverviewQuery {
-    days: Option<String>,
-    seller: Option<String>,
+/// One of the offered periods; anything else is the default month.
+pub fn period_days(days: Option<&str>) -> i64 {
+    days.and_then(|d| d.parse::<i64>().ok())
+        .filter(|d| PERIODS.contains(d))
+        .unwrap_or(30)
 }
 
 /// The charts and tables of the overview (the `GET /v1/reports/summary`
@@ -202,35 +200,15 @@ impl Overview {
 pub async fn page(
     state: web::Data<AppState>,
     auth: Auth,
-    query: web::Query<OverviewQuery>,
+    query: web::Query<super::exports::PeriodQuery>,
 ) -> Result<HttpResponse, PageError> {
     let lang = auth.lang;
     let db = &state.db;
-    // Only the offered periods; anything else is the default month.
-    let days = query
-        .days
-        .as_deref()
-        .and_then(|d| d.parse::<i64>().ok())
-        .filter(|d| PERIODS.contains(d))
-        .unwrap_or(30);
-    let seller_id = match query.seller.as_deref().unwrap_or("") {
-        "" => None,
-        s => Some(
-            SellerId::parse(s)
-                .map_err(|_| CoreError::NotFound { kind: "seller" })
-                .page(lang)?,
-        ),
-    };
-    let summary = reports::summary(
-        db,
-        &auth.scope,
-        &SummaryQuery {
-            period: Period::last_days(days, clock::now().date_naive()),
-            seller_id,
-        },
-    )
-    .await
-    .page(lang)?;
+    let days = query.days();
+    let summary_query = query.summary().page(lang)?;
+    let summary = reports::summary(db, &auth.scope, &summary_query)
+        .await
+        .page(lang)?;
     let sellers = super::intents::seller_names(&state, &auth)
         .await?
         .into_iter()

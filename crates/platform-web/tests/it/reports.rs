@@ -200,7 +200,184 @@ async fn overview_draws_the_figures_for_the_period_and_seller(t: &TestDb) {
     assert!(html.contains(r#"<option value="30" selected>"#));
 }
 
+/// A CSV download: status, content type, and (header, rows) parsed.
+async fn csv_of(res: reqwest::Response) -> (u16, String, Vec<String>, Vec<Vec<String>>) {
+    let status = res.status().as_u16();
+    let kind = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let text = res.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = match reader.headers() {
+        Ok(h) => h.iter().map(str::to_owned).collect(),
+        Err(_) => Vec::new(),
+    };
+    let rows = reader
+        .records()
+        .filter_map(Result::ok)
+        .map(|r| r.iter().map(str::to_owned).collect())
+        .collect();
+    (status, kind, header, rows)
+}
+
+async fn exports_download_in_scope_from_the_api_and_the_dashboard(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(700).await;
+    let other = app.seed(800).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    charges(&app, &s, &key).await;
+
+    // The API: every intent of the key's scope, with the CSV conventions.
+    let (status, kind, header, rows) = csv_of(
+        app.get(&key, "/v1/exports/payment-intents.csv")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert_eq!(header[0], "id");
+    assert_eq!(rows.len(), 4, "three charges and the seeded intent");
+    let amount = header.iter().position(|h| h == "amount").unwrap();
+    let mut amounts: Vec<&str> = rows.iter().map(|r| r[amount].as_str()).collect();
+    amounts.sort();
+    assert!(
+        amounts.contains(&"40.00") && amounts.contains(&"15.00"),
+        "{amounts:?}"
+    );
+    let (_, _, _, processed) = csv_of(
+        app.get(&key, "/v1/exports/payment-intents.csv?status=processed")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(processed.len(), 2);
+    let seller_key = app.key(&s, ScopeKind::Seller, Some(&s.seller)).await;
+    let (_, _, _, theirs) = csv_of(
+        app.get(&seller_key, "/v1/exports/payment-intents.csv")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        theirs.len(),
+        3,
+        "the seller's two charges and the seeded intent"
+    );
+    let (status, _, header, daily) =
+        csv_of(app.get(&key, "/v1/reports/daily.csv").send().await.unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(header[0], "date");
+    assert_eq!(daily.len(), 2, "one row per seller today: {daily:?}");
+    let (status, _, header, _) = csv_of(
+        app.get(&key, "/v1/exports/refunds.csv")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, header[0].as_str()), (200, "id"));
+    let (status, _, header, _) = csv_of(
+        app.get(&key, "/v1/exports/webhook-deliveries.csv")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, header[0].as_str()), (200, "id"));
+
+    // Refusals are JSON errors, before any CSV.
+    let foreign = format!("/v1/exports/payment-intents.csv?seller_id={}", other.seller);
+    for (k, path, want, code) in [
+        (&key, foreign.as_str(), 404, "not_found"),
+        (
+            &key,
+            "/v1/exports/payment-intents.csv?status=paid",
+            400,
+            "invalid_status",
+        ),
+        (
+            &key,
+            "/v1/exports/refunds.csv?colour=red",
+            400,
+            "invalid_query",
+        ),
+        (
+            &key,
+            "/v1/reports/daily.csv?from=2026-02-01&to=2026-01-01",
+            400,
+            "invalid_period",
+        ),
+        (
+            &seller_key,
+            "/v1/exports/webhook-deliveries.csv",
+            403,
+            "insufficient_scope",
+        ),
+    ] {
+        let (status, body) = json(app.get(k, path).send().await.unwrap()).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want, Some(code)),
+            "{path}"
+        );
+    }
+
+    // The dashboard: the list's filters, the overview's period.
+    let (cookie, _) = session_for(&app, &s.user).await;
+    let get = |path: String| {
+        app.http
+            .get(format!("{}{path}", app.url))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let (status, kind, _, rows) = csv_of(
+        get("/app/intents/export.csv?status=processed".into())
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert_eq!(rows.len(), 2);
+    let (status, _, header, rows) = csv_of(
+        get(format!("/app/reports/daily.csv?days=7&seller={}", s.seller))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let gross = header.iter().position(|h| h == "gross_amount").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][gross], "15.00");
+    let (status, _, header, _) =
+        csv_of(get("/app/refunds/export.csv?days=30".into()).await.unwrap()).await;
+    assert_eq!((status, header[0].as_str()), (200, "id"));
+    // A bad date goes back to the list, which says so; a foreign seller is a 404.
+    let res = app
+        .http
+        .get(format!("{}/app/intents/export.csv?from=soon", app.url))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.url().path(), "/app/intents");
+    assert!(res.text().await.unwrap().contains("form-error"));
+    let res = get(format!("/app/reports/daily.csv?seller={}", other.seller))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let res = get(format!("/app/webhooks/{}/deliveries.csv", other.endpoint))
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}
+
 on_both_databases!(
     summary_reports_the_scope_and_refuses_bad_periods,
     overview_draws_the_figures_for_the_period_and_seller,
+    exports_download_in_scope_from_the_api_and_the_dashboard,
 );

@@ -154,6 +154,8 @@ pub enum Invalid {
     IdempotencyKey,
     /// The idempotency key was used before for a different request.
     IdempotencyKeyReused,
+    /// A report's `from`/`to` are out of order or span too long.
+    ReportPeriod,
 }
 
 impl Invalid {
@@ -183,6 +185,7 @@ impl Invalid {
             Self::LinkTtl => "ttl_invalid",
             Self::IdempotencyKey => "invalid_idempotency_key",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::ReportPeriod => "invalid_period",
         }
     }
 
@@ -209,6 +212,7 @@ impl Invalid {
             Self::LinkLabel => "label",
             Self::LinkTtl => "ttl_hours",
             Self::IdempotencyKey | Self::IdempotencyKeyReused => "idempotency_key",
+            Self::ReportPeriod => "from",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod client_ip;
+mod csv_download;
 pub mod dashboard;
 pub mod error;
 pub mod idempotency;

@@ -6,9 +6,11 @@
 //!   target/release/puente-bench faults --intents 10000
 //!   target/release/puente-bench examples         # docs/examples, Node and Python
 //!   target/release/puente-bench pickup           # lag of the terminal's pick-up
+//!   target/release/puente-bench export           # a 100,000-intent CSV export's memory
 
 mod bench;
 mod examples;
+mod export;
 mod faults;
 mod load;
 mod pickup;
@@ -52,6 +54,8 @@ enum Cmd {
     Examples(examples::Args),
     /// How soon Puente shows the terminal's pick-up (`at_terminal`).
     Pickup(pickup::Args),
+    /// The CSV export of a large history, and the web process's memory.
+    Export(export::Args),
     /// (internal) the trivial actix-web endpoint used as a reference.
     Hello {
         #[arg(long)]
@@ -80,6 +84,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Faults(a) => faults::run(a).await,
             Cmd::Examples(a) => examples::run(a).await,
             Cmd::Pickup(a) => pickup::run(a).await,
+            Cmd::Export(a) => export::run(a).await,
             Cmd::Hello { .. } => unreachable!(),
         }
     });

@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set, SqlErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
 };
 use serde::Serialize;
 
@@ -753,6 +753,22 @@ pub async fn list(
     limit: u64,
 ) -> Result<(Vec<payment_intents::Model>, bool), CoreError> {
     let limit = limit.clamp(1, MAX_PAGE);
+    let mut q = select(scope, filter);
+    if let Some(c) = starting_after {
+        q = q.filter(payment_intents::Column::Id.lt(c));
+    }
+    let mut rows = q
+        .order_by_desc(payment_intents::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}
+
+/// The scope's intents that pass `filter` (the list's and the export's).
+pub fn select(scope: &Scope, filter: &IntentFilter) -> Select<payment_intents::Entity> {
     let mut q = scope.select::<payment_intents::Entity>();
     if let Some(s) = filter.status {
         q = q.filter(payment_intents::Column::Status.eq(s));
@@ -772,17 +788,7 @@ pub async fn list(
     if let Some(b) = filter.created_before {
         q = q.filter(payment_intents::Column::CreatedAt.lt(b));
     }
-    if let Some(c) = starting_after {
-        q = q.filter(payment_intents::Column::Id.lt(c));
-    }
-    let mut rows = q
-        .order_by_desc(payment_intents::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, has_more))
+    q
 }
 
 pub async fn history(

@@ -3,8 +3,10 @@
 //! test file; `cargo nextest run -p platform-core --test it <module>::` runs one.
 
 mod error_codes;
+mod exports;
 mod migrations;
 mod mp_client;
+mod reports;
 mod retention;
 mod rotation;
 mod sessions;

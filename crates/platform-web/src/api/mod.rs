@@ -6,6 +6,7 @@
 pub mod auth;
 mod automation;
 mod body;
+mod exports;
 mod idempotent;
 pub(crate) mod intents;
 mod keys;
@@ -15,6 +16,7 @@ mod qr;
 pub mod rate_limit;
 mod refunds;
 mod registry;
+mod reports;
 mod stream;
 mod webhooks;
 
@@ -30,5 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     registry::configure(cfg);
     refunds::configure(cfg);
     qr::configure(cfg);
+    reports::configure(cfg);
+    exports::configure(cfg);
     webhooks::configure(cfg);
 }

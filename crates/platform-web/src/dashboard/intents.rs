@@ -110,6 +110,72 @@ pub struct ListQuery {
     before: Option<String>,
 }
 
+/// The list's filters as read from the query (bad values dropped), and
+/// the core filter they make: the list and its CSV export share them.
+struct Filters {
+    status: Option<IntentStatus>,
+    seller: String,
+    terminal: String,
+    reference: String,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    date_error: bool,
+    filter: IntentFilter,
+}
+
+impl ListQuery {
+    fn filters(&self) -> Filters {
+        let status = IntentStatus::parse(self.status.trim());
+        let seller = id_param(&self.seller);
+        let terminal = id_param(&self.terminal);
+        let reference: String = self.reference.trim().chars().take(64).collect();
+        let (from, to) = (parse_day(&self.from), parse_day(&self.to));
+        let date_error = from.is_err() || to.is_err();
+        let from = from.ok().flatten();
+        let to = to.ok().flatten();
+        let filter = IntentFilter {
+            status,
+            seller_id: (!seller.is_empty()).then(|| seller.clone()),
+            terminal_id: (!terminal.is_empty()).then(|| terminal.clone()),
+            external_reference: (!reference.is_empty()).then(|| reference.clone()),
+            created_after: from.and_then(start_of),
+            // Through the end of the `to` day.
+            created_before: to.and_then(|d| d.succ_opt()).and_then(start_of),
+        };
+        Filters {
+            status,
+            seller,
+            terminal,
+            reference,
+            from,
+            to,
+            date_error,
+            filter,
+        }
+    }
+}
+
+/// `/app/intents/export.csv`: the list's rows for its filters, as CSV. A bad
+/// date goes back to the list, which says what is wrong.
+pub async fn export(
+    state: web::Data<AppState>,
+    auth: Auth,
+    req: actix_web::HttpRequest,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, PageError> {
+    let f = q.filters();
+    if f.date_error {
+        return Ok(super::forms::see_other(&format!(
+            "/app/intents?{}",
+            req.query_string()
+        )));
+    }
+    let kind = platform_core::exports::ExportKind::PaymentIntents(f.filter);
+    crate::csv_download::respond(&state, &auth.scope, kind)
+        .await
+        .page(auth.lang)
+}
+
 pub struct Row {
     pub intent: payment_intents::Model,
     pub device: String,
@@ -178,23 +244,16 @@ pub async fn list(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
     let lang = auth.lang;
-    let status = IntentStatus::parse(q.status.trim());
-    let seller = id_param(&q.seller);
-    let terminal = id_param(&q.terminal);
-    let reference: String = q.reference.trim().chars().take(64).collect();
-    let (from, to) = (parse_day(&q.from), parse_day(&q.to));
-    let date_error = from.is_err() || to.is_err();
-    let from = from.ok().flatten();
-    let to = to.ok().flatten();
-    let filter = IntentFilter {
+    let Filters {
         status,
-        seller_id: (!seller.is_empty()).then(|| seller.clone()),
-        terminal_id: (!terminal.is_empty()).then(|| terminal.clone()),
-        external_reference: (!reference.is_empty()).then(|| reference.clone()),
-        created_after: from.and_then(start_of),
-        // Through the end of the `to` day.
-        created_before: to.and_then(|d| d.succ_opt()).and_then(start_of),
-    };
+        seller,
+        terminal,
+        reference,
+        from,
+        to,
+        date_error,
+        filter,
+    } = q.filters();
     let paging = PageRequest::new(q.before.as_deref(), Some(50));
     let (items, has_more) = intents::list(
         &state.db,

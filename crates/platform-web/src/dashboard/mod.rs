@@ -9,9 +9,11 @@
 mod api_keys;
 mod audit_page;
 mod auth_pages;
+mod charts;
 pub mod chrome;
 mod deliveries;
 pub mod errors;
+mod exports;
 pub mod forms;
 pub mod headers;
 mod intent_form;
@@ -91,6 +93,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/intents", web::get().to(intents::list))
             .route("/intents", web::post().to(intent_form::create))
             .route("/intents/new", web::get().to(intent_form::new_form))
+            .route("/intents/export.csv", web::get().to(intents::export))
+            .route("/refunds/export.csv", web::get().to(exports::refunds))
+            .route("/reports/daily.csv", web::get().to(exports::daily))
             .route("/intents/stream", web::get().to(live::intents))
             .route("/intents/{id}", web::get().to(intents::detail))
             .route("/intents/{id}/cancel", web::post().to(intents::cancel))
@@ -101,6 +106,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/webhooks", web::get().to(webhooks::list))
             .route("/webhooks", web::post().to(webhooks::create))
             .route("/webhooks/{id}", web::get().to(webhook_endpoint::detail))
+            .route(
+                "/webhooks/{id}/deliveries.csv",
+                web::get().to(exports::deliveries),
+            )
             .route("/webhooks/{id}", web::post().to(webhook_endpoint::update))
             .route(
                 "/webhooks/{id}/enabled",

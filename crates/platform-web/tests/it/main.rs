@@ -12,4 +12,5 @@ mod dashboard_newcomer;
 mod dashboard_team;
 mod dashboard_webhooks;
 mod openapi;
+mod reports;
 mod security;

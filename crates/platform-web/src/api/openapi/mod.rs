@@ -11,6 +11,7 @@
 pub mod errors;
 mod payments;
 mod registry;
+mod reports;
 pub mod schemas;
 mod webhooks;
 
@@ -72,6 +73,11 @@ use utoipa::{IntoParams, OpenApi};
         webhooks::replay_webhook_endpoint,
         webhooks::get_webhook_delivery,
         webhooks::replay_webhook_delivery,
+        reports::get_report_summary,
+        reports::get_daily_report,
+        reports::export_payment_intents,
+        reports::export_refunds,
+        reports::export_webhook_deliveries,
     ),
     components(schemas(schemas::ErrorOut)),
     tags(
@@ -85,6 +91,7 @@ use utoipa::{IntoParams, OpenApi};
         (name = "Onboarding links", description = "Links a seller opens to connect their account."),
         (name = "API keys", description = "Keys for POS software and automation, narrowed to a scope."),
         (name = "Webhooks", description = "Signed notifications to the integrator's systems, their deliveries and replays."),
+        (name = "Reports", description = "Figures for a period (volume, refunds, approval rate, rankings), daily totals and CSV exports."),
     ),
 )]
 struct ApiDoc;

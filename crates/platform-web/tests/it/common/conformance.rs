@@ -96,7 +96,9 @@ pub fn check(path: &str, status: u16, body: &Value) {
                 continue;
             };
             let Some(schema) = content.get("application/json").map(|c| &c["schema"]) else {
-                continue;
+                // A documented non-JSON body (a CSV download): its own
+                // tests read it; there is no JSON to check here.
+                return;
             };
             let pointer = format!("{method} {template} {status}");
             let v = validator(&pointer, schema);

@@ -1,0 +1,104 @@
+//! `webhook-deliveries.csv`: one row per delivery of an event to an
+//! endpoint, newest first (integrator-wide callers only).
+
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::DeliveryFilter;
+use super::csv::Row;
+use crate::entities::webhook_deliveries;
+use crate::error::CoreError;
+use crate::tenancy::Scope;
+
+pub const HEADER: &[&str] = &[
+    "id",
+    "created_at",
+    "completed_at",
+    "endpoint_id",
+    "event_id",
+    "event_type",
+    "status",
+    "attempt_count",
+    "last_status_code",
+    "last_error",
+    "next_attempt_at",
+];
+
+pub struct Rows {
+    filter: DeliveryFilter,
+    after: Option<String>,
+    done: bool,
+}
+
+impl Rows {
+    pub fn new(filter: DeliveryFilter) -> Self {
+        Self {
+            filter,
+            after: None,
+            done: false,
+        }
+    }
+
+    pub async fn next(
+        &mut self,
+        db: &impl ConnectionTrait,
+        scope: &Scope,
+        page_size: u64,
+    ) -> Result<Option<String>, CoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let f = &self.filter;
+        let mut q = scope.select::<webhook_deliveries::Entity>();
+        if let Some(e) = &f.endpoint_id {
+            q = q.filter(webhook_deliveries::Column::EndpointId.eq(e.as_str()));
+        }
+        if let Some(s) = f.status {
+            q = q.filter(webhook_deliveries::Column::Status.eq(s));
+        }
+        if let Some(t) = &f.event_type {
+            q = q.filter(webhook_deliveries::Column::EventType.eq(t.as_str()));
+        }
+        if let Some(a) = f.created_after {
+            q = q.filter(webhook_deliveries::Column::CreatedAt.gt(a));
+        }
+        if let Some(b) = f.created_before {
+            q = q.filter(webhook_deliveries::Column::CreatedAt.lt(b));
+        }
+        if let Some(after) = &self.after {
+            q = q.filter(webhook_deliveries::Column::Id.lt(after.as_str()));
+        }
+        let page = q
+            .order_by_desc(webhook_deliveries::Column::Id)
+            .limit(page_size)
+            .all(db)
+            .await?;
+        if (page.len() as u64) < page_size {
+            self.done = true;
+        }
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.id.clone());
+        let mut out = String::with_capacity(page.len() * 160);
+        for d in &page {
+            Row::new()
+                .plain(&d.id)
+                .time(&d.created_at)
+                .opt_time(d.completed_at.as_ref())
+                .plain(&d.endpoint_id)
+                .plain(&d.event_id)
+                .plain(&d.event_type)
+                .plain(d.status.as_str())
+                .number(d.attempt_count)
+                .plain(
+                    &d.last_status_code
+                        .map(|c| c.to_string())
+                        .unwrap_or_default(),
+                )
+                .opt_text(d.last_error.as_deref())
+                .opt_time(d.next_attempt_at.as_ref())
+                .end(&mut out);
+        }
+        Ok(Some(out))
+    }
+}

@@ -1,0 +1,137 @@
+//! `payment-intents.csv`: one row per intent, newest first, with what was
+//! refunded of it and Mercado Pago's payment id.
+
+use std::collections::HashMap;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::Names;
+use super::csv::Row;
+use crate::entities::{payment_intents, refunds, sellers, terminals};
+use crate::error::CoreError;
+use crate::intents::IntentFilter;
+use crate::states::RefundStatus;
+use crate::tenancy::Scope;
+
+pub const HEADER: &[&str] = &[
+    "id",
+    "created_at",
+    "finalized_at",
+    "status",
+    "status_detail",
+    "amount",
+    "refunded_amount",
+    "currency",
+    "mp_payment_id",
+    "external_reference",
+    "description",
+    "payment_type",
+    "installments",
+    "seller_id",
+    "seller_nickname",
+    "store_id",
+    "pos_id",
+    "terminal_id",
+    "device_id",
+    "upstream_id",
+];
+
+pub struct Rows {
+    filter: IntentFilter,
+    /// The last id written: the next page starts below it.
+    after: Option<String>,
+    done: bool,
+    sellers: Names,
+    devices: Names,
+}
+
+impl Rows {
+    pub fn new(filter: IntentFilter) -> Self {
+        Self {
+            filter,
+            after: None,
+            done: false,
+            sellers: Names::default(),
+            devices: Names::default(),
+        }
+    }
+
+    pub async fn next(
+        &mut self,
+        db: &impl ConnectionTrait,
+        scope: &Scope,
+        page_size: u64,
+    ) -> Result<Option<String>, CoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut q = crate::intents::select(scope, &self.filter);
+        if let Some(after) = &self.after {
+            q = q.filter(payment_intents::Column::Id.lt(after.as_str()));
+        }
+        let page = q
+            .order_by_desc(payment_intents::Column::Id)
+            .limit(page_size)
+            .all(db)
+            .await?;
+        if (page.len() as u64) < page_size {
+            self.done = true;
+        }
+        let Some(last) = page.last() else {
+            return Ok(None);
+        };
+        self.after = Some(last.id.clone());
+
+        let ids: Vec<String> = page.iter().map(|i| i.id.clone()).collect();
+        let refunded: HashMap<String, i64> = refunds::Entity::find()
+            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id().as_str()))
+            .filter(refunds::Column::IntentId.is_in(ids))
+            .filter(refunds::Column::Status.eq(RefundStatus::Succeeded))
+            .select_only()
+            .column(refunds::Column::IntentId)
+            .column_as(crate::reports::sum_amount(), "total")
+            .group_by(refunds::Column::IntentId)
+            .into_tuple::<(String, i64)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        self.sellers
+            .fill::<sellers::Entity>(db, scope, page.iter().map(|i| i.seller_id.clone()), |s| {
+                (s.id, s.nickname)
+            })
+            .await?;
+        self.devices
+            .fill::<terminals::Entity>(db, scope, page.iter().map(|i| i.terminal_id.clone()), |t| {
+                (t.id, t.device_id)
+            })
+            .await?;
+
+        let mut out = String::with_capacity(page.len() * 256);
+        for i in &page {
+            Row::new()
+                .plain(&i.id)
+                .time(&i.created_at)
+                .opt_time(i.finalized_at.as_ref())
+                .plain(i.status.as_str())
+                .opt(i.status_detail.as_deref())
+                .amount(i.amount)
+                .amount(refunded.get(&i.id).copied().unwrap_or(0))
+                .plain(&i.currency)
+                .opt(i.mp_payment_id.as_deref())
+                .opt_text(i.external_reference.as_deref())
+                .opt_text(i.description.as_deref())
+                .opt(i.payment_type.as_deref())
+                .plain(&i.installments.map(|n| n.to_string()).unwrap_or_default())
+                .plain(&i.seller_id)
+                .text(self.sellers.get(&i.seller_id))
+                .opt(i.store_id.as_deref())
+                .opt(i.pos_id.as_deref())
+                .plain(&i.terminal_id)
+                .plain(self.devices.get(&i.terminal_id))
+                .opt(i.upstream_id.as_deref())
+                .end(&mut out);
+        }
+        Ok(Some(out))
+    }
+}

@@ -47,4 +47,3 @@ pub mod webhooks;
 pub mod testing;
 
 pub use error::CoreError;
-pub use sea_orm;

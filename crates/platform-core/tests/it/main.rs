@@ -3,6 +3,7 @@
 //! test file; `cargo nextest run -p platform-core --test it <module>::` runs one.
 
 mod error_codes;
+mod layering;
 mod migrations;
 mod mp_client;
 mod retention;

@@ -1,8 +1,8 @@
 //! Integrator accounts and their dashboard users.
 
+use crate::clock;
 use crate::db::BeginWrite;
 use crate::error::{Conflict, Invalid};
-use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, Set,
@@ -78,7 +78,7 @@ pub async fn create_integrator(
     }
     // Hash before the transaction: it takes a while and needs no locks.
     let password_hash = hash_password(&new.owner_password);
-    let now = Utc::now();
+    let now = clock::now();
     let org_id = IntegratorId::new().into_string();
     let user_id = UserId::new().into_string();
 
@@ -156,7 +156,7 @@ pub async fn set_sponsor(
         .await?;
     let mut active: integrators::ActiveModel = integrator.into();
     active.sponsor_id = Set(Some(sponsor.to_owned()));
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(clock::now());
     active.update(db).await?;
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! 190 bits of randomness, so a fast hash is enough (unlike passwords), and
 //! authentication stays cheap on every request.
 
+use crate::clock;
 use crate::db::BeginWrite;
 use crate::error::{Forbidden, Invalid};
 use chrono::{DateTime, Duration, Utc};
@@ -87,7 +88,7 @@ pub async fn create(
         ));
     }
     if let Some(exp) = new.expires_at
-        && exp <= Utc::now()
+        && exp <= clock::now()
     {
         return Err(CoreError::invalid(
             Invalid::Expiry,
@@ -115,7 +116,7 @@ pub async fn create(
         store_id: Set(store_id),
         pos_id: Set(pos_id),
         created_by: Set(created_by),
-        created_at: Set(Utc::now()),
+        created_at: Set(clock::now()),
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
         last_used_at: Set(None),
@@ -204,7 +205,7 @@ pub async fn authenticate(
     if !bool::from(presented_hash.as_bytes().ct_eq(row.key_hash.as_bytes())) {
         return Ok(Err(KeyRejection::Unknown));
     }
-    let now = Utc::now();
+    let now = clock::now();
     if row.revoked_at.is_some() {
         return Ok(Err(KeyRejection::Revoked));
     }
@@ -223,7 +224,11 @@ pub async fn still_valid(db: &DatabaseConnection, key_id: &str) -> Result<bool, 
     let row = api_keys::Entity::find_by_id(key_id.to_owned())
         .one(db)
         .await?;
-    Ok(row.is_some_and(|r| r.revoked_at.is_none() && r.expires_at.is_none_or(|e| e > Utc::now())))
+    Ok(
+        row.is_some_and(|r| {
+            r.revoked_at.is_none() && r.expires_at.is_none_or(|e| e > clock::now())
+        }),
+    )
 }
 
 /// The scope a key row grants.
@@ -308,7 +313,7 @@ pub async fn revoke(
         return Ok(row);
     }
     let mut active = row.into_active_model();
-    active.revoked_at = Set(Some(Utc::now()));
+    active.revoked_at = Set(Some(clock::now()));
     Ok(active.update(db).await?)
 }
 

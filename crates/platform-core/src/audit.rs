@@ -1,6 +1,6 @@
 //! The audit log: who did what to which object, per integrator.
 
-use chrono::Utc;
+use crate::clock;
 use sea_orm::ColumnTrait;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, QueryFilter, Set};
 
@@ -45,6 +45,54 @@ impl Actor {
     }
 }
 
+/// The object an action was done to, by kind.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    ApiKey(&'a str),
+    Integrator(&'a str),
+    OnboardingLink(&'a str),
+    PaymentIntent(&'a str),
+    Pos(&'a str),
+    Seller(&'a str),
+    Store(&'a str),
+    Terminal(&'a str),
+    User(&'a str),
+    WebhookEndpoint(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// The `target_kind` stored and shown in the log.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::ApiKey(_) => "api_key",
+            Self::Integrator(_) => "integrator",
+            Self::OnboardingLink(_) => "onboarding_link",
+            Self::PaymentIntent(_) => "payment_intent",
+            Self::Pos(_) => "pos",
+            Self::Seller(_) => "seller",
+            Self::Store(_) => "store",
+            Self::Terminal(_) => "terminal",
+            Self::User(_) => "user",
+            Self::WebhookEndpoint(_) => "webhook_endpoint",
+        }
+    }
+
+    pub fn id(self) -> &'a str {
+        match self {
+            Self::ApiKey(id)
+            | Self::Integrator(id)
+            | Self::OnboardingLink(id)
+            | Self::PaymentIntent(id)
+            | Self::Pos(id)
+            | Self::Seller(id)
+            | Self::Store(id)
+            | Self::Terminal(id)
+            | Self::User(id)
+            | Self::WebhookEndpoint(id) => id,
+        }
+    }
+}
+
 /// Records one action. Call it inside the transaction that makes the change,
 /// so the log never claims what did not happen.
 pub async fn record(
@@ -52,7 +100,7 @@ pub async fn record(
     integrator_id: &str,
     actor: &Actor,
     action: &str,
-    target: Option<(&str, &str)>,
+    target: Option<Target<'_>>,
     detail: Option<String>,
 ) -> Result<(), CoreError> {
     audit_log::ActiveModel {
@@ -61,11 +109,11 @@ pub async fn record(
         actor_kind: Set(actor.kind),
         actor_id: Set(actor.id.clone()),
         action: Set(action.to_owned()),
-        target_kind: Set(target.map(|t| t.0.to_owned())),
-        target_id: Set(target.map(|t| t.1.to_owned())),
+        target_kind: Set(target.map(|t| t.kind().to_owned())),
+        target_id: Set(target.map(|t| t.id().to_owned())),
         detail: Set(detail.map(|d| d.chars().take(500).collect())),
         ip: Set(actor.ip.clone()),
-        created_at: Set(Utc::now()),
+        created_at: Set(clock::now()),
     }
     .insert(db)
     .await?;

@@ -13,6 +13,7 @@
 //! (revoked) or too many failures mark the seller `needs_reconnect` and tell
 //! the integrator (event `seller.needs_reconnect`).
 
+use crate::clock;
 use crate::db::BeginWrite;
 use crate::error::Conflict;
 use std::collections::HashMap;
@@ -210,7 +211,7 @@ async fn acquire_lease(
             .unwrap_or(StdDuration::from_secs(65));
     loop {
         let (_, cred) = load(db, seller_id).await?;
-        let now = Utc::now();
+        let now = clock::now();
         let taken = seller_credentials::Entity::update_many()
             .col_expr(
                 seller_credentials::Column::RefreshLeaseUntil,
@@ -266,7 +267,7 @@ async fn refresh_holding_lease(
         });
     }
     let current = open_access(keyring, &cred)?;
-    let now = Utc::now();
+    let now = clock::now();
     let still_good = match reason {
         Reason::Rejected => {
             failed_token.is_some_and(|t| t.expose_secret() != current.expose_secret())
@@ -374,7 +375,7 @@ pub async fn mark_needs_reconnect(
             sellers::Column::LinkStatus,
             Expr::value(LinkStatus::NeedsReconnect),
         )
-        .col_expr(sellers::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(sellers::Column::UpdatedAt, Expr::value(clock::now()))
         .filter(sellers::Column::Id.eq(seller.id.clone()))
         .filter(sellers::Column::LinkStatus.eq(seller.link_status))
         .exec(&txn)

@@ -147,10 +147,6 @@ impl Keyring {
         &self.keys[0].id
     }
 
-    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|k| k.id.as_str())
-    }
-
     pub fn seal(&self, plaintext: &SecretString, aad: Aad<'_>) -> String {
         let key = &self.keys[0];
         let nonce = Nonce::generate();
@@ -203,11 +199,6 @@ impl Keyring {
     pub fn is_current(&self, sealed: &str) -> bool {
         parse_sealed(sealed).is_ok_and(|(kid, _)| kid == self.newest_id())
     }
-}
-
-/// The key id a sealed value names, without opening it.
-pub fn sealed_key_id(sealed: &str) -> Result<&str, CryptoError> {
-    parse_sealed(sealed).map(|(kid, _)| kid)
 }
 
 fn parse_sealed(sealed: &str) -> Result<(&str, Vec<u8>), CryptoError> {

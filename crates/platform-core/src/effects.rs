@@ -52,16 +52,6 @@ impl Effects {
         self
     }
 
-    pub fn merge(mut self, other: Effects) -> Effects {
-        self.dispatch.extend(other.dispatch);
-        self.refunds.extend(other.refunds);
-        self.deliveries.extend(other.deliveries);
-        for c in other.changed {
-            self = self.changed(&c);
-        }
-        self
-    }
-
     pub fn is_empty(&self) -> bool {
         self == &Effects::default()
     }

@@ -145,6 +145,8 @@ pub enum Invalid {
     IdempotencyKey,
     /// The idempotency key was used before for a different request.
     IdempotencyKeyReused,
+    /// A report's `from`/`to` are out of order or span too long.
+    ReportPeriod,
 }
 
 impl Invalid {
@@ -174,6 +176,7 @@ impl Invalid {
             Self::LinkTtl => "ttl_invalid",
             Self::IdempotencyKey => "invalid_idempotency_key",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::ReportPeriod => "invalid_period",
         }
     }
 
@@ -200,6 +203,7 @@ impl Invalid {
             Self::LinkLabel => "label",
             Self::LinkTtl => "ttl_hours",
             Self::IdempotencyKey | Self::IdempotencyKeyReused => "idempotency_key",
+            Self::ReportPeriod => "from",
         }
     }
 }
@@ -215,6 +219,23 @@ impl Forbidden {
     pub fn code(self) -> &'static str {
         match self {
             Self::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+/// A failure recorded on a row (`last_error_code`, `last_error_message`):
+/// what Mercado Pago or the pipeline answered, kept for staff and the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! delivery row per matching webhook endpoint, written in the same
 //! transaction as the change itself (so an event is never lost or invented).
 
-use chrono::Utc;
+use crate::clock;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
@@ -46,7 +46,7 @@ pub async fn emit<T: Serialize>(
     event_type: &'static str,
     data: &T,
 ) -> Result<Vec<String>, CoreError> {
-    let now = Utc::now();
+    let now = clock::now();
     let event_id = EventId::new().into_string();
     let payload = serde_json::json!({
         "id": event_id,

@@ -9,10 +9,11 @@
 //! secret, an onboarding URL). A claim whose holder died is taken over after a while, so a
 //! crash mid-request does not block the key forever.
 
+use crate::clock;
 use crate::error::{Conflict, Invalid};
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -78,7 +79,7 @@ pub async fn claim(
     let deadline = tokio::time::Instant::now() + WAIT_FOR_FIRST;
     let mut backoff = StdDuration::from_millis(5);
     loop {
-        let now = Utc::now();
+        let now = clock::now();
         let existing = idempotency_keys::Entity::find()
             .filter(idempotency_keys::Column::IntegratorId.eq(integrator_id))
             .filter(idempotency_keys::Column::Principal.eq(principal))

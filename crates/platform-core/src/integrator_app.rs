@@ -2,7 +2,7 @@
 //! edits them. Secrets are write-only: they can be replaced, never read back
 //! (the page only learns whether one is set).
 
-use chrono::Utc;
+use crate::clock;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
     QueryFilter, Set, SqlErr,
@@ -234,7 +234,7 @@ pub async fn update(
         ));
         changed.push("webhook_secret");
     }
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(clock::now());
     match row.update(db).await {
         Ok(_) => {}
         // Another integrator saved the same client id meanwhile (the unique index).
@@ -248,7 +248,7 @@ pub async fn update(
         &id,
         actor,
         "settings.mp_application.updated",
-        Some(("integrator", &id)),
+        Some(audit::Target::Integrator(&id)),
         Some(format!("fields: {}", changed.join(", "))),
     )
     .await?;

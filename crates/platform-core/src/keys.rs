@@ -1,5 +1,6 @@
 //! Master keys: where they come from, and re-encrypting under the newest.
 
+use crate::clock;
 use std::path::{Path, PathBuf};
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
@@ -53,7 +54,7 @@ fn read_or_create_key_file(path: &Path) -> std::io::Result<(SecretString, bool)>
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let id = format!("local-{}", chrono::Utc::now().format("%Y%m%d"));
+            let id = format!("local-{}", clock::now().format("%Y%m%d"));
             let spec = MasterKey::generate_spec(&id);
             write_private(path, spec.expose_secret())?;
             Ok((spec, true))

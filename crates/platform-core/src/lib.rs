@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod crypto;
@@ -33,6 +34,7 @@ pub mod qr_orders;
 pub mod refunds;
 pub mod registry;
 pub mod registry_edit;
+pub mod reports;
 pub mod retention;
 pub mod secret;
 pub mod sellers;

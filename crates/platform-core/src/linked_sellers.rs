@@ -2,7 +2,8 @@
 //! The one place these rows are spelled out; onboarding uses it, and so do
 //! the test fixtures and the bench, so a new column is added once.
 
-use chrono::{Duration, Utc};
+use crate::clock;
+use chrono::Duration;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set,
 };
@@ -44,7 +45,7 @@ pub async fn insert(
     db: &impl ConnectionTrait,
     new: NewLinkedSeller,
 ) -> Result<sellers::Model, DbErr> {
-    let now = Utc::now();
+    let now = clock::now();
     sellers::ActiveModel {
         id: Set(SellerId::new().into_string()),
         integrator_id: Set(new.integrator_id),
@@ -71,7 +72,7 @@ pub async fn store_grant(
     seller: &sellers::Model,
     grant: Grant<'_>,
 ) -> Result<seller_credentials::Model, DbErr> {
-    let now = Utc::now();
+    let now = clock::now();
     seller_credentials::Entity::delete_many()
         .filter(seller_credentials::Column::SellerId.eq(seller.id.clone()))
         .exec(db)

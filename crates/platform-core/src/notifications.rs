@@ -4,6 +4,8 @@
 //! [`crate::mercadopago`].
 
 use chrono::{DateTime, Utc};
+
+use crate::clock;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, Set, SqlErr,
@@ -74,7 +76,7 @@ pub async fn record(db: &DatabaseConnection, n: NewNotification) -> Result<bool,
         body: Set(n.body),
         status: Set(n.status),
         error: Set(n.error),
-        received_at: Set(Utc::now()),
+        received_at: Set(clock::now()),
         processed_at: Set(None),
     };
     match row.insert(db).await {
@@ -104,7 +106,7 @@ pub async fn mark_processed(
     let mut active = row.into_active_model();
     active.status = Set(status);
     active.error = Set(error);
-    active.processed_at = Set(Some(Utc::now()));
+    active.processed_at = Set(Some(clock::now()));
     active.update(db).await?;
     Ok(())
 }

@@ -11,6 +11,7 @@
 //!    and only then is everything written in one transaction. Any failure
 //!    before the commit leaves no trace but the spent state.
 
+use crate::clock;
 use crate::db::BeginWrite;
 use crate::error::{Conflict, Invalid};
 use chrono::{DateTime, Duration, Utc};
@@ -162,7 +163,7 @@ pub async fn create_link(
     } else {
         Some(label.to_owned())
     };
-    let now = Utc::now();
+    let now = clock::now();
     let token = random_token();
     let txn = db.begin_write().await?;
     let link = onboarding_links::ActiveModel {
@@ -185,7 +186,7 @@ pub async fn create_link(
         &link.integrator_id,
         actor,
         "onboarding_link.created",
-        Some(("onboarding_link", &link.id)),
+        Some(audit::Target::OnboardingLink(&link.id)),
         link.label.clone(),
     )
     .await?;
@@ -231,14 +232,14 @@ pub async fn revoke_link(
     let txn = db.begin_write().await?;
     let mut row = link.clone().into_active_model();
     row.status = Set(OnboardingLinkStatus::Revoked);
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(clock::now());
     row.update(&txn).await?;
     audit::record(
         &txn,
         &link.integrator_id,
         actor,
         "onboarding_link.revoked",
-        Some(("onboarding_link", &link.id)),
+        Some(audit::Target::OnboardingLink(&link.id)),
         None,
     )
     .await?;
@@ -276,7 +277,7 @@ pub async fn open_link(
         .one(db)
         .await?
         .ok_or(OnboardingError::LinkNotFound)?;
-    check_open(&link, Utc::now())?;
+    check_open(&link, clock::now())?;
     let integrator = integrators::Entity::find_by_id(link.integrator_id.clone())
         .one(db)
         .await?
@@ -295,7 +296,7 @@ pub async fn begin(
     let open = open_link(db, token).await?;
     let creds = integrator_app::credentials(keyring, &open.integrator)?
         .ok_or(OnboardingError::AppNotConfigured)?;
-    let now = Utc::now();
+    let now = clock::now();
     let pkce = Pkce::generate();
     let state = random_token();
     let id = OAuthStateId::new().into_string();
@@ -353,7 +354,7 @@ async fn consume_state(
         .one(db)
         .await?
         .ok_or(OnboardingError::StateUnknown)?;
-    let now = Utc::now();
+    let now = clock::now();
     let res = oauth_states::Entity::update_many()
         .col_expr(oauth_states::Column::ConsumedAt, Expr::value(Some(now)))
         .filter(oauth_states::Column::Id.eq(row.id.clone()))
@@ -386,7 +387,7 @@ pub async fn complete(
         .find::<onboarding_links::Entity>(db, &state.link_id)
         .await
         .map_err(|_| OnboardingError::LinkNotFound)?;
-    check_open(&link, Utc::now())?;
+    check_open(&link, clock::now())?;
     if cb.error.is_some() || cb.code.as_deref().unwrap_or("").is_empty() {
         let actor = Actor::seller(None, ip);
         let detail = cb
@@ -401,7 +402,7 @@ pub async fn complete(
             &link.integrator_id,
             &actor,
             "onboarding.denied",
-            Some(("onboarding_link", &link.id)),
+            Some(audit::Target::OnboardingLink(&link.id)),
             Some(detail),
         )
         .await?;
@@ -457,7 +458,7 @@ pub async fn complete(
         )
         .col_expr(
             onboarding_links::Column::UsedAt,
-            Expr::value(Some(Utc::now())),
+            Expr::value(Some(clock::now())),
         )
         .filter(onboarding_links::Column::Id.eq(link.id.clone()))
         .filter(onboarding_links::Column::Status.eq(OnboardingLinkStatus::Open.as_str()))
@@ -486,14 +487,14 @@ pub async fn complete(
     };
     let detail = format!(
         "{} ({}), {} terminals",
-        seller.nickname, seller.mp_user_id, counts.2
+        seller.nickname, seller.mp_user_id, counts.terminals
     );
     audit::record(
         &txn,
         &link.integrator_id,
         &actor,
         action,
-        Some(("seller", &seller.id)),
+        Some(audit::Target::Seller(&seller.id)),
         Some(detail),
     )
     .await?;
@@ -504,7 +505,7 @@ pub async fn complete(
         "seller.linked",
         &serde_json::json!({
             "seller_id": seller.id, "mp_user_id": seller.mp_user_id, "nickname": seller.nickname,
-            "site_id": seller.site_id, "relinked": relinked, "terminals": counts.2,
+            "site_id": seller.site_id, "relinked": relinked, "terminals": counts.terminals,
         }),
     )
     .await?;
@@ -513,7 +514,7 @@ pub async fn complete(
         seller,
         integrator_name: integrator.name,
         relinked,
-        terminals: counts.2,
+        terminals: counts.terminals,
     })
 }
 
@@ -574,7 +575,7 @@ async fn save_seller(
         return Ok(linked_sellers::insert(db, new).await?);
     };
     // Re-linked: the same row, linked again.
-    let now = Utc::now();
+    let now = clock::now();
     let mut row = existing.into_active_model();
     row.nickname = Set(nickname);
     row.email = Set(user.email.clone());

@@ -4,7 +4,7 @@
 //! view, forwarded on dispatch), and what Mercado Pago reports about the
 //! payment and refunds (shown in the compatible view).
 
-use chrono::Utc;
+use crate::clock;
 use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::{Map, Value};
 
@@ -39,7 +39,7 @@ pub async fn save(
         payment_method_id: Set(None),
         reference_id: Set(None),
         refund_references: Set(None),
-        updated_at: Set(Utc::now()),
+        updated_at: Set(clock::now()),
     }
     .insert(db)
     .await?;
@@ -113,7 +113,7 @@ pub async fn record(
             if refunds.is_some() {
                 a.refund_references = Set(refunds);
             }
-            a.updated_at = Set(Utc::now());
+            a.updated_at = Set(clock::now());
             a.update(db).await?;
         }
         None => {
@@ -126,7 +126,7 @@ pub async fn record(
                 payment_method_id: Set(brand),
                 reference_id: Set(reference),
                 refund_references: Set(refunds),
-                updated_at: Set(Utc::now()),
+                updated_at: Set(clock::now()),
             }
             .insert(db)
             .await?;

@@ -5,6 +5,7 @@
 //! is made synchronously and recorded; a new order on the same POS replaces
 //! the current one, as at Mercado Pago.
 
+use crate::clock;
 use crate::db::BeginWrite;
 use crate::error::{Conflict, Invalid};
 use chrono::{Duration, Utc};
@@ -111,7 +112,7 @@ pub async fn create(
         .ok_or(CoreError::NotFound { kind: "integrator" })?;
     let amount = Amount::from_cents(new.total_amount)
         .map_err(|e| CoreError::invalid(Invalid::AmountOutOfRange, e.to_string()))?;
-    let expires_at = Utc::now() + Duration::minutes(minutes);
+    let expires_at = clock::now() + Duration::minutes(minutes);
     let request = QrOrderRequest {
         external_reference: reference.clone(),
         title: title.clone(),
@@ -149,7 +150,7 @@ pub async fn create(
     // The new order replaced any current one at Mercado Pago.
     let txn = db.begin_write().await?;
     close_active(&txn, &pos.id, QrOrderStatus::Canceled).await?;
-    let now = Utc::now();
+    let now = clock::now();
     let row = qr_orders::ActiveModel {
         id: Set(id),
         integrator_id: Set(pos.integrator_id.clone()),
@@ -181,7 +182,7 @@ async fn close_active(
 ) -> Result<(), CoreError> {
     qr_orders::Entity::update_many()
         .col_expr(qr_orders::Column::Status, Expr::value(status))
-        .col_expr(qr_orders::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(qr_orders::Column::UpdatedAt, Expr::value(clock::now()))
         .filter(qr_orders::Column::PosId.eq(pos_id))
         .filter(qr_orders::Column::Status.eq(QrOrderStatus::Active))
         .exec(db)
@@ -203,7 +204,7 @@ pub async fn current(
         .one(db)
         .await?
         .ok_or(CoreError::NotFound { kind: "QR order" })?;
-    if row.status == QrOrderStatus::Active && row.expires_at.is_some_and(|e| e <= Utc::now()) {
+    if row.status == QrOrderStatus::Active && row.expires_at.is_some_and(|e| e <= clock::now()) {
         row.status = QrOrderStatus::Expired;
     }
     Ok(row)

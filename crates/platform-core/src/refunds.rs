@@ -6,8 +6,9 @@
 //! refunded through its order (§3.4); a legacy Integration API intent through
 //! its payment (`/v1/payments/{id}/refunds`, §2.7).
 
+use crate::clock;
 use crate::db::BeginWrite;
-use crate::error::{Conflict, Invalid};
+use crate::error::{Conflict, Failure, Invalid};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -92,7 +93,7 @@ pub async fn create(
             format!("the refund must be between 1 and {left} (minor units still refundable)"),
         ));
     }
-    let now = Utc::now();
+    let now = clock::now();
     let row = refunds::ActiveModel {
         id: Set(RefundId::new().into_string()),
         integrator_id: Set(intent.integrator_id.clone()),
@@ -177,7 +178,7 @@ pub async fn settle(
     refund_id: &str,
     outcome: RefundStatus,
     upstream_id: Option<String>,
-    error: Option<(String, String)>,
+    error: Option<Failure>,
     intent_refunded: bool,
 ) -> Result<Effects, CoreError> {
     let txn = db.begin_write().await?;
@@ -192,19 +193,16 @@ pub async fn settle(
     }
     let mut update = refunds::Entity::update_many()
         .col_expr(refunds::Column::Status, Expr::value(outcome))
-        .col_expr(refunds::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(refunds::Column::UpdatedAt, Expr::value(clock::now()))
         .filter(refunds::Column::Id.eq(refund_id))
         .filter(refunds::Column::Status.eq(refund.status));
     if let Some(u) = upstream_id {
         update = update.col_expr(refunds::Column::UpstreamId, Expr::value(u));
     }
-    if let Some((code, message)) = &error {
+    if let Some(Failure { code, message }) = error {
         update = update
-            .col_expr(refunds::Column::LastErrorCode, Expr::value(code.clone()))
-            .col_expr(
-                refunds::Column::LastErrorMessage,
-                Expr::value(message.clone()),
-            );
+            .col_expr(refunds::Column::LastErrorCode, Expr::value(code))
+            .col_expr(refunds::Column::LastErrorMessage, Expr::value(message));
     }
     if update.exec(&txn).await?.rows_affected == 0 {
         txn.rollback().await?;

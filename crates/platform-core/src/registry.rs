@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::clock;
 use crate::db::BeginWrite;
-use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -119,15 +119,23 @@ fn model_of(device_id: &str) -> Option<String> {
     device_id.split_once("__").map(|(m, _)| m.to_owned())
 }
 
+/// How much of a seller's registry a snapshot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncCounts {
+    pub stores: usize,
+    pub pos: usize,
+    pub terminals: usize,
+}
+
 /// Writes a snapshot: upserts by Mercado Pago id, removes what vanished
-/// upstream. Returns (stores, POS, terminals) counts.
+/// upstream.
 pub async fn apply_snapshot(
     db: &impl ConnectionTrait,
     integrator_id: &str,
     seller_id: &str,
     snap: &Snapshot,
-) -> Result<(usize, usize, usize), CoreError> {
-    let now = Utc::now();
+) -> Result<SyncCounts, CoreError> {
+    let now = clock::now();
     let existing_stores = stores::Entity::find()
         .filter(stores::Column::SellerId.eq(seller_id))
         .all(db)
@@ -274,7 +282,11 @@ pub async fn apply_snapshot(
             .exec(db)
             .await?;
     }
-    Ok((store_ids.len(), pos_ids.len(), snap.terminals.len()))
+    Ok(SyncCounts {
+        stores: store_ids.len(),
+        pos: pos_ids.len(),
+        terminals: snap.terminals.len(),
+    })
 }
 
 /// A linked seller and its decrypted access token.
@@ -344,7 +356,7 @@ pub async fn sync_seller(
     seller_id: &str,
     api: UpstreamApi,
     actor: &Actor,
-) -> Result<(usize, usize, usize), RegistryError> {
+) -> Result<SyncCounts, RegistryError> {
     let access = seller_access(db, keyring, scope, seller_id).await?;
     let snap = match fetch_snapshot(mp, &access.token, access.mp_user_id, api).await {
         Ok(s) => s,
@@ -360,10 +372,10 @@ pub async fn sync_seller(
         scope.integrator_id().as_str(),
         actor,
         "seller.synced",
-        Some(("seller", seller_id)),
+        Some(audit::Target::Seller(seller_id)),
         Some(format!(
             "{} stores, {} POS, {} terminals",
-            counts.0, counts.1, counts.2
+            counts.stores, counts.pos, counts.terminals
         )),
     )
     .await?;

@@ -3,8 +3,8 @@
 //! the local row changes only when it accepted, so a refused change (shown
 //! with Mercado Pago's own message on the form) leaves everything as it was.
 
+use crate::clock;
 use crate::db::BeginWrite;
-use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, IntoActiveModel, Set};
 
 use crate::audit::{self, Actor};
@@ -259,7 +259,7 @@ pub async fn save_store(
         }
     };
     let remote = upstream(db, &access, saved).await?;
-    let now = Utc::now();
+    let now = clock::now();
     let loc = req.location.clone().unwrap_or_default();
     let is_new = store.is_none();
     let mut row = match store {
@@ -299,7 +299,7 @@ pub async fn save_store(
         &saved.integrator_id,
         actor,
         action,
-        Some(("store", &saved.id)),
+        Some(audit::Target::Store(&saved.id)),
         Some(saved.name.clone()),
     )
     .await?;
@@ -347,7 +347,7 @@ pub async fn save_pos(
         }
     };
     let remote = upstream(db, &access, res).await?;
-    let now = Utc::now();
+    let now = clock::now();
     let is_new = existing.is_none();
     let mut row = match existing {
         Some(p) => p.into_active_model(),
@@ -378,7 +378,7 @@ pub async fn save_pos(
         &saved.integrator_id,
         actor,
         action,
-        Some(("pos", &saved.id)),
+        Some(audit::Target::Pos(&saved.id)),
         Some(saved.name.clone()),
     )
     .await?;
@@ -427,7 +427,7 @@ pub async fn set_terminal_mode(
     let before = terminal.operating_mode;
     let mut row = terminal.into_active_model();
     row.operating_mode = Set(mode);
-    row.updated_at = Set(Utc::now());
+    row.updated_at = Set(clock::now());
     let txn = db.begin_write().await?;
     let saved = row.update(&txn).await?;
     audit::record(
@@ -435,7 +435,7 @@ pub async fn set_terminal_mode(
         &saved.integrator_id,
         actor,
         "terminal.mode_changed",
-        Some(("terminal", &saved.id)),
+        Some(audit::Target::Terminal(&saved.id)),
         Some(format!("{} {before} → {mode}", saved.device_id)),
     )
     .await?;

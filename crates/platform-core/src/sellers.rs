@@ -1,6 +1,7 @@
 //! Sellers as the dashboard lists them, unlinking, and Mercado Pago's
 //! `mp-connect` deauthorizations.
 
+use crate::clock;
 use crate::db::BeginWrite;
 use crate::error::Conflict;
 use chrono::{DateTime, Utc};
@@ -187,7 +188,7 @@ pub async fn unlink(
         &seller.integrator_id,
         actor,
         "seller.unlinked",
-        Some(("seller", &seller.id)),
+        Some(audit::Target::Seller(&seller.id)),
         Some(seller.nickname.clone()),
     )
     .await?;
@@ -208,8 +209,8 @@ async fn mark_unlinked(
             sellers::Column::LinkStatus,
             Expr::value(LinkStatus::Unlinked.as_str()),
         )
-        .col_expr(sellers::Column::UnlinkedAt, Expr::value(Some(Utc::now())))
-        .col_expr(sellers::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(sellers::Column::UnlinkedAt, Expr::value(Some(clock::now())))
+        .col_expr(sellers::Column::UpdatedAt, Expr::value(clock::now()))
         .filter(sellers::Column::Id.eq(seller.id.clone()))
         .exec(db)
         .await?;
@@ -255,7 +256,7 @@ pub async fn handle_deauthorization(
         &seller.integrator_id,
         &Actor::system(),
         "seller.deauthorized",
-        Some(("seller", &seller.id)),
+        Some(audit::Target::Seller(&seller.id)),
         Some("mp-connect application.deauthorized".into()),
     )
     .await?;

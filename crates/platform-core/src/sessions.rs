@@ -11,6 +11,7 @@
 //! guessing gets a handful of tries per quarter hour while the owner, from
 //! another network, still gets in.
 
+use crate::clock;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -149,7 +150,7 @@ pub async fn login(
     password: &SecretString,
     ip: Option<&str>,
 ) -> Result<(SecretString, Session), LoginError> {
-    let now = Utc::now();
+    let now = clock::now();
     let email = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
     let keys = throttle_keys(&email, ip);
     for (i, (key, max)) in keys.iter().enumerate() {
@@ -211,7 +212,7 @@ pub async fn open(
     user: users::Model,
     ip: Option<&str>,
 ) -> Result<(SecretString, Session), CoreError> {
-    let now = Utc::now();
+    let now = clock::now();
     let token = random_token();
     let id = sha256_hex(token.expose_secret());
     let csrf = random_token().into_exposed();
@@ -247,7 +248,7 @@ pub async fn authenticate(
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
-    let now = Utc::now();
+    let now = clock::now();
     let id = sha256_hex(token);
     let Some(row) = session_row::Entity::find_by_id(id.clone()).one(db).await? else {
         return Ok(None);

@@ -5,7 +5,8 @@
 //! (`PUENTE_TEST_PG_URL` overrides the server); a missing server fails the
 //! test with a message saying how to start it. Nothing is skipped.
 
-use chrono::{Duration, Utc};
+use crate::clock;
+use chrono::Duration;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
 
 use crate::config::DatabaseKind;
@@ -180,7 +181,7 @@ pub async fn seed_integrator(
     keyring: &Keyring,
     mp_user_base: i64,
 ) -> Seeded {
-    let now = Utc::now();
+    let now = clock::now();
     let org = IntegratorId::new().into_string();
     let seal = |table: &str, column: &str, id: &str, value: &str| {
         keyring.seal(&value.into(), Aad::new(table, column, id))

@@ -13,7 +13,7 @@ use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
 use platform_core::entities::payment_intents;
-use platform_core::error::Conflict;
+use platform_core::error::{Conflict, Failure};
 use platform_core::intents::{self, Transition, UpstreamFacts};
 use platform_core::jobs;
 use platform_core::mercadopago::{
@@ -317,7 +317,7 @@ async fn create_upstream(
         Err(TokenTrouble::RetryAt(at)) => {
             let wait = (at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1));
             // No call was made now, but an earlier attempt may have reached it.
-            retry(ctx, intent, ("token_refresh_failed", "could not refresh the seller's token"), Some(wait), Reach::Unknown).await
+            retry(ctx, intent, Failure::new("token_refresh_failed", "could not refresh the seller's token"), Some(wait), Reach::Unknown).await
         }
     }
 }
@@ -425,7 +425,14 @@ async fn upstream_failed(
         } else {
             Reach::Unknown
         };
-        return retry(ctx, intent, (code, &err.to_string()), floor, reach).await;
+        return retry(
+            ctx,
+            intent,
+            Failure::new(code, err.to_string()),
+            floor,
+            reach,
+        )
+        .await;
     }
     if err.is_terminal_busy() {
         // Puente holds no other open intent on this terminal, so what
@@ -435,7 +442,7 @@ async fn upstream_failed(
             return retry(
                 ctx,
                 intent,
-                ("terminal_busy_upstream", &err.to_string()),
+                Failure::new("terminal_busy_upstream", err.to_string()),
                 None,
                 Reach::Refused,
             )
@@ -462,7 +469,7 @@ enum Reach {
 async fn retry(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
-    error: (&str, &str),
+    error: Failure,
     floor: Option<Duration>,
     reach: Reach,
 ) -> Result<Next, CoreError> {
@@ -474,29 +481,29 @@ async fn retry(
         // on the longest backoff until Mercado Pago answers; what it holds
         // is then canceled, or refused and the intent fails (`handle`).
         if intents::give_up_unresolved(&ctx.db, &intent.id).await? {
-            tracing::warn!(intent_id = %intent.id, attempts, code = error.0, "dispatch given up; resolving upstream before it ends");
+            tracing::warn!(intent_id = %intent.id, attempts, code = %error.code, "dispatch given up; resolving upstream before it ends");
             metrics::counter!("puente_dispatch_given_up_total").increment(1);
         }
         let wait = ctx.dispatch.wait(attempts, floor);
         let next =
             Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
-        intents::note_retry(&ctx.db, &intent.id, next, error).await?;
+        intents::note_retry(&ctx.db, &intent.id, next, &error).await?;
         return Ok(Next::RetryAfter(wait));
     }
     if attempts >= ctx.dispatch.max_attempts {
         return fail(
             ctx,
             intent,
-            error.0,
-            &format!("gave up after {attempts} attempts: {}", error.1),
+            &error.code,
+            &format!("gave up after {attempts} attempts: {}", error.message),
         )
         .await;
     }
     let wait = ctx.dispatch.wait(attempts, floor);
     let next =
         Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
-    intents::note_retry(&ctx.db, &intent.id, next, error).await?;
-    tracing::info!(intent_id = %intent.id, attempts, ?wait, code = error.0, "dispatch will be retried");
+    intents::note_retry(&ctx.db, &intent.id, next, &error).await?;
+    tracing::info!(intent_id = %intent.id, attempts, ?wait, code = %error.code, "dispatch will be retried");
     Ok(Next::RetryAfter(wait))
 }
 
@@ -508,7 +515,7 @@ async fn fail(
 ) -> Result<Next, CoreError> {
     let facts = UpstreamFacts {
         status_detail: Some(code.to_owned()),
-        error: Some((code.to_owned(), message.to_owned())),
+        error: Some(Failure::new(code, message)),
         ..Default::default()
     };
     tracing::warn!(intent_id = %intent.id, code, message, "intent failed");
@@ -667,7 +674,7 @@ async fn cancel_refused(
         &ctx.db,
         &intent.id,
         CancelState::Refused,
-        Some((code, message)),
+        Some(&Failure::new(code, message)),
     )
     .await?;
     tracing::info!(intent_id = %intent.id, code, "Mercado Pago refused the cancel");

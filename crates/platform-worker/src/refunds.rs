@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::entities::refunds;
+use platform_core::error::Failure;
 use platform_core::intents;
 use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
@@ -136,7 +137,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
                 &refund,
                 RefundStatus::Failed,
                 None,
-                Some((&code, &e.to_string())),
+                Some(Failure::new(code, e.to_string())),
                 false,
             )
             .await
@@ -149,7 +150,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
                 &refund,
                 RefundStatus::Failed,
                 None,
-                Some((
+                Some(Failure::new(
                     "seller_needs_reconnect",
                     "the seller must link the account again",
                 )),
@@ -172,7 +173,10 @@ async fn not_refundable(ctx: &WorkerContext, refund: &refunds::Model) -> Result<
         refund,
         RefundStatus::Failed,
         None,
-        Some(("not_refundable", "the intent has no upstream payment")),
+        Some(Failure::new(
+            "not_refundable",
+            "the intent has no upstream payment",
+        )),
         false,
     )
     .await
@@ -183,7 +187,7 @@ async fn settle(
     refund: &refunds::Model,
     outcome: RefundStatus,
     upstream_id: Option<String>,
-    error: Option<(&str, &str)>,
+    error: Option<Failure>,
     intent_refunded: bool,
 ) -> Result<Next, CoreError> {
     refund_service::settle(
@@ -191,7 +195,7 @@ async fn settle(
         &refund.id,
         outcome,
         upstream_id,
-        error.map(|(c, m)| (c.to_owned(), m.to_owned())),
+        error,
         intent_refunded,
     )
     .await?

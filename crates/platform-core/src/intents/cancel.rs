@@ -9,8 +9,8 @@
 //!   (`cancel_state = requested`), and Mercado Pago's answer to the worker
 //!   decides: canceled, accepted at the terminal (202), or refused.
 
-use crate::error::Conflict;
-use chrono::Utc;
+use crate::clock;
+use crate::error::{Conflict, Failure};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -125,9 +125,12 @@ async fn ask_upstream(
         )
         .col_expr(
             payment_intents::Column::CancelRequestedAt,
-            Expr::value(Some(Utc::now())),
+            Expr::value(Some(clock::now())),
         )
-        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            payment_intents::Column::UpdatedAt,
+            Expr::value(clock::now()),
+        )
         .filter(payment_intents::Column::Id.eq(intent.id.clone()))
         .filter(payment_intents::Column::Status.eq(intent.status))
         .filter(
@@ -157,22 +160,25 @@ pub async fn record_cancel_answer(
     db: &DatabaseConnection,
     intent_id: &str,
     answer: CancelState,
-    error: Option<(&str, &str)>,
+    error: Option<&Failure>,
 ) -> Result<bool, CoreError> {
     let mut update = payment_intents::Entity::update_many()
         .col_expr(payment_intents::Column::CancelState, Expr::value(answer))
-        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            payment_intents::Column::UpdatedAt,
+            Expr::value(clock::now()),
+        )
         .filter(payment_intents::Column::Id.eq(intent_id))
         .filter(payment_intents::Column::CancelState.eq(CancelState::Requested));
-    if let Some((code, message)) = error {
+    if let Some(Failure { code, message }) = error {
         update = update
             .col_expr(
                 payment_intents::Column::LastErrorCode,
-                Expr::value(code.to_owned()),
+                Expr::value(code.clone()),
             )
             .col_expr(
                 payment_intents::Column::LastErrorMessage,
-                Expr::value(message.to_owned()),
+                Expr::value(message.clone()),
             );
     }
     Ok(update.exec(db).await?.rows_affected == 1)
@@ -189,7 +195,7 @@ pub async fn give_up_unresolved(
     db: &DatabaseConnection,
     intent_id: &str,
 ) -> Result<bool, CoreError> {
-    let now = Utc::now();
+    let now = clock::now();
     let asked = payment_intents::Entity::update_many()
         .col_expr(
             payment_intents::Column::CancelState,

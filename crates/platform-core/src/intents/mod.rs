@@ -18,8 +18,9 @@ pub use cancel::{
     CancelAsk, CancelOutcome, give_up_unresolved, record_cancel_answer, request_cancel,
 };
 
+use crate::clock;
 use crate::db::BeginWrite;
-use crate::error::{Conflict, Invalid};
+use crate::error::{Conflict, Failure, Invalid};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -195,7 +196,7 @@ pub async fn create(
     }
     validate(seller.site_id, &new)?;
 
-    let now = Utc::now();
+    let now = clock::now();
     let id = PaymentIntentId::new().into_string();
     let row = payment_intents::ActiveModel {
         id: Set(id.clone()),
@@ -299,7 +300,7 @@ async fn record_event(
         to_status: Set(to),
         source: Set(source),
         detail: Set(detail),
-        created_at: Set(Utc::now()),
+        created_at: Set(clock::now()),
     })
     .exec_without_returning(txn)
     .await?;
@@ -315,7 +316,7 @@ pub struct UpstreamFacts {
     pub mp_payment_id: Option<String>,
     /// The Orders API `data.version`; older versions are ignored.
     pub version: Option<i64>,
-    pub error: Option<(String, String)>,
+    pub error: Option<Failure>,
     pub detail: Option<String>,
 }
 
@@ -462,7 +463,7 @@ pub async fn apply_in(
     // or an order thought canceled was charged): record what happened
     // and flag it for people, never hide it.
     let attention = machine::attention_for(snapshot, next);
-    let now = Utc::now();
+    let now = clock::now();
     let mut update = payment_intents::Entity::update_many()
         .col_expr(payment_intents::Column::Status, Expr::value(next))
         .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
@@ -511,7 +512,7 @@ pub async fn apply_in(
                 Expr::value(Option::<String>::None),
             );
     }
-    if let Some((code, message)) = &facts.error {
+    if let Some(Failure { code, message }) = &facts.error {
         update = update
             .col_expr(
                 payment_intents::Column::LastErrorCode,
@@ -624,7 +625,10 @@ pub async fn claim_dispatch(
             payment_intents::Column::DispatchAttempts,
             Expr::col(payment_intents::Column::DispatchAttempts).add(1),
         )
-        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            payment_intents::Column::UpdatedAt,
+            Expr::value(clock::now()),
+        )
         .filter(payment_intents::Column::Id.eq(intent_id))
         .filter(payment_intents::Column::Status.eq(IntentStatus::Queued))
         .filter(payment_intents::Column::CancelState.is_null())
@@ -643,7 +647,7 @@ pub async fn note_retry(
     db: &DatabaseConnection,
     intent_id: &str,
     next: DateTime<Utc>,
-    error: (&str, &str),
+    error: &Failure,
 ) -> Result<(), CoreError> {
     // The attempt was counted when the worker claimed the intent.
     payment_intents::Entity::update_many()
@@ -653,13 +657,16 @@ pub async fn note_retry(
         )
         .col_expr(
             payment_intents::Column::LastErrorCode,
-            Expr::value(error.0.to_owned()),
+            Expr::value(error.code.clone()),
         )
         .col_expr(
             payment_intents::Column::LastErrorMessage,
-            Expr::value(error.1.to_owned()),
+            Expr::value(error.message.clone()),
         )
-        .col_expr(payment_intents::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            payment_intents::Column::UpdatedAt,
+            Expr::value(clock::now()),
+        )
         .filter(payment_intents::Column::Id.eq(intent_id))
         .exec(db)
         .await?;

@@ -233,18 +233,6 @@ impl MpClient {
         let url = self.legacy_url(&["refund", refund_id]);
         self.send_json(self.request(Method::GET, url, token)).await
     }
-
-    /// Only while open (§2.7).
-    pub async fn cancel_refund_intent(
-        &self,
-        token: &SecretString,
-        device_id: &str,
-        refund_id: &str,
-    ) -> Result<IdOnly, MpError> {
-        let url = self.legacy_url(&["devices", device_id, "refund", refund_id]);
-        self.send_json(self.request(Method::DELETE, url, token))
-            .await
-    }
 }
 
 #[cfg(test)]

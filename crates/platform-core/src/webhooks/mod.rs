@@ -25,6 +25,7 @@ pub mod ssrf;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_receiver;
 
+use crate::clock;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        clock::now()
     }
 }
 

@@ -6,6 +6,7 @@ mod error_codes;
 mod layering;
 mod migrations;
 mod mp_client;
+mod reports;
 mod retention;
 mod rotation;
 mod sessions;

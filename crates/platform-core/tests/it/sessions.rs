@@ -1,6 +1,8 @@
 //! Dashboard sessions and login throttling on both databases.
 
+use chrono::Duration;
 use platform_core::accounts::{NewIntegrator, create_integrator};
+use platform_core::clock::TestClock;
 use platform_core::on_both_databases;
 use platform_core::secret::SecretString;
 use platform_core::sessions::{self, LoginError};
@@ -154,11 +156,68 @@ async fn password_checks_wait_for_the_semaphore(t: &TestDb) {
     assert!(login.await.is_ok());
 }
 
+/// Time-based rules, checked by moving the one clock instead of waiting:
+/// a session used within the idle timeout lives on, an idle one ends, an
+/// active one still ends at the absolute timeout, and a lockout lifts.
+async fn sessions_and_lockouts_follow_the_clock(t: &TestDb) {
+    owner(t, "di@acme.test").await;
+    let good = SecretString::from("correct horse battery");
+    let bad = SecretString::from("wrong password!");
+    let clock = TestClock::frozen();
+    let live = |token: SecretString| async move {
+        sessions::authenticate(&t.db, token.expose_secret())
+            .await
+            .unwrap()
+            .is_some()
+    };
+    clock
+        .run(async {
+            // Idle timeout: each use within it keeps the session.
+            let (token, _) = sessions::login(&t.db, &gate(), "di@acme.test", &good, None)
+                .await
+                .unwrap();
+            for _ in 0..2 {
+                clock.advance(sessions::IDLE_TIMEOUT - Duration::minutes(1));
+                assert!(live(token.clone()).await, "used within the idle timeout");
+            }
+            clock.advance(sessions::IDLE_TIMEOUT);
+            assert!(!live(token.clone()).await, "idle for the whole timeout");
+
+            // Absolute timeout: used every hour, it still ends.
+            let (token, session) = sessions::login(&t.db, &gate(), "di@acme.test", &good, None)
+                .await
+                .unwrap();
+            while clock.now() + Duration::hours(1) < session.expires_at {
+                clock.advance(Duration::hours(1));
+                assert!(live(token.clone()).await);
+            }
+            clock.advance(Duration::hours(1));
+            assert!(!live(token).await, "past the absolute timeout");
+
+            // Lockout: refused right after, let in once it has passed.
+            for _ in 0..sessions::MAX_EMAIL_FAILURES {
+                let _ = sessions::login(&t.db, &gate(), "di@acme.test", &bad, None).await;
+            }
+            assert!(matches!(
+                sessions::login(&t.db, &gate(), "di@acme.test", &good, None).await,
+                Err(LoginError::Throttled { .. })
+            ));
+            clock.advance(sessions::LOCKOUT + Duration::minutes(1));
+            assert!(
+                sessions::login(&t.db, &gate(), "di@acme.test", &good, None)
+                    .await
+                    .is_ok()
+            );
+        })
+        .await;
+}
+
 on_both_databases!(
     login_logout_and_throttle,
     ip_throttle_covers_many_emails,
     concurrent_guesses_are_reserved_before_hashing,
     password_checks_wait_for_the_semaphore,
+    sessions_and_lockouts_follow_the_clock,
 );
 
 #[test]

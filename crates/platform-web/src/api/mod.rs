@@ -15,6 +15,7 @@ mod qr;
 pub mod rate_limit;
 mod refunds;
 mod registry;
+mod reports;
 mod stream;
 mod webhooks;
 
@@ -30,5 +31,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     registry::configure(cfg);
     refunds::configure(cfg);
     qr::configure(cfg);
+    reports::configure(cfg);
     webhooks::configure(cfg);
 }

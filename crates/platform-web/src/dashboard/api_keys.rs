@@ -284,7 +284,7 @@ pub async fn create(
                     &row.integrator_id,
                     &auth.actor(),
                     "api_key.created",
-                    Some(("api_key", &row.id)),
+                    Some(audit::Target::ApiKey(&row.id)),
                     Some(format!("{} ({})", row.name, row.prefix)),
                 )
                 .await;
@@ -331,7 +331,7 @@ pub async fn revoke(
         &row.integrator_id,
         &auth.actor(),
         "api_key.revoked",
-        Some(("api_key", &row.id)),
+        Some(audit::Target::ApiKey(&row.id)),
         Some(format!("{} ({})", row.name, row.prefix)),
     )
     .await;

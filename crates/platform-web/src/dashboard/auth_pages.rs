@@ -172,7 +172,7 @@ pub async fn login(
                 &session.user.integrator_id,
                 &Actor::user(&session.user.id, ip),
                 "user.logged_in",
-                Some(("user", &session.user.id)),
+                Some(audit::Target::User(&session.user.id)),
                 None,
             )
             .await;
@@ -273,7 +273,7 @@ pub async fn signup(
                     &org.id,
                     &Actor::user(&user.id, ip.clone()),
                     "integrator.signed_up",
-                    Some(("integrator", &org.id)),
+                    Some(audit::Target::Integrator(&org.id)),
                     None,
                 )
                 .await

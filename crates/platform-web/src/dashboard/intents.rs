@@ -18,7 +18,7 @@ use platform_core::entities::{
 use platform_core::intents::{self, CancelAsk, CancelOutcome, IntentFilter};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::states::{CancelState, EventSource, IntentStatus, RefundStatus};
-use platform_core::{refunds as refund_svc, registry, sellers as seller_svc};
+use platform_core::{audit, refunds as refund_svc, registry, sellers as seller_svc};
 use serde::Deserialize;
 
 use super::chrome::Chrome;
@@ -425,12 +425,12 @@ pub async fn cancel(
             return render(StatusCode::CONFLICT, &page, auth.lang);
         }
     };
-    let _ = platform_core::audit::record(
+    let _ = audit::record(
         &state.db,
         &intent.integrator_id,
         &auth.actor(),
         "payment_intent.cancel_requested",
-        Some(("payment_intent", &intent.id)),
+        Some(audit::Target::PaymentIntent(&intent.id)),
         None,
     )
     .await;

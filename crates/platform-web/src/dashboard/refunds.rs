@@ -82,7 +82,7 @@ pub async fn create(
                         &refund.integrator_id,
                         &auth.actor(),
                         "refund.requested",
-                        Some(("payment_intent", &refund.intent_id)),
+                        Some(audit::Target::PaymentIntent(&refund.intent_id)),
                         Some(format!("{} ({})", refund.id, refund.amount)),
                     )
                     .await;

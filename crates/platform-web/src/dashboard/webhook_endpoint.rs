@@ -122,7 +122,7 @@ async fn note(state: &AppState, auth: &Auth, ep: &Endpoint, action: &str) {
         &ep.integrator_id,
         &auth.actor(),
         action,
-        Some(("webhook_endpoint", &ep.id)),
+        Some(audit::Target::WebhookEndpoint(&ep.id)),
         Some(ep.url.clone()),
     )
     .await;

@@ -217,7 +217,7 @@ pub async fn create(
                 &endpoint.integrator_id,
                 &auth.actor(),
                 "webhook_endpoint.created",
-                Some(("webhook_endpoint", &endpoint.id)),
+                Some(audit::Target::WebhookEndpoint(&endpoint.id)),
                 Some(endpoint.url.clone()),
             )
             .await;

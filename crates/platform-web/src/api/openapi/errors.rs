@@ -37,6 +37,10 @@ pub const CODES: &[(&str, &str)] = &[
     ),
     ("invalid_wait", "`wait` is limited to 60 seconds."),
     ("invalid_since", "`since` is in the future."),
+    (
+        "invalid_period",
+        "A report's `from` is after its `to`, or the period is over 366 days.",
+    ),
     // Authentication, scopes, rate limits.
     ("missing_api_key", "No `Authorization: Bearer pk_…` header."),
     ("invalid_api_key", "The API key is not valid."),

@@ -10,6 +10,7 @@
 pub mod errors;
 mod payments;
 mod registry;
+mod reports;
 pub mod schemas;
 mod webhooks;
 
@@ -71,6 +72,7 @@ use utoipa::{IntoParams, OpenApi};
         webhooks::replay_webhook_endpoint,
         webhooks::get_webhook_delivery,
         webhooks::replay_webhook_delivery,
+        reports::get_report_summary,
     ),
     components(schemas(schemas::ErrorOut)),
     tags(
@@ -84,6 +86,7 @@ use utoipa::{IntoParams, OpenApi};
         (name = "Onboarding links", description = "Links a seller opens to connect their account."),
         (name = "API keys", description = "Keys for POS software and automation, narrowed to a scope."),
         (name = "Webhooks", description = "Signed notifications to the integrator's systems, their deliveries and replays."),
+        (name = "Reports", description = "Figures for a period: volume, refunds, approval rate, rankings."),
     ),
 )]
 struct ApiDoc;

@@ -105,6 +105,7 @@ object_names!(
     webhook_endpoint = "webhook_endpoint",
     webhook_delivery = "webhook_delivery",
     webhook_replay = "webhook_replay",
+    report_summary = "report_summary",
     list = "list",
 );
 

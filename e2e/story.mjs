@@ -289,6 +289,24 @@ try {
   assert.ok((await page.textContent('table.list')).includes(nickname));
   assert.ok(!(await page.textContent('table.list')).includes('sel_'));
 
+  step('overview charts, in Spanish and in English, on a phone too');
+  await page.goto(`${PUENTE}/app?days=7`);
+  assert.match(await page.textContent('#approval-rate'), /%/);
+  assert.ok((await page.locator('svg.chart rect.bar.day').count()) === 7, 'a bar per day of the week');
+  assert.match(await page.textContent('#figures-title'), /Resumen/);
+  assert.equal(await page.locator(`#busiest-terminals a[href="/app/terminals/${terminalId}"]`).count(), 1, 'the charged terminal is the busiest');
+  await shot(page, 'overview');
+  await page.locator('nav.langs a[hreflang=en]').click();
+  await page.waitForURL(/\/app/);
+  assert.match(await page.textContent('#figures-title'), /Summary/);
+  await page.locator('#figures details summary').first().click();
+  assert.ok(await page.locator('#figures table.days-table').first().isVisible(), 'the numbers as a table');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await shot(page, 'overview-phone');
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.locator('nav.langs a[hreflang=es]').click();
+  await page.waitForURL(/\/app/);
+
   step('audit log');
   await page.goto(`${PUENTE}/app/audit`);
   await page.locator('#audit-table').waitFor();

@@ -9,6 +9,7 @@
 mod api_keys;
 mod audit_page;
 mod auth_pages;
+mod charts;
 pub mod chrome;
 mod deliveries;
 pub mod errors;

@@ -4,7 +4,6 @@
 
 mod api_intents;
 mod api_mp_compat;
-mod api_reports;
 mod api_webhooks;
 mod common;
 mod dashboard;
@@ -12,4 +11,5 @@ mod dashboard_forms;
 mod dashboard_newcomer;
 mod dashboard_webhooks;
 mod openapi;
+mod reports;
 mod security;

@@ -1,9 +1,10 @@
-//! `GET /v1/reports/summary` on both databases: the figures of what the
-//! API did, narrowed by the key's scope, and clear errors for bad periods.
+//! The figures of what the API did, on both databases: `GET
+//! /v1/reports/summary` narrowed by the key's scope with clear errors for
+//! bad periods, and the dashboard overview's charts and tables.
 
 use crate::common;
 
-use common::{TestApp, json};
+use common::{TestApp, json, session_for};
 use platform_core::intents::{self, UpstreamFacts};
 use platform_core::on_both_databases;
 use platform_core::states::{EventSource, IntentStatus, ScopeKind};
@@ -22,20 +23,18 @@ async fn settle(app: &TestApp, id: &str, status: IntentStatus) {
     .unwrap();
 }
 
-async fn summary_reports_the_scope_and_refuses_bad_periods(t: &TestDb) {
-    let app = TestApp::start(t, |_| {}).await;
-    let s = app.seed(300).await;
-    let other = app.seed(400).await;
-    let key = app.key(&s, ScopeKind::Integrator, None).await;
+/// Two approved payments (one per seller) and a declined one, made through
+/// the API today; the seeded intent canceled.
+async fn charges(app: &TestApp, s: &platform_core::testing::Seeded, key: &str) {
     // The seeded intent holds the first terminal.
-    settle(&app, &s.intent, IntentStatus::Canceled).await;
+    settle(app, &s.intent, IntentStatus::Canceled).await;
     for (terminal, amount, outcome) in [
         (&s.terminal, 1_500, IntentStatus::Processed),
         (&s.terminal, 800, IntentStatus::Failed),
         (&s.other_terminal, 4_000, IntentStatus::Processed),
     ] {
         let (status, body) = json(
-            app.post(&key, "/v1/payment-intents")
+            app.post(key, "/v1/payment-intents")
                 .json(&json!({"terminal_id": terminal, "amount": amount}))
                 .send()
                 .await
@@ -43,8 +42,16 @@ async fn summary_reports_the_scope_and_refuses_bad_periods(t: &TestDb) {
         )
         .await;
         assert_eq!(status, 201, "{body}");
-        settle(&app, body["id"].as_str().unwrap(), outcome).await;
+        settle(app, body["id"].as_str().unwrap(), outcome).await;
     }
+}
+
+async fn summary_reports_the_scope_and_refuses_bad_periods(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(300).await;
+    let other = app.seed(400).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    charges(&app, &s, &key).await;
 
     let (status, body) = json(app.get(&key, "/v1/reports/summary").send().await.unwrap()).await;
     assert_eq!(status, 200, "{body}");
@@ -124,4 +131,76 @@ async fn summary_reports_the_scope_and_refuses_bad_periods(t: &TestDb) {
     assert_eq!(body["currencies"], json!([]));
 }
 
-on_both_databases!(summary_reports_the_scope_and_refuses_bad_periods);
+async fn overview_draws_the_figures_for_the_period_and_seller(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(500).await;
+    let other = app.seed(600).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    charges(&app, &s, &key).await;
+    let (cookie, _) = session_for(&app, &s.user).await;
+    let page = |path: String| {
+        let (app, cookie) = (&app, cookie.clone());
+        async move {
+            let res = app
+                .http
+                .get(format!("{}{path}", app.url))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let csp = res
+                .headers()
+                .get("content-security-policy")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, csp, res.text().await.unwrap())
+        }
+    };
+
+    let (status, csp, html) = page("/app".into()).await;
+    assert_eq!(status, 200);
+    assert!(
+        csp.is_some_and(|c| c.contains("default-src")),
+        "the CSP stays"
+    );
+    // Drawn without inline styles or scripts, which the CSP forbids.
+    assert!(!html.contains("style=") && !html.contains("<script>"));
+    assert!(html.contains(r#"id="approval-rate">66.7 %<"#), "{html}");
+    assert!(html.contains(r#"data-currency="BRL""#));
+    // 30 daily bars in each of the two charts; today's holds both payments.
+    assert_eq!(html.matches(r#"<rect class="bar day" x="#).count(), 30);
+    assert_eq!(html.matches(r#"<rect class="bar count" x="#).count(), 30);
+    let today = platform_core::clock::now().date_naive();
+    assert!(html.contains(&format!("{}: 55.00 BRL", today.format("%m-%d"))));
+    // The same numbers as a table, and the rankings by name.
+    assert!(html.contains(&format!(">{today}</td>")), "the days table");
+    assert!(html.contains("Store 1"), "top stores by name");
+    assert!(
+        html.contains("NEWLAND_N950__"),
+        "busiest terminals by device"
+    );
+
+    // One seller, a week.
+    let (status, _, html) = page(format!("/app?days=7&seller={}", s.seller)).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="approval-rate">50.0 %<"#), "{html}");
+    assert_eq!(html.matches(r#"<rect class="bar day" x="#).count(), 7);
+    assert!(html.contains(&format!(r#"<option value="{}" selected>"#, s.seller)));
+    assert!(html.contains(r#"<option value="7" selected>"#));
+
+    // Another tenant's seller, or garbage: a 404 page, no figures.
+    for seller in [other.seller.as_str(), "sel_nonsense", "x"] {
+        let (status, _, html) = page(format!("/app?seller={seller}")).await;
+        assert_eq!(status, 404, "{seller}");
+        assert!(!html.contains("approval-rate"));
+    }
+    // A period the page does not offer falls back to the month.
+    let (status, _, html) = page("/app?days=100000".into()).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"<option value="30" selected>"#));
+}
+
+on_both_databases!(
+    summary_reports_the_scope_and_refuses_bad_periods,
+    overview_draws_the_figures_for_the_period_and_seller,
+);

@@ -161,6 +161,17 @@ pub async fn set_sponsor(
     Ok(())
 }
 
+/// An integrator by id (`None` when there is none). Callers pass an id they
+/// hold from a scope or a row, or one to try (a notification's path).
+pub async fn integrator(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<integrators::Model>, CoreError> {
+    Ok(integrators::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?)
+}
+
 pub async fn integrator_count(db: &impl ConnectionTrait) -> Result<u64, CoreError> {
     Ok(integrators::Entity::find().count(db).await?)
 }

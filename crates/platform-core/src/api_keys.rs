@@ -21,6 +21,7 @@ use crate::entities::{api_keys, pos, sellers, stores};
 use crate::error::CoreError;
 use crate::id::{ApiKeyId, PosId, SellerId, StoreId};
 use crate::idempotency::Completion;
+use crate::paging::{Page, PageRequest, fetch_page};
 use crate::secret::SecretString;
 use crate::states::{KeyAccess, KeyMode, ScopeKind};
 use crate::tenancy::Scope;
@@ -280,6 +281,22 @@ pub async fn list(
         .order_by_desc(api_keys::Column::Id)
         .all(db)
         .await?)
+}
+
+/// A page of the scope's keys, newest first.
+pub async fn page(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    page: &PageRequest,
+) -> Result<Page<api_keys::Model>, CoreError> {
+    fetch_page(
+        db,
+        scope.select::<api_keys::Entity>(),
+        api_keys::Column::Id,
+        page,
+        |k| k.id.clone(),
+    )
+    .await
 }
 
 /// Revokes a key (idempotent). Only integrator-wide scopes may revoke.

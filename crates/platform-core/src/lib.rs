@@ -26,7 +26,9 @@ pub mod jobs;
 pub mod keys;
 pub mod linked_sellers;
 pub mod mercadopago;
+pub mod notifications;
 pub mod onboarding;
+pub mod order_details;
 pub mod paging;
 pub mod password;
 pub mod permissions;
@@ -50,4 +52,3 @@ pub mod webhooks;
 pub mod testing;
 
 pub use error::CoreError;
-pub use sea_orm;

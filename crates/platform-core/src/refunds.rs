@@ -128,6 +128,46 @@ pub async fn list_for_intent(
         .await?)
 }
 
+/// A refund by id, outside any tenant scope: for the worker, whose queue
+/// messages name rows (`None` when the row is gone).
+pub async fn find_unscoped(
+    db: &DatabaseConnection,
+    refund_id: &str,
+) -> Result<Option<refunds::Model>, CoreError> {
+    Ok(refunds::Entity::find_by_id(refund_id.to_owned())
+        .one(db)
+        .await?)
+}
+
+/// The refunds of an intent the caller already holds that did not fail,
+/// oldest first (the compatible view shows them).
+pub async fn not_failed_of(
+    db: &DatabaseConnection,
+    intent: &payment_intents::Model,
+) -> Result<Vec<refunds::Model>, CoreError> {
+    Ok(refunds::Entity::find()
+        .filter(refunds::Column::IntentId.eq(intent.id.clone()))
+        .filter(refunds::Column::Status.ne(RefundStatus::Failed))
+        .order_by_asc(refunds::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Refunds still queued and not updated since `stale` (the reconciler
+/// re-queues them), at most `limit`.
+pub async fn stuck_since(
+    db: &DatabaseConnection,
+    stale: chrono::DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<refunds::Model>, CoreError> {
+    Ok(refunds::Entity::find()
+        .filter(refunds::Column::Status.eq(RefundStatus::Queued))
+        .filter(refunds::Column::UpdatedAt.lte(stale))
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 /// Settles a refund (worker). Returns what the commit owes (webhooks, and
 /// wake-ups of the intent). Applied only from `queued`/`pending`, so a
 /// repeated settle does nothing. With `intent_refunded` (Mercado Pago now

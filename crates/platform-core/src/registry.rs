@@ -2,11 +2,13 @@
 //! Pago: a full sync (at linking and on demand) and the dashboard's edits,
 //! which go upstream first and are stored only once Mercado Pago accepted them.
 
+use std::collections::HashMap;
+
 use crate::clock;
 use crate::db::BeginWrite;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::audit::{self, Actor};
@@ -15,9 +17,10 @@ use crate::entities::{pos, seller_credentials, sellers, stores, terminals};
 use crate::error::CoreError;
 use crate::id::{PosId, StoreId, TerminalId};
 use crate::mercadopago::{self as mp, MpClient, MpError, walk_pages};
+use crate::paging::{Page, PageRequest, fetch_page};
 use crate::secret::SecretString;
 use crate::states::{LinkStatus, OperatingMode, UpstreamApi};
-use crate::tenancy::Scope;
+use crate::tenancy::{Scope, TenantEntity};
 
 /// Everything Mercado Pago says a seller has, fetched before any write.
 #[derive(Debug, Default)]
@@ -378,4 +381,329 @@ pub async fn sync_seller(
     .await?;
     txn.commit().await?;
     Ok(counts)
+}
+
+// Reads of the mirror, for the API, the compatible surface, the dashboard
+// and the worker. Tenant reads take the caller's scope.
+
+/// A terminal by id, outside any tenant scope: for the worker, whose queue
+/// messages name rows, and for views of a row already found through a scope.
+pub async fn terminal_unscoped(
+    db: &impl ConnectionTrait,
+    terminal_id: &str,
+) -> Result<Option<terminals::Model>, CoreError> {
+    Ok(terminals::Entity::find_by_id(terminal_id.to_owned())
+        .one(db)
+        .await?)
+}
+
+/// The terminal of the scope with this Mercado Pago device id.
+pub async fn terminal_by_device(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    device_id: &str,
+) -> Result<Option<terminals::Model>, CoreError> {
+    Ok(scope
+        .select::<terminals::Entity>()
+        .filter(terminals::Column::DeviceId.eq(device_id))
+        .one(db)
+        .await?)
+}
+
+/// The filters of the API's registry lists; each list applies the ones that
+/// fit its objects and ignores the others.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub seller_id: Option<String>,
+    pub store_id: Option<String>,
+    pub pos_id: Option<String>,
+    /// Sellers only; the caller has checked it names a [`LinkStatus`].
+    pub link_status: Option<String>,
+}
+
+/// One page of `E` in the scope, newest first: rows older than
+/// `starting_after`, at most `limit`, and whether there are more.
+async fn list_newest_first<E: TenantEntity>(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    filters: &[(E::Column, Option<&String>)],
+    starting_after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool), CoreError>
+where
+    E::Model: Sync,
+{
+    let mut select = scope.select::<E>();
+    for (column, value) in filters {
+        if let Some(v) = value {
+            select = select.filter(column.eq(v.as_str()));
+        }
+    }
+    if let Some(after) = starting_after {
+        select = select.filter(E::id_column().lt(after));
+    }
+    let mut rows = select
+        .order_by_desc(E::id_column())
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
+}
+
+/// The scope's sellers, by `link_status`.
+pub async fn list_sellers(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: &ListFilter,
+    starting_after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<sellers::Model>, bool), CoreError> {
+    let filters = [(sellers::Column::LinkStatus, f.link_status.as_ref())];
+    list_newest_first::<sellers::Entity>(db, scope, &filters, starting_after, limit).await
+}
+
+/// The scope's stores, by `seller_id`.
+pub async fn list_stores(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: &ListFilter,
+    starting_after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<stores::Model>, bool), CoreError> {
+    let filters = [(stores::Column::SellerId, f.seller_id.as_ref())];
+    list_newest_first::<stores::Entity>(db, scope, &filters, starting_after, limit).await
+}
+
+/// The scope's POS, by `seller_id` and `store_id`.
+pub async fn list_pos(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: &ListFilter,
+    starting_after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<pos::Model>, bool), CoreError> {
+    let filters = [
+        (pos::Column::SellerId, f.seller_id.as_ref()),
+        (pos::Column::StoreId, f.store_id.as_ref()),
+    ];
+    list_newest_first::<pos::Entity>(db, scope, &filters, starting_after, limit).await
+}
+
+/// The scope's terminals, by `seller_id`, `store_id` and `pos_id`.
+pub async fn list_terminals(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: &ListFilter,
+    starting_after: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<terminals::Model>, bool), CoreError> {
+    let filters = [
+        (terminals::Column::SellerId, f.seller_id.as_ref()),
+        (terminals::Column::StoreId, f.store_id.as_ref()),
+        (terminals::Column::PosId, f.pos_id.as_ref()),
+    ];
+    list_newest_first::<terminals::Entity>(db, scope, &filters, starting_after, limit).await
+}
+
+/// Terminals as Mercado Pago lists them: by its store and POS ids.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceFilter<'a> {
+    pub mp_store_id: Option<&'a str>,
+    pub mp_pos_id: Option<&'a str>,
+}
+
+/// A page of devices with the stores and POS they name (by Puente id).
+#[derive(Debug, Clone, Default)]
+pub struct Devices {
+    pub terminals: Vec<terminals::Model>,
+    pub stores: HashMap<String, stores::Model>,
+    pub pos: HashMap<String, pos::Model>,
+    /// How many terminals match in all.
+    pub total: u64,
+}
+
+/// One offset page of the scope's terminals by device id, and the total.
+pub async fn devices(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: DeviceFilter<'_>,
+    offset: u64,
+    limit: u64,
+) -> Result<Devices, CoreError> {
+    let mut q = scope.select::<terminals::Entity>();
+    if let Some(s) = f.mp_store_id {
+        let ids: Vec<String> = scope
+            .select::<stores::Entity>()
+            .filter(stores::Column::MpStoreId.eq(s))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        q = q.filter(terminals::Column::StoreId.is_in(ids));
+    }
+    if let Some(p) = f.mp_pos_id {
+        let ids: Vec<String> = scope
+            .select::<pos::Entity>()
+            .filter(pos::Column::MpPosId.eq(p))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        q = q.filter(terminals::Column::PosId.is_in(ids));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_asc(terminals::Column::DeviceId)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let store_ids: Vec<String> = rows.iter().filter_map(|t| t.store_id.clone()).collect();
+    let pos_ids: Vec<String> = rows.iter().filter_map(|t| t.pos_id.clone()).collect();
+    let stores = stores::Entity::find()
+        .filter(stores::Column::Id.is_in(store_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let pos = pos::Entity::find()
+        .filter(pos::Column::Id.is_in(pos_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    Ok(Devices {
+        terminals: rows,
+        stores,
+        pos,
+        total,
+    })
+}
+
+/// The dashboard's terminal list filters; all optional.
+#[derive(Debug, Clone, Default)]
+pub struct TerminalFilter {
+    pub seller_id: Option<String>,
+    pub mode: Option<OperatingMode>,
+    /// Part of the device id.
+    pub device_id_contains: Option<String>,
+}
+
+/// A page of the scope's terminals, newest first.
+pub async fn terminals_page(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    f: &TerminalFilter,
+    page: &PageRequest,
+) -> Result<Page<terminals::Model>, CoreError> {
+    let mut query = scope.select::<terminals::Entity>();
+    if let Some(seller) = &f.seller_id {
+        query = query.filter(terminals::Column::SellerId.eq(seller.as_str()));
+    }
+    if let Some(m) = f.mode {
+        query = query.filter(terminals::Column::OperatingMode.eq(m.as_str()));
+    }
+    if let Some(text) = &f.device_id_contains {
+        query = query.filter(terminals::Column::DeviceId.contains(text.as_str()));
+    }
+    fetch_page(db, query, terminals::Column::Id, page, |m| m.id.clone()).await
+}
+
+/// The scope's terminals with these ids.
+pub async fn terminals_by_ids(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: Vec<String>,
+) -> Result<Vec<terminals::Model>, CoreError> {
+    Ok(scope
+        .select::<terminals::Entity>()
+        .filter(terminals::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}
+
+/// How many terminals the scope has.
+pub async fn terminal_count(db: &impl ConnectionTrait, scope: &Scope) -> Result<u64, CoreError> {
+    Ok(scope.select::<terminals::Entity>().count(db).await?)
+}
+
+/// The scope's stores by name, at most `limit`.
+pub async fn stores_by_name(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    limit: u64,
+) -> Result<Vec<stores::Model>, CoreError> {
+    Ok(scope
+        .select::<stores::Entity>()
+        .order_by_asc(stores::Column::Name)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The scope's POS by name, at most `limit`.
+pub async fn pos_by_name(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    limit: u64,
+) -> Result<Vec<pos::Model>, CoreError> {
+    Ok(scope
+        .select::<pos::Entity>()
+        .order_by_asc(pos::Column::Name)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The scope's terminals by device id, at most `limit`.
+pub async fn terminals_by_device(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    limit: u64,
+) -> Result<Vec<terminals::Model>, CoreError> {
+    Ok(scope
+        .select::<terminals::Entity>()
+        .order_by_asc(terminals::Column::DeviceId)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// What the dashboard may charge on: the scope's linked sellers, and their
+/// terminals in PDV or STANDALONE mode by device id (at most `limit`).
+#[derive(Debug, Clone, Default)]
+pub struct Chargeable {
+    pub sellers: Vec<sellers::Model>,
+    pub terminals: Vec<terminals::Model>,
+}
+
+/// The dashboard's payment form choices (see [`Chargeable`]).
+pub async fn chargeable(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    limit: u64,
+) -> Result<Chargeable, CoreError> {
+    let sellers = scope
+        .select::<sellers::Entity>()
+        .filter(sellers::Column::LinkStatus.eq(LinkStatus::Linked.as_str()))
+        .all(db)
+        .await?;
+    let terminals = scope
+        .select::<terminals::Entity>()
+        .filter(terminals::Column::OperatingMode.is_in([
+            OperatingMode::Pdv.as_str(),
+            OperatingMode::Standalone.as_str(),
+        ]))
+        .filter(terminals::Column::SellerId.is_in(sellers.iter().map(|s| s.id.clone())))
+        .order_by_asc(terminals::Column::DeviceId)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(Chargeable { sellers, terminals })
 }

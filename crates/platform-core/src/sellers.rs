@@ -7,7 +7,8 @@ use crate::error::Conflict;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::audit::{self, Actor};
@@ -98,6 +99,58 @@ pub async fn list(
             .map(|c| c.expires_at),
         seller,
     }))
+}
+
+/// A seller by id, outside any tenant scope: for views of a row already
+/// found through a scope (`None` when the row is gone).
+pub async fn find_unscoped(
+    db: &impl ConnectionTrait,
+    seller_id: &str,
+) -> Result<Option<sellers::Model>, CoreError> {
+    Ok(sellers::Entity::find_by_id(seller_id.to_owned())
+        .one(db)
+        .await?)
+}
+
+/// The scope's sellers by nickname, at most `limit` (names in tables,
+/// filters and choices).
+pub async fn by_nickname(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    limit: u64,
+) -> Result<Vec<sellers::Model>, CoreError> {
+    Ok(scope
+        .select::<sellers::Entity>()
+        .order_by_asc(sellers::Column::Nickname)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The scope's sellers with these ids.
+pub async fn by_ids(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    ids: Vec<String>,
+) -> Result<Vec<sellers::Model>, CoreError> {
+    Ok(scope
+        .select::<sellers::Entity>()
+        .filter(sellers::Column::Id.is_in(ids))
+        .all(db)
+        .await?)
+}
+
+/// How many of the scope's sellers have this link status.
+pub async fn count_with_status(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    status: LinkStatus,
+) -> Result<u64, CoreError> {
+    Ok(scope
+        .select::<sellers::Entity>()
+        .filter(sellers::Column::LinkStatus.eq(status.as_str()))
+        .count(db)
+        .await?)
 }
 
 pub async fn token_expiry(

@@ -10,14 +10,13 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
+use platform_core::accounts;
 use platform_core::crypto::Aad;
-use platform_core::entities::{inbound_notifications, integrators, sellers};
+use platform_core::entities::integrators;
 use platform_core::id::{InboundNotificationId, IntegratorId};
 use platform_core::jobs;
 use platform_core::mercadopago::{Notification, parse_notification, verify_signature};
-use platform_core::sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, SqlErr,
-};
+use platform_core::notifications::{self as inbound, NewNotification};
 use platform_core::states::NotificationStatus;
 use serde_json::{Value, json};
 
@@ -50,10 +49,7 @@ async fn receive_routed(
     // An unknown integrator is answered as a known one with a bad signature
     // (no candidate verifies it): the answer does not tell which ids exist.
     let integrator = match IntegratorId::parse(&path) {
-        Ok(id) => integrators::Entity::find_by_id(id.into_string())
-            .one(&state.db)
-            .await
-            .map_err(platform_core::CoreError::from)?,
+        Ok(id) => accounts::integrator(&state.db, id.as_str()).await?,
         Err(_) => None,
     };
     receive(&state, &req, &body, integrator.into_iter().collect()).await
@@ -74,31 +70,12 @@ async fn receive_unrouted(
         Value::String(s) => s.parse().ok(),
         _ => None,
     };
-    let mut owners: Vec<String> = Vec::new();
-    if let Some(uid) = number(&parsed["user_id"]) {
-        owners = sellers::Entity::find()
-            .filter(sellers::Column::MpUserId.eq(uid))
-            .all(&state.db)
-            .await
-            .map_err(platform_core::CoreError::from)?
-            .into_iter()
-            .map(|s| s.integrator_id)
-            .collect();
-    }
     let app_ids: Vec<String> = [&parsed["application_id"], &parsed["client_id"]]
         .into_iter()
         .filter_map(number)
         .map(|n| n.to_string())
         .collect();
-    let candidates = integrators::Entity::find()
-        .filter(
-            platform_core::sea_orm::Condition::any()
-                .add(integrators::Column::Id.is_in(owners))
-                .add(integrators::Column::MpClientId.is_in(app_ids)),
-        )
-        .all(&state.db)
-        .await
-        .map_err(platform_core::CoreError::from)?;
+    let candidates = inbound::candidates(&state.db, number(&parsed["user_id"]), app_ids).await?;
     receive(&state, &req, &body, candidates).await
 }
 
@@ -273,45 +250,39 @@ async fn record(
         ),
         (false, _) => format!("rejected:{id}"),
     };
-    let row = inbound_notifications::ActiveModel {
-        id: Set(id.clone()),
-        integrator_id: Set(integrator_id.map(str::to_owned)),
-        topic: Set(topic.chars().take(64).collect()),
-        action: Set(parsed["action"]
+    let row = NewNotification {
+        id: id.clone(),
+        integrator_id: integrator_id.map(str::to_owned),
+        topic: topic.chars().take(64).collect(),
+        action: parsed["action"]
             .as_str()
-            .map(|a| a.chars().take(64).collect())),
-        resource_id: Set(resource_id.map(|r| r.chars().take(128).collect())),
-        mp_user_id: Set(match &parsed["user_id"] {
+            .map(|a| a.chars().take(64).collect()),
+        resource_id: resource_id.map(|r| r.chars().take(128).collect()),
+        mp_user_id: match &parsed["user_id"] {
             Value::Number(n) => n.as_i64(),
             Value::String(s) => s.parse().ok(),
             _ => None,
-        }),
-        request_id: Set(request_id.map(|r| r.chars().take(128).collect())),
-        signature_valid: Set(valid),
-        dedupe_key: Set(dedupe_key),
-        body: Set(if valid {
+        },
+        request_id: request_id.map(|r| r.chars().take(128).collect()),
+        signature_valid: valid,
+        dedupe_key,
+        body: if valid {
             String::from_utf8_lossy(body).into_owned()
         } else {
             unverified_excerpt(body)
-        }),
-        status: Set(status),
+        },
+        status,
         // An unverified body is only kept as its hash and a short excerpt:
         // anyone can post one, so it must not cost storage.
-        error: Set((!valid).then(|| {
+        error: (!valid).then(|| {
             format!(
                 "unverified; {} bytes; sha256={}",
                 body.len(),
                 platform_core::tokens::sha256_hex(&String::from_utf8_lossy(body))
             )
-        })),
-        received_at: Set(Utc::now()),
-        processed_at: Set(None),
+        }),
     };
-    match row.insert(&state.db).await {
-        Ok(_) => Ok(Some(id)),
-        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => Ok(None),
-        Err(e) => Err(platform_core::CoreError::from(e).into()),
-    }
+    Ok(inbound::record(&state.db, row).await?.then_some(id))
 }
 
 /// What is kept of an unverified body: at most [`UNVERIFIED_EXCERPT`] bytes.

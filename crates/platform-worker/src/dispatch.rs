@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
-use platform_core::entities::{payment_intents, terminals};
+use platform_core::entities::payment_intents;
 use platform_core::error::{Conflict, Failure};
 use platform_core::intents::{self, Transition, UpstreamFacts};
 use platform_core::jobs;
@@ -20,9 +20,9 @@ use platform_core::mercadopago::{
     Amount, IntentAdditionalInfo, IntentPayment, MpError, PaymentIntentRequest, PointOrderRequest,
     PrintOnTerminal,
 };
-use platform_core::sea_orm::EntityTrait;
 use platform_core::secret::SecretString;
 use platform_core::states::{CancelState, EventSource, IntentStatus, UpstreamApi};
+use platform_core::{order_details, registry};
 use platform_queue::Delivery;
 use tokio::sync::{Semaphore, watch};
 
@@ -83,10 +83,7 @@ async fn handle_message(
 ) {
     // This read only picks the seller's gate; `handle` reads the row again
     // after the gate is passed, because waiting may have let it move on.
-    let seller_gate = match payment_intents::Entity::find_by_id(delivery.payload.clone())
-        .one(&ctx.db)
-        .await
-    {
+    let seller_gate = match intents::find_unscoped(&ctx.db, &delivery.payload).await {
         Ok(Some(i)) => {
             let mut map = per_seller.lock().unwrap_or_else(|p| p.into_inner());
             map.retain(|_, s| Arc::strong_count(s) > 1);
@@ -136,10 +133,7 @@ async fn handle_message(
 
 /// Does whatever the intent's row says is due. Safe to call twice.
 pub async fn handle(ctx: &WorkerContext, intent_id: &str) -> Result<Next, CoreError> {
-    let Some(intent) = payment_intents::Entity::find_by_id(intent_id.to_owned())
-        .one(&ctx.db)
-        .await?
-    else {
+    let Some(intent) = intents::find_unscoped(&ctx.db, intent_id).await? else {
         return Ok(Next::Done);
     };
     let cancel_pending = intent
@@ -174,9 +168,7 @@ async fn watch_pickup(
         EventSource::Sync,
     )
     .await?;
-    let now = payment_intents::Entity::find_by_id(intent.id.clone())
-        .one(&ctx.db)
-        .await?;
+    let now = intents::find_unscoped(&ctx.db, &intent.id).await?;
     match now {
         Some(i) if i.status == IntentStatus::Created => {
             let age = (Utc::now() - i.created_at).to_std().unwrap_or_default();
@@ -202,10 +194,7 @@ async fn resolve_then_cancel(
         Next::Done => {}
         retry => return Ok(retry),
     }
-    let Some(now) = payment_intents::Entity::find_by_id(intent.id.clone())
-        .one(&ctx.db)
-        .await?
-    else {
+    let Some(now) = intents::find_unscoped(&ctx.db, &intent.id).await? else {
         return Ok(Next::Done);
     };
     if now.status == IntentStatus::Queued {
@@ -280,15 +269,14 @@ async fn create_upstream(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
 ) -> Result<Next, CoreError> {
-    let terminal = terminals::Entity::find_by_id(intent.terminal_id.clone())
-        .one(&ctx.db)
+    let terminal = registry::terminal_unscoped(&ctx.db, &intent.terminal_id)
         .await?
         .ok_or(CoreError::NotFound { kind: "terminal" })?;
     let device = terminal.device_id.clone();
     let result = match intent.upstream_api {
         UpstreamApi::Orders => {
             let mut req = order_request(intent, &device)?;
-            crate::order_details::forward(&ctx.db, &intent.id, &mut req).await?;
+            order_details::forward(&ctx.db, &intent.id, &mut req).await?;
             with_token(ctx, &intent.seller_id, |token| {
                 let req = req.clone();
                 async move {
@@ -348,10 +336,7 @@ pub async fn record_created(
         // Also when the status did not move (another worker recorded it).
         intents::record_upstream_id(&ctx.db, &intent.id, u).await?;
     }
-    let Some(now) = payment_intents::Entity::find_by_id(intent.id.clone())
-        .one(&ctx.db)
-        .await?
-    else {
+    let Some(now) = intents::find_unscoped(&ctx.db, &intent.id).await? else {
         return Ok(Next::Done);
     };
     if now.cancel_state.is_some_and(CancelState::awaits_upstream) && !now.status.is_final() {
@@ -600,8 +585,7 @@ async fn cancel_upstream(
             .await
         }
         UpstreamApi::Legacy => {
-            let device = terminals::Entity::find_by_id(intent.terminal_id.clone())
-                .one(&ctx.db)
+            let device = registry::terminal_unscoped(&ctx.db, &intent.terminal_id)
                 .await?
                 .map(|t| t.device_id)
                 .unwrap_or_default();

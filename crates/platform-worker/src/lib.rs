@@ -15,7 +15,6 @@ pub mod dispatch;
 pub mod housekeeping;
 pub mod mapping;
 pub mod notifications;
-pub mod order_details;
 pub mod reconcile;
 pub mod refresh;
 pub mod refunds;

@@ -5,14 +5,13 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::entities::inbound_notifications;
 use platform_core::id::IntegratorId;
 use platform_core::intents;
 use platform_core::jobs;
 use platform_core::mercadopago::{Notification, parse_notification};
-use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use platform_core::notifications as inbound;
 use platform_core::sellers;
 use platform_core::states::{EventSource, NotificationStatus};
 use tokio::sync::watch;
@@ -51,10 +50,7 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 
 /// Processes one recorded notification (idempotent: a processed one is skipped).
 pub async fn process(ctx: &WorkerContext, id: &str) -> Result<(), CoreError> {
-    let Some(row) = inbound_notifications::Entity::find_by_id(id.to_owned())
-        .one(&ctx.db)
-        .await?
-    else {
+    let Some(row) = inbound::find(&ctx.db, id).await? else {
         return Ok(());
     };
     if row.status != NotificationStatus::Received {
@@ -67,12 +63,7 @@ pub async fn process(ctx: &WorkerContext, id: &str) -> Result<(), CoreError> {
     };
     metrics::counter!("puente_notifications_processed_total", "status" => status.as_str())
         .increment(1);
-    let mut active = row.into_active_model();
-    active.status = Set(status);
-    active.error = Set(error);
-    active.processed_at = Set(Some(Utc::now()));
-    active.update(&ctx.db).await?;
-    Ok(())
+    inbound::mark_processed(&ctx.db, row, status, error).await
 }
 
 async fn handle(

@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use platform_core::CoreError;
-use platform_core::entities::{inbound_notifications, payment_intents, refunds};
-use platform_core::jobs;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use platform_core::states::{EventSource, IntentStatus, NotificationStatus, RefundStatus};
+use platform_core::states::{EventSource, IntentStatus};
+use platform_core::{intents, jobs, notifications, refunds};
 use tokio::sync::watch;
 
 use crate::WorkerContext;
@@ -63,17 +61,7 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
     let stale = now - ctx.reconcile.grace;
 
     // Queued intents (and cancel requests) whose dispatch is overdue.
-    let overdue = payment_intents::Entity::find()
-        .filter(payment_intents::Column::Status.is_in([
-            IntentStatus::Queued,
-            IntentStatus::Created,
-            IntentStatus::AtTerminal,
-        ]))
-        .filter(payment_intents::Column::NextDispatchAt.lte(stale))
-        .order_by_asc(payment_intents::Column::NextDispatchAt)
-        .limit(ctx.reconcile.batch)
-        .all(&ctx.db)
-        .await?;
+    let overdue = intents::overdue_for_dispatch(&ctx.db, stale, ctx.reconcile.batch).await?;
     for intent in overdue {
         let wants_dispatch = intent.status == IntentStatus::Queued
             || intent
@@ -86,16 +74,7 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
     }
 
     // Sent intents whose scheduled re-read is due: ask Mercado Pago.
-    let to_sync = payment_intents::Entity::find()
-        .filter(
-            payment_intents::Column::Status
-                .is_in([IntentStatus::Created, IntentStatus::AtTerminal]),
-        )
-        .filter(payment_intents::Column::NextDispatchAt.lte(now))
-        .order_by_asc(payment_intents::Column::NextDispatchAt)
-        .limit(ctx.reconcile.batch)
-        .all(&ctx.db)
-        .await?;
+    let to_sync = intents::due_for_sync(&ctx.db, now, ctx.reconcile.batch).await?;
     for intent in to_sync {
         crate::sync::sync_intent(
             ctx,
@@ -106,37 +85,25 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
         .await?;
         let again = now + chrono::Duration::from_std(ctx.dispatch.sync_every).unwrap_or_default();
         // Only if still open and not rescheduled by the change itself.
-        let fresh = payment_intents::Entity::find_by_id(intent.id.clone())
-            .one(&ctx.db)
-            .await?;
+        let fresh = intents::find_unscoped(&ctx.db, &intent.id).await?;
         if let Some(f) = fresh
             && !f.status.is_final()
             && f.next_dispatch_at.is_none_or(|t| t <= now)
         {
-            platform_core::intents::schedule(&ctx.db, &f.id, Some(again)).await?;
+            intents::schedule(&ctx.db, &f.id, Some(again)).await?;
         }
         pass.synced += 1;
     }
 
     // Refunds queued and not moving.
-    let stuck_refunds = refunds::Entity::find()
-        .filter(refunds::Column::Status.eq(RefundStatus::Queued))
-        .filter(refunds::Column::UpdatedAt.lte(stale))
-        .limit(ctx.reconcile.batch)
-        .all(&ctx.db)
-        .await?;
+    let stuck_refunds = refunds::stuck_since(&ctx.db, stale, ctx.reconcile.batch).await?;
     for r in stuck_refunds {
         let _ = ctx.queue.publish(jobs::REFUND_DISPATCH, &r.id).await;
         pass.requeued_refunds += 1;
     }
 
     // Notifications recorded but never processed.
-    let pending = inbound_notifications::Entity::find()
-        .filter(inbound_notifications::Column::Status.eq(NotificationStatus::Received))
-        .filter(inbound_notifications::Column::ReceivedAt.lte(stale))
-        .limit(ctx.reconcile.batch)
-        .all(&ctx.db)
-        .await?;
+    let pending = notifications::unprocessed_before(&ctx.db, stale, ctx.reconcile.batch).await?;
     for n in pending {
         let _ = ctx.queue.publish(jobs::NOTIFICATION, &n.id).await;
         pass.requeued_notifications += 1;

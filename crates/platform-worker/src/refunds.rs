@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use platform_core::CoreError;
-use platform_core::entities::{payment_intents, refunds};
+use platform_core::entities::refunds;
 use platform_core::error::Failure;
+use platform_core::intents;
 use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
 use platform_core::refunds as refund_service;
-use platform_core::sea_orm::EntityTrait;
 use platform_core::states::{RefundStatus, UpstreamApi};
 use tokio::sync::watch;
 
@@ -48,17 +48,13 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 }
 
 pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreError> {
-    let Some(refund) = refunds::Entity::find_by_id(refund_id.to_owned())
-        .one(&ctx.db)
-        .await?
-    else {
+    let Some(refund) = refund_service::find_unscoped(&ctx.db, refund_id).await? else {
         return Ok(Next::Done);
     };
     if refund.status != RefundStatus::Queued {
         return Ok(Next::Done);
     }
-    let intent = payment_intents::Entity::find_by_id(refund.intent_id.clone())
-        .one(&ctx.db)
+    let intent = intents::find_unscoped(&ctx.db, &refund.intent_id)
         .await?
         .ok_or(CoreError::NotFound {
             kind: "payment intent",

@@ -47,9 +47,13 @@ pub async fn sync_intent(
         UpstreamApi::Orders => {
             let got = ctx.mp.get_order(&token.token, upstream_id).await;
             if let Ok(order) = &got
-                && let Err(e) =
-                    crate::order_details::record(&ctx.db, &intent.id, &intent.integrator_id, order)
-                        .await
+                && let Err(e) = platform_core::order_details::record(
+                    &ctx.db,
+                    &intent.id,
+                    &intent.integrator_id,
+                    order,
+                )
+                .await
             {
                 tracing::warn!(intent_id = %intent.id, error = %e, "order details not recorded");
             }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use platform_core::sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::Value;
 
 use crate::Which;
@@ -540,7 +540,7 @@ async fn raw_inserts(
             tasks.push(tokio::spawn(async move {
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < n {
                     let sql = match backend {
-                        platform_core::sea_orm::DatabaseBackend::Postgres => {
+                        sea_orm::DatabaseBackend::Postgres => {
                             "INSERT INTO bench_raw (v, at) VALUES ($1, $2)"
                         }
                         _ => "INSERT INTO bench_raw (v, at) VALUES (?, ?)",

@@ -16,9 +16,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
-use platform_core::sea_orm::{ConnectionTrait, Statement};
 use platform_core::secret::SecretString;
 use platform_core::webhooks::signing;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::procs;

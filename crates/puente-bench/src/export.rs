@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use platform_core::entities::{payment_intents, terminals};
 use platform_core::id::PaymentIntentId;
-use platform_core::sea_orm::{EntityTrait, Set};
 use platform_core::states::{IntentStatus, UpstreamApi};
+use sea_orm::{EntityTrait, Set};
 
 use crate::Which;
 use crate::procs;

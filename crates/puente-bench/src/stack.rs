@@ -21,10 +21,10 @@ use platform_core::db::Db;
 use platform_core::entities::terminals;
 use platform_core::id::{IntegratorId, TerminalId};
 use platform_core::linked_sellers;
-use platform_core::sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
 use platform_core::secret::SecretString;
 use platform_core::states::{KeyMode, OperatingMode, ScopeKind, Site};
 use platform_core::tenancy::Scope;
+use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
 use serde_json::{Value, json};
 
 use crate::procs::{self, Postgres, Proc, Redis};
@@ -246,7 +246,7 @@ impl Stack {
     }
 
     pub fn is_sqlite(&self) -> bool {
-        self.db.get_database_backend() == platform_core::sea_orm::DatabaseBackend::Sqlite
+        self.db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite
     }
 
     /// Starts one more `puente worker` (distributed setup only).

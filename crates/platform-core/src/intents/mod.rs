@@ -25,7 +25,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
 };
 use serde::Serialize;
 
@@ -729,6 +729,123 @@ pub async fn find_by_upstream(
         }
         _ => Ok(None),
     }
+}
+
+/// An intent by id, outside any tenant scope: for the worker, whose queue
+/// messages name rows (`None` when the row is gone).
+pub async fn find_unscoped(
+    db: &DatabaseConnection,
+    intent_id: &str,
+) -> Result<Option<payment_intents::Model>, CoreError> {
+    Ok(payment_intents::Entity::find_by_id(intent_id.to_owned())
+        .one(db)
+        .await?)
+}
+
+/// The intent of the scope with this Mercado Pago id (the compatible
+/// surface accepts either id).
+pub async fn find_by_upstream_in(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    upstream_id: &str,
+) -> Result<Option<payment_intents::Model>, CoreError> {
+    Ok(scope
+        .select::<payment_intents::Entity>()
+        .filter(payment_intents::Column::UpstreamId.eq(upstream_id))
+        .one(db)
+        .await?)
+}
+
+/// Open intents (queued, created, at the terminal) whose next dispatch was
+/// due at or before `stale`, most overdue first, at most `limit`: the
+/// reconciler re-queues those that want a dispatch.
+pub async fn overdue_for_dispatch(
+    db: &DatabaseConnection,
+    stale: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<payment_intents::Model>, CoreError> {
+    Ok(payment_intents::Entity::find()
+        .filter(payment_intents::Column::Status.is_in([
+            IntentStatus::Queued,
+            IntentStatus::Created,
+            IntentStatus::AtTerminal,
+        ]))
+        .filter(payment_intents::Column::NextDispatchAt.lte(stale))
+        .order_by_asc(payment_intents::Column::NextDispatchAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Sent intents (created, at the terminal) whose scheduled re-read is due
+/// at `now`, most overdue first, at most `limit`.
+pub async fn due_for_sync(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<payment_intents::Model>, CoreError> {
+    Ok(payment_intents::Entity::find()
+        .filter(
+            payment_intents::Column::Status
+                .is_in([IntentStatus::Created, IntentStatus::AtTerminal]),
+        )
+        .filter(payment_intents::Column::NextDispatchAt.lte(now))
+        .order_by_asc(payment_intents::Column::NextDispatchAt)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The compatible surface's order search: all optional, combined.
+#[derive(Debug, Clone, Default)]
+pub struct OrderSearch {
+    pub external_reference: Option<String>,
+    /// Any of these statuses.
+    pub statuses: Option<Vec<IntentStatus>>,
+}
+
+/// One offset page of the scope's intents matching `search`, oldest first,
+/// and how many match in all.
+pub async fn search_oldest_first(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    search: &OrderSearch,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<payment_intents::Model>, u64), CoreError> {
+    let mut q = scope.select::<payment_intents::Entity>();
+    if let Some(r) = &search.external_reference {
+        q = q.filter(payment_intents::Column::ExternalReference.eq(r.clone()));
+    }
+    if let Some(statuses) = &search.statuses {
+        q = q.filter(payment_intents::Column::Status.is_in(statuses.clone()));
+    }
+    let total = q.clone().count(db).await?;
+    let rows = q
+        .order_by_asc(payment_intents::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((rows, total))
+}
+
+/// The scope's intents created in `[from, to)`, oldest first, at most `limit`.
+pub async fn created_between(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<payment_intents::Model>, CoreError> {
+    Ok(scope
+        .select::<payment_intents::Entity>()
+        .filter(payment_intents::Column::CreatedAt.gte(from))
+        .filter(payment_intents::Column::CreatedAt.lt(to))
+        .order_by_asc(payment_intents::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
 }
 
 /// Filters for listing intents; all optional.

@@ -155,7 +155,8 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
                 .await
                 .unwrap()
                 .value;
-            refunds::settle(
+            // No worker runs here: what the commit owes is not published.
+            let _ = refunds::settle(
                 &t.db,
                 &refund.id,
                 RefundStatus::Succeeded,

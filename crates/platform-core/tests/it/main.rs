@@ -4,6 +4,7 @@
 
 mod error_codes;
 mod exports;
+mod layering;
 mod migrations;
 mod mp_client;
 mod reports;

@@ -105,7 +105,8 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
                 .await
                 .expect("refund")
                 .value;
-            refunds::settle(
+            // No worker runs here: what the commit owes is not published.
+            let _ = refunds::settle(
                 &t.db,
                 &refund.id,
                 RefundStatus::Succeeded,

@@ -12,12 +12,12 @@ use platform_core::entities::{audit_log, users};
 use platform_core::error::{Conflict, Forbidden};
 use platform_core::id::IntegratorId;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use platform_core::sessions;
 use platform_core::states::UserRole;
 use platform_core::team::{self, AcceptIn, Acting};
 use platform_core::tenancy::Scope;
 use platform_core::testing::{TestDb, test_keyring};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 struct Org {
     scope: Scope,

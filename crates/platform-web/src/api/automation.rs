@@ -3,14 +3,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use platform_core::accounts;
 use platform_core::audit::Actor;
-use platform_core::entities::{integrators, onboarding_links, terminals};
+use platform_core::entities::{onboarding_links, terminals};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::PageRequest;
 use platform_core::registry::RegistryError;
 use platform_core::registry_edit::{self, Ctx, EditError};
-use platform_core::sea_orm::EntityTrait;
 use platform_core::secret::SecretString;
 use platform_core::states::{ActorKind, OperatingMode};
 use serde::Deserialize;
@@ -112,10 +112,8 @@ async fn set_mode(
         .scope
         .find::<terminals::Entity>(&state.db, &path)
         .await?;
-    let integrator = integrators::Entity::find_by_id(terminal.integrator_id.clone())
-        .one(&state.db)
-        .await
-        .map_err(platform_core::CoreError::from)?
+    let integrator = accounts::integrator(&state.db, &terminal.integrator_id)
+        .await?
         .ok_or_else(|| ApiError::not_found("integrator"))?;
     let ctx = Ctx {
         db: &state.db,

@@ -2,8 +2,8 @@
 
 use actix_web::{HttpResponse, web};
 use platform_core::entities::{pos, sellers, stores, terminals};
-use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-use platform_core::tenancy::{Scope, TenantEntity};
+use platform_core::registry::{self, ListFilter};
+use platform_core::tenancy::TenantEntity;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -74,17 +74,8 @@ pub(crate) fn terminal_json(t: &terminals::Model) -> Value {
     })
 }
 
-/// One page of `E` in the caller's scope, newest first, with the common filters.
-async fn page<E: TenantEntity>(
-    state: &AppState,
-    scope: &Scope,
-    q: &PageQuery,
-    filters: &[(Option<E::Column>, Option<&String>)],
-    to_json: fn(&E::Model) -> Value,
-) -> Result<HttpResponse, ApiError>
-where
-    E::Model: Sync,
-{
+/// The page size asked for, 1–[`MAX_PAGE`].
+fn limit_of(q: &PageQuery) -> Result<u64, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -92,23 +83,21 @@ where
             format!("limit must be 1–{MAX_PAGE}"),
         ));
     }
-    let mut select = scope.select::<E>();
-    for (column, value) in filters {
-        if let (Some(col), Some(v)) = (column, value) {
-            select = select.filter(col.eq(v.as_str()));
-        }
+    Ok(limit)
+}
+
+/// The filters of the query, for `registry::list_*`.
+fn filter_of(q: &PageQuery) -> ListFilter {
+    ListFilter {
+        seller_id: q.seller_id.clone(),
+        store_id: q.store_id.clone(),
+        pos_id: q.pos_id.clone(),
+        link_status: q.link_status.clone(),
     }
-    if let Some(after) = &q.starting_after {
-        select = select.filter(E::id_column().lt(after.as_str()));
-    }
-    let mut rows = select
-        .order_by_desc(E::id_column())
-        .limit(limit + 1)
-        .all(&state.db)
-        .await
-        .map_err(platform_core::CoreError::from)?;
-    let has_more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
+}
+
+/// One page of the caller's scope (newest first) as a list object.
+fn page<M>(rows: Vec<M>, has_more: bool, to_json: fn(&M) -> Value) -> HttpResponse {
     let data: Vec<Value> = rows.iter().map(to_json).collect();
     let next = if has_more {
         data.last()
@@ -116,8 +105,8 @@ where
     } else {
         None
     };
-    Ok(HttpResponse::Ok()
-        .json(json!({ "object": "list", "data": data, "has_more": has_more, "next_cursor": next })))
+    HttpResponse::Ok()
+        .json(json!({ "object": "list", "data": data, "has_more": has_more, "next_cursor": next }))
 }
 
 async fn list_sellers(
@@ -133,14 +122,16 @@ async fn list_sellers(
             "link_status is linked, needs_reconnect or unlinked",
         ));
     }
-    page::<sellers::Entity>(
-        &state,
+    let limit = limit_of(&q)?;
+    let (rows, more) = registry::list_sellers(
+        &state.db,
         &caller.scope,
-        &q,
-        &[(Some(sellers::Column::LinkStatus), q.link_status.as_ref())],
-        seller_json,
+        &filter_of(&q),
+        q.starting_after.as_deref(),
+        limit,
     )
-    .await
+    .await?;
+    Ok(page(rows, more, seller_json))
 }
 
 async fn list_stores(
@@ -148,14 +139,16 @@ async fn list_stores(
     caller: ApiCaller,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    page::<stores::Entity>(
-        &state,
+    let limit = limit_of(&q)?;
+    let (rows, more) = registry::list_stores(
+        &state.db,
         &caller.scope,
-        &q,
-        &[(Some(stores::Column::SellerId), q.seller_id.as_ref())],
-        store_json,
+        &filter_of(&q),
+        q.starting_after.as_deref(),
+        limit,
     )
-    .await
+    .await?;
+    Ok(page(rows, more, store_json))
 }
 
 async fn list_pos(
@@ -163,11 +156,16 @@ async fn list_pos(
     caller: ApiCaller,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filters = [
-        (Some(pos::Column::SellerId), q.seller_id.as_ref()),
-        (Some(pos::Column::StoreId), q.store_id.as_ref()),
-    ];
-    page::<pos::Entity>(&state, &caller.scope, &q, &filters, pos_json).await
+    let limit = limit_of(&q)?;
+    let (rows, more) = registry::list_pos(
+        &state.db,
+        &caller.scope,
+        &filter_of(&q),
+        q.starting_after.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(page(rows, more, pos_json))
 }
 
 async fn list_terminals(
@@ -175,12 +173,16 @@ async fn list_terminals(
     caller: ApiCaller,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filters = [
-        (Some(terminals::Column::SellerId), q.seller_id.as_ref()),
-        (Some(terminals::Column::StoreId), q.store_id.as_ref()),
-        (Some(terminals::Column::PosId), q.pos_id.as_ref()),
-    ];
-    page::<terminals::Entity>(&state, &caller.scope, &q, &filters, terminal_json).await
+    let limit = limit_of(&q)?;
+    let (rows, more) = registry::list_terminals(
+        &state.db,
+        &caller.scope,
+        &filter_of(&q),
+        q.starting_after.as_deref(),
+        limit,
+    )
+    .await?;
+    Ok(page(rows, more, terminal_json))
 }
 
 async fn get_one<E: TenantEntity>(

@@ -10,12 +10,12 @@ use chrono::{Duration, Utc};
 use platform_core::CoreError;
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::audit;
-use platform_core::entities::{api_keys as keys, pos, sellers, stores};
+use platform_core::entities::api_keys as keys;
 use platform_core::error::Invalid;
-use platform_core::paging::{Page, PageRequest, fetch_page};
+use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
-use platform_core::sea_orm::{QueryOrder, QuerySelect};
 use platform_core::states::{KeyAccess, KeyMode, ScopeKind};
+use platform_core::{registry, sellers as seller_svc};
 use serde::Deserialize;
 
 use super::chrome::Chrome;
@@ -131,32 +131,14 @@ pub struct KeyForm {
 async fn targets(state: &AppState, auth: &Auth) -> Result<TargetGroups, PageError> {
     let db = &state.db;
     let lang = auth.lang;
-    let sellers = auth
-        .scope
-        .select::<sellers::Entity>()
-        .order_by_asc(sellers::Column::Nickname)
-        .limit(500)
-        .all(db)
+    let sellers = seller_svc::by_nickname(db, &auth.scope, 500)
         .await
-        .map_err(CoreError::from)
         .page(lang)?;
-    let stores = auth
-        .scope
-        .select::<stores::Entity>()
-        .order_by_asc(stores::Column::Name)
-        .limit(500)
-        .all(db)
+    let stores = registry::stores_by_name(db, &auth.scope, 500)
         .await
-        .map_err(CoreError::from)
         .page(lang)?;
-    let pos = auth
-        .scope
-        .select::<pos::Entity>()
-        .order_by_asc(pos::Column::Name)
-        .limit(500)
-        .all(db)
+    let pos = registry::pos_by_name(db, &auth.scope, 500)
         .await
-        .map_err(CoreError::from)
         .page(lang)?;
     let nick = |id: &str| {
         sellers
@@ -197,15 +179,9 @@ async fn list_page(
     form: &KeyForm,
     errors: FieldErrors,
 ) -> Result<KeysPage, PageError> {
-    let keys = fetch_page(
-        &state.db,
-        auth.scope.select::<keys::Entity>(),
-        keys::Column::Id,
-        &PageRequest::new(before, Some(50)),
-        |k| k.id.clone(),
-    )
-    .await
-    .page(auth.lang)?;
+    let keys = api_keys::page(&state.db, &auth.scope, &PageRequest::new(before, Some(50)))
+        .await
+        .page(auth.lang)?;
     let default_mode = if state.settings.sandbox_mode() {
         "test"
     } else {

@@ -11,8 +11,8 @@ use platform_core::error::{Conflict, Invalid};
 use platform_core::idempotency::Claimed;
 use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent, Origin};
 use platform_core::permissions::Permission;
-use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-use platform_core::states::{EventSource, LinkStatus, OperatingMode};
+use platform_core::registry;
+use platform_core::states::{EventSource, OperatingMode};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -112,28 +112,10 @@ pub fn parse_amount(s: &str) -> Option<i64> {
 
 async fn choices(state: &AppState, auth: &Auth) -> Result<Vec<Choice>, PageError> {
     let lang = auth.lang;
-    let sellers = auth
-        .scope
-        .select::<sellers::Entity>()
-        .filter(sellers::Column::LinkStatus.eq(LinkStatus::Linked.as_str()))
-        .all(&state.db)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?;
-    let terminals = auth
-        .scope
-        .select::<terminals::Entity>()
-        .filter(terminals::Column::OperatingMode.is_in([
-            OperatingMode::Pdv.as_str(),
-            OperatingMode::Standalone.as_str(),
-        ]))
-        .filter(terminals::Column::SellerId.is_in(sellers.iter().map(|s| s.id.clone())))
-        .order_by_asc(terminals::Column::DeviceId)
-        .limit(500)
-        .all(&state.db)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?;
+    let registry::Chargeable { sellers, terminals } =
+        registry::chargeable(&state.db, &auth.scope, 500)
+            .await
+            .page(lang)?;
     Ok(terminals
         .into_iter()
         .map(|t| {

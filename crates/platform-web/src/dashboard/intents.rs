@@ -18,9 +18,8 @@ use platform_core::entities::{
 use platform_core::intents::{self, CancelAsk, CancelOutcome, IntentFilter};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
-use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{CancelState, EventSource, IntentStatus, RefundStatus};
-use platform_core::{CoreError, audit, refunds as refund_svc};
+use platform_core::{audit, refunds as refund_svc, registry, sellers as seller_svc};
 use serde::Deserialize;
 
 use super::chrome::Chrome;
@@ -56,13 +55,8 @@ fn source_key(s: EventSource) -> &'static str {
 
 /// The integrator's sellers by id, for names in tables and filters.
 pub async fn seller_names(state: &AppState, auth: &Auth) -> Result<Vec<sellers::Model>, PageError> {
-    auth.scope
-        .select::<sellers::Entity>()
-        .order_by_asc(sellers::Column::Nickname)
-        .limit(500)
-        .all(&state.db)
+    seller_svc::by_nickname(&state.db, &auth.scope, 500)
         .await
-        .map_err(CoreError::from)
         .page(auth.lang)
 }
 
@@ -79,13 +73,8 @@ pub async fn nicknames<'a>(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    Ok(auth
-        .scope
-        .select::<sellers::Entity>()
-        .filter(sellers::Column::Id.is_in(ids))
-        .all(&state.db)
+    Ok(seller_svc::by_ids(&state.db, &auth.scope, ids)
         .await
-        .map_err(CoreError::from)
         .page(auth.lang)?
         .into_iter()
         .map(|s| (s.id, s.nickname))
@@ -267,17 +256,13 @@ pub async fn list(
 
     let sellers = seller_names(&state, &auth).await?;
     let terminal_ids: Vec<String> = items.iter().map(|i| i.terminal_id.clone()).collect();
-    let devices: HashMap<String, String> = auth
-        .scope
-        .select::<terminals::Entity>()
-        .filter(terminals::Column::Id.is_in(terminal_ids))
-        .all(&state.db)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?
-        .into_iter()
-        .map(|t| (t.id, t.device_id))
-        .collect();
+    let devices: HashMap<String, String> =
+        registry::terminals_by_ids(&state.db, &auth.scope, terminal_ids)
+            .await
+            .page(lang)?
+            .into_iter()
+            .map(|t| (t.id, t.device_id))
+            .collect();
     let terminal_name = if terminal.is_empty() {
         None
     } else {

@@ -2,14 +2,12 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use platform_core::CoreError;
 use platform_core::audit;
-use platform_core::entities::{audit_log, sellers, terminals};
-use platform_core::integrator_app;
+use platform_core::entities::audit_log;
 use platform_core::paging::PageRequest;
 use platform_core::reports;
-use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 use platform_core::states::LinkStatus;
+use platform_core::{integrator_app, registry, sellers as seller_svc};
 
 use super::charts::{self, BarChart, Segment};
 use super::chrome::Chrome;
@@ -215,27 +213,10 @@ pub async fn page(
         .map(|s| (s.id, s.nickname))
         .collect();
     let app = integrator_app::view(db, &auth.scope).await.page(lang)?;
-    let count = |status: LinkStatus| {
-        auth.scope
-            .select::<sellers::Entity>()
-            .filter(sellers::Column::LinkStatus.eq(status.as_str()))
-            .count(db)
-    };
-    let linked = count(LinkStatus::Linked)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?;
-    let reconnect = count(LinkStatus::NeedsReconnect)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?;
-    let terminals = auth
-        .scope
-        .select::<terminals::Entity>()
-        .count(db)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?;
+    let count = |status: LinkStatus| seller_svc::count_with_status(db, &auth.scope, status);
+    let linked = count(LinkStatus::Linked).await.page(lang)?;
+    let reconnect = count(LinkStatus::NeedsReconnect).await.page(lang)?;
+    let terminals = registry::terminal_count(db, &auth.scope).await.page(lang)?;
     let recent = audit::list(db, &auth.scope, None, None, &PageRequest::first(8))
         .await
         .page(lang)?;

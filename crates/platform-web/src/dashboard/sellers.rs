@@ -4,13 +4,11 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{Duration, Utc};
-use platform_core::CoreError;
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
 use platform_core::registry::{self, RegistryError};
-use platform_core::sea_orm::{QueryOrder, QuerySelect};
 use platform_core::sellers::{self as seller_svc, SellerFilter, SellerRow};
 use platform_core::states::{LinkStatus, Site};
 use serde::Deserialize;
@@ -178,29 +176,10 @@ async fn seller_page(
     let scope = auth.scope.clone().with_seller(
         platform_core::id::SellerId::parse(&seller.id).map_err(|_| PageError::not_found(lang))?,
     );
-    let stores = scope
-        .select::<stores::Entity>()
-        .order_by_asc(stores::Column::Name)
-        .limit(200)
-        .all(db)
+    let stores = registry::stores_by_name(db, &scope, 200).await.page(lang)?;
+    let pos = registry::pos_by_name(db, &scope, 500).await.page(lang)?;
+    let terminals = registry::terminals_by_device(db, &scope, SELLER_TERMINALS_SHOWN + 1)
         .await
-        .map_err(CoreError::from)
-        .page(lang)?;
-    let pos = scope
-        .select::<pos::Entity>()
-        .order_by_asc(pos::Column::Name)
-        .limit(500)
-        .all(db)
-        .await
-        .map_err(CoreError::from)
-        .page(lang)?;
-    let terminals = scope
-        .select::<terminals::Entity>()
-        .order_by_asc(terminals::Column::DeviceId)
-        .limit(SELLER_TERMINALS_SHOWN + 1)
-        .all(db)
-        .await
-        .map_err(CoreError::from)
         .page(lang)?;
     let expires = seller_svc::token_expiry(db, &auth.scope, &seller.id)
         .await

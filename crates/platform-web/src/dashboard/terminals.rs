@@ -6,11 +6,10 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores, terminals};
-use platform_core::paging::{Page, PageRequest, fetch_page};
+use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
-use platform_core::registry::RegistryError;
+use platform_core::registry::{self, RegistryError, TerminalFilter};
 use platform_core::registry_edit::{self, EditError};
-use platform_core::sea_orm::{ColumnTrait, QueryFilter};
 use platform_core::states::OperatingMode;
 use serde::Deserialize;
 
@@ -61,25 +60,19 @@ pub async fn list(
     auth: Auth,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let mut query = auth.scope.select::<terminals::Entity>();
     let seller = q.seller.trim();
-    if !seller.is_empty() {
-        query = query.filter(terminals::Column::SellerId.eq(seller));
-    }
     let mode = OperatingMode::parse(q.mode.trim());
-    if let Some(m) = mode {
-        query = query.filter(terminals::Column::OperatingMode.eq(m.as_str()));
-    }
     let text: String = q.q.trim().chars().take(60).collect();
-    if !text.is_empty() {
-        query = query.filter(terminals::Column::DeviceId.contains(text.as_str()));
-    }
-    let rows = fetch_page(
+    let filter = TerminalFilter {
+        seller_id: (!seller.is_empty()).then(|| seller.to_owned()),
+        mode,
+        device_id_contains: (!text.is_empty()).then(|| text.clone()),
+    };
+    let rows = registry::terminals_page(
         &state.db,
-        query,
-        terminals::Column::Id,
+        &auth.scope,
+        &filter,
         &PageRequest::new(q.before.as_deref(), Some(50)),
-        |m| m.id.clone(),
     )
     .await
     .page(auth.lang)?;

@@ -9,9 +9,9 @@ use common::{TestApp, json};
 use platform_core::entities::payment_intents;
 use platform_core::intents::{self, UpstreamFacts};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{EntityTrait, PaginatorTrait};
 use platform_core::states::{EventSource, IntentStatus, ScopeKind};
 use platform_core::testing::TestDb;
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 async fn intent_count(app: &TestApp) -> u64 {
@@ -611,9 +611,9 @@ async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
     use platform_core::entities::refunds as refund_rows;
     use platform_core::id::IntegratorId;
     use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
-    use platform_core::sea_orm::sea_query::Expr;
-    use platform_core::sea_orm::{ColumnTrait, QueryFilter};
     use platform_core::tenancy::Scope;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, QueryFilter};
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(200).await;
     let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());

@@ -12,9 +12,9 @@ use common::{TestApp, json};
 use platform_core::entities::payment_intents;
 use platform_core::intents::{self, UpstreamFacts};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{EntityTrait, PaginatorTrait};
 use platform_core::states::{EventSource, IntentStatus, ScopeKind};
 use platform_core::testing::{Seeded, TestDb};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
 fn device(base: i64, n: u8) -> String {
@@ -1168,9 +1168,9 @@ async fn orders_fidelity_fields_and_create_rules(t: &TestDb) {
         .expect("details recorded at create");
     assert_eq!(details.expiration_time.as_deref(), Some("PT16M"));
     let mut a: platform_core::entities::mp_order_details::ActiveModel = details.into();
-    a.payment_method_id = platform_core::sea_orm::Set(Some("master".into()));
-    a.reference_id = platform_core::sea_orm::Set(Some("12345678".into()));
-    platform_core::sea_orm::ActiveModelTrait::update(a, &app.state.db)
+    a.payment_method_id = sea_orm::Set(Some("master".into()));
+    a.reference_id = sea_orm::Set(Some("12345678".into()));
+    sea_orm::ActiveModelTrait::update(a, &app.state.db)
         .await
         .unwrap();
     move_to(&app, &pi, IntentStatus::AtTerminal).await;

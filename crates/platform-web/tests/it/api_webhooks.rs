@@ -11,11 +11,11 @@ use common::{TestApp, json};
 use platform_core::events;
 use platform_core::jobs;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::TransactionTrait;
 use platform_core::states::ScopeKind;
 use platform_core::testing::{Seeded, TestDb};
 use platform_core::webhooks::test_receiver::{Receiver, Reply};
 use platform_core::webhooks::{DeliveryPolicy, Outcome, WebhookHttp, deliver_once};
+use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 
 const EP: &str = "/v1/webhook-endpoints";

@@ -8,8 +8,8 @@ use common::{TestApp, session_for};
 use platform_core::accounts::{NewIntegrator, create_integrator};
 use platform_core::entities::integrators;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::EntityTrait;
 use platform_core::testing::TestDb;
+use sea_orm::EntityTrait;
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

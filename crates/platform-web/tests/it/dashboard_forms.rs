@@ -10,10 +10,10 @@ use std::time::Duration;
 use common::{TestApp, session_for};
 use platform_core::entities::{api_keys, payment_intent_events, payment_intents};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::sea_query::Expr;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use platform_core::states::{EventSource, IntentStatus, UpstreamApi};
 use platform_core::testing::TestDb;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

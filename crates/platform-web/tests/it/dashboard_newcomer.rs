@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use common::{TestApp, session_for};
 use platform_core::entities::{onboarding_links, payment_intents, sellers, terminals};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use platform_core::states::{IntentStatus, OnboardingLinkStatus, OperatingMode};
 use platform_core::testing::TestDb;
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

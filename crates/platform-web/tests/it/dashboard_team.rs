@@ -15,11 +15,11 @@ use platform_core::entities::{
 use platform_core::id::{IntegratorId, UserId};
 use platform_core::on_both_databases;
 use platform_core::permissions::Permission;
-use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 use platform_core::states::{IntentStatus, UserRole};
 use platform_core::team::{self, Acting};
 use platform_core::tenancy::Scope;
 use platform_core::testing::{Seeded, TestDb};
+use sea_orm::{ActiveModelTrait, EntityTrait, QueryOrder, Set};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -613,7 +613,7 @@ async fn invitation_flow_removal_and_last_owner(t: &TestDb) {
 }
 
 async fn read_only_keys_only_read(t: &TestDb) {
-    use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
     let app = TestApp::start(t, |_| {}).await;
     let a = app.seed(7_800_000).await;
     let (cookie, csrf) = session_for(&app, &a.user).await;

@@ -7,9 +7,9 @@ use crate::common;
 use common::{TestApp, session_for};
 use platform_core::entities::webhook_endpoints;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use platform_core::states::EndpointStatus;
 use platform_core::testing::TestDb;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder()

@@ -9,10 +9,10 @@ use platform_core::api_keys;
 use platform_core::entities::api_keys as key_rows;
 use platform_core::id::IntegratorId;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use platform_core::states::ScopeKind;
 use platform_core::tenancy::Scope;
 use platform_core::testing::TestDb;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 /// Reads the stream until it ends; None when it is still open after `limit`.

@@ -6,9 +6,9 @@ use crate::common;
 use common::{QueueKind, setup};
 use platform_core::entities::{events, seller_credentials, sellers};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use platform_core::states::LinkStatus;
 use platform_core::testing::TestDb;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 async fn terminal_mode_and_onboarding_links(t: &TestDb) {

@@ -11,11 +11,11 @@ use common::{Env, QueueKind, setup};
 use platform_core::entities::payment_intents;
 use platform_core::intents::{self, NewIntent};
 use platform_core::on_both_databases;
-use platform_core::sea_orm::EntityTrait;
 use platform_core::states::EventSource;
 use platform_core::tenancy::Scope;
 use platform_core::testing::TestDb;
 use platform_worker::{dispatch, reconcile};
+use sea_orm::EntityTrait;
 use serde_json::json;
 
 async fn intent_reaches_processed_with_sponsor_and_one_charge(env: &Env) {

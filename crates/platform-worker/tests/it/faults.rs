@@ -14,13 +14,11 @@ use platform_core::entities::{payment_intents, seller_credentials, sellers};
 use platform_core::intents::{self, NewIntent};
 use platform_core::jobs;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-};
 use platform_core::states::{EventSource, LinkStatus};
 use platform_core::tenancy::Scope;
 use platform_core::testing::TestDb;
 use platform_worker::{dispatch, reconcile};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::json;
 
 fn scope(env: &common::Env) -> Scope {

@@ -14,9 +14,9 @@ use platform_core::entities::payment_intents;
 use platform_core::intents;
 use platform_core::jobs;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::EntityTrait;
 use platform_core::testing::TestDb;
 use platform_worker::dispatch;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 async fn cancel(env: &Env, id: &str, body: Value) -> (u16, Value) {

@@ -11,13 +11,11 @@ use platform_core::id::IntegratorId;
 use platform_core::integrator_app::{self, AppSettingsUpdate, FieldError, SettingsProblem};
 use platform_core::mercadopago::sign_notification;
 use platform_core::on_both_databases;
-use platform_core::sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-};
 use platform_core::secret::SecretString;
 use platform_core::states::{LinkStatus, NotificationStatus};
 use platform_core::tenancy::Scope;
 use platform_core::testing::TestDb;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
 
 /// A second integrator with its own (real, sandbox) application.

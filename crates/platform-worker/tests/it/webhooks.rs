@@ -13,9 +13,6 @@ use platform_core::entities::{webhook_attempts, webhook_deliveries};
 use platform_core::events;
 use platform_core::id::IntegratorId;
 use platform_core::jobs;
-use platform_core::sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
 use platform_core::states::DeliveryStatus;
 use platform_core::tenancy::Scope;
 use platform_core::testing::{Seeded, TestDb, seed_integrator, test_keyring};
@@ -26,6 +23,9 @@ use platform_core::webhooks::test_receiver::{Receiver, Reply};
 use platform_core::webhooks::{Clock, DeliveryPolicy, ManualClock, SystemClock, WebhookHttp};
 use platform_queue::{Backend, Queue, QueueConfig};
 use platform_worker::webhooks::{WebhookStats, WebhookWorker, run_with};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(20);

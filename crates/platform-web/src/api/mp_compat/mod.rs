@@ -10,7 +10,6 @@
 //! the integrator's sponsor, events and webhooks), dispatched by the worker.
 //! See docs/mp-compat.md.
 
-mod details;
 mod error;
 mod idem;
 mod ids;
@@ -22,8 +21,8 @@ mod view;
 use actix_web::{FromRequest, HttpRequest, web};
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, terminals as terminal_rows};
-use platform_core::sea_orm::{ColumnTrait, QueryFilter};
 use platform_core::tenancy::Scope;
+use platform_core::{intents, registry};
 
 use self::error::{MpError, Shape};
 use super::auth::ApiCaller;
@@ -102,11 +101,7 @@ async fn terminal_by_device(
     scope: &Scope,
     device_id: &str,
 ) -> Result<Option<terminal_rows::Model>, CoreError> {
-    Ok(scope
-        .select::<terminal_rows::Entity>()
-        .filter(terminal_rows::Column::DeviceId.eq(device_id))
-        .one(&state.db)
-        .await?)
+    registry::terminal_by_device(&state.db, scope, device_id).await
 }
 
 /// An intent of the scope by Puente's id, or by its Mercado Pago id.
@@ -123,9 +118,5 @@ async fn intent_in_scope(
             Err(e) => return Err(e),
         }
     }
-    Ok(scope
-        .select::<payment_intents::Entity>()
-        .filter(payment_intents::Column::UpstreamId.eq(raw))
-        .one(&state.db)
-        .await?)
+    intents::find_by_upstream_in(&state.db, scope, raw).await
 }

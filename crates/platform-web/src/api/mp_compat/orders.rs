@@ -7,19 +7,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::{payment_intents, refunds as refund_rows};
 use platform_core::error::{Conflict, Invalid};
 use platform_core::idempotency::{Claimed, StoredResponse};
-use platform_core::intents::{self, CancelAsk, NewIntent, Origin};
+use platform_core::intents::{self, CancelAsk, NewIntent, OrderSearch, Origin};
 use platform_core::mercadopago::Amount;
 use platform_core::refunds;
-use platform_core::sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{EventSource, IntentStatus, RefundStatus};
 use serde_json::{Map, Value, json};
 
-use super::details::{self, RequestDetails};
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state, view};
 use crate::idempotency::Done;
 use crate::intent_wait::{self, CancelAnswer};
 use crate::state::AppState;
+use platform_core::order_details::{self as details, RequestDetails};
 
 const S: Shape = Shape::Orders;
 
@@ -479,27 +478,19 @@ async fn search(
     };
     let limit = number("limit", 50, u64::MAX)?.clamp(1, 100);
     let offset = number("offset", 0, 100_000)?;
-    let mut q = caller.scope.select::<payment_intents::Entity>();
-    if let Some(r) = query.get("external_reference") {
-        q = q.filter(payment_intents::Column::ExternalReference.eq(r.clone()));
-    }
+    let mut search = OrderSearch {
+        external_reference: query.get("external_reference").cloned(),
+        statuses: None,
+    };
     if let Some(s) = query.get("status") {
         let statuses = view::statuses_for_order_status(s)
             .ok_or_else(|| bad("property_value", format!("unknown status `{s}`")))?;
-        q = q.filter(payment_intents::Column::Status.is_in(statuses));
+        search.statuses = Some(statuses);
     }
-    let total = q
-        .clone()
-        .count(&state.db)
-        .await
-        .map_err(|e| core(e.into()))?;
-    let rows = q
-        .order_by_asc(payment_intents::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(&state.db)
-        .await
-        .map_err(|e| core(e.into()))?;
+    let (rows, total) =
+        intents::search_oldest_first(&state.db, &caller.scope, &search, offset, limit)
+            .await
+            .map_err(core)?;
     let mut data = Vec::with_capacity(rows.len());
     for r in &rows {
         data.push(render(&state, r).await?);

@@ -11,7 +11,6 @@ use platform_core::entities::{payment_intents, terminals};
 use platform_core::error::Conflict;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::intents::{self, CancelAsk, NewIntent, Origin};
-use platform_core::sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use platform_core::states::{EventSource, IntentStatus};
 use serde_json::{Value, json};
 
@@ -384,16 +383,9 @@ async fn events(
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default(),
     );
-    let rows = caller
-        .scope
-        .select::<payment_intents::Entity>()
-        .filter(payment_intents::Column::CreatedAt.gte(from))
-        .filter(payment_intents::Column::CreatedAt.lt(to))
-        .order_by_asc(payment_intents::Column::Id)
-        .limit(MAX_EVENTS)
-        .all(&state.db)
+    let rows = intents::created_between(&state.db, &caller.scope, from, to, MAX_EVENTS)
         .await
-        .map_err(|e| core(e.into()))?;
+        .map_err(core)?;
     let events: Vec<Value> = rows
         .iter()
         .map(|i| {

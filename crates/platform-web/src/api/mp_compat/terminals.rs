@@ -5,13 +5,11 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use platform_core::accounts;
 use platform_core::audit::Actor;
-use platform_core::entities::{integrators, pos, stores, terminals};
-use platform_core::registry::RegistryError;
+use platform_core::entities::terminals;
+use platform_core::registry::{self, DeviceFilter, RegistryError};
 use platform_core::registry_edit::{self, EditError};
-use platform_core::sea_orm::{
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
 use platform_core::states::{ActorKind, OperatingMode, UpstreamApi};
 use platform_core::tenancy::Scope;
 use serde_json::{Value, json};
@@ -38,53 +36,20 @@ pub async fn devices(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<Value>, u64), platform_core::CoreError> {
-    let mut q = scope.select::<terminals::Entity>();
-    if let Some(s) = store_id {
-        let ids: Vec<String> = scope
-            .select::<stores::Entity>()
-            .filter(stores::Column::MpStoreId.eq(s))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|s| s.id)
-            .collect();
-        q = q.filter(terminals::Column::StoreId.is_in(ids));
-    }
-    if let Some(p) = pos_id {
-        let ids: Vec<String> = scope
-            .select::<pos::Entity>()
-            .filter(pos::Column::MpPosId.eq(p))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        q = q.filter(terminals::Column::PosId.is_in(ids));
-    }
-    let total = q.clone().count(&state.db).await?;
-    let rows = q
-        .order_by_asc(terminals::Column::DeviceId)
-        .offset(offset)
-        .limit(limit)
-        .all(&state.db)
-        .await?;
-    let store_ids: Vec<String> = rows.iter().filter_map(|t| t.store_id.clone()).collect();
-    let pos_ids: Vec<String> = rows.iter().filter_map(|t| t.pos_id.clone()).collect();
-    let store_map: HashMap<String, stores::Model> = stores::Entity::find()
-        .filter(stores::Column::Id.is_in(store_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id.clone(), s))
-        .collect();
-    let pos_map: HashMap<String, pos::Model> = pos::Entity::find()
-        .filter(pos::Column::Id.is_in(pos_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
-    let list = rows
+    let found = registry::devices(
+        &state.db,
+        scope,
+        DeviceFilter {
+            mp_store_id: store_id,
+            mp_pos_id: pos_id,
+        },
+        offset,
+        limit,
+    )
+    .await?;
+    let (store_map, pos_map) = (&found.stores, &found.pos);
+    let list = found
+        .terminals
         .iter()
         .map(|t| {
             let store = t.store_id.as_ref().and_then(|s| store_map.get(s));
@@ -99,7 +64,7 @@ pub async fn devices(
             })
         })
         .collect();
-    Ok((list, total))
+    Ok((list, found.total))
 }
 
 /// Reads `limit`/`offset` (and filters) of a listing.
@@ -179,10 +144,9 @@ pub async fn set_mode(
     mode: OperatingMode,
     shape: Shape,
 ) -> Result<terminals::Model, MpError> {
-    let integrator = integrators::Entity::find_by_id(caller.scope.integrator_id().as_str())
-        .one(&state.db)
+    let integrator = accounts::integrator(&state.db, caller.scope.integrator_id().as_str())
         .await
-        .map_err(|e| MpError::from_core(shape, e.into()))?;
+        .map_err(|e| MpError::from_core(shape, e))?;
     let api = integrator
         .map(|i| i.upstream_api)
         .unwrap_or(UpstreamApi::Orders);

@@ -3,12 +3,10 @@
 
 use chrono::SecondsFormat;
 use platform_core::CoreError;
-use platform_core::entities::{
-    integrators, mp_order_details, payment_intents, refunds, sellers, terminals,
-};
+use platform_core::entities::{mp_order_details, payment_intents, refunds};
 use platform_core::mercadopago::Amount;
-use platform_core::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use platform_core::states::{CancelState, IntentStatus, RefundStatus, Site};
+use platform_core::{accounts, order_details, refunds as refund_svc, registry, sellers};
 use serde_json::{Value, json};
 
 use super::ids;
@@ -27,23 +25,13 @@ pub struct Ctx {
 }
 
 pub async fn ctx(state: &AppState, i: &payment_intents::Model) -> Result<Ctx, CoreError> {
-    let terminal = terminals::Entity::find_by_id(i.terminal_id.clone())
-        .one(&state.db)
-        .await?;
-    let seller = sellers::Entity::find_by_id(i.seller_id.clone())
-        .one(&state.db)
-        .await?;
-    let refunds = refunds::Entity::find()
-        .filter(refunds::Column::IntentId.eq(i.id.clone()))
-        .filter(refunds::Column::Status.ne(RefundStatus::Failed))
-        .order_by_asc(refunds::Column::Id)
-        .all(&state.db)
-        .await?;
-    let application_id = integrators::Entity::find_by_id(i.integrator_id.clone())
-        .one(&state.db)
+    let terminal = registry::terminal_unscoped(&state.db, &i.terminal_id).await?;
+    let seller = sellers::find_unscoped(&state.db, &i.seller_id).await?;
+    let refunds = refund_svc::not_failed_of(&state.db, i).await?;
+    let application_id = accounts::integrator(&state.db, &i.integrator_id)
         .await?
         .and_then(|g| g.mp_client_id);
-    let details = super::details::find(&state.db, &i.id).await?;
+    let details = order_details::find(&state.db, &i.id).await?;
     Ok(Ctx {
         refunds,
         application_id,

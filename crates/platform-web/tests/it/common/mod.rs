@@ -109,7 +109,7 @@ pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
 /// A logged-in browser for a user: (the session cookie, its CSRF token).
 pub async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
     use platform_core::entities::users;
-    use platform_core::sea_orm::EntityTrait;
+    use sea_orm::EntityTrait;
     let user = users::Entity::find_by_id(user_id.to_owned())
         .one(&app.state.db)
         .await

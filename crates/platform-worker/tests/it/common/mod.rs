@@ -12,7 +12,6 @@ use platform_core::config::{RawSettings, Settings};
 use platform_core::crypto::Keyring;
 use platform_core::entities::terminals;
 use platform_core::id::{IntegratorId, TerminalId};
-use platform_core::sea_orm::{ActiveModelTrait, Set};
 use platform_core::secret::SecretString;
 use platform_core::states::{KeyMode, OperatingMode, ScopeKind, Site};
 use platform_core::tenancy::Scope;
@@ -20,6 +19,7 @@ use platform_core::testing::{TestDb, test_keyring};
 use platform_queue::{Backend, Queue, QueueConfig};
 use platform_web::{AppState, WebHandle};
 use platform_worker::{WorkerContext, WorkerHandle};
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 
 pub enum QueueKind {
@@ -281,7 +281,7 @@ impl Env {
     /// Sends the integrator's intents through the legacy Integration API.
     pub async fn use_legacy_upstream(&self) {
         use platform_core::entities::integrators;
-        use platform_core::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+        use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
         let integrator = integrators::Entity::find_by_id(self.integrator_id.clone())
             .one(&self.ctx.db)
             .await

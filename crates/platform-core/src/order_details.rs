@@ -1,13 +1,60 @@
 //! `mp_order_details`: what a POS sent through the compatible surface that
-//! the intent row does not hold (forwarded on dispatch), and what Mercado
-//! Pago reports about the payment and refunds (shown in the compatible view).
+//! the intent row does not hold (`expiration_time`,
+//! `integration_data.platform_id` / `integrator_id`: echoed by the order
+//! view, forwarded on dispatch), and what Mercado Pago reports about the
+//! payment and refunds (shown in the compatible view).
 
-use chrono::Utc;
-use platform_core::CoreError;
-use platform_core::entities::mp_order_details;
-use platform_core::mercadopago::{Order, PointOrderRequest};
-use platform_core::sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use crate::clock;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
 use serde_json::{Map, Value};
+
+use crate::entities::mp_order_details;
+use crate::error::CoreError;
+use crate::mercadopago::{Order, PointOrderRequest};
+
+/// What the POS asked for besides the intent.
+#[derive(Debug, Clone, Default)]
+pub struct RequestDetails {
+    pub expiration_time: Option<String>,
+    pub platform_id: Option<String>,
+    pub integrator_id: Option<String>,
+}
+
+/// Records the request's details of a new order (nothing to record: no row).
+pub async fn save(
+    db: &DatabaseConnection,
+    intent_id: &str,
+    integrator_id: &str,
+    d: &RequestDetails,
+) -> Result<(), CoreError> {
+    if d.expiration_time.is_none() && d.platform_id.is_none() && d.integrator_id.is_none() {
+        return Ok(());
+    }
+    mp_order_details::ActiveModel {
+        intent_id: Set(intent_id.to_owned()),
+        integrator_id: Set(integrator_id.to_owned()),
+        expiration_time: Set(d.expiration_time.clone()),
+        platform_id: Set(d.platform_id.clone()),
+        mp_integrator_id: Set(d.integrator_id.clone()),
+        payment_method_id: Set(None),
+        reference_id: Set(None),
+        refund_references: Set(None),
+        updated_at: Set(clock::now()),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// The details of an intent, if any were recorded.
+pub async fn find(
+    db: &DatabaseConnection,
+    intent_id: &str,
+) -> Result<Option<mp_order_details::Model>, CoreError> {
+    Ok(mp_order_details::Entity::find_by_id(intent_id.to_owned())
+        .one(db)
+        .await?)
+}
 
 /// Adds the POS's `expiration_time` and integration ids to an order request.
 pub async fn forward(
@@ -15,10 +62,7 @@ pub async fn forward(
     intent_id: &str,
     req: &mut PointOrderRequest,
 ) -> Result<(), CoreError> {
-    if let Some(d) = mp_order_details::Entity::find_by_id(intent_id.to_owned())
-        .one(db)
-        .await?
-    {
+    if let Some(d) = find(db, intent_id).await? {
         req.expiration_time = d.expiration_time;
         req.platform_id = d.platform_id;
         req.integrator_id = d.mp_integrator_id;
@@ -55,9 +99,7 @@ pub async fn record(
     if brand.is_none() && reference.is_none() && refunds.is_empty() {
         return Ok(());
     }
-    let existing = mp_order_details::Entity::find_by_id(intent_id.to_owned())
-        .one(db)
-        .await?;
+    let existing = find(db, intent_id).await?;
     let refunds = (!refunds.is_empty()).then(|| Value::Object(refunds).to_string());
     match existing {
         Some(row) => {
@@ -71,7 +113,7 @@ pub async fn record(
             if refunds.is_some() {
                 a.refund_references = Set(refunds);
             }
-            a.updated_at = Set(Utc::now());
+            a.updated_at = Set(clock::now());
             a.update(db).await?;
         }
         None => {
@@ -84,7 +126,7 @@ pub async fn record(
                 payment_method_id: Set(brand),
                 reference_id: Set(reference),
                 refund_references: Set(refunds),
-                updated_at: Set(Utc::now()),
+                updated_at: Set(clock::now()),
             }
             .insert(db)
             .await?;

@@ -10,6 +10,7 @@ mod dashboard;
 mod dashboard_forms;
 mod dashboard_newcomer;
 mod dashboard_webhooks;
+mod fleet;
 mod openapi;
 mod reports;
 mod security;

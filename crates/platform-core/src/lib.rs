@@ -18,6 +18,7 @@ pub mod entities;
 pub mod error;
 pub mod events;
 pub mod exports;
+pub mod fleet;
 pub mod id;
 pub mod idempotency;
 pub mod integrator_app;

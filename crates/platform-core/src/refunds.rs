@@ -253,7 +253,10 @@ pub async fn settle(
             EventSource::Worker,
         )
         .await?;
-        if let Applied::Yes(_, more) = moved {
+        if let Applied::Yes {
+            deliveries: more, ..
+        } = moved
+        {
             effects = effects.deliveries(more);
         }
     }

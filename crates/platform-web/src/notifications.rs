@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use platform_core::accounts;
 use platform_core::crypto::Aad;
 use platform_core::entities::integrators;
@@ -115,7 +114,7 @@ async fn receive(
         });
 
     // The first candidate whose secret verifies the signature.
-    let now = Utc::now();
+    let now = platform_core::clock::now();
     let mut verified = None;
     if let Some(sig) = signature {
         for integrator in &candidates {

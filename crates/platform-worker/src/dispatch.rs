@@ -5,6 +5,7 @@
 //! (lost ack, killed worker, redelivery) is the same order upstream, never a
 //! second charge. The message is acked only after the outcome is recorded.
 
+use platform_core::clock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -171,7 +172,7 @@ async fn watch_pickup(
     let now = intents::find_unscoped(&ctx.db, &intent.id).await?;
     match now {
         Some(i) if i.status == IntentStatus::Created => {
-            let age = (Utc::now() - i.created_at).to_std().unwrap_or_default();
+            let age = (clock::now() - i.created_at).to_std().unwrap_or_default();
             match ctx.dispatch.pickup_wait(i.upstream_api, age) {
                 Some(wait) => Ok(Next::LookAgain(wait)),
                 None => Ok(Next::Done),
@@ -315,7 +316,7 @@ async fn create_upstream(
             fail(ctx, intent, "seller_needs_reconnect", "Mercado Pago rejected the seller's credentials; the seller must link the account again").await
         }
         Err(TokenTrouble::RetryAt(at)) => {
-            let wait = (at - Utc::now()).to_std().unwrap_or(Duration::from_secs(1));
+            let wait = (at - clock::now()).to_std().unwrap_or(Duration::from_secs(1));
             // No call was made now, but an earlier attempt may have reached it.
             retry(ctx, intent, Failure::new("token_refresh_failed", "could not refresh the seller's token"), Some(wait), Reach::Unknown).await
         }
@@ -485,8 +486,8 @@ async fn retry(
             metrics::counter!("puente_dispatch_given_up_total").increment(1);
         }
         let wait = ctx.dispatch.wait(attempts, floor);
-        let next =
-            Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+        let next = clock::now()
+            + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
         intents::note_retry(&ctx.db, &intent.id, next, &error).await?;
         return Ok(Next::RetryAfter(wait));
     }
@@ -501,7 +502,7 @@ async fn retry(
     }
     let wait = ctx.dispatch.wait(attempts, floor);
     let next =
-        Utc::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
+        clock::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(60));
     intents::note_retry(&ctx.db, &intent.id, next, &error).await?;
     tracing::info!(intent_id = %intent.id, attempts, ?wait, code = %error.code, "dispatch will be retried");
     Ok(Next::RetryAfter(wait))
@@ -542,7 +543,7 @@ pub async fn apply(
     match intents::transition(&ctx.db, intent_id, status, facts, source).await? {
         Transition::Applied { intent, deliveries } => {
             if !intent.status.is_final() {
-                let next = Utc::now()
+                let next = clock::now()
                     + chrono::Duration::from_std(ctx.dispatch.sync_every).unwrap_or_default();
                 intents::schedule(&ctx.db, &intent.id, Some(next)).await?;
             }
@@ -639,7 +640,7 @@ async fn cancel_upstream(
         // try again, less often as time passes.
         Ok(Err(err)) if err.is_retryable() => {
             let asked = intent.cancel_requested_at.unwrap_or(intent.updated_at);
-            let elapsed = (Utc::now() - asked).to_std().unwrap_or_default();
+            let elapsed = (clock::now() - asked).to_std().unwrap_or_default();
             let wait = (elapsed / 2).clamp(Duration::from_secs(1), Duration::from_secs(60));
             tracing::info!(intent_id = %intent.id, error = %err, ?wait, "cancel upstream failed; retrying");
             Ok(Next::RetryAfter(wait))

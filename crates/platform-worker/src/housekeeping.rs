@@ -1,9 +1,9 @@
 //! Housekeeping: deletes rows past their retention
 //! ([`platform_core::retention`]), every ten minutes.
 
+use platform_core::clock;
 use std::time::Duration;
 
-use chrono::Utc;
 use platform_core::retention::{self, Purged};
 use tokio::sync::watch;
 
@@ -25,7 +25,7 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 
 /// One retention pass; counts each kind in `puente_retention_purged_total`.
 pub async fn tick(ctx: &WorkerContext) -> Result<Purged, platform_core::CoreError> {
-    let purged = retention::purge(&ctx.db, &ctx.settings.retention, Utc::now()).await?;
+    let purged = retention::purge(&ctx.db, &ctx.settings.retention, clock::now()).await?;
     for (kind, rows) in purged.by_kind() {
         metrics::counter!("puente_retention_purged_total", "kind" => kind).increment(rows);
     }

@@ -2,6 +2,7 @@
 //! moving is put back on the queue (lost message, crashed worker, Redis
 //! restarted empty), and sent intents with no news are re-read upstream.
 
+use platform_core::clock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -43,7 +44,7 @@ pub struct Pass {
 
 pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
     loop {
-        match tick(&ctx, Utc::now()).await {
+        match tick(&ctx, clock::now()).await {
             Ok(p) if p != Pass::default() => tracing::info!(?p, "reconciler pass"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reconciler pass failed"),

@@ -1,8 +1,8 @@
 //! Refreshing sellers' tokens before they expire.
 
+use platform_core::clock;
 use std::time::Duration;
 
-use chrono::Utc;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
 use tokio::sync::watch;
 
@@ -22,7 +22,7 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 
 /// Refreshes every seller whose `next_refresh_at` has come.
 pub async fn tick(ctx: &WorkerContext) -> Result<usize, platform_core::CoreError> {
-    let due = credentials::due_for_refresh(&ctx.db, Utc::now(), 100).await?;
+    let due = credentials::due_for_refresh(&ctx.db, clock::now(), 100).await?;
     let mut refreshed = 0;
     for seller_id in due {
         let out = credentials::refresh(

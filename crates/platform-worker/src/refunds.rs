@@ -2,9 +2,9 @@
 //! order (§3.4), a legacy intent through its payment (§2.7) — with
 //! `X-Idempotency-Key` = the refund id so a retry never refunds twice.
 
+use platform_core::clock;
 use std::time::Duration;
 
-use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::entities::refunds;
 use platform_core::error::Failure;
@@ -124,7 +124,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
             )
             .await
         }
-        Ok(Err(e)) if e.is_retryable() && Utc::now() - refund.created_at < GIVE_UP_AFTER => {
+        Ok(Err(e)) if e.is_retryable() && clock::now() - refund.created_at < GIVE_UP_AFTER => {
             tracing::info!(refund = %refund.id, error = %e, "refund will be retried");
             Ok(Next::RetryAfter(
                 ctx.dispatch.wait(1, None).max(Duration::from_secs(5)),

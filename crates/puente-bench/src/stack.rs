@@ -160,19 +160,38 @@ impl Stack {
                 (Some(pg), Some(redis))
             }
         };
-        let web_url = format!("http://127.0.0.1:{web_port}");
-        let sandbox_url = format!("http://127.0.0.1:{sb_port}");
+        let mut web_url = format!("http://127.0.0.1:{web_port}");
+        let mut sandbox_url = format!("http://127.0.0.1:{sb_port}");
         let mut procs_v = Vec::new();
         match opts.setup {
             Setup::Embedded => {
-                let mut all = procs::spawn("all", &bin, &["all"], &env, &dir)?;
-                procs::wait_http(
-                    &http,
-                    &format!("{web_url}/readyz"),
-                    &mut all,
-                    Duration::from_secs(60),
-                )
-                .await?;
+                // A free port can be taken by another program between the
+                // probe and the bind (tests run in parallel): try new ones.
+                let mut attempt = 0;
+                let all = loop {
+                    attempt += 1;
+                    let mut all = procs::spawn("all", &bin, &["all"], &env, &dir)?;
+                    match procs::wait_http(
+                        &http,
+                        &format!("{web_url}/readyz"),
+                        &mut all,
+                        Duration::from_secs(60),
+                    )
+                    .await
+                    {
+                        Ok(()) => break all,
+                        Err(e)
+                            if attempt < 3 && e.to_string().contains("Address already in use") =>
+                        {
+                            let (w, sb) = (procs::free_port(), procs::free_port());
+                            env.insert("PUENTE_HTTP_ADDR".into(), format!("127.0.0.1:{w}"));
+                            env.insert("PUENTE_SANDBOX_ADDR".into(), format!("127.0.0.1:{sb}"));
+                            web_url = format!("http://127.0.0.1:{w}");
+                            sandbox_url = format!("http://127.0.0.1:{sb}");
+                        }
+                        Err(e) => return Err(e),
+                    }
+                };
                 procs_v.push(all);
             }
             Setup::PgRedis => {

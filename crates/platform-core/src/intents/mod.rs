@@ -420,9 +420,12 @@ pub async fn transition_from(
                 txn.rollback().await?;
                 continue;
             }
-            Applied::Yes(intent, deliveries) => {
+            Applied::Yes { intent, deliveries } => {
                 txn.commit().await?;
-                return Ok(Transition::Applied { intent, deliveries });
+                return Ok(Transition::Applied {
+                    intent: *intent,
+                    deliveries,
+                });
             }
         }
     }
@@ -439,7 +442,10 @@ pub enum Applied {
     /// The row changed since it was read: nothing written; read it again.
     Lost,
     /// Written in the transaction, with its webhook deliveries.
-    Yes(payment_intents::Model, Vec<String>),
+    Yes {
+        intent: Box<payment_intents::Model>,
+        deliveries: Vec<String>,
+    },
 }
 
 /// The move of [`transition_from`] inside the caller's write transaction,
@@ -596,7 +602,10 @@ pub async fn apply_in(
             .await?,
         );
     }
-    Ok(Applied::Yes(updated, deliveries))
+    Ok(Applied::Yes {
+        intent: Box::new(updated),
+        deliveries,
+    })
 }
 
 fn event_type_for(status: IntentStatus) -> Option<&'static str> {

@@ -3,38 +3,13 @@
 //! never on a code string. This reads the sources of the service crates and
 //! fails on any comparison of a code string outside the error types.
 
-use std::path::{Path, PathBuf};
+use crate::sources::{SERVICE_CRATES, rust_files};
 
 /// The files that own a vocabulary of codes and may compare them.
 const OWNERS: &[&str] = &[
     "crates/platform-core/src/error.rs",
     "crates/platform-core/src/mercadopago/error.rs",
 ];
-
-const CRATES: &[&str] = &[
-    "crates/platform-core/src",
-    "crates/platform-web/src",
-    "crates/platform-worker/src",
-];
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("the crate sits in crates/ of the workspace")
-        .to_path_buf()
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("source folder is readable") {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
 
 /// What a line does wrong, if it compares a code string.
 fn offence(line: &str, next: &[&str]) -> Option<&'static str> {
@@ -71,23 +46,13 @@ fn offence(line: &str, next: &[&str]) -> Option<&'static str> {
 
 #[test]
 fn no_code_string_drives_control_flow_outside_the_error_types() {
-    let root = workspace();
-    let mut files = Vec::new();
-    for krate in CRATES {
-        rust_files(&root.join(krate), &mut files);
-    }
+    let files = rust_files(SERVICE_CRATES);
     assert!(files.len() > 50, "found only {} source files", files.len());
     let mut found = Vec::new();
-    for file in &files {
-        let rel = file
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .into_owned();
+    for (rel, text) in &files {
         if OWNERS.contains(&rel.as_str()) {
             continue;
         }
-        let text = std::fs::read_to_string(file).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
             if let Some(why) = offence(line, &lines[i + 1..]) {

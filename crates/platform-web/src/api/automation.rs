@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::accounts;
 use platform_core::audit::Actor;
+use platform_core::clock;
 use platform_core::entities::{onboarding_links, terminals};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::onboarding::{self, NewLink};
@@ -147,7 +148,7 @@ pub(crate) struct LinkIn {
 }
 
 fn link_json(state: &AppState, l: &onboarding_links::Model) -> Value {
-    let now = chrono::Utc::now();
+    let now = clock::now();
     json!({
         "id": l.id, "object": "onboarding_link", "label": l.label,
         "status": onboarding::effective_status(l, now), "expires_at": l.expires_at,

@@ -6,6 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use platform_core::clock;
 use platform_core::entities::{webhook_attempts, webhook_deliveries, webhook_endpoints};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::jobs;
@@ -267,7 +268,7 @@ async fn create(
             &caller.scope,
             &rules,
             new,
-            Utc::now(),
+            clock::now(),
             completion.as_ref(),
         )
         .await?;
@@ -312,7 +313,8 @@ async fn update(
         enabled: input.enabled,
     };
     let rules = UrlRules::from_settings(&state.settings);
-    let row = endpoints::update(&state.db, &caller.scope, &rules, &path, patch, Utc::now()).await?;
+    let row =
+        endpoints::update(&state.db, &caller.scope, &rules, &path, patch, clock::now()).await?;
     Ok(HttpResponse::Ok().json(EndpointOut::from(&row)))
 }
 
@@ -334,9 +336,14 @@ async fn rotate_secret(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (row, secret) =
-        endpoints::rotate_secret(&state.db, &state.keyring, &caller.scope, &path, Utc::now())
-            .await?;
+    let (row, secret) = endpoints::rotate_secret(
+        &state.db,
+        &state.keyring,
+        &caller.scope,
+        &path,
+        clock::now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(with_secret(EndpointOut::from(&row), secret.expose_secret())))
 }
 
@@ -392,7 +399,7 @@ async fn replay_delivery(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let d = delivery::replay(&state.db, &caller.scope, &path, Utc::now()).await?;
+    let d = delivery::replay(&state.db, &caller.scope, &path, clock::now()).await?;
     publish(&state, std::slice::from_ref(&d.id)).await;
     Ok(HttpResponse::Accepted().json(DeliveryOut::from(&d)))
 }
@@ -405,7 +412,7 @@ async fn replay_since(
 ) -> Result<HttpResponse, ApiError> {
     let raw = body::read(payload).await?;
     let input: ReplayIn = body::parse(&raw)?;
-    let now = Utc::now();
+    let now = clock::now();
     if input.since > now {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -10,6 +10,7 @@ use chrono::{Duration, Utc};
 use platform_core::CoreError;
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::audit;
+use platform_core::clock;
 use platform_core::entities::api_keys as keys;
 use platform_core::error::Invalid;
 use platform_core::paging::{Page, PageRequest};
@@ -83,7 +84,7 @@ impl KeysPage {
         k.access == KeyAccess::ReadOnly
     }
     fn active(&self, k: &keys::Model) -> bool {
-        k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > Utc::now())
+        k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > clock::now())
     }
 }
 
@@ -288,7 +289,7 @@ pub async fn create(
             name: name.to_owned(),
             scope_kind: kind,
             target_id,
-            expires_at: (days > 0).then(|| Utc::now() + Duration::days(days)),
+            expires_at: (days > 0).then(|| clock::now() + Duration::days(days)),
             mode,
             access,
         };

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
+use platform_core::clock;
 use platform_core::entities::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use platform_core::error::Conflict;
 use platform_core::permissions::Permission;
@@ -112,7 +113,7 @@ pub async fn replay(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
-    match delivery::replay(&state.db, &auth.scope, &path, Utc::now()).await {
+    match delivery::replay(&state.db, &auth.scope, &path, clock::now()).await {
         Ok(d) => {
             if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, &d.id).await {
                 tracing::warn!(delivery = %d.id, error = %e, "could not queue a replayed webhook delivery; the reconciler will");

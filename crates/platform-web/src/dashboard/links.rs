@@ -1,5 +1,6 @@
 //! `/app/links`: onboarding links to send to sellers.
 
+use platform_core::clock;
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
@@ -39,7 +40,7 @@ impl LinksPage {
         self.names.get(id).map(String::as_str).unwrap_or(id)
     }
     fn status(&self, l: &onboarding_links::Model) -> &'static str {
-        match onboarding::effective_status(l, Utc::now()) {
+        match onboarding::effective_status(l, clock::now()) {
             OnboardingLinkStatus::Open => "link.status_open",
             OnboardingLinkStatus::Used => "link.status_used",
             OnboardingLinkStatus::Expired => "link.status_expired",
@@ -47,7 +48,7 @@ impl LinksPage {
         }
     }
     fn is_open(&self, l: &onboarding_links::Model) -> bool {
-        onboarding::effective_status(l, Utc::now()) == OnboardingLinkStatus::Open
+        onboarding::effective_status(l, clock::now()) == OnboardingLinkStatus::Open
     }
     fn when(&self, t: &chrono::DateTime<Utc>) -> String {
         when(t)

@@ -3,7 +3,8 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
-use chrono::{Duration, Utc};
+use chrono::Duration;
+use platform_core::clock;
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::{Page, PageRequest};
@@ -86,7 +87,7 @@ pub async fn list(
         q: Some(q.q.clone()),
         status: LinkStatus::parse(&q.status),
         site: Site::parse(&q.site),
-        expiring_before: days.map(|d| Utc::now() + Duration::days(d)),
+        expiring_before: days.map(|d| clock::now() + Duration::days(d)),
     };
     let rows = seller_svc::list(
         &state.db,

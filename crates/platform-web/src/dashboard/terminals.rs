@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores, terminals};
+use platform_core::fleet;
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
 use platform_core::registry::{self, RegistryError, TerminalFilter};
@@ -15,7 +16,7 @@ use serde::Deserialize;
 
 use super::chrome::Chrome;
 use super::errors::{OrPage, PageError};
-use super::forms::{ok, render, see_other, urlencode};
+use super::forms::{money, ok, render, see_other, urlencode, when};
 use super::intents::nicknames;
 use super::sellers::{upstream_api, upstream_message};
 use super::session::Auth;
@@ -46,12 +47,62 @@ struct TerminalsPage {
     modes: &'static [OperatingMode],
     filter_query: String,
     filtered: bool,
+    /// Terminal id → how it is doing (last payment, error, today, flags).
+    health: HashMap<String, fleet::Health>,
 }
 
 impl TerminalsPage {
     /// The seller's nickname; its id only if the seller row is gone.
     fn seller_name<'a>(&'a self, id: &'a str) -> &'a str {
         self.names.get(id).map(String::as_str).unwrap_or(id)
+    }
+
+    fn health(&self, id: &str) -> Option<&fleet::Health> {
+        self.health.get(id)
+    }
+
+    fn flag_key(&self, f: &fleet::Flag) -> &'static str {
+        flag_key(f)
+    }
+}
+
+/// What the fleet columns show for a terminal's health.
+pub trait HealthText {
+    fn last_payment_text(&self) -> String;
+    fn last_error_text(&self) -> String;
+}
+
+impl HealthText for fleet::Health {
+    fn last_payment_text(&self) -> String {
+        self.last_payment
+            .as_ref()
+            .map(|p| format!("{} {} · {}", money(p.amount), p.currency, when(&p.at)))
+            .unwrap_or_default()
+    }
+
+    fn last_error_text(&self) -> String {
+        self.last_error
+            .as_ref()
+            .map(|e| format!("{} · {}", e.code, when(&e.at)))
+            .unwrap_or_default()
+    }
+}
+
+/// The message key of a fleet flag.
+pub fn flag_key(f: &fleet::Flag) -> &'static str {
+    match f {
+        fleet::Flag::NotIntegrated => "fleet.flag_not_integrated",
+        fleet::Flag::Failing => "fleet.flag_failing",
+    }
+}
+
+impl TerminalPage {
+    /// What a flag means and what to do, on the terminal's page.
+    fn flag_help_key(&self, f: &fleet::Flag) -> &'static str {
+        match f {
+            fleet::Flag::NotIntegrated => "fleet.help_not_integrated",
+            fleet::Flag::Failing => "fleet.help_failing",
+        }
     }
 }
 
@@ -77,7 +128,11 @@ pub async fn list(
     .await
     .page(auth.lang)?;
     let names = nicknames(&state, &auth, rows.items.iter().map(|t| &t.seller_id)).await?;
+    let health = fleet::health(&state.db, &auth.scope, &rows.items)
+        .await
+        .page(auth.lang)?;
     let page = TerminalsPage {
+        health,
         c: Chrome::new(&auth, &state, "terminals"),
         rows,
         names,
@@ -106,6 +161,7 @@ struct TerminalPage {
     pos: Option<pos::Model>,
     error: Option<String>,
     restart_notice: bool,
+    health: fleet::Health,
 }
 
 async fn terminal_page(
@@ -134,7 +190,12 @@ async fn terminal_page(
         Some(p) => auth.scope.find::<pos::Entity>(db, p).await.ok(),
         None => None,
     };
+    let mut health = fleet::health(db, &auth.scope, std::slice::from_ref(&t))
+        .await
+        .page(lang)?;
+    let health = health.remove(&t.id).unwrap_or_default();
     Ok(TerminalPage {
+        health,
         c: Chrome::new(auth, state, "terminals"),
         restart_notice: auth.path.contains("done=mode_changed"),
         t,

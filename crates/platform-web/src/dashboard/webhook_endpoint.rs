@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::{NaiveDate, Utc};
+use platform_core::clock;
 use platform_core::entities::{sellers, webhook_deliveries};
 use platform_core::error::Invalid;
 use platform_core::events::EVENT_TYPES;
@@ -147,7 +148,7 @@ pub async fn update(
         enabled: None,
     };
     let rules = UrlRules::from_settings(&state.settings);
-    match endpoints::update(&state.db, &auth.scope, &rules, &path, patch, Utc::now()).await {
+    match endpoints::update(&state.db, &auth.scope, &rules, &path, patch, clock::now()).await {
         Ok(ep) => {
             note(&state, &auth, &ep, "webhook_endpoint.updated").await;
             Ok(see_other(&format!(
@@ -196,7 +197,7 @@ pub async fn set_enabled(
         }
     };
     let rules = UrlRules::from_settings(&state.settings);
-    let ep = endpoints::set_enabled(&state.db, &auth.scope, &rules, &path, enabled, Utc::now())
+    let ep = endpoints::set_enabled(&state.db, &auth.scope, &rules, &path, enabled, clock::now())
         .await
         .page(auth.lang)?;
     let action = if enabled {
@@ -227,7 +228,7 @@ pub async fn rotate(
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
     let (endpoint, secret) =
-        endpoints::rotate_secret(&state.db, &state.keyring, &auth.scope, &path, Utc::now())
+        endpoints::rotate_secret(&state.db, &state.keyring, &auth.scope, &path, clock::now())
             .await
             .page(auth.lang)?;
     note(&state, &auth, &endpoint, "webhook_endpoint.secret_rotated").await;
@@ -279,11 +280,11 @@ pub async fn replay_since(
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|t| t.and_utc())
-        .filter(|t| *t <= Utc::now());
+        .filter(|t| *t <= clock::now());
     let (status, message) = match since {
         None => (StatusCode::UNPROCESSABLE_ENTITY, "webhooks.since_invalid"),
         Some(since) => {
-            match delivery::replay_failed_since(&state.db, &auth.scope, &path, since, Utc::now())
+            match delivery::replay_failed_since(&state.db, &auth.scope, &path, since, clock::now())
                 .await
             {
                 Ok(ids) => {

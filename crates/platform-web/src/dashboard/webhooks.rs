@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use chrono::Utc;
+use platform_core::clock;
 use platform_core::entities::sellers;
 use platform_core::error::{Conflict, Invalid};
 use platform_core::events::EVENT_TYPES;
@@ -208,7 +209,7 @@ pub async fn create(
         &auth.scope,
         &rules,
         new,
-        Utc::now(),
+        clock::now(),
         None,
     )
     .await;

@@ -11,6 +11,7 @@ mod dashboard_forms;
 mod dashboard_newcomer;
 mod dashboard_team;
 mod dashboard_webhooks;
+mod fleet;
 mod openapi;
 mod reports;
 mod security;

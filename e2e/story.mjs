@@ -307,10 +307,55 @@ try {
   await page.locator('nav.langs a[hreflang=es]').click();
   await page.waitForURL(/\/app/);
 
+  step('team: the owner invites an operator, who joins in a fresh browser (Portuguese)');
+  await page.goto(`${PUENTE}/app/team`);
+  await page.selectOption('#invite-form select[name=role]', 'operator');
+  await page.click('#create-invitation');
+  const invitationUrl = await page.inputValue('#invitation-url');
+  await page.goto(`${PUENTE}/app/team`);
+  assert.ok(!(await page.content()).includes(invitationUrl), 'the link is shown once');
+  await page.locator('#invitations-table tr[data-invitation]').waitFor();
+  const opCtx = await browser.newContext({ locale: 'pt-BR', viewport: { width: 1200, height: 900 } });
+  const op = await opCtx.newPage();
+  await op.goto(invitationUrl);
+  assert.equal(await op.getAttribute('html', 'lang'), 'pt-BR');
+  assert.equal(await op.textContent('#invite-role'), 'Operador');
+  await op.fill('input[name=name]', 'Olga');
+  await op.fill('input[name=email]', 'olga@kiosco.test');
+  await op.fill('input[name=password]', 'another long password');
+  await op.click('#invite-accept button[type=submit]');
+  await op.waitForURL(/\/app$/);
+  // An operator charges and refunds: no Keys, Settings or Team actions.
+  for (const href of ['/app/api-keys', '/app/settings', '/app/team']) {
+    assert.equal(await op.locator(`nav.main-nav a[href="${href}"]`).count(), 0, href);
+  }
+  await op.goto(`${PUENTE}/app/intents`);
+  await op.locator('#new-intent').waitFor();
+  const forbidden = await op.goto(`${PUENTE}/app/settings`);
+  assert.equal(forbidden.status(), 403);
+  await op.locator('#error-page[data-status="403"]').waitFor();
+  assert.equal(await op.getAttribute('html', 'lang'), 'pt-BR');
+  await shot(op, 'team-forbidden');
+  // The invitation was single use.
+  const again = await op.goto(invitationUrl);
+  assert.equal(again.status(), 410);
+  await page.goto(`${PUENTE}/app/team`);
+  await page.locator('#members-table tr[data-role=operator]').waitFor();
+  await shot(page, 'team');
+
+  step('removing the operator ends their session at once');
+  await page.click('#members-table tr[data-role=operator] form[action$="/remove"] button');
+  await page.locator('.notice').waitFor();
+  await op.goto(`${PUENTE}/app/intents`);
+  await op.waitForURL(/\/app\/login/);
+  await opCtx.close();
+
   step('audit log');
   await page.goto(`${PUENTE}/app/audit`);
   await page.locator('#audit-table').waitFor();
   assert.match(await page.textContent('#audit-table'), /terminal\.mode_changed/);
+  assert.match(await page.textContent('#audit-table'), /member\.joined/);
+  assert.match(await page.textContent('#audit-table'), /member\.removed/);
   await shot(page, 'audit');
 
   assert.deepEqual(missing, [], 'no 404 for any asset');

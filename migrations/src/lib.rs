@@ -17,6 +17,7 @@ mod m20261124_000003_refresh_lease;
 mod m20261201_000001_money_state;
 mod m20261201_000004_fidelity;
 mod m20261202_000005_security;
+mod m20261204_000006_team;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_money_state::Migration),
             Box::new(m20261201_000004_fidelity::Migration),
             Box::new(m20261202_000005_security::Migration),
+            Box::new(m20261204_000006_team::Migration),
         ]
     }
 }

@@ -23,7 +23,7 @@ use crate::id::{ApiKeyId, PosId, SellerId, StoreId};
 use crate::idempotency::Completion;
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::secret::SecretString;
-use crate::states::{KeyMode, ScopeKind};
+use crate::states::{KeyAccess, KeyMode, ScopeKind};
 use crate::tenancy::Scope;
 
 const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -40,6 +40,8 @@ pub struct NewApiKey {
     pub target_id: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub mode: KeyMode,
+    /// `ReadOnly`: the key may only read (`GET`).
+    pub access: KeyAccess,
 }
 
 fn random_string(len: usize) -> String {
@@ -120,6 +122,7 @@ pub async fn create(
         expires_at: Set(new.expires_at),
         revoked_at: Set(None),
         last_used_at: Set(None),
+        access: Set(new.access),
     };
     let txn = db.begin_write().await?;
     let row = row.insert(&txn).await?;

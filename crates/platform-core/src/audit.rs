@@ -50,6 +50,7 @@ impl Actor {
 pub enum Target<'a> {
     ApiKey(&'a str),
     Integrator(&'a str),
+    Invitation(&'a str),
     OnboardingLink(&'a str),
     PaymentIntent(&'a str),
     Pos(&'a str),
@@ -66,6 +67,7 @@ impl<'a> Target<'a> {
         match self {
             Self::ApiKey(_) => "api_key",
             Self::Integrator(_) => "integrator",
+            Self::Invitation(_) => "invitation",
             Self::OnboardingLink(_) => "onboarding_link",
             Self::PaymentIntent(_) => "payment_intent",
             Self::Pos(_) => "pos",
@@ -81,6 +83,7 @@ impl<'a> Target<'a> {
         match self {
             Self::ApiKey(id)
             | Self::Integrator(id)
+            | Self::Invitation(id)
             | Self::OnboardingLink(id)
             | Self::PaymentIntent(id)
             | Self::Pos(id)

@@ -92,6 +92,11 @@ pub enum Conflict {
     TooManyEndpoints,
     EndpointDisabled,
     DeliveryPending,
+    /// The change would leave the integrator without an owner.
+    LastOwner,
+    InvitationExpired,
+    InvitationUsed,
+    InvitationRevoked,
 }
 
 impl Conflict {
@@ -112,6 +117,10 @@ impl Conflict {
             Self::TooManyEndpoints => "too_many_endpoints",
             Self::EndpointDisabled => "endpoint_disabled",
             Self::DeliveryPending => "delivery_pending",
+            Self::LastOwner => "last_owner",
+            Self::InvitationExpired => "invitation_expired",
+            Self::InvitationUsed => "invitation_used",
+            Self::InvitationRevoked => "invitation_revoked",
         }
     }
 }
@@ -213,12 +222,18 @@ impl Invalid {
 pub enum Forbidden {
     /// The key's scope (a store, a seller) does not reach this action.
     InsufficientScope,
+    /// The user's role does not have the permission the action needs.
+    InsufficientRole,
+    /// Only an owner may grant the owner role or change or remove an owner.
+    OwnerOnly,
 }
 
 impl Forbidden {
     pub fn code(self) -> &'static str {
         match self {
             Self::InsufficientScope => "insufficient_scope",
+            Self::InsufficientRole => "insufficient_role",
+            Self::OwnerOnly => "owner_only",
         }
     }
 }

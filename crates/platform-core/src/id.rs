@@ -134,6 +134,8 @@ define_ids! {
     InboundNotificationId = "ntf";
     AuditEntryId = "aud";
     IdempotencyRecordId = "idk";
+    /// A single-use invitation to join an integrator's team.
+    InvitationId = "inv";
 }
 
 /// A string that is not a well-formed id of the expected kind.

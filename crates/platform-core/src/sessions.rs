@@ -281,6 +281,15 @@ pub async fn authenticate(
     }))
 }
 
+/// Ends every session of a user (a member removed from the team).
+pub async fn end_all_for_user(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, CoreError> {
+    let res = session_row::Entity::delete_many()
+        .filter(session_row::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 pub async fn logout(db: &impl ConnectionTrait, session_id: &str) -> Result<(), CoreError> {
     session_row::Entity::delete_by_id(session_id.to_owned())
         .exec(db)

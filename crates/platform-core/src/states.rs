@@ -46,7 +46,9 @@ text_enum! {
 }
 
 text_enum! {
-    UserRole { Owner = "owner", Admin = "admin", Viewer = "viewer" }
+    /// A dashboard user's role in their integrator; what each may do is
+    /// [`crate::permissions`]' one table.
+    UserRole { Owner = "owner", Admin = "admin", Developer = "developer", Operator = "operator", Viewer = "viewer" }
 }
 
 text_enum! {
@@ -199,6 +201,12 @@ text_enum! {
 
 text_enum! {
     KeyMode { Live = "live", Test = "test" }
+}
+
+text_enum! {
+    /// What an API key may do within its reach: everything, or only read
+    /// (`GET`), for reporting tools.
+    KeyAccess { Full = "full", ReadOnly = "read_only" }
 }
 
 text_enum! {

@@ -178,6 +178,7 @@ macro_rules! tenant {
 // The integrator row itself: its id is its integrator id.
 tenant!(integrators, "integrator", Id);
 tenant!(users, "user", IntegratorId);
+tenant!(invitations, "invitation", IntegratorId);
 tenant!(sellers, "seller", IntegratorId, seller: Id);
 tenant!(seller_credentials, "seller credentials", IntegratorId, seller: SellerId);
 tenant!(onboarding_links, "onboarding link", IntegratorId);

@@ -484,6 +484,7 @@ pub async fn seed_integrator(
         expires_at: Set(None),
         revoked_at: Set(None),
         last_used_at: Set(None),
+        access: Set(crate::states::KeyAccess::Full),
     }
     .insert(db)
     .await

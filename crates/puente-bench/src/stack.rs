@@ -347,6 +347,7 @@ impl Stack {
                 target_id: None,
                 expires_at: None,
                 mode: KeyMode::Test,
+                access: platform_core::states::KeyAccess::Full,
             },
             None,
             None,

@@ -66,6 +66,7 @@ pub async fn create(
             target_id: None,
             expires_at: None,
             mode,
+            access: platform_core::states::KeyAccess::Full,
         },
         Some(user.id.clone()),
         None,

@@ -3,7 +3,7 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
-use crate::states::{KeyMode, ScopeKind};
+use crate::states::{KeyAccess, KeyMode, ScopeKind};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "api_keys")]
@@ -25,6 +25,7 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     pub revoked_at: Option<DateTimeUtc>,
     pub last_used_at: Option<DateTimeUtc>,
+    pub access: KeyAccess,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

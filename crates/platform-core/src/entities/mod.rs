@@ -9,6 +9,7 @@ pub mod events;
 pub mod idempotency_keys;
 pub mod inbound_notifications;
 pub mod integrators;
+pub mod invitations;
 pub mod mp_order_details;
 pub mod oauth_states;
 pub mod onboarding_links;

@@ -13,5 +13,6 @@ mod retention;
 mod rotation;
 mod sessions;
 mod sources;
+mod team;
 mod tenancy;
 mod webhooks;

@@ -72,7 +72,12 @@ async fn duplicate_client_ids_are_cleared_on_all_but_the_oldest(t: &TestDb) {
     use puente_migration::sea_orm_migration::MigratorTrait;
 
     const NAME: &str = "m20261202_000005_security";
-    // Roll back until the security migration is pending (later ones first).
+    // Seed on the current schema (the entities are today's), then roll back
+    // until the security migration is pending (later ones first).
+    let keyring = test_keyring();
+    let old = seed_integrator(&t.db, &keyring, 610_000).await;
+    let young = seed_integrator(&t.db, &keyring, 620_000).await;
+    let blank = seed_integrator(&t.db, &keyring, 630_000).await;
     while !Migrator::get_pending_migrations(&t.db)
         .await
         .unwrap()
@@ -81,10 +86,6 @@ async fn duplicate_client_ids_are_cleared_on_all_but_the_oldest(t: &TestDb) {
     {
         Migrator::down(&t.db, Some(1)).await.unwrap();
     }
-    let keyring = test_keyring();
-    let old = seed_integrator(&t.db, &keyring, 610_000).await;
-    let young = seed_integrator(&t.db, &keyring, 620_000).await;
-    let blank = seed_integrator(&t.db, &keyring, 630_000).await;
     for (id, client_id, age) in [
         (&old.integrator, "5550", 2),
         (&young.integrator, "5550", 1),

@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use platform_core::api_keys::{self, KeyRejection};
 use platform_core::entities::api_keys as key_rows;
+use platform_core::states::KeyAccess;
 use platform_core::tenancy::Scope;
 
 use crate::error::ApiError;
@@ -54,6 +55,11 @@ impl FromRequest for ApiCaller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = bearer(req).map(str::to_owned);
+        // A read-only key (reporting tools) may only read.
+        let reads = matches!(
+            *req.method(),
+            actix_web::http::Method::GET | actix_web::http::Method::HEAD
+        );
         let network = crate::client_ip::client_ip(req)
             .map(|ip| {
                 format!(
@@ -108,6 +114,13 @@ impl FromRequest for ApiCaller {
                     "too many requests for this API key; slow down",
                 )
                 .with_retry_after(retry_after));
+            }
+            if caller.key.access == KeyAccess::ReadOnly && !reads {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "insufficient_scope",
+                    "this API key is read-only: it may only send GET requests",
+                ));
             }
             Ok(caller)
         })

@@ -7,7 +7,7 @@ use platform_core::api_keys::{self, NewApiKey};
 use platform_core::entities::api_keys as rows;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::secret::SecretString;
-use platform_core::states::{KeyMode, ScopeKind};
+use platform_core::states::{KeyAccess, KeyMode, ScopeKind};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -35,6 +35,10 @@ pub(crate) struct KeyIn {
     /// The seller, store or POS id for narrowed keys.
     scope_id: Option<String>,
     expires_at: Option<DateTime<Utc>>,
+    /// `full` (default) or `read_only`: a key for reporting tools that may
+    /// only send `GET` requests.
+    #[schema(schema_with = super::openapi::schemas::key_access_or_null)]
+    access: Option<KeyAccess>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,6 +60,8 @@ pub struct KeyOut {
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
+    #[schema(schema_with = super::openapi::schemas::key_access)]
+    access: KeyAccess,
 }
 
 impl From<&rows::Model> for KeyOut {
@@ -74,6 +80,7 @@ impl From<&rows::Model> for KeyOut {
             expires_at: k.expires_at,
             revoked_at: k.revoked_at,
             last_used_at: k.last_used_at,
+            access: k.access,
         }
     }
 }
@@ -96,6 +103,9 @@ async fn create(
             expires_at: input.expires_at,
             // Keys inherit the mode of the key that made them.
             mode: caller.key.mode,
+            // A read-only caller never gets here (it may only read), so a
+            // key never grants more than the key that made it.
+            access: input.access.unwrap_or(KeyAccess::Full),
         };
         // The only time the key is ever shown (and replayed, sealed, within
         // the idempotency window).

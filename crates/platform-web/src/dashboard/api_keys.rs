@@ -14,7 +14,8 @@ use platform_core::clock;
 use platform_core::entities::api_keys as keys;
 use platform_core::error::Invalid;
 use platform_core::paging::{Page, PageRequest};
-use platform_core::states::{KeyMode, ScopeKind};
+use platform_core::permissions::Permission;
+use platform_core::states::{KeyAccess, KeyMode, ScopeKind};
 use platform_core::{registry, sellers as seller_svc};
 use serde::Deserialize;
 
@@ -48,6 +49,7 @@ struct KeysPage {
     name: String,
     target: String,
     mode: String,
+    access: String,
     expiry: i64,
     expiry_choices: &'static [i64],
     errors: FieldErrors,
@@ -77,6 +79,9 @@ impl KeysPage {
         .map(|x| x.label.clone())
         .unwrap_or_else(|| id.to_owned());
         format!("{} {label}", t.get(scope_key(k.scope_kind)))
+    }
+    fn read_only(&self, k: &keys::Model) -> bool {
+        k.access == KeyAccess::ReadOnly
     }
     fn active(&self, k: &keys::Model) -> bool {
         k.revoked_at.is_none() && k.expires_at.is_none_or(|e| e > clock::now())
@@ -117,6 +122,9 @@ pub struct KeyForm {
     target: String,
     #[serde(default)]
     mode: String,
+    /// `full` or `read_only`; absent (an older form) is full.
+    #[serde(default)]
+    access: String,
     #[serde(default)]
     expiry_days: String,
 }
@@ -190,6 +198,10 @@ async fn list_page(
             "test" | "live" => form.mode.clone(),
             _ => default_mode.to_owned(),
         },
+        access: match form.access.as_str() {
+            "read_only" => "read_only".to_owned(),
+            _ => "full".to_owned(),
+        },
         expiry: form.expiry_days.trim().parse().unwrap_or(0),
         expiry_choices: EXPIRY_CHOICES,
         errors,
@@ -201,6 +213,7 @@ pub async fn list(
     auth: Auth,
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageKeys)?;
     let page = list_page(
         &state,
         &auth,
@@ -233,6 +246,7 @@ pub async fn create(
     auth: Auth,
     form: web::Form<KeyForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageKeys)?;
     auth.check_csrf(&form.csrf)?;
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
@@ -251,6 +265,14 @@ pub async fn create(
     if mode.is_none() {
         errors.push("mode", "keys.mode_invalid");
     }
+    let access = match form.access.as_str() {
+        "" | "full" => Some(KeyAccess::Full),
+        "read_only" => Some(KeyAccess::ReadOnly),
+        _ => None,
+    };
+    if access.is_none() {
+        errors.push("access", "keys.access_invalid");
+    }
     let expiry = form
         .expiry_days
         .trim()
@@ -260,8 +282,8 @@ pub async fn create(
     if expiry.is_none() {
         errors.push("expiry_days", "keys.expiry_invalid");
     }
-    if let (true, Some((kind, target_id)), Some(mode), Some(days)) =
-        (errors.is_empty(), target, mode, expiry)
+    if let (true, Some((kind, target_id)), Some(mode), Some(access), Some(days)) =
+        (errors.is_empty(), target, mode, access, expiry)
     {
         let new = NewApiKey {
             name: name.to_owned(),
@@ -269,6 +291,7 @@ pub async fn create(
             target_id,
             expires_at: (days > 0).then(|| clock::now() + Duration::days(days)),
             mode,
+            access,
         };
         match api_keys::create(
             &state.db,
@@ -323,6 +346,7 @@ pub async fn revoke(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageKeys)?;
     auth.check_csrf(&form.csrf)?;
     let row = api_keys::revoke(&state.db, &auth.scope, &path)
         .await

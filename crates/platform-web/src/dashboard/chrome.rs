@@ -1,6 +1,8 @@
 //! What every dashboard page shows around its content: navigation, the
 //! user, the language switch, the CSRF token for its forms.
 
+use platform_core::permissions::Permission;
+
 use super::lang::{Lang, Tr};
 use super::session::Auth;
 use crate::state::AppState;
@@ -17,6 +19,34 @@ pub struct Chrome {
     pub path: String,
     /// A success message key from `?done=…`, shown once at the top.
     pub notice: Option<&'static str>,
+    /// What the user's role may do, so pages hide what it cannot use (the
+    /// handlers check again: this is only what is shown).
+    pub can: Can,
+}
+
+/// The user's permissions as template flags.
+pub struct Can {
+    pub team: bool,
+    pub settings: bool,
+    pub sellers: bool,
+    pub keys: bool,
+    pub webhooks: bool,
+    pub charge: bool,
+    pub refund: bool,
+}
+
+impl Can {
+    pub fn of(auth: &Auth) -> Self {
+        Can {
+            team: auth.can(Permission::ManageTeam),
+            settings: auth.can(Permission::ManageSettings),
+            sellers: auth.can(Permission::ManageSellers),
+            keys: auth.can(Permission::ManageKeys),
+            webhooks: auth.can(Permission::ManageWebhooks),
+            charge: auth.can(Permission::Charge),
+            refund: auth.can(Permission::Refund),
+        }
+    }
 }
 
 /// Success messages a redirect may ask for (anything else is ignored).
@@ -34,6 +64,9 @@ const NOTICES: &[&str] = &[
     "notice.refund_requested",
     "notice.delivery_replayed",
     "notice.endpoint_saved",
+    "notice.invitation_revoked",
+    "notice.member_removed",
+    "notice.role_changed",
 ];
 
 impl Chrome {
@@ -57,6 +90,7 @@ impl Chrome {
             sandbox: state.settings.sandbox_mode(),
             path: auth.path.clone(),
             notice: done,
+            can: Can::of(auth),
         }
     }
 

@@ -8,6 +8,7 @@ use chrono::Utc;
 use platform_core::clock;
 use platform_core::entities::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use platform_core::error::Conflict;
+use platform_core::permissions::Permission;
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::delivery;
 use platform_core::{CoreError, jobs};
@@ -110,6 +111,7 @@ pub async fn replay(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
     match delivery::replay(&state.db, &auth.scope, &path, clock::now()).await {
         Ok(d) => {

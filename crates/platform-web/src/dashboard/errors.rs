@@ -53,6 +53,16 @@ impl PageError {
         Self::new(StatusCode::FORBIDDEN, lang, "error.csrf", "error.csrf_text")
     }
 
+    /// The user's role lacks the permission (see `platform_core::permissions`).
+    pub fn forbidden(lang: Lang) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            lang,
+            "error.forbidden",
+            "error.forbidden_text",
+        )
+    }
+
     pub fn internal(lang: Lang) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -71,6 +81,7 @@ impl PageError {
                 "error.conflict",
                 "error.conflict_text",
             ),
+            CoreError::Forbidden { .. } => Self::forbidden(lang),
             CoreError::Invalid { .. } => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 lang,

@@ -10,6 +10,7 @@ use platform_core::entities::{payment_intents, sellers, terminals};
 use platform_core::error::{Conflict, Invalid};
 use platform_core::idempotency::Claimed;
 use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent, Origin};
+use platform_core::permissions::Permission;
 use platform_core::registry;
 use platform_core::states::{EventSource, OperatingMode};
 use serde::Deserialize;
@@ -163,6 +164,7 @@ pub async fn new_form(
     auth: Auth,
     q: web::Query<NewQuery>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::Charge)?;
     let form = IntentForm {
         terminal: q.terminal.clone(),
         ..Default::default()
@@ -206,6 +208,7 @@ pub async fn create(
     auth: Auth,
     form: web::Form<IntentForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::Charge)?;
     auth.check_csrf(&form.csrf)?;
     let mut errors = FieldErrors::default();
     let terminal = form.terminal.trim();

@@ -17,6 +17,7 @@ use platform_core::entities::{
 };
 use platform_core::intents::{self, CancelAsk, CancelOutcome, IntentFilter};
 use platform_core::paging::{Page, PageRequest};
+use platform_core::permissions::Permission;
 use platform_core::states::{CancelState, EventSource, IntentStatus, RefundStatus};
 use platform_core::{audit, refunds as refund_svc, registry, sellers as seller_svc};
 use serde::Deserialize;
@@ -464,6 +465,7 @@ pub async fn cancel(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::Charge)?;
     auth.check_csrf(&form.csrf)?;
     // Staff press cancel looking at the intent's state, so a cancel at the
     // terminal is what they ask for; the page follows the outcome live.

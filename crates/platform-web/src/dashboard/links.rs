@@ -10,6 +10,7 @@ use platform_core::entities::onboarding_links;
 use platform_core::error::Invalid;
 use platform_core::onboarding::{self, LINK_TTL_CHOICES, NewLink};
 use platform_core::paging::{Page, PageRequest};
+use platform_core::permissions::Permission;
 use platform_core::states::OnboardingLinkStatus;
 use serde::Deserialize;
 
@@ -162,6 +163,7 @@ pub async fn create(
     auth: Auth,
     form: web::Form<LinkForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     let new = NewLink {
         label: form.label.clone(),
@@ -206,6 +208,7 @@ pub async fn revoke(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     onboarding::revoke_link(&state.db, &auth.scope, &auth.actor(), &path)
         .await

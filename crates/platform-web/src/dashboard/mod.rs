@@ -18,6 +18,7 @@ pub mod forms;
 pub mod headers;
 mod intent_form;
 mod intents;
+mod invite;
 pub mod lang;
 pub(crate) mod links;
 mod live;
@@ -30,6 +31,7 @@ mod registry_forms;
 mod sellers;
 pub mod session;
 pub mod settings;
+mod team;
 mod terminals;
 mod test_sellers;
 mod webhook_endpoint;
@@ -133,6 +135,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/test-sellers", web::get().to(test_sellers::show))
             .route("/test-sellers", web::post().to(test_sellers::create))
             .route("/audit", web::get().to(audit_page::list))
+            .route("/team", web::get().to(team::page))
+            .route("/team/invitations", web::post().to(team::invite))
+            .route(
+                "/team/invitations/{id}/revoke",
+                web::post().to(team::revoke_invitation),
+            )
+            .route("/team/members/{id}/role", web::post().to(team::change_role))
+            .route("/team/members/{id}/remove", web::post().to(team::remove))
+            .route("/invite/{token}", web::get().to(invite::form))
+            .route("/invite/{token}", web::post().to(invite::accept))
             .default_service(web::to(not_found)),
     );
 }

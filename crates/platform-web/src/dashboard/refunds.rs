@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use platform_core::entities::refunds::Model as Refund;
 use platform_core::idempotency::Claimed;
+use platform_core::permissions::Permission;
 use platform_core::{CoreError, audit, refunds};
 use serde::Deserialize;
 use serde_json::json;
@@ -39,6 +40,7 @@ pub async fn create(
     path: web::Path<String>,
     form: web::Form<RefundForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::Refund)?;
     auth.check_csrf(&form.csrf)?;
     let t = auth.t();
     let raw = form.amount.trim();

@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores};
+use platform_core::permissions::Permission;
 use platform_core::registry::RegistryError;
 use platform_core::registry_edit::{self, EditError, FieldRule, PosForm, StoreForm};
 use serde::Deserialize;
@@ -137,6 +138,7 @@ pub async fn new_store(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let seller = auth
         .scope
         .find::<sellers::Entity>(&state.db, &path)
@@ -159,6 +161,7 @@ pub async fn edit_store(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let store = auth
         .scope
         .find::<stores::Entity>(&state.db, &path)
@@ -234,6 +237,7 @@ pub async fn create_store(
     path: web::Path<String>,
     form: web::Form<StoreInput>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let seller = auth
         .scope
         .find::<sellers::Entity>(&state.db, &path)
@@ -248,6 +252,7 @@ pub async fn update_store(
     path: web::Path<String>,
     form: web::Form<StoreInput>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let store = auth
         .scope
         .find::<stores::Entity>(&state.db, &path)
@@ -292,6 +297,7 @@ pub async fn new_pos(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let store = auth
         .scope
         .find::<stores::Entity>(&state.db, &path)
@@ -314,6 +320,7 @@ pub async fn edit_pos(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let p = auth
         .scope
         .find::<pos::Entity>(&state.db, &path)
@@ -405,6 +412,7 @@ pub async fn create_pos(
     path: web::Path<String>,
     form: web::Form<PosInput>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let store = auth
         .scope
         .find::<stores::Entity>(&state.db, &path)
@@ -419,6 +427,7 @@ pub async fn update_pos(
     path: web::Path<String>,
     form: web::Form<PosInput>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let p = auth
         .scope
         .find::<pos::Entity>(&state.db, &path)

@@ -8,6 +8,7 @@ use platform_core::clock;
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::{Page, PageRequest};
+use platform_core::permissions::Permission;
 use platform_core::registry::{self, RegistryError};
 use platform_core::sellers::{self as seller_svc, SellerFilter, SellerRow};
 use platform_core::states::{LinkStatus, Site};
@@ -244,6 +245,7 @@ pub async fn sync(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     let api = upstream_api(&state, &auth).await?;
     match registry::sync_seller(
@@ -291,6 +293,7 @@ pub async fn unlink(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     seller_svc::unlink(&state.db, &auth.scope, &auth.actor(), &path)
         .await
@@ -308,6 +311,7 @@ pub async fn relink(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     let new = NewLink {
         label: String::new(),

@@ -9,7 +9,10 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use platform_core::audit::Actor;
 use platform_core::id::IntegratorId;
+use platform_core::permissions::Permission;
 use platform_core::sessions::{self, Session};
+use platform_core::states::UserRole;
+use platform_core::team::Acting;
 use platform_core::tenancy::Scope;
 
 use super::errors::PageError;
@@ -36,6 +39,34 @@ impl Auth {
 
     pub fn actor(&self) -> Actor {
         Actor::user(&self.session.user.id, self.ip.clone())
+    }
+
+    /// The user's role, read from their row on this request (a change of
+    /// role applies at once).
+    pub fn role(&self) -> UserRole {
+        self.session.user.role
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.role().allows(p)
+    }
+
+    /// `auth.require(Permission::X)?` at the top of a handler: a 403 page
+    /// when the role lacks it, before anything is read or written.
+    pub fn require(&self, p: Permission) -> Result<(), PageError> {
+        if self.can(p) {
+            Ok(())
+        } else {
+            Err(PageError::forbidden(self.lang))
+        }
+    }
+
+    /// The user as the team rules see them.
+    pub fn acting(&self) -> Acting {
+        Acting {
+            actor: self.actor(),
+            role: self.role(),
+        }
     }
 
     /// Refuses a form whose CSRF token is not this session's.

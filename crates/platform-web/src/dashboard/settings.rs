@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::integrator_app::{self, AppSettingsUpdate, AppSettingsView, SettingsProblem};
+use platform_core::permissions::Permission;
 use platform_core::secret::SecretString;
 use serde::Deserialize;
 
@@ -58,6 +59,7 @@ fn notifications_url(state: &AppState) -> String {
 }
 
 pub async fn page(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSettings)?;
     let view = integrator_app::view(&state.db, &auth.scope)
         .await
         .page(auth.lang)?;
@@ -83,6 +85,7 @@ pub async fn save(
     auth: Auth,
     form: web::Form<SettingsForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSettings)?;
     auth.check_csrf(&form.csrf)?;
     let update = AppSettingsUpdate {
         client_id: form.client_id.clone(),

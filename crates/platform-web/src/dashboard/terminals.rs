@@ -8,6 +8,7 @@ use askama::Template;
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::fleet;
 use platform_core::paging::{Page, PageRequest};
+use platform_core::permissions::Permission;
 use platform_core::registry::{self, RegistryError, TerminalFilter};
 use platform_core::registry_edit::{self, EditError};
 use platform_core::states::OperatingMode;
@@ -228,6 +229,7 @@ pub async fn set_mode(
     path: web::Path<String>,
     form: web::Form<ModeForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     let terminal = auth
         .scope

@@ -6,6 +6,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::onboarding::{self, NewLink};
+use platform_core::permissions::Permission;
 use platform_core::states::Site;
 use serde::Deserialize;
 
@@ -83,6 +84,7 @@ pub async fn create(
     auth: Auth,
     form: web::Form<Form>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageSellers)?;
     let sandbox = sandbox_only(&state, &auth)?;
     auth.check_csrf(&form.csrf)?;
     let mut p = page(&auth, &state);

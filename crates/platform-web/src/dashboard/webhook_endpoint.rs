@@ -12,6 +12,7 @@ use platform_core::error::Invalid;
 use platform_core::events::EVENT_TYPES;
 use platform_core::jobs;
 use platform_core::paging::{Page, PageRequest};
+use platform_core::permissions::Permission;
 use platform_core::states::{DeliveryStatus, EndpointStatus};
 use platform_core::webhooks::delivery;
 use platform_core::webhooks::endpoints::{self, Endpoint, EndpointPatch, UrlRules};
@@ -136,6 +137,7 @@ pub async fn update(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     let form = EndpointForm::from_pairs(form.into_inner());
     auth.check_csrf(&form.csrf)?;
     let patch = EndpointPatch {
@@ -178,6 +180,7 @@ pub async fn set_enabled(
     path: web::Path<String>,
     form: web::Form<EnableForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
     let enabled = match form.enabled.as_str() {
         "true" => true,
@@ -222,6 +225,7 @@ pub async fn rotate(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
     let (endpoint, secret) =
         endpoints::rotate_secret(&state.db, &state.keyring, &auth.scope, &path, clock::now())
@@ -243,6 +247,7 @@ pub async fn delete(
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
     let ep = endpoints::get(&state.db, &auth.scope, &path)
         .await
@@ -269,6 +274,7 @@ pub async fn replay_since(
     path: web::Path<String>,
     form: web::Form<ReplayForm>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
     let since = NaiveDate::parse_from_str(form.since.trim(), "%Y-%m-%d")
         .ok()

@@ -11,6 +11,7 @@ use platform_core::clock;
 use platform_core::entities::sellers;
 use platform_core::error::{Conflict, Invalid};
 use platform_core::events::EVENT_TYPES;
+use platform_core::permissions::Permission;
 use platform_core::webhooks::endpoints::{self, Endpoint, NewEndpoint, UrlRules};
 use platform_core::{CoreError, audit};
 
@@ -192,6 +193,7 @@ pub async fn create(
     auth: Auth,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, PageError> {
+    auth.require(Permission::ManageWebhooks)?;
     let form = EndpointForm::from_pairs(form.into_inner());
     auth.check_csrf(&form.csrf)?;
     let new = NewEndpoint {

@@ -715,6 +715,7 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
         target_id: None,
         expires_at: None,
         mode: KeyMode::Test,
+        access: platform_core::states::KeyAccess::Full,
     };
     let (row, key) = api_keys::create(db, &scope, new, None, completion.as_ref())
         .await

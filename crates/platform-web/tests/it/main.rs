@@ -9,6 +9,7 @@ mod common;
 mod dashboard;
 mod dashboard_forms;
 mod dashboard_newcomer;
+mod dashboard_team;
 mod dashboard_webhooks;
 mod fleet;
 mod openapi;

@@ -322,7 +322,9 @@ async fn rows_of(app: &TestApp, id: &str) -> String {
         api_keys,
         onboarding_links,
         webhook_endpoints,
-        webhook_deliveries
+        webhook_deliveries,
+        users,
+        invitations
     )
 }
 
@@ -500,6 +502,21 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
     let a = app.seed(9_930_000).await;
     let b = app.seed(9_940_000).await;
     let (cookie, csrf) = common::session_for(&app, &a.user).await;
+    let b_scope = platform_core::tenancy::Scope::integrator(
+        platform_core::id::IntegratorId::parse(&b.integrator).unwrap(),
+    );
+    let b_owner = platform_core::team::Acting {
+        actor: platform_core::audit::Actor::user(&b.user, None),
+        role: platform_core::states::UserRole::Owner,
+    };
+    let (b_invitation, _) = platform_core::team::invite(
+        &app.state.db,
+        &b_scope,
+        &b_owner,
+        platform_core::states::UserRole::Viewer,
+    )
+    .await
+    .unwrap();
     let table = include_str!("../../src/dashboard/mod.rs");
     // `.route("/x/{id}/y", web::get()…` (the path and method may be on
     // separate lines).
@@ -529,6 +546,8 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
             "api-keys" => &b.api_key,
             "webhooks" => &b.endpoint,
             "deliveries" => &b.delivery,
+            "invitations" => &b_invitation.id,
+            "members" => &b.user,
             _ => return None,
         })
     };
@@ -537,8 +556,10 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
     for (method, path) in &routes {
         let at = path.find("/{").unwrap();
         let segment = path[..at].rsplit('/').next().unwrap();
-        if segment == "lang" {
-            continue; // `/lang/{code}` names a language, not an object
+        if segment == "lang" || segment == "invite" {
+            // `/lang/{code}` names a language, `/invite/{token}` a secret
+            // that is its own credential (tested in `dashboard_team`).
+            continue;
         }
         let id = object_of(segment).unwrap_or_else(|| panic!("{method} {path}: which object?"));
         let url = format!("{}/app{}", app.url, path.replacen("{id}", id, 1));
@@ -552,6 +573,7 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
                 ("since", "2026-01-01T00:00"),
                 ("mode", "PDV"),
                 ("enabled", "false"),
+                ("role", "owner"),
             ]),
         };
         let res = req.header("cookie", &cookie).send().await.unwrap();

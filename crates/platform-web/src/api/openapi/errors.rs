@@ -48,7 +48,7 @@ pub const CODES: &[(&str, &str)] = &[
     ("api_key_expired", "The API key has expired."),
     (
         "insufficient_scope",
-        "The operation needs an integrator-wide key, or the key cannot grant what is asked.",
+        "The operation needs an integrator-wide key, the key cannot grant what is asked, or the key is read-only and the request is not a `GET`.",
     ),
     (
         "rate_limited",
@@ -258,6 +258,20 @@ pub const CODES: &[(&str, &str)] = &[
         "invalid_enabled",
         "A webhook endpoint's `enabled` is neither true nor false.",
     ),
+    // The dashboard's team rules (core reasons; the API does not manage
+    // users, so it never answers these).
+    (
+        "insufficient_role",
+        "The dashboard user's role does not have the permission.",
+    ),
+    (
+        "owner_only",
+        "Only an owner may grant the owner role or change or remove an owner.",
+    ),
+    ("last_owner", "The integrator needs at least one owner."),
+    ("invitation_expired", "The team invitation has expired."),
+    ("invitation_used", "The team invitation was already used."),
+    ("invitation_revoked", "The team invitation was revoked."),
 ];
 
 pub fn codes() -> impl Iterator<Item = &'static str> {

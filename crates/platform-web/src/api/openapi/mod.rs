@@ -5,6 +5,7 @@
 //! `tests/it/openapi.rs` (`PUENTE_BLESS=1` rewrites it).
 //!
 //! Conventions every operation shares (the bearer scheme, 401/429/500/503,
+//! 403 on every write for read-only keys,
 //! strict response objects) are applied once, in [`document`].
 
 pub mod errors;
@@ -186,11 +187,14 @@ fn add_common_responses(doc: &mut Value) {
             ),
         ),
     ];
+    let read_only = error_response(
+        "`insufficient_scope`: a read-only key may only send `GET` requests (or the key's scope does not reach this)",
+    );
     for item in paths.values_mut() {
         let Some(item) = item.as_object_mut() else {
             continue;
         };
-        for operation in item.values_mut() {
+        for (method, operation) in item.iter_mut() {
             let Some(responses) = operation["responses"].as_object_mut() else {
                 continue;
             };
@@ -198,6 +202,12 @@ fn add_common_responses(doc: &mut Value) {
                 responses
                     .entry(status.to_string())
                     .or_insert_with(|| response.clone());
+            }
+            // Every write refuses a read-only key (`api::auth`).
+            if method != "get" && method != "head" {
+                responses
+                    .entry("403".to_owned())
+                    .or_insert_with(|| read_only.clone());
             }
         }
     }

@@ -12,8 +12,9 @@
 
 use chrono::{DateTime, Utc};
 use platform_core::states::{
-    CancelState, DeliveryStatus, EndpointStatus, EventSource, IntentStatus, KeyMode, LinkStatus,
-    OnboardingLinkStatus, OperatingMode, QrOrderStatus, RefundStatus, ScopeKind, Site, UpstreamApi,
+    CancelState, DeliveryStatus, EndpointStatus, EventSource, IntentStatus, KeyAccess, KeyMode,
+    LinkStatus, OnboardingLinkStatus, OperatingMode, QrOrderStatus, RefundStatus, ScopeKind, Site,
+    UpstreamApi,
 };
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -50,6 +51,7 @@ enum_schema!(
     refund_status: RefundStatus,
     qr_order_status: QrOrderStatus,
     key_mode: KeyMode,
+    key_access: KeyAccess,
     scope_kind: ScopeKind,
     link_status: LinkStatus,
     onboarding_link_status: OnboardingLinkStatus,
@@ -60,6 +62,10 @@ enum_schema!(
     delivery_status: DeliveryStatus,
     cancel_state: CancelState,
 );
+
+pub fn key_access_or_null() -> Object {
+    text_values(KeyAccess::ALL.iter().map(|v| v.as_str()), true)
+}
 
 pub fn scope_kind_or_null() -> Object {
     text_values(ScopeKind::ALL.iter().map(|v| v.as_str()), true)
@@ -391,6 +397,8 @@ pub struct KeyCreatedOut {
     expires_at: Option<DateTime<Utc>>,
     revoked_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
+    #[schema(schema_with = key_access)]
+    access: KeyAccess,
     /// `pk_test_…` or `pk_live_…`.
     key: String,
 }

@@ -67,6 +67,7 @@ impl TestApp {
                 target_id: target.map(str::to_owned),
                 expires_at: None,
                 mode: KeyMode::Test,
+                access: platform_core::states::KeyAccess::Full,
             },
             None,
             None,

@@ -150,6 +150,7 @@ pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
             target_id: None,
             expires_at: None,
             mode: KeyMode::Test,
+            access: platform_core::states::KeyAccess::Full,
         },
         None,
         None,

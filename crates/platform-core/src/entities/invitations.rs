@@ -1,0 +1,28 @@
+//! An invitation to join an integrator's team: single use, expiring; only
+//! the SHA-256 of its link's token is stored.
+
+use sea_orm::entity::prelude::*;
+
+use crate::states::UserRole;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "invitations")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub integrator_id: String,
+    pub role: UserRole,
+    pub token_hash: String,
+    pub created_by: String,
+    pub created_at: DateTimeUtc,
+    pub expires_at: DateTimeUtc,
+    pub accepted_at: Option<DateTimeUtc>,
+    /// The user the invitation created.
+    pub accepted_by: Option<String>,
+    pub revoked_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

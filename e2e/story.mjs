@@ -6,6 +6,7 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
 const PUENTE = process.env.PUENTE_URL;
@@ -60,7 +61,7 @@ const eventReceived = async (type) => {
 
 try {
   // The integrator's staff, in Spanish (the default for es browsers).
-  const staff = await browser.newContext({ locale: 'es-AR', viewport: { width: 1200, height: 900 } });
+  const staff = await browser.newContext({ locale: 'es-AR', viewport: { width: 1200, height: 900 }, acceptDownloads: true });
   const page = await staff.newPage();
   // No page may miss an asset (the favicon was a 404 on every page).
   const missing = [];
@@ -284,10 +285,25 @@ try {
   assert.equal(await page.evaluate(() => window.__samePage), true, 'refunded without a reload');
   await shot(page, 'intent-refunded');
 
-  step('lists name the seller, not its id');
+  step('lists name the seller, not its id; the fleet view shows the last payment');
   await page.goto(`${PUENTE}/app/terminals`);
   assert.ok((await page.textContent('table.list')).includes(nickname));
   assert.ok(!(await page.textContent('table.list')).includes('sel_'));
+  const fleetRow = page.locator(`tr[data-terminal="${terminalId}"]`);
+  assert.match(await fleetRow.textContent(), /25\.50 BRL/, 'the last payment');
+  assert.equal(await fleetRow.locator('[data-flag]').count(), 0, 'a healthy PDV terminal has no flag');
+  await shot(page, 'terminals-fleet');
+
+  step('the intents list exports as CSV');
+  await page.goto(`${PUENTE}/app/intents?status=refunded`);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-intents')]);
+  assert.equal(download.suggestedFilename(), 'payment-intents.csv');
+  const csvText = readFileSync(await download.path(), 'utf8');
+  const [csvHeader, ...csvRows] = csvText.trimEnd().split('\r\n');
+  assert.match(csvHeader, /^id,created_at,finalized_at,status,/);
+  assert.equal(csvRows.length, 1, 'the one refunded intent');
+  assert.match(csvRows[0], /,refunded,/);
+  assert.match(csvRows[0], /,25\.50,25\.50,BRL,/, 'amount, refunded amount, currency');
 
   step('overview charts, in Spanish and in English, on a phone too');
   await page.goto(`${PUENTE}/app?days=7`);

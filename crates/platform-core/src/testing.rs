@@ -650,3 +650,59 @@ pub async fn seed_integrator(
         idempotency,
     }
 }
+
+/// An intent of `amount` on `terminal`, made through the domain
+/// (`intents::create`, so the terminal lock and site rules hold), then
+/// moved to `outcome` with `facts` as Mercado Pago would report it. Its id.
+pub async fn charge(
+    db: &DatabaseConnection,
+    scope: &crate::tenancy::Scope,
+    terminal: &str,
+    new: crate::intents::NewIntent,
+    outcome: IntentStatus,
+    facts: crate::intents::UpstreamFacts,
+) -> String {
+    let origin = crate::intents::Origin {
+        api_key_id: None,
+        source: EventSource::Api,
+    };
+    let id = crate::intents::create(db, scope, terminal, new, origin, None)
+        .await
+        .expect("create the intent")
+        .value
+        .id;
+    if outcome != IntentStatus::Queued {
+        crate::intents::transition(db, &id, outcome, facts, EventSource::Sync)
+            .await
+            .expect("move the intent");
+    }
+    id
+}
+
+/// A plain intent of `amount` (minor units).
+pub fn new_intent(amount: i64) -> crate::intents::NewIntent {
+    crate::intents::NewIntent {
+        amount,
+        description: None,
+        external_reference: None,
+        print_on_terminal: false,
+        payment_type: None,
+        installments: None,
+        installments_cost: None,
+    }
+}
+
+/// Ends seeded intents (canceled), freeing their terminals for a test's own.
+pub async fn end_intents(db: &DatabaseConnection, ids: &[&str]) {
+    for id in ids {
+        crate::intents::transition(
+            db,
+            id,
+            IntentStatus::Canceled,
+            crate::intents::UpstreamFacts::default(),
+            EventSource::Sync,
+        )
+        .await
+        .expect("cancel the seeded intent");
+    }
+}

@@ -1,10 +1,10 @@
 //! `webhook-deliveries.csv`: one row per delivery of an event to an
 //! endpoint, newest first (integrator-wide callers only).
 
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter};
 
-use super::DeliveryFilter;
 use super::csv::Row;
+use super::{DeliveryFilter, Keyset};
 use crate::entities::webhook_deliveries;
 use crate::error::CoreError;
 use crate::tenancy::Scope;
@@ -25,16 +25,14 @@ pub const HEADER: &[&str] = &[
 
 pub struct Rows {
     filter: DeliveryFilter,
-    after: Option<String>,
-    done: bool,
+    keyset: Keyset,
 }
 
 impl Rows {
     pub fn new(filter: DeliveryFilter) -> Self {
         Self {
             filter,
-            after: None,
-            done: false,
+            keyset: Keyset::default(),
         }
     }
 
@@ -44,9 +42,6 @@ impl Rows {
         scope: &Scope,
         page_size: u64,
     ) -> Result<Option<String>, CoreError> {
-        if self.done {
-            return Ok(None);
-        }
         let f = &self.filter;
         let mut q = scope.select::<webhook_deliveries::Entity>();
         if let Some(e) = &f.endpoint_id {
@@ -64,21 +59,10 @@ impl Rows {
         if let Some(b) = f.created_before {
             q = q.filter(webhook_deliveries::Column::CreatedAt.lt(b));
         }
-        if let Some(after) = &self.after {
-            q = q.filter(webhook_deliveries::Column::Id.lt(after.as_str()));
-        }
-        let page = q
-            .order_by_desc(webhook_deliveries::Column::Id)
-            .limit(page_size)
-            .all(db)
-            .await?;
-        if (page.len() as u64) < page_size {
-            self.done = true;
-        }
-        let Some(last) = page.last() else {
+        let page = self.keyset.next(db, q, page_size, |r| r.id.clone()).await?;
+        if page.is_empty() {
             return Ok(None);
-        };
-        self.after = Some(last.id.clone());
+        }
         let mut out = String::with_capacity(page.len() * 160);
         for d in &page {
             Row::new()

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
-use super::Names;
 use super::csv::Row;
-use crate::entities::{payment_intents, refunds, sellers, terminals};
+use super::{Keyset, Names};
+use crate::entities::{refunds, sellers, terminals};
 use crate::error::CoreError;
 use crate::intents::IntentFilter;
 use crate::states::RefundStatus;
@@ -38,9 +38,7 @@ pub const HEADER: &[&str] = &[
 
 pub struct Rows {
     filter: IntentFilter,
-    /// The last id written: the next page starts below it.
-    after: Option<String>,
-    done: bool,
+    keyset: Keyset,
     sellers: Names,
     devices: Names,
 }
@@ -49,8 +47,7 @@ impl Rows {
     pub fn new(filter: IntentFilter) -> Self {
         Self {
             filter,
-            after: None,
-            done: false,
+            keyset: Keyset::default(),
             sellers: Names::default(),
             devices: Names::default(),
         }
@@ -62,25 +59,11 @@ impl Rows {
         scope: &Scope,
         page_size: u64,
     ) -> Result<Option<String>, CoreError> {
-        if self.done {
+        let q = crate::intents::select(scope, &self.filter);
+        let page = self.keyset.next(db, q, page_size, |r| r.id.clone()).await?;
+        if page.is_empty() {
             return Ok(None);
         }
-        let mut q = crate::intents::select(scope, &self.filter);
-        if let Some(after) = &self.after {
-            q = q.filter(payment_intents::Column::Id.lt(after.as_str()));
-        }
-        let page = q
-            .order_by_desc(payment_intents::Column::Id)
-            .limit(page_size)
-            .all(db)
-            .await?;
-        if (page.len() as u64) < page_size {
-            self.done = true;
-        }
-        let Some(last) = page.last() else {
-            return Ok(None);
-        };
-        self.after = Some(last.id.clone());
 
         let ids: Vec<String> = page.iter().map(|i| i.id.clone()).collect();
         let refunded: HashMap<String, i64> = refunds::Entity::find()

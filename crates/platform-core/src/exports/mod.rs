@@ -159,6 +159,47 @@ impl Export {
     }
 }
 
+/// Where a paged export is: below the last id it wrote, or done.
+#[derive(Debug, Default)]
+struct Keyset {
+    after: Option<String>,
+    done: bool,
+}
+
+impl Keyset {
+    /// The next page of `q`, newest first by id (ids sort by creation), and
+    /// moves past it; empty once the rows are out.
+    async fn next<E: crate::tenancy::TenantEntity>(
+        &mut self,
+        db: &impl ConnectionTrait,
+        q: sea_orm::Select<E>,
+        page_size: u64,
+        id_of: impl Fn(&E::Model) -> String,
+    ) -> Result<Vec<E::Model>, CoreError>
+    where
+        E::Model: Send + Sync,
+    {
+        use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+        if self.done {
+            return Ok(Vec::new());
+        }
+        let mut q = q;
+        if let Some(after) = &self.after {
+            q = q.filter(E::id_column().lt(after.as_str()));
+        }
+        let page = q
+            .order_by_desc(E::id_column())
+            .limit(page_size)
+            .all(db)
+            .await?;
+        self.done = (page.len() as u64) < page_size;
+        if let Some(last) = page.last() {
+            self.after = Some(id_of(last));
+        }
+        Ok(page)
+    }
+}
+
 /// Display names fetched once per export (sellers' nicknames, terminals'
 /// device ids), for the ids a page names.
 #[derive(Debug, Default)]

@@ -3,12 +3,10 @@
 
 use std::collections::HashMap;
 
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 
 use super::csv::Row;
-use super::{Names, RefundFilter};
+use super::{Keyset, Names, RefundFilter};
 use crate::entities::{payment_intents, refunds, sellers};
 use crate::error::CoreError;
 use crate::tenancy::Scope;
@@ -32,8 +30,7 @@ pub const HEADER: &[&str] = &[
 
 pub struct Rows {
     filter: RefundFilter,
-    after: Option<String>,
-    done: bool,
+    keyset: Keyset,
     sellers: Names,
 }
 
@@ -41,8 +38,7 @@ impl Rows {
     pub fn new(filter: RefundFilter) -> Self {
         Self {
             filter,
-            after: None,
-            done: false,
+            keyset: Keyset::default(),
             sellers: Names::default(),
         }
     }
@@ -53,9 +49,6 @@ impl Rows {
         scope: &Scope,
         page_size: u64,
     ) -> Result<Option<String>, CoreError> {
-        if self.done {
-            return Ok(None);
-        }
         // Refunds are scoped through their intent, so a store or POS key
         // sees the refunds of its own charges.
         let scoped_intents = scope
@@ -82,21 +75,10 @@ impl Rows {
         if let Some(b) = f.created_before {
             q = q.filter(refunds::Column::CreatedAt.lt(b));
         }
-        if let Some(after) = &self.after {
-            q = q.filter(refunds::Column::Id.lt(after.as_str()));
-        }
-        let page = q
-            .order_by_desc(refunds::Column::Id)
-            .limit(page_size)
-            .all(db)
-            .await?;
-        if (page.len() as u64) < page_size {
-            self.done = true;
-        }
-        let Some(last) = page.last() else {
+        let page = self.keyset.next(db, q, page_size, |r| r.id.clone()).await?;
+        if page.is_empty() {
             return Ok(None);
-        };
-        self.after = Some(last.id.clone());
+        }
 
         let intents: HashMap<String, payment_intents::Model> = scope
             .select::<payment_intents::Entity>()

@@ -7,13 +7,13 @@ use platform_core::CoreError;
 use platform_core::clock::TestClock;
 use platform_core::exports::{DeliveryFilter, Export, ExportKind, RefundFilter};
 use platform_core::id::{IntegratorId, SellerId};
-use platform_core::intents::{self, IntentFilter, NewIntent, Origin, UpstreamFacts};
+use platform_core::intents::{IntentFilter, NewIntent, UpstreamFacts};
 use platform_core::on_both_databases;
 use platform_core::refunds;
 use platform_core::reports::{Period, SummaryQuery};
-use platform_core::states::{EventSource, IntentStatus, RefundStatus};
+use platform_core::states::{IntentStatus, RefundStatus};
 use platform_core::tenancy::Scope;
-use platform_core::testing::{Seeded, TestDb, seed_integrator, test_keyring};
+use platform_core::testing::{self, Seeded, TestDb, seed_integrator, test_keyring};
 
 fn scope_of(seeded: &Seeded) -> Scope {
     Scope::integrator(IntegratorId::parse(&seeded.integrator).unwrap())
@@ -27,32 +27,15 @@ async fn charge(
     description: &str,
     outcome: IntentStatus,
 ) -> String {
-    let new = NewIntent {
-        amount,
-        description: Some(description.into()),
-        external_reference: None,
-        print_on_terminal: false,
-        payment_type: None,
-        installments: None,
-        installments_cost: None,
-    };
-    let origin = Origin {
-        api_key_id: None,
-        source: EventSource::Api,
-    };
-    let id = intents::create(&t.db, scope, terminal, new, origin, None)
-        .await
-        .unwrap()
-        .value
-        .id;
     let facts = UpstreamFacts {
         mp_payment_id: (outcome == IntentStatus::Processed).then(|| format!("9{amount}")),
         ..Default::default()
     };
-    intents::transition(&t.db, &id, outcome, facts, EventSource::Sync)
-        .await
-        .unwrap();
-    id
+    let new = NewIntent {
+        description: Some(description.into()),
+        ..testing::new_intent(amount)
+    };
+    testing::charge(&t.db, scope, terminal, new, outcome, facts).await
 }
 
 /// Every chunk of an export, joined, parsed: (header, rows).
@@ -98,17 +81,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
     let a = seed_integrator(&t.db, &keyring, 8100).await;
     let b = seed_integrator(&t.db, &keyring, 8200).await;
     let scope = scope_of(&a);
-    for intent in [&a.intent, &b.intent] {
-        intents::transition(
-            &t.db,
-            intent,
-            IntentStatus::Canceled,
-            UpstreamFacts::default(),
-            EventSource::Sync,
-        )
-        .await
-        .unwrap();
-    }
+    testing::end_intents(&t.db, &[&a.intent, &b.intent]).await;
     let clock = TestClock::at(Utc.with_ymd_and_hms(2026, 5, 10, 9, 30, 0).unwrap());
     let mut refunded = String::new();
     clock

@@ -5,13 +5,13 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use platform_core::CoreError;
 use platform_core::clock::TestClock;
 use platform_core::id::{IntegratorId, SellerId};
-use platform_core::intents::{self, NewIntent, Origin, UpstreamFacts};
+use platform_core::intents::UpstreamFacts;
 use platform_core::on_both_databases;
 use platform_core::refunds;
 use platform_core::reports::{self, Period, SummaryQuery};
-use platform_core::states::{EventSource, IntentStatus, RefundStatus};
+use platform_core::states::{IntentStatus, RefundStatus};
 use platform_core::tenancy::Scope;
-use platform_core::testing::{Seeded, TestDb, seed_integrator, test_keyring};
+use platform_core::testing::{self, Seeded, TestDb, seed_integrator, test_keyring};
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -21,8 +21,7 @@ fn scope_of(seeded: &Seeded) -> Scope {
     Scope::integrator(IntegratorId::parse(&seeded.integrator).unwrap())
 }
 
-/// An intent created through the domain at the clock's time, then moved to
-/// `outcome` as Mercado Pago would report it.
+/// An intent at the clock's time, moved to `outcome`.
 async fn charge(
     t: &TestDb,
     scope: &Scope,
@@ -30,36 +29,15 @@ async fn charge(
     amount: i64,
     outcome: IntentStatus,
 ) -> String {
-    let new = NewIntent {
-        amount,
-        description: None,
-        external_reference: None,
-        print_on_terminal: false,
-        payment_type: None,
-        installments: None,
-        installments_cost: None,
-    };
-    let origin = Origin {
-        api_key_id: None,
-        source: EventSource::Api,
-    };
-    let id = intents::create(&t.db, scope, terminal, new, origin, None)
-        .await
-        .expect("create intent")
-        .value
-        .id;
-    if outcome != IntentStatus::Queued {
-        intents::transition(
-            &t.db,
-            &id,
-            outcome,
-            UpstreamFacts::default(),
-            EventSource::Sync,
-        )
-        .await
-        .expect("move intent");
-    }
-    id
+    testing::charge(
+        &t.db,
+        scope,
+        terminal,
+        testing::new_intent(amount),
+        outcome,
+        UpstreamFacts::default(),
+    )
+    .await
 }
 
 async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
@@ -69,17 +47,7 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
     let scope = scope_of(&a);
     // The seeded intents (created now, far after the period) hold their
     // terminals: end them first.
-    for intent in [&a.intent, &b.intent] {
-        intents::transition(
-            &t.db,
-            intent,
-            IntentStatus::Canceled,
-            UpstreamFacts::default(),
-            EventSource::Sync,
-        )
-        .await
-        .unwrap();
-    }
+    testing::end_intents(&t.db, &[&a.intent, &b.intent]).await;
     let clock = TestClock::at(Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap());
     clock
         .run(async {

@@ -7,11 +7,11 @@ use crate::common;
 use common::{TestApp, session_for};
 use platform_core::entities::terminals;
 use platform_core::id::IntegratorId;
-use platform_core::intents::{self, NewIntent, Origin, UpstreamFacts};
+use platform_core::intents::UpstreamFacts;
 use platform_core::on_both_databases;
-use platform_core::states::{EventSource, IntentStatus, OperatingMode};
+use platform_core::states::{IntentStatus, OperatingMode};
 use platform_core::tenancy::Scope;
-use platform_core::testing::TestDb;
+use platform_core::testing::{self, TestDb};
 use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 
 async fn charge(
@@ -22,46 +22,26 @@ async fn charge(
     outcome: IntentStatus,
     detail: &str,
 ) {
-    let new = NewIntent {
-        amount,
-        description: None,
-        external_reference: None,
-        print_on_terminal: false,
-        payment_type: None,
-        installments: None,
-        installments_cost: None,
-    };
-    let origin = Origin {
-        api_key_id: None,
-        source: EventSource::Api,
-    };
-    let id = intents::create(&app.state.db, scope, terminal, new, origin, None)
-        .await
-        .unwrap()
-        .value
-        .id;
     let facts = UpstreamFacts {
         status_detail: Some(detail.into()),
         ..Default::default()
     };
-    intents::transition(&app.state.db, &id, outcome, facts, EventSource::Sync)
-        .await
-        .unwrap();
+    testing::charge(
+        &app.state.db,
+        scope,
+        terminal,
+        testing::new_intent(amount),
+        outcome,
+        facts,
+    )
+    .await;
 }
 
 async fn fleet_view_shows_health_and_flags(t: &TestDb) {
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(900).await;
     let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
-    intents::transition(
-        &app.state.db,
-        &s.intent,
-        IntentStatus::Canceled,
-        UpstreamFacts::default(),
-        EventSource::Sync,
-    )
-    .await
-    .unwrap();
+    testing::end_intents(&app.state.db, &[&s.intent]).await;
     // The first terminal: a payment, then three declines in a row.
     charge(
         &app,

@@ -36,7 +36,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use reconcile::ReconcilePolicy;
-pub use retry::DispatchPolicy;
+pub use retry::{DispatchPolicy, QUEUE_MAX_DELIVERIES};
 
 #[derive(Clone)]
 pub struct WorkerContext {

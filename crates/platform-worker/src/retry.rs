@@ -4,6 +4,14 @@ use std::time::Duration;
 
 use platform_core::states::UpstreamApi;
 
+/// Deliveries a queue message may have before the queue dead-letters it.
+/// A retry the worker asks for (`retry_after`) counts as a delivery, so this
+/// stays above every policy's attempts: the row's policy decides when an
+/// intent stops, and only a message that keeps failing past it (a worker
+/// crashing on it, Mercado Pago down for hours) reaches the dead letters,
+/// where the reconciler's re-queue from the row takes over.
+pub const QUEUE_MAX_DELIVERIES: u32 = 24;
+
 /// How the worker retries a dispatch that failed for a passing reason
 /// (5xx, 429, timeouts, connection errors).
 #[derive(Debug, Clone)]
@@ -89,6 +97,18 @@ impl DispatchPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_outlasts_the_dispatch_policy() {
+        let p = DispatchPolicy::default();
+        // Every attempt the policy allows, plus the busy-terminal retries
+        // counted among them, fits before the queue would bury the message.
+        assert!(
+            QUEUE_MAX_DELIVERIES as i32 > p.max_attempts * 3 / 2,
+            "{}",
+            p.max_attempts
+        );
+    }
 
     #[test]
     fn waits_grow_with_jitter_and_respect_retry_after() {

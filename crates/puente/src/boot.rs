@@ -69,6 +69,9 @@ pub async fn queue(settings: &Settings, role: &str) -> Result<Queue, Failure> {
     let mut cfg = QueueConfig::new(backend, consumer);
     // Longer than any upstream call, so a slow call is not handed to a second worker.
     cfg.visibility_timeout = settings.upstream_timeout * 3 + Duration::from_secs(5);
+    // Retries the worker asks for count as deliveries: allow more than the
+    // dispatch policy's attempts, so the policy ends an intent, not the queue.
+    cfg.max_deliveries = platform_worker::QUEUE_MAX_DELIVERIES;
     Queue::connect(cfg)
         .await
         .with_context(|| match &settings.redis_url {

@@ -97,6 +97,19 @@ impl Site {
         }
     }
 
+    /// The ISO country of the site (`country_id` on Mercado Pago's users).
+    pub fn country_id(self) -> &'static str {
+        match self {
+            Site::Mla => "AR",
+            Site::Mlb => "BR",
+            Site::Mlm => "MX",
+            Site::Mlc => "CL",
+            Site::Mco => "CO",
+            Site::Mpe => "PE",
+            Site::Mlu => "UY",
+        }
+    }
+
     /// Point amount limits in minor units, where Mercado Pago documents them.
     pub fn point_amount_limits(self) -> Option<(i64, i64)> {
         match self {

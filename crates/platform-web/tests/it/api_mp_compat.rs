@@ -1274,7 +1274,62 @@ async fn orders_fidelity_fields_and_create_rules(t: &TestDb) {
     );
 }
 
+/// `GET /users/me`: a key narrowed to a seller (or its POS) is that seller's
+/// account; an integrator-wide key is no one account.
+async fn users_me_is_the_keys_seller(t: &TestDb) {
+    use platform_core::entities::sellers;
+    let app = TestApp::start(t, |_| {}).await;
+    let a: Seeded = app.seed(300).await;
+    let seller = sellers::Entity::find_by_id(a.seller.clone())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    for key in [
+        app.key(&a, ScopeKind::Seller, Some(&a.seller)).await,
+        app.key(&a, ScopeKind::Pos, Some(&a.pos)).await,
+    ] {
+        let (status, me) = json(app.get(&key, "/users/me").send().await.unwrap()).await;
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(
+            me["id"], seller.mp_user_id,
+            "a number, as Mercado Pago answers"
+        );
+        assert_eq!(me["nickname"], seller.nickname.as_str());
+        assert_eq!(
+            (me["site_id"].as_str(), me["country_id"].as_str()),
+            (Some("MLB"), Some("BR"))
+        );
+        assert!(
+            me["tags"].as_array().unwrap().contains(&json!("test_user")),
+            "{me}"
+        );
+    }
+    let other = app.key(&a, ScopeKind::Seller, Some(&a.other_seller)).await;
+    let (_, me) = json(app.get(&other, "/users/me").send().await.unwrap()).await;
+    assert_ne!(
+        me["id"], seller.mp_user_id,
+        "each seller key its own account"
+    );
+
+    let admin = app.key(&a, ScopeKind::Integrator, None).await;
+    let (status, body) = json(app.get(&admin, "/users/me").send().await.unwrap()).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(
+        (body["error"].as_str(), body["status"].as_u64()),
+        (Some("forbidden"), Some(403))
+    );
+    let res = app
+        .http
+        .get(format!("{}/users/me", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}
+
 on_both_databases!(
+    users_me_is_the_keys_seller,
     orders_create_validates_and_overrides_sponsor,
     orders_fidelity_fields_and_create_rules,
     orders_idempotency_and_terminal_lock,

@@ -16,6 +16,7 @@ mod ids;
 mod orders;
 mod point;
 mod terminals;
+mod users;
 mod view;
 
 use actix_web::{FromRequest, HttpRequest, web};
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
     point::configure(cfg);
     terminals::configure(cfg);
+    users::configure(cfg);
 }
 
 /// Path segments that belong to Mercado Pago's API families; an unknown route

@@ -293,6 +293,11 @@ try {
   assert.match(await fleetRow.textContent(), /25\.50 BRL/, 'the last payment');
   assert.equal(await fleetRow.locator('[data-flag]').count(), 0, 'a healthy PDV terminal has no flag');
   await shot(page, 'terminals-fleet');
+  await page.locator('nav.langs a[hreflang=en]').click();
+  await page.waitForURL(/\/app\/terminals/);
+  assert.match(await page.textContent('table.list thead'), /Last payment.*Last error.*Charges today/s);
+  await page.locator('nav.langs a[hreflang=es]').click();
+  await page.waitForURL(/\/app\/terminals/);
 
   step('the intents list exports as CSV');
   await page.goto(`${PUENTE}/app/intents?status=refunded`);
@@ -304,6 +309,12 @@ try {
   assert.equal(csvRows.length, 1, 'the one refunded intent');
   assert.match(csvRows[0], /,refunded,/);
   assert.match(csvRows[0], /,25\.50,25\.50,BRL,/, 'amount, refunded amount, currency');
+  // The same export from the English page names the same columns (data, not prose).
+  await page.locator('nav.langs a[hreflang=en]').click();
+  await page.waitForURL(/\/app\/intents/);
+  assert.equal(await page.textContent('#export-intents'), 'Export CSV');
+  await page.locator('nav.langs a[hreflang=es]').click();
+  await page.waitForURL(/\/app\/intents/);
 
   step('overview charts, in Spanish and in English, on a phone too');
   await page.goto(`${PUENTE}/app?days=7`);

@@ -239,7 +239,7 @@ pub async fn summary(
     q: &SummaryQuery,
 ) -> Result<Summary, CoreError> {
     if let Some(seller) = &q.seller_id {
-        scope.find::<sellers::Entity>(db, seller.as_str()).await?;
+        crate::sellers::in_scope(db, scope, seller.as_str()).await?;
     }
     let backend = db.get_database_backend();
 
@@ -307,9 +307,12 @@ pub async fn summary(
 
     let top_sellers = ranking(db, scope, q, payment_intents::Column::SellerId).await?;
     let top_stores = ranking(db, scope, q, payment_intents::Column::StoreId).await?;
+    // The ids come from rows inside the scope; their names are read in the
+    // integrator's, which a store or POS scope cannot filter sellers by.
+    let whole = Scope::integrator(scope.integrator_id().clone());
     let seller_names =
-        names::<sellers::Entity>(db, scope, &top_sellers, |s| (s.id, s.nickname)).await?;
-    let store_names = names::<stores::Entity>(db, scope, &top_stores, |s| (s.id, s.name)).await?;
+        names::<sellers::Entity>(db, &whole, &top_sellers, |s| (s.id, s.nickname)).await?;
+    let store_names = names::<stores::Entity>(db, &whole, &top_stores, |s| (s.id, s.name)).await?;
 
     let currency_names: Vec<String> = per_currency
         .keys()

@@ -101,6 +101,22 @@ pub async fn list(
     }))
 }
 
+/// The seller `id` if the scope reaches it. A store or POS scope reaches
+/// its own seller, though the sellers table has no store column to filter
+/// on; another seller, or another integrator's, is not found.
+pub async fn in_scope(
+    db: &impl ConnectionTrait,
+    scope: &Scope,
+    id: &str,
+) -> Result<sellers::Model, CoreError> {
+    if scope.seller_id().is_some_and(|own| own.as_str() != id) {
+        return Err(CoreError::NotFound { kind: "seller" });
+    }
+    Scope::integrator(scope.integrator_id().clone())
+        .find::<sellers::Entity>(db, id)
+        .await
+}
+
 /// A seller by id, outside any tenant scope: for views of a row already
 /// found through a scope (`None` when the row is gone).
 pub async fn find_unscoped(

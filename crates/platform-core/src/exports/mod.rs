@@ -98,9 +98,7 @@ impl Export {
             ExportKind::Daily(q) => q.seller_id.as_ref().map(|s| s.as_str().to_owned()),
         };
         if let Some(seller) = seller {
-            scope
-                .find::<crate::entities::sellers::Entity>(db, &seller)
-                .await?;
+            crate::sellers::in_scope(db, scope, &seller).await?;
         }
         let (header, cursor) = match kind {
             ExportKind::PaymentIntents(f) => {
@@ -226,7 +224,11 @@ impl Names {
         if missing.is_empty() {
             return Ok(());
         }
-        for row in scope
+        // The ids come from rows of the export, inside the scope; a store or
+        // POS scope could not read its seller's row, so names are read in
+        // the integrator's.
+        let whole = Scope::integrator(scope.integrator_id().clone());
+        for row in whole
             .select::<E>()
             .filter(E::id_column().is_in(missing))
             .all(db)

@@ -202,6 +202,21 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
     .await;
     assert_eq!(rows.len(), 1);
 
+    // A store key: its seller as a filter and by name on every row.
+    let store_scope = scope_of(&a)
+        .with_seller(SellerId::parse(&a.seller).unwrap())
+        .with_store(platform_core::id::StoreId::parse(&a.store).unwrap());
+    let own = IntentFilter {
+        seller_id: Some(a.seller.clone()),
+        ..Default::default()
+    };
+    let (header, rows) = read(t, &store_scope, ExportKind::PaymentIntents(own), 500).await;
+    assert_eq!(rows.len(), 4, "the store's charges and the seeded intent");
+    assert!(
+        rows.iter()
+            .all(|r| column(&header, r, "seller_nickname").starts_with("TESTUSER8100"))
+    );
+
     // Refunds, with the intent's payment id; none seen from the other seller.
     let (header, rows) = read(t, &scope, ExportKind::Refunds(RefundFilter::default()), 1).await;
     // The seeded refund (queued, of the seeded intent) and ours.

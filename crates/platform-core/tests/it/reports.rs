@@ -183,6 +183,26 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
     assert_eq!(seen.currencies, one.currencies);
     assert_eq!(seen.outcomes, one.outcomes);
 
+    // A store key reaches its own seller (by name in the rankings, and as a
+    // filter), though the sellers table has no store column.
+    let store_scope = scope_of(&a)
+        .with_seller(SellerId::parse(&a.seller).unwrap())
+        .with_store(platform_core::id::StoreId::parse(&a.store).unwrap());
+    let store_view = reports::summary(
+        &t.db,
+        &store_scope,
+        &SummaryQuery {
+            period,
+            seller_id: Some(SellerId::parse(&a.seller).unwrap()),
+        },
+    )
+    .await
+    .unwrap();
+    let top = &store_view.currencies[0].top_sellers;
+    assert_eq!(top.len(), 1);
+    assert!(top[0].name.starts_with("TESTUSER7100"), "{top:?}");
+    assert_eq!(store_view.currencies[0].approved_amount, 4_000);
+
     // Another tenant's seller is not found, and a seller outside a narrowed scope neither.
     for (scope, seller) in [(&scope, &b.seller), (&narrowed, &a.seller)] {
         let asked = reports::summary(

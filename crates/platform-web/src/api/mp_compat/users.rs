@@ -7,8 +7,6 @@
 //! is no one account: 403, saying which key to use.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use platform_core::entities::sellers;
-use platform_core::tenancy::Scope;
 use serde_json::json;
 
 use super::error::{MpError, Shape};
@@ -30,11 +28,7 @@ async fn me(req: HttpRequest) -> Result<HttpResponse, MpError> {
             "an integrator-wide key is not one Mercado Pago account: use a key narrowed to a seller, store or POS",
         ));
     };
-    // The key's own seller: a store or POS key cannot read seller rows
-    // through its scope, so read it in the integrator's (the id is the
-    // key's, never the request's).
-    let seller = Scope::integrator(caller.scope.integrator_id().clone())
-        .find::<sellers::Entity>(&state.db, seller_id.as_str())
+    let seller = platform_core::sellers::in_scope(&state.db, &caller.scope, seller_id.as_str())
         .await
         .map_err(|e| MpError::from_core(S, e))?;
     let tags = if seller.live_mode {

@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Alias, Asterisk, Expr, ExprTrait, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
 
 use crate::clock;
 use crate::entities::{payment_intents, terminals};
@@ -63,7 +65,7 @@ pub struct Health {
 }
 
 /// How many recent intents are read per terminal to find its last payment,
-/// last error and failure streak.
+/// last error and failure streak (one query for the whole page).
 const RECENT: u64 = 20;
 
 fn is_failure(s: IntentStatus) -> bool {
@@ -102,16 +104,37 @@ pub async fn health(
         .into_iter()
         .collect();
 
+    // The latest RECENT intents of every terminal of the page in one query
+    // (a window per terminal; SQLite and PostgreSQL both have ROW_NUMBER).
+    let ranked = scope
+        .select::<payment_intents::Entity>()
+        .filter(payment_intents::Column::TerminalId.is_in(ids.clone()))
+        .column_as(
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY terminal_id ORDER BY id DESC)"),
+            "recent_rank",
+        )
+        .into_query();
+    let latest = Query::select()
+        .column(Asterisk)
+        .from_subquery(ranked, Alias::new("ranked"))
+        .and_where(Expr::col(Alias::new("recent_rank")).lte(RECENT))
+        .to_owned();
+    let mut by_terminal: HashMap<String, Vec<payment_intents::Model>> = HashMap::new();
+    for row in payment_intents::Model::find_by_statement(db.get_database_backend().build(&latest))
+        .all(db)
+        .await?
+    {
+        by_terminal
+            .entry(row.terminal_id.clone())
+            .or_default()
+            .push(row);
+    }
+
     let mut out = HashMap::new();
     for t in terminals {
         // Newest first; ids are time-sortable.
-        let recent = scope
-            .select::<payment_intents::Entity>()
-            .filter(payment_intents::Column::TerminalId.eq(t.id.as_str()))
-            .order_by_desc(payment_intents::Column::Id)
-            .limit(RECENT)
-            .all(db)
-            .await?;
+        let mut recent = by_terminal.remove(&t.id).unwrap_or_default();
+        recent.sort_by(|a, b| b.id.cmp(&a.id));
         let mut last_payment = recent
             .iter()
             .find(|i| matches!(i.status, IntentStatus::Processed | IntentStatus::Refunded))
@@ -162,7 +185,7 @@ pub async fn health(
             Health {
                 last_payment,
                 last_error,
-                intents_today: today.get(&t.id).copied().unwrap_or(0).max(0) as u64,
+                intents_today: u64::try_from(today.get(&t.id).copied().unwrap_or(0)).unwrap_or(0),
                 flags,
             },
         );

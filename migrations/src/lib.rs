@@ -18,6 +18,7 @@ mod m20261201_000001_money_state;
 mod m20261201_000004_fidelity;
 mod m20261202_000005_security;
 mod m20261204_000006_team;
+mod m20261204_000007_report_indexes;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000004_fidelity::Migration),
             Box::new(m20261202_000005_security::Migration),
             Box::new(m20261204_000006_team::Migration),
+            Box::new(m20261204_000007_report_indexes::Migration),
         ]
     }
 }

@@ -128,17 +128,6 @@ pub async fn list_for_intent(
         .await?)
 }
 
-/// A refund by id, outside any tenant scope: for the worker, whose queue
-/// messages name rows (`None` when the row is gone).
-pub async fn find_unscoped(
-    db: &DatabaseConnection,
-    refund_id: &str,
-) -> Result<Option<refunds::Model>, CoreError> {
-    Ok(refunds::Entity::find_by_id(refund_id.to_owned())
-        .one(db)
-        .await?)
-}
-
 /// The refunds of an intent the caller already holds that did not fail,
 /// oldest first (the compatible view shows them).
 pub async fn not_failed_of(

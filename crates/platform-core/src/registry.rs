@@ -386,17 +386,6 @@ pub async fn sync_seller(
 // Reads of the mirror, for the API, the compatible surface, the dashboard
 // and the worker. Tenant reads take the caller's scope.
 
-/// A terminal by id, outside any tenant scope: for the worker, whose queue
-/// messages name rows, and for views of a row already found through a scope.
-pub async fn terminal_unscoped(
-    db: &impl ConnectionTrait,
-    terminal_id: &str,
-) -> Result<Option<terminals::Model>, CoreError> {
-    Ok(terminals::Entity::find_by_id(terminal_id.to_owned())
-        .one(db)
-        .await?)
-}
-
 /// The terminal of the scope with this Mercado Pago device id.
 pub async fn terminal_by_device(
     db: &impl ConnectionTrait,

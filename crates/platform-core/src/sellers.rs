@@ -117,17 +117,6 @@ pub async fn in_scope(
         .await
 }
 
-/// A seller by id, outside any tenant scope: for views of a row already
-/// found through a scope (`None` when the row is gone).
-pub async fn find_unscoped(
-    db: &impl ConnectionTrait,
-    seller_id: &str,
-) -> Result<Option<sellers::Model>, CoreError> {
-    Ok(sellers::Entity::find_by_id(seller_id.to_owned())
-        .one(db)
-        .await?)
-}
-
 /// The scope's sellers by nickname, at most `limit` (names in tables,
 /// filters and choices).
 pub async fn by_nickname(

@@ -134,6 +134,19 @@ impl Scope {
     }
 }
 
+/// A row by id outside any tenant scope (`None` when it is gone): for the
+/// worker, whose queue messages name rows, and for views of a row already
+/// found through a scope. Never for an id a request brought.
+pub async fn unscoped<E: TenantEntity>(
+    db: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<E::Model>, CoreError>
+where
+    E::Model: Send + Sync,
+{
+    Ok(E::find().filter(E::id_column().eq(id)).one(db).await?)
+}
+
 /// A table holding tenant data, and which columns place a row in a scope.
 pub trait TenantEntity: EntityTrait {
     /// Singular name used in "not found" errors (`seller`, `terminal`, …).

@@ -6,6 +6,7 @@
 //! second charge. The message is acked only after the outcome is recorded.
 
 use platform_core::clock;
+use platform_core::tenancy::unscoped;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
-use platform_core::entities::payment_intents;
+use platform_core::entities::{payment_intents, terminals};
 use platform_core::error::{Conflict, Failure};
 use platform_core::intents::{self, Transition, UpstreamFacts};
 use platform_core::jobs;
@@ -21,9 +22,9 @@ use platform_core::mercadopago::{
     Amount, IntentAdditionalInfo, IntentPayment, MpError, PaymentIntentRequest, PointOrderRequest,
     PrintOnTerminal,
 };
+use platform_core::order_details;
 use platform_core::secret::SecretString;
 use platform_core::states::{CancelState, EventSource, IntentStatus, UpstreamApi};
-use platform_core::{order_details, registry};
 use platform_queue::Delivery;
 use tokio::sync::{Semaphore, watch};
 
@@ -84,7 +85,7 @@ async fn handle_message(
 ) {
     // This read only picks the seller's gate; `handle` reads the row again
     // after the gate is passed, because waiting may have let it move on.
-    let seller_gate = match intents::find_unscoped(&ctx.db, &delivery.payload).await {
+    let seller_gate = match unscoped::<payment_intents::Entity>(&ctx.db, &delivery.payload).await {
         Ok(Some(i)) => {
             let mut map = per_seller.lock().unwrap_or_else(|p| p.into_inner());
             map.retain(|_, s| Arc::strong_count(s) > 1);
@@ -134,7 +135,7 @@ async fn handle_message(
 
 /// Does whatever the intent's row says is due. Safe to call twice.
 pub async fn handle(ctx: &WorkerContext, intent_id: &str) -> Result<Next, CoreError> {
-    let Some(intent) = intents::find_unscoped(&ctx.db, intent_id).await? else {
+    let Some(intent) = unscoped::<payment_intents::Entity>(&ctx.db, intent_id).await? else {
         return Ok(Next::Done);
     };
     let cancel_pending = intent
@@ -169,7 +170,7 @@ async fn watch_pickup(
         EventSource::Sync,
     )
     .await?;
-    let now = intents::find_unscoped(&ctx.db, &intent.id).await?;
+    let now = unscoped::<payment_intents::Entity>(&ctx.db, &intent.id).await?;
     match now {
         Some(i) if i.status == IntentStatus::Created => {
             let age = (clock::now() - i.created_at).to_std().unwrap_or_default();
@@ -195,7 +196,7 @@ async fn resolve_then_cancel(
         Next::Done => {}
         retry => return Ok(retry),
     }
-    let Some(now) = intents::find_unscoped(&ctx.db, &intent.id).await? else {
+    let Some(now) = unscoped::<payment_intents::Entity>(&ctx.db, &intent.id).await? else {
         return Ok(Next::Done);
     };
     if now.status == IntentStatus::Queued {
@@ -270,7 +271,7 @@ async fn create_upstream(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
 ) -> Result<Next, CoreError> {
-    let terminal = registry::terminal_unscoped(&ctx.db, &intent.terminal_id)
+    let terminal = unscoped::<terminals::Entity>(&ctx.db, &intent.terminal_id)
         .await?
         .ok_or(CoreError::NotFound { kind: "terminal" })?;
     let device = terminal.device_id.clone();
@@ -337,7 +338,7 @@ pub async fn record_created(
         // Also when the status did not move (another worker recorded it).
         intents::record_upstream_id(&ctx.db, &intent.id, u).await?;
     }
-    let Some(now) = intents::find_unscoped(&ctx.db, &intent.id).await? else {
+    let Some(now) = unscoped::<payment_intents::Entity>(&ctx.db, &intent.id).await? else {
         return Ok(Next::Done);
     };
     if now.cancel_state.is_some_and(CancelState::awaits_upstream) && !now.status.is_final() {
@@ -586,7 +587,7 @@ async fn cancel_upstream(
             .await
         }
         UpstreamApi::Legacy => {
-            let device = registry::terminal_unscoped(&ctx.db, &intent.terminal_id)
+            let device = unscoped::<terminals::Entity>(&ctx.db, &intent.terminal_id)
                 .await?
                 .map(|t| t.device_id)
                 .unwrap_or_default();

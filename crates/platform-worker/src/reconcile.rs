@@ -3,6 +3,7 @@
 //! restarted empty), and sent intents with no news are re-read upstream.
 
 use platform_core::clock;
+use platform_core::tenancy::unscoped;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -86,7 +87,9 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
         .await?;
         let again = now + chrono::Duration::from_std(ctx.dispatch.sync_every).unwrap_or_default();
         // Only if still open and not rescheduled by the change itself.
-        let fresh = intents::find_unscoped(&ctx.db, &intent.id).await?;
+        let fresh =
+            unscoped::<platform_core::entities::payment_intents::Entity>(&ctx.db, &intent.id)
+                .await?;
         if let Some(f) = fresh
             && !f.status.is_final()
             && f.next_dispatch_at.is_none_or(|t| t <= now)

@@ -3,12 +3,12 @@
 //! `X-Idempotency-Key` = the refund id so a retry never refunds twice.
 
 use platform_core::clock;
+use platform_core::tenancy::unscoped;
 use std::time::Duration;
 
 use platform_core::CoreError;
-use platform_core::entities::refunds;
+use platform_core::entities::{payment_intents, refunds};
 use platform_core::error::Failure;
-use platform_core::intents;
 use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
 use platform_core::refunds as refund_service;
@@ -48,13 +48,13 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 }
 
 pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreError> {
-    let Some(refund) = refund_service::find_unscoped(&ctx.db, refund_id).await? else {
+    let Some(refund) = unscoped::<refunds::Entity>(&ctx.db, refund_id).await? else {
         return Ok(Next::Done);
     };
     if refund.status != RefundStatus::Queued {
         return Ok(Next::Done);
     }
-    let intent = intents::find_unscoped(&ctx.db, &refund.intent_id)
+    let intent = unscoped::<payment_intents::Entity>(&ctx.db, &refund.intent_id)
         .await?
         .ok_or(CoreError::NotFound {
             kind: "payment intent",

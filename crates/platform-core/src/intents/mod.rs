@@ -740,17 +740,6 @@ pub async fn find_by_upstream(
     }
 }
 
-/// An intent by id, outside any tenant scope: for the worker, whose queue
-/// messages name rows (`None` when the row is gone).
-pub async fn find_unscoped(
-    db: &DatabaseConnection,
-    intent_id: &str,
-) -> Result<Option<payment_intents::Model>, CoreError> {
-    Ok(payment_intents::Entity::find_by_id(intent_id.to_owned())
-        .one(db)
-        .await?)
-}
-
 /// The intent of the scope with this Mercado Pago id (the compatible
 /// surface accepts either id).
 pub async fn find_by_upstream_in(

@@ -3,10 +3,11 @@
 
 use chrono::SecondsFormat;
 use platform_core::CoreError;
-use platform_core::entities::{mp_order_details, payment_intents, refunds};
+use platform_core::entities::{mp_order_details, payment_intents, refunds, sellers, terminals};
 use platform_core::mercadopago::Amount;
 use platform_core::states::{CancelState, IntentStatus, RefundStatus, Site};
-use platform_core::{accounts, order_details, refunds as refund_svc, registry, sellers};
+use platform_core::tenancy::unscoped;
+use platform_core::{accounts, order_details, refunds as refund_svc};
 use serde_json::{Value, json};
 
 use super::ids;
@@ -25,8 +26,8 @@ pub struct Ctx {
 }
 
 pub async fn ctx(state: &AppState, i: &payment_intents::Model) -> Result<Ctx, CoreError> {
-    let terminal = registry::terminal_unscoped(&state.db, &i.terminal_id).await?;
-    let seller = sellers::find_unscoped(&state.db, &i.seller_id).await?;
+    let terminal = unscoped::<terminals::Entity>(&state.db, &i.terminal_id).await?;
+    let seller = unscoped::<sellers::Entity>(&state.db, &i.seller_id).await?;
     let refunds = refund_svc::not_failed_of(&state.db, i).await?;
     let application_id = accounts::integrator(&state.db, &i.integrator_id)
         .await?

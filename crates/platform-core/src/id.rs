@@ -5,6 +5,11 @@
 //! sort by creation time as plain strings, which keeps cursor pagination a
 //! simple `id < cursor` on every database, and the prefix makes an id pasted
 //! in the wrong place fail loudly instead of matching nothing.
+//!
+//! Each kind is also a sea-orm value type (a text column), so entity rows,
+//! `Column::X.eq(&id)` and function parameters carry the kind, not a bare
+//! string. Reading one back from the database does not re-check the prefix
+//! (the row is ours); input from outside goes through `parse`.
 
 use std::fmt;
 
@@ -40,9 +45,25 @@ macro_rules! define_ids {
     ($($(#[$doc:meta])* $name:ident = $prefix:literal;)*) => {
         $(
             $(#[$doc])*
-            #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+            #[derive(
+                Clone, PartialEq, Eq, Hash, PartialOrd, Ord,
+                serde::Serialize, serde::Deserialize, sea_orm::DeriveValueType,
+            )]
             #[serde(try_from = "String", into = "String")]
             pub struct $name(String);
+
+            /// Never called: ids are text, not auto-increment keys.
+            impl sea_orm::TryFromU64 for $name {
+                fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                    Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+                }
+            }
+
+            impl From<&$name> for sea_orm::Value {
+                fn from(id: &$name) -> sea_orm::Value {
+                    id.0.as_str().into()
+                }
+            }
 
             impl $name {
                 pub const PREFIX: &'static str = $prefix;
@@ -180,6 +201,21 @@ mod tests {
         assert!(SellerId::parse("sel_ILOU0000000000000000000000").is_err());
         assert!(SellerId::parse("sel_8zzzzzzzzzzzzzzzzzzzzzzzzz").is_err());
         assert!(SellerId::parse("sel_01jq4s4ky8hwq6na5pxb65b3d3").is_ok());
+    }
+
+    #[test]
+    fn ids_are_text_values() {
+        use sea_orm::sea_query::{ColumnType, Value, ValueType};
+        let id = TerminalId::new();
+        assert_eq!(Value::from(&id), Value::from(id.as_str()));
+        assert_eq!(
+            <TerminalId as ValueType>::try_from(Value::from(id.clone())).unwrap(),
+            id
+        );
+        assert!(matches!(
+            <TerminalId as ValueType>::column_type(),
+            ColumnType::String(_) | ColumnType::Text
+        ));
     }
 
     #[test]

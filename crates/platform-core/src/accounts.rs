@@ -79,8 +79,8 @@ pub async fn create_integrator(
     // Hash before the transaction: it takes a while and needs no locks.
     let password_hash = hash_password(&new.owner_password);
     let now = clock::now();
-    let org_id = IntegratorId::new().into_string();
-    let user_id = UserId::new().into_string();
+    let org_id = IntegratorId::new();
+    let user_id = UserId::new();
 
     let txn = db.begin_write().await?;
     if users::Entity::find()
@@ -102,13 +102,13 @@ pub async fn create_integrator(
         mp_client_secret: Set(app.map(|a| {
             keyring.seal(
                 &a.client_secret,
-                Aad::new("integrators", "mp_client_secret", &org_id),
+                Aad::new("integrators", "mp_client_secret", org_id.as_str()),
             )
         })),
         mp_webhook_secret: Set(app.map(|a| {
             keyring.seal(
                 &a.webhook_secret,
-                Aad::new("integrators", "mp_webhook_secret", &org_id),
+                Aad::new("integrators", "mp_webhook_secret", org_id.as_str()),
             )
         })),
         mp_redirect_url: Set(app.map(|a| a.redirect_url.clone())),
@@ -152,7 +152,7 @@ pub async fn set_sponsor(
         ));
     }
     let integrator = scope
-        .find::<integrators::Entity>(db, scope.integrator_id().as_str())
+        .find::<integrators::Entity>(db, scope.integrator_id())
         .await?;
     let mut active: integrators::ActiveModel = integrator.into();
     active.sponsor_id = Set(Some(sponsor.to_owned()));
@@ -165,11 +165,9 @@ pub async fn set_sponsor(
 /// hold from a scope or a row, or one to try (a notification's path).
 pub async fn integrator(
     db: &impl ConnectionTrait,
-    id: &str,
+    id: &IntegratorId,
 ) -> Result<Option<integrators::Model>, CoreError> {
-    Ok(integrators::Entity::find_by_id(id.to_owned())
-        .one(db)
-        .await?)
+    Ok(integrators::Entity::find_by_id(id.clone()).one(db).await?)
 }
 
 pub async fn integrator_count(db: &impl ConnectionTrait) -> Result<u64, CoreError> {

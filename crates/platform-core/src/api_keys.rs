@@ -24,7 +24,7 @@ use crate::idempotency::Completion;
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::secret::SecretString;
 use crate::states::{KeyAccess, KeyMode, ScopeKind};
-use crate::tenancy::Scope;
+use crate::tenancy::{Scope, parse_id};
 
 const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 const PREFIX_RANDOM_LEN: usize = 8;
@@ -36,7 +36,8 @@ const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 pub struct NewApiKey {
     pub name: String,
     pub scope_kind: ScopeKind,
-    /// The seller, store or POS the key is limited to (by Puente id), per `scope_kind`.
+    /// The seller, store or POS the key is limited to (by Puente id), per
+    /// `scope_kind`: text, parsed as the kind it names (malformed = not found).
     pub target_id: Option<String>,
     pub expires_at: Option<DateTime<Utc>>,
     pub mode: KeyMode,
@@ -107,8 +108,8 @@ pub async fn create(
     let prefix = format!("pk_{mode}_{}", random_string(PREFIX_RANDOM_LEN));
     let key = SecretString::new(format!("{prefix}_{}", random_string(SECRET_LEN)));
     let row = api_keys::ActiveModel {
-        id: Set(ApiKeyId::new().into_string()),
-        integrator_id: Set(scope.integrator_id().to_string()),
+        id: Set(ApiKeyId::new()),
+        integrator_id: Set(scope.integrator_id().clone()),
         name: Set(name.to_owned()),
         prefix: Set(prefix),
         key_hash: Set(hash(key.expose_secret())),
@@ -127,7 +128,7 @@ pub async fn create(
     let txn = db.begin_write().await?;
     let row = row.insert(&txn).await?;
     let created = (row, key);
-    crate::idempotency::complete_with(completion, &txn, &created, &created.0.id).await?;
+    crate::idempotency::complete_with(completion, &txn, &created, created.0.id.as_str()).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -139,7 +140,7 @@ async fn resolve_target(
     scope: &Scope,
     kind: ScopeKind,
     target: Option<&str>,
-) -> Result<(Option<String>, Option<String>, Option<String>), CoreError> {
+) -> Result<(Option<SellerId>, Option<StoreId>, Option<PosId>), CoreError> {
     let need = |what: &'static str| {
         target.ok_or_else(|| {
             CoreError::invalid(
@@ -159,15 +160,18 @@ async fn resolve_target(
             Ok((None, None, None))
         }
         ScopeKind::Seller => {
-            let s = scope.find::<sellers::Entity>(db, need("seller")?).await?;
+            let id = parse_id::<sellers::Entity>(need("seller")?)?;
+            let s = scope.find::<sellers::Entity>(db, &id).await?;
             Ok((Some(s.id), None, None))
         }
         ScopeKind::Store => {
-            let s = scope.find::<stores::Entity>(db, need("store")?).await?;
+            let id = parse_id::<stores::Entity>(need("store")?)?;
+            let s = scope.find::<stores::Entity>(db, &id).await?;
             Ok((Some(s.seller_id), Some(s.id), None))
         }
         ScopeKind::Pos => {
-            let p = scope.find::<pos::Entity>(db, need("pos")?).await?;
+            let id = parse_id::<pos::Entity>(need("pos")?)?;
+            let p = scope.find::<pos::Entity>(db, &id).await?;
             Ok((Some(p.seller_id), Some(p.store_id), Some(p.id)))
         }
     }
@@ -223,10 +227,8 @@ pub async fn authenticate(
 /// Whether the key `key_id` still authenticates now (not revoked, not
 /// expired, not deleted): long-lived requests (SSE streams) ask again
 /// while they run, so a revoked key's open stream ends.
-pub async fn still_valid(db: &DatabaseConnection, key_id: &str) -> Result<bool, CoreError> {
-    let row = api_keys::Entity::find_by_id(key_id.to_owned())
-        .one(db)
-        .await?;
+pub async fn still_valid(db: &DatabaseConnection, key_id: &ApiKeyId) -> Result<bool, CoreError> {
+    let row = api_keys::Entity::find_by_id(key_id.clone()).one(db).await?;
     Ok(
         row.is_some_and(|r| {
             r.revoked_at.is_none() && r.expires_at.is_none_or(|e| e > clock::now())
@@ -237,19 +239,15 @@ pub async fn still_valid(db: &DatabaseConnection, key_id: &str) -> Result<bool, 
 /// The scope a key row grants.
 pub fn scope_of(row: &api_keys::Model) -> Result<Scope, CoreError> {
     let bad = || CoreError::Internal(format!("API key {} has an inconsistent scope", row.id));
-    let org = crate::id::IntegratorId::parse(&row.integrator_id).map_err(|_| bad())?;
-    let mut scope = Scope::integrator(org);
+    let mut scope = Scope::integrator(row.integrator_id.clone());
     if row.scope_kind != ScopeKind::Integrator {
-        let seller = row.seller_id.as_deref().ok_or_else(bad)?;
-        scope = scope.with_seller(SellerId::parse(seller).map_err(|_| bad())?);
+        scope = scope.with_seller(row.seller_id.clone().ok_or_else(bad)?);
     }
     if matches!(row.scope_kind, ScopeKind::Store | ScopeKind::Pos) {
-        let store = row.store_id.as_deref().ok_or_else(bad)?;
-        scope = scope.with_store(StoreId::parse(store).map_err(|_| bad())?);
+        scope = scope.with_store(row.store_id.clone().ok_or_else(bad)?);
     }
     if row.scope_kind == ScopeKind::Pos {
-        let pos = row.pos_id.as_deref().ok_or_else(bad)?;
-        scope = scope.with_pos(PosId::parse(pos).map_err(|_| bad())?);
+        scope = scope.with_pos(row.pos_id.clone().ok_or_else(bad)?);
     }
     Ok(scope)
 }
@@ -294,7 +292,7 @@ pub async fn page(
         scope.select::<api_keys::Entity>(),
         api_keys::Column::Id,
         page,
-        |k| k.id.clone(),
+        |k| k.id.to_string(),
     )
     .await
 }
@@ -303,7 +301,7 @@ pub async fn page(
 pub async fn revoke(
     db: &DatabaseConnection,
     scope: &Scope,
-    id: &str,
+    id: &ApiKeyId,
 ) -> Result<api_keys::Model, CoreError> {
     if !scope.is_integrator_wide() {
         return Err(CoreError::Forbidden {

@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, QueryFilter, Set};
 
 use crate::entities::audit_log;
 use crate::error::CoreError;
-use crate::id::AuditEntryId;
+use crate::id::*;
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::states::ActorKind;
 use crate::tenancy::Scope;
@@ -15,23 +15,32 @@ use crate::tenancy::Scope;
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub kind: ActorKind,
+    /// The id of the kind `kind` names (a user, an API key, a seller).
     pub id: Option<String>,
     pub ip: Option<String>,
 }
 
 impl Actor {
-    pub fn user(user_id: &str, ip: Option<String>) -> Self {
+    pub fn user(user_id: &UserId, ip: Option<String>) -> Self {
         Actor {
             kind: ActorKind::User,
-            id: Some(user_id.to_owned()),
+            id: Some(user_id.to_string()),
             ip,
         }
     }
 
-    pub fn seller(seller_id: Option<&str>, ip: Option<String>) -> Self {
+    pub fn api_key(key_id: &ApiKeyId, ip: Option<String>) -> Self {
+        Actor {
+            kind: ActorKind::ApiKey,
+            id: Some(key_id.to_string()),
+            ip,
+        }
+    }
+
+    pub fn seller(seller_id: Option<&SellerId>, ip: Option<String>) -> Self {
         Actor {
             kind: ActorKind::Seller,
-            id: seller_id.map(str::to_owned),
+            id: seller_id.map(SellerId::to_string),
             ip,
         }
     }
@@ -48,17 +57,17 @@ impl Actor {
 /// The object an action was done to, by kind.
 #[derive(Debug, Clone, Copy)]
 pub enum Target<'a> {
-    ApiKey(&'a str),
-    Integrator(&'a str),
-    Invitation(&'a str),
-    OnboardingLink(&'a str),
-    PaymentIntent(&'a str),
-    Pos(&'a str),
-    Seller(&'a str),
-    Store(&'a str),
-    Terminal(&'a str),
-    User(&'a str),
-    WebhookEndpoint(&'a str),
+    ApiKey(&'a ApiKeyId),
+    Integrator(&'a IntegratorId),
+    Invitation(&'a InvitationId),
+    OnboardingLink(&'a OnboardingLinkId),
+    PaymentIntent(&'a PaymentIntentId),
+    Pos(&'a PosId),
+    Seller(&'a SellerId),
+    Store(&'a StoreId),
+    Terminal(&'a TerminalId),
+    User(&'a UserId),
+    WebhookEndpoint(&'a WebhookEndpointId),
 }
 
 impl<'a> Target<'a> {
@@ -81,17 +90,17 @@ impl<'a> Target<'a> {
 
     pub fn id(self) -> &'a str {
         match self {
-            Self::ApiKey(id)
-            | Self::Integrator(id)
-            | Self::Invitation(id)
-            | Self::OnboardingLink(id)
-            | Self::PaymentIntent(id)
-            | Self::Pos(id)
-            | Self::Seller(id)
-            | Self::Store(id)
-            | Self::Terminal(id)
-            | Self::User(id)
-            | Self::WebhookEndpoint(id) => id,
+            Self::ApiKey(id) => id.as_str(),
+            Self::Integrator(id) => id.as_str(),
+            Self::Invitation(id) => id.as_str(),
+            Self::OnboardingLink(id) => id.as_str(),
+            Self::PaymentIntent(id) => id.as_str(),
+            Self::Pos(id) => id.as_str(),
+            Self::Seller(id) => id.as_str(),
+            Self::Store(id) => id.as_str(),
+            Self::Terminal(id) => id.as_str(),
+            Self::User(id) => id.as_str(),
+            Self::WebhookEndpoint(id) => id.as_str(),
         }
     }
 }
@@ -100,15 +109,15 @@ impl<'a> Target<'a> {
 /// so the log never claims what did not happen.
 pub async fn record(
     db: &impl ConnectionTrait,
-    integrator_id: &str,
+    integrator_id: &IntegratorId,
     actor: &Actor,
     action: &str,
     target: Option<Target<'_>>,
     detail: Option<String>,
 ) -> Result<(), CoreError> {
     audit_log::ActiveModel {
-        id: Set(AuditEntryId::new().into_string()),
-        integrator_id: Set(integrator_id.to_owned()),
+        id: Set(AuditEntryId::new()),
+        integrator_id: Set(integrator_id.clone()),
         actor_kind: Set(actor.kind),
         actor_id: Set(actor.id.clone()),
         action: Set(action.to_owned()),
@@ -138,5 +147,5 @@ pub async fn list(
     if let Some(t) = target_id.filter(|t| !t.is_empty()) {
         q = q.filter(audit_log::Column::TargetId.eq(t));
     }
-    fetch_page(db, q, audit_log::Column::Id, page, |m| m.id.clone()).await
+    fetch_page(db, q, audit_log::Column::Id, page, |m| m.id.to_string()).await
 }

@@ -31,6 +31,7 @@ use crate::crypto::{Aad, Keyring};
 use crate::entities::{integrators, seller_credentials, sellers};
 use crate::error::CoreError;
 use crate::events;
+use crate::id::{SellerCredentialId, SellerId, WebhookDeliveryId};
 use crate::integrator_app;
 use crate::mercadopago::{MpClient, MpError};
 use crate::secret::SecretString;
@@ -77,7 +78,7 @@ impl RefreshPolicy {
 #[derive(Debug, Clone)]
 pub struct SellerToken {
     pub seller: sellers::Model,
-    pub credential_id: String,
+    pub credential_id: SellerCredentialId,
     pub token: SecretString,
 }
 
@@ -87,15 +88,15 @@ fn open_access(
 ) -> Result<SecretString, CoreError> {
     Ok(keyring.open(
         &cred.access_token,
-        Aad::new("seller_credentials", "access_token", &cred.id),
+        Aad::new("seller_credentials", "access_token", cred.id.as_str()),
     )?)
 }
 
 async fn load(
     db: &impl ConnectionTrait,
-    seller_id: &str,
+    seller_id: &SellerId,
 ) -> Result<(sellers::Model, seller_credentials::Model), CoreError> {
-    let seller = sellers::Entity::find_by_id(seller_id.to_owned())
+    let seller = sellers::Entity::find_by_id(seller_id.clone())
         .one(db)
         .await?
         .ok_or(CoreError::NotFound { kind: "seller" })?;
@@ -117,7 +118,7 @@ async fn load(
 pub async fn access_token(
     db: &DatabaseConnection,
     keyring: &Keyring,
-    seller_id: &str,
+    seller_id: &SellerId,
 ) -> Result<SellerToken, CoreError> {
     let (seller, cred) = load(db, seller_id).await?;
     if seller.link_status != LinkStatus::Linked {
@@ -159,20 +160,20 @@ pub enum RefreshOutcome {
     },
     /// The seller must link again (revoked, or too many failures); the
     /// webhook deliveries telling the integrator are to be published.
-    NeedsReconnect { deliveries: Vec<String> },
+    NeedsReconnect { deliveries: Vec<WebhookDeliveryId> },
 }
 
 /// Per-process single flight: one lock per seller being refreshed.
 #[derive(Default, Clone)]
 pub struct RefreshLocks {
-    inner: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+    inner: Arc<Mutex<HashMap<SellerId, Arc<tokio::sync::Mutex<()>>>>>,
 }
 
 impl RefreshLocks {
-    fn for_seller(&self, seller_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    fn for_seller(&self, seller_id: &SellerId) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, m| Arc::strong_count(m) > 1);
-        map.entry(seller_id.to_owned()).or_default().clone()
+        map.entry(seller_id.clone()).or_default().clone()
     }
 }
 
@@ -186,7 +187,7 @@ pub async fn refresh(
     mp: &MpClient,
     locks: &RefreshLocks,
     policy: &RefreshPolicy,
-    seller_id: &str,
+    seller_id: &SellerId,
     reason: Reason,
     failed_token: Option<&SecretString>,
 ) -> Result<RefreshOutcome, CoreError> {
@@ -202,9 +203,9 @@ pub async fn refresh(
 /// Takes the cross-process lease, waiting while another process holds it.
 async fn acquire_lease(
     db: &DatabaseConnection,
-    seller_id: &str,
+    seller_id: &SellerId,
     policy: &RefreshPolicy,
-) -> Result<String, CoreError> {
+) -> Result<SellerCredentialId, CoreError> {
     let deadline = tokio::time::Instant::now()
         + (policy.lease + Duration::seconds(5))
             .to_std()
@@ -238,7 +239,10 @@ async fn acquire_lease(
     }
 }
 
-async fn release_lease(db: &DatabaseConnection, credential_id: &str) -> Result<(), CoreError> {
+async fn release_lease(
+    db: &DatabaseConnection,
+    credential_id: &SellerCredentialId,
+) -> Result<(), CoreError> {
     seller_credentials::Entity::update_many()
         .col_expr(
             seller_credentials::Column::RefreshLeaseUntil,
@@ -255,7 +259,7 @@ async fn refresh_holding_lease(
     keyring: &Keyring,
     mp: &MpClient,
     policy: &RefreshPolicy,
-    seller_id: &str,
+    seller_id: &SellerId,
     reason: Reason,
     failed_token: Option<&SecretString>,
 ) -> Result<RefreshOutcome, CoreError> {
@@ -288,7 +292,7 @@ async fn refresh_holding_lease(
     };
     let refresh_token = keyring.open(
         sealed_refresh,
-        Aad::new("seller_credentials", "refresh_token", &cred.id),
+        Aad::new("seller_credentials", "refresh_token", cred.id.as_str()),
     )?;
     let integrator = integrators::Entity::find_by_id(seller.integrator_id.clone())
         .one(db)
@@ -313,12 +317,13 @@ async fn refresh_holding_lease(
             let mut active = cred.clone().into_active_model();
             active.access_token = Set(keyring.seal(
                 &tokens.access_token,
-                Aad::new("seller_credentials", "access_token", &cred.id),
+                Aad::new("seller_credentials", "access_token", cred.id.as_str()),
             ));
             if let Some(r) = &tokens.refresh_token {
-                active.refresh_token = Set(Some(
-                    keyring.seal(r, Aad::new("seller_credentials", "refresh_token", &cred.id)),
-                ));
+                active.refresh_token = Set(Some(keyring.seal(
+                    r,
+                    Aad::new("seller_credentials", "refresh_token", cred.id.as_str()),
+                )));
             }
             active.expires_at = Set(expires_at);
             if let Some(scope) = &tokens.scope {
@@ -330,7 +335,7 @@ async fn refresh_holding_lease(
             active.last_refresh_error = Set(None);
             active.updated_at = Set(now);
             active.update(db).await?;
-            tracing::info!(seller_id, "seller token refreshed");
+            tracing::info!(%seller_id, "seller token refreshed");
             Ok(RefreshOutcome::Refreshed(SellerToken {
                 seller,
                 credential_id: cred.id,
@@ -351,7 +356,7 @@ async fn refresh_holding_lease(
             active.last_refresh_error = Set(Some(err.to_string()));
             active.updated_at = Set(now);
             active.update(db).await?;
-            tracing::warn!(seller_id, failures, error = %err, "seller token refresh failed");
+            tracing::warn!(%seller_id, failures, error = %err, "seller token refresh failed");
             Ok(RefreshOutcome::Failed {
                 retry_at,
                 error: err.to_string(),
@@ -365,7 +370,7 @@ pub async fn mark_needs_reconnect(
     db: &DatabaseConnection,
     seller: &sellers::Model,
     why: &str,
-) -> Result<Vec<String>, CoreError> {
+) -> Result<Vec<WebhookDeliveryId>, CoreError> {
     if !seller.link_status.can_become(LinkStatus::NeedsReconnect) {
         return Ok(Vec::new());
     }
@@ -402,8 +407,8 @@ pub async fn due_for_refresh(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     limit: u64,
-) -> Result<Vec<String>, CoreError> {
-    let due: Vec<String> = seller_credentials::Entity::find()
+) -> Result<Vec<SellerId>, CoreError> {
+    let due: Vec<SellerId> = seller_credentials::Entity::find()
         .filter(seller_credentials::Column::NextRefreshAt.lte(now))
         .order_by_asc(seller_credentials::Column::NextRefreshAt)
         .limit(limit)
@@ -416,7 +421,7 @@ pub async fn due_for_refresh(
         return Ok(due);
     }
     // Only linked sellers, in one query, keeping the due order.
-    let linked: std::collections::HashSet<String> = sellers::Entity::find()
+    let linked: std::collections::HashSet<SellerId> = sellers::Entity::find()
         .filter(sellers::Column::Id.is_in(due.clone()))
         .filter(sellers::Column::LinkStatus.eq(LinkStatus::Linked))
         .all(db)

@@ -9,16 +9,17 @@
 
 use platform_queue::Queue;
 
+use crate::id::{PaymentIntentId, RefundId, WebhookDeliveryId};
 use crate::jobs;
 
 /// Messages owed after a commit, in the order they are published.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 #[must_use = "publish the effects after the commit"]
 pub struct Effects {
-    dispatch: Vec<String>,
-    refunds: Vec<String>,
-    deliveries: Vec<String>,
-    changed: Vec<String>,
+    dispatch: Vec<PaymentIntentId>,
+    refunds: Vec<RefundId>,
+    deliveries: Vec<WebhookDeliveryId>,
+    changed: Vec<PaymentIntentId>,
 }
 
 impl Effects {
@@ -27,27 +28,27 @@ impl Effects {
     }
 
     /// The worker must look at this intent (send it, cancel it, re-read it).
-    pub fn dispatch(mut self, intent_id: &str) -> Effects {
-        self.dispatch.push(intent_id.to_owned());
+    pub fn dispatch(mut self, intent_id: &PaymentIntentId) -> Effects {
+        self.dispatch.push(intent_id.clone());
         self
     }
 
     /// The worker must send this refund.
-    pub fn refund(mut self, refund_id: &str) -> Effects {
-        self.refunds.push(refund_id.to_owned());
+    pub fn refund(mut self, refund_id: &RefundId) -> Effects {
+        self.refunds.push(refund_id.clone());
         self
     }
 
     /// Webhook deliveries written in the transaction.
-    pub fn deliveries(mut self, ids: impl IntoIterator<Item = String>) -> Effects {
+    pub fn deliveries(mut self, ids: impl IntoIterator<Item = WebhookDeliveryId>) -> Effects {
         self.deliveries.extend(ids);
         self
     }
 
     /// Long-polls, streams and pages showing this intent must re-read it.
-    pub fn changed(mut self, intent_id: &str) -> Effects {
-        if !self.changed.iter().any(|c| c == intent_id) {
-            self.changed.push(intent_id.to_owned());
+    pub fn changed(mut self, intent_id: &PaymentIntentId) -> Effects {
+        if !self.changed.contains(intent_id) {
+            self.changed.push(intent_id.clone());
         }
         self
     }
@@ -57,7 +58,7 @@ impl Effects {
     }
 
     /// The webhook deliveries (for tests and logs).
-    pub fn delivery_ids(&self) -> &[String] {
+    pub fn delivery_ids(&self) -> &[WebhookDeliveryId] {
         &self.deliveries
     }
 
@@ -65,22 +66,22 @@ impl Effects {
     /// module comment for why that is safe).
     pub async fn publish(self, queue: &Queue) {
         for id in &self.dispatch {
-            if let Err(e) = queue.publish(jobs::INTENT_DISPATCH, id).await {
+            if let Err(e) = queue.publish(jobs::INTENT_DISPATCH, id.as_str()).await {
                 tracing::warn!(error = %e, intent_id = %id, "could not queue dispatch; the reconciler will");
             }
         }
         for id in &self.refunds {
-            if let Err(e) = queue.publish(jobs::REFUND_DISPATCH, id).await {
+            if let Err(e) = queue.publish(jobs::REFUND_DISPATCH, id.as_str()).await {
                 tracing::warn!(error = %e, refund_id = %id, "could not queue a refund; the reconciler will");
             }
         }
         for id in &self.deliveries {
-            if let Err(e) = queue.publish(jobs::WEBHOOK_DELIVERY, id).await {
+            if let Err(e) = queue.publish(jobs::WEBHOOK_DELIVERY, id.as_str()).await {
                 tracing::warn!(error = %e, delivery = %id, "could not queue a webhook delivery; the reconciler will");
             }
         }
         for id in &self.changed {
-            let _ = queue.notify(jobs::INTENT_CHANGED, id).await;
+            let _ = queue.notify(jobs::INTENT_CHANGED, id.as_str()).await;
         }
     }
 }

@@ -72,7 +72,7 @@ impl CoreError {
 pub enum Conflict {
     /// The terminal holds another open intent (`open`, when it was found).
     TerminalBusy {
-        open: Option<String>,
+        open: Option<crate::id::PaymentIntentId>,
     },
     /// The terminal is not in PDV mode, so it cannot take integrated charges.
     TerminalNotIntegrated,

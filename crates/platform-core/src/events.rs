@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::entities::{events, webhook_deliveries, webhook_endpoints};
 use crate::error::CoreError;
-use crate::id::{EventId, WebhookDeliveryId};
+use crate::id::{EventId, IntegratorId, SellerId, WebhookDeliveryId};
 use crate::states::{DeliveryStatus, EndpointStatus};
 
 /// Every event type Puente emits (also the filter values of endpoints).
@@ -41,13 +41,13 @@ pub fn endpoint_wants(filter_json: &str, event_type: &str) -> bool {
 /// publish to the queue after its transaction commits.
 pub async fn emit<T: Serialize>(
     txn: &impl ConnectionTrait,
-    integrator_id: &str,
-    seller_id: Option<&str>,
+    integrator_id: &IntegratorId,
+    seller_id: Option<&SellerId>,
     event_type: &'static str,
     data: &T,
-) -> Result<Vec<String>, CoreError> {
+) -> Result<Vec<WebhookDeliveryId>, CoreError> {
     let now = clock::now();
-    let event_id = EventId::new().into_string();
+    let event_id = EventId::new();
     let payload = serde_json::json!({
         "id": event_id,
         "type": event_type,
@@ -59,8 +59,8 @@ pub async fn emit<T: Serialize>(
     // written without reading them back and deliveries in one statement.
     events::Entity::insert(events::ActiveModel {
         id: Set(event_id.clone()),
-        integrator_id: Set(integrator_id.to_owned()),
-        seller_id: Set(seller_id.map(str::to_owned)),
+        integrator_id: Set(integrator_id.clone()),
+        seller_id: Set(seller_id.cloned()),
         event_type: Set(event_type.to_owned()),
         payload: Set(payload.to_string()),
         created_at: Set(now),
@@ -84,10 +84,10 @@ pub async fn emit<T: Serialize>(
         if !seller_matches || !endpoint_wants(&ep.event_types, event_type) {
             continue;
         }
-        let id = WebhookDeliveryId::new().into_string();
+        let id = WebhookDeliveryId::new();
         rows.push(webhook_deliveries::ActiveModel {
             id: Set(id.clone()),
-            integrator_id: Set(integrator_id.to_owned()),
+            integrator_id: Set(integrator_id.clone()),
             endpoint_id: Set(ep.id),
             event_id: Set(event_id.clone()),
             event_type: Set(event_type.to_owned()),

@@ -14,6 +14,7 @@ use sea_orm::{
 use crate::clock;
 use crate::entities::{payment_intents, terminals};
 use crate::error::CoreError;
+use crate::id::{PaymentIntentId, TerminalId};
 use crate::states::{IntentStatus, OperatingMode};
 use crate::tenancy::Scope;
 
@@ -40,7 +41,7 @@ impl Flag {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastPayment {
-    pub intent_id: String,
+    pub intent_id: PaymentIntentId,
     pub amount: i64,
     pub currency: String,
     pub at: DateTime<Utc>,
@@ -48,7 +49,7 @@ pub struct LastPayment {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LastError {
-    pub intent_id: String,
+    pub intent_id: PaymentIntentId,
     /// Mercado Pago's or the pipeline's code (`status_detail` or the last
     /// error code), or the status when there is none.
     pub code: String,
@@ -81,8 +82,8 @@ pub async fn health(
     db: &impl ConnectionTrait,
     scope: &Scope,
     terminals: &[terminals::Model],
-) -> Result<HashMap<String, Health>, CoreError> {
-    let ids: Vec<String> = terminals.iter().map(|t| t.id.clone()).collect();
+) -> Result<HashMap<TerminalId, Health>, CoreError> {
+    let ids: Vec<TerminalId> = terminals.iter().map(|t| t.id.clone()).collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -90,7 +91,7 @@ pub async fn health(
         .date_naive()
         .and_time(chrono::NaiveTime::MIN)
         .and_utc();
-    let today: HashMap<String, i64> = scope
+    let today: HashMap<TerminalId, i64> = scope
         .select::<payment_intents::Entity>()
         .filter(payment_intents::Column::TerminalId.is_in(ids.clone()))
         .filter(payment_intents::Column::CreatedAt.gte(midnight))
@@ -98,7 +99,7 @@ pub async fn health(
         .column(payment_intents::Column::TerminalId)
         .column_as(Expr::cust("COUNT(*)"), "n")
         .group_by(payment_intents::Column::TerminalId)
-        .into_tuple::<(String, i64)>()
+        .into_tuple::<(TerminalId, i64)>()
         .all(db)
         .await?
         .into_iter()
@@ -119,7 +120,7 @@ pub async fn health(
         .from_subquery(ranked, Alias::new("ranked"))
         .and_where(Expr::col(Alias::new("recent_rank")).lte(RECENT))
         .to_owned();
-    let mut by_terminal: HashMap<String, Vec<payment_intents::Model>> = HashMap::new();
+    let mut by_terminal: HashMap<TerminalId, Vec<payment_intents::Model>> = HashMap::new();
     for row in payment_intents::Model::find_by_statement(db.get_database_backend().build(&latest))
         .all(db)
         .await?
@@ -143,7 +144,7 @@ pub async fn health(
             // Older than the recent window: one more look.
             last_payment = scope
                 .select::<payment_intents::Entity>()
-                .filter(payment_intents::Column::TerminalId.eq(t.id.as_str()))
+                .filter(payment_intents::Column::TerminalId.eq(&t.id))
                 .filter(
                     payment_intents::Column::Status
                         .is_in([IntentStatus::Processed, IntentStatus::Refunded]),

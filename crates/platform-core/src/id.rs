@@ -42,7 +42,7 @@ pub fn new_body() -> String {
 }
 
 macro_rules! define_ids {
-    ($($(#[$doc:meta])* $name:ident = $prefix:literal;)*) => {
+    ($($(#[$doc:meta])* $name:ident = $prefix:literal, $kind:literal;)*) => {
         $(
             $(#[$doc])*
             #[derive(
@@ -67,6 +67,8 @@ macro_rules! define_ids {
 
             impl $name {
                 pub const PREFIX: &'static str = $prefix;
+                /// What it names, in "not found" errors (`seller`, `payment intent`, …).
+                pub const KIND: &'static str = $kind;
 
                 pub fn new() -> Self {
                     Self(format!("{}_{}", $prefix, new_body()))
@@ -78,6 +80,13 @@ macro_rules! define_ids {
                         Some(body) if is_valid_body(body) => Ok(Self(s.to_owned())),
                         _ => Err(InvalidId { expected: $prefix }),
                     }
+                }
+
+                /// [`parse`](Self::parse) for an id a request or a message
+                /// brought: a malformed one is not found, exactly as a
+                /// well-formed id that names nothing.
+                pub fn parse_or_not_found(s: &str) -> Result<Self, crate::error::CoreError> {
+                    Self::parse(s).map_err(|_| crate::error::CoreError::NotFound { kind: $kind })
                 }
 
                 pub fn as_str(&self) -> &str {
@@ -107,10 +116,23 @@ macro_rules! define_ids {
                 }
             }
 
+            impl std::str::FromStr for $name {
+                type Err = InvalidId;
+                fn from_str(s: &str) -> Result<Self, InvalidId> {
+                    Self::parse(s)
+                }
+            }
+
             impl TryFrom<String> for $name {
                 type Error = InvalidId;
                 fn try_from(s: String) -> Result<Self, InvalidId> {
                     Self::parse(&s)
+                }
+            }
+
+            impl From<&$name> for $name {
+                fn from(id: &$name) -> $name {
+                    id.clone()
                 }
             }
 
@@ -131,32 +153,32 @@ macro_rules! define_ids {
 
 define_ids! {
     /// An integrator (organization), the top-level tenant.
-    IntegratorId = "org";
+    IntegratorId = "org", "integrator";
     /// A dashboard user of an integrator.
-    UserId = "usr";
+    UserId = "usr", "user";
     /// A seller: one linked Mercado Pago account.
-    SellerId = "sel";
-    SellerCredentialId = "crd";
-    OnboardingLinkId = "lnk";
-    OAuthStateId = "oas";
-    StoreId = "sto";
-    PosId = "pos";
-    TerminalId = "trm";
-    PaymentIntentId = "pi";
-    IntentEventId = "pie";
-    RefundId = "rfd";
-    QrOrderId = "qro";
-    ApiKeyId = "key";
-    WebhookEndpointId = "wep";
-    EventId = "evt";
+    SellerId = "sel", "seller";
+    SellerCredentialId = "crd", "seller credentials";
+    OnboardingLinkId = "lnk", "onboarding link";
+    OAuthStateId = "oas", "oauth state";
+    StoreId = "sto", "store";
+    PosId = "pos", "POS";
+    TerminalId = "trm", "terminal";
+    PaymentIntentId = "pi", "payment intent";
+    IntentEventId = "pie", "payment intent event";
+    RefundId = "rfd", "refund";
+    QrOrderId = "qro", "QR order";
+    ApiKeyId = "key", "API key";
+    WebhookEndpointId = "wep", "webhook endpoint";
+    EventId = "evt", "event";
     /// One outgoing webhook message (also its `webhook-id` header).
-    WebhookDeliveryId = "msg";
-    WebhookAttemptId = "atm";
-    InboundNotificationId = "ntf";
-    AuditEntryId = "aud";
-    IdempotencyRecordId = "idk";
+    WebhookDeliveryId = "msg", "webhook delivery";
+    WebhookAttemptId = "atm", "webhook attempt";
+    InboundNotificationId = "ntf", "notification";
+    AuditEntryId = "aud", "audit entry";
+    IdempotencyRecordId = "idk", "idempotency record";
     /// A single-use invitation to join an integrator's team.
-    InvitationId = "inv";
+    InvitationId = "inv", "invitation";
 }
 
 /// A string that is not a well-formed id of the expected kind.

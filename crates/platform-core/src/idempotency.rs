@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::crypto::{Aad, Keyring};
 use crate::entities::idempotency_keys;
 use crate::error::CoreError;
-use crate::id::IdempotencyRecordId;
+use crate::id::{IdempotencyRecordId, IntegratorId};
 use crate::states::IdempotencyStatus;
 
 /// How long a stored response is replayed.
@@ -40,7 +40,7 @@ pub const MAX_KEY_LEN: usize = 255;
 #[derive(Debug)]
 pub enum Claim {
     /// First time: do the work, then call [`complete`] with the record id.
-    Fresh { record_id: String },
+    Fresh { record_id: IdempotencyRecordId },
     /// Seen before with the same body: send this response again.
     Replay { status: u16, body: String },
 }
@@ -70,7 +70,7 @@ pub fn validate_key(key: &str) -> Result<(), CoreError> {
 pub async fn claim(
     db: &DatabaseConnection,
     keyring: &Keyring,
-    integrator_id: &str,
+    integrator_id: &IntegratorId,
     principal: &str,
     key: &str,
     fingerprint: &str,
@@ -88,10 +88,10 @@ pub async fn claim(
             .await?;
         match existing {
             None => {
-                let record_id = IdempotencyRecordId::new().into_string();
+                let record_id = IdempotencyRecordId::new();
                 let inserted = idempotency_keys::ActiveModel {
                     id: Set(record_id.clone()),
-                    integrator_id: Set(integrator_id.to_owned()),
+                    integrator_id: Set(integrator_id.clone()),
                     principal: Set(principal.to_owned()),
                     key: Set(key.to_owned()),
                     request_hash: Set(fingerprint.to_owned()),
@@ -129,7 +129,7 @@ pub async fn claim(
                         Some(sealed) => keyring
                             .open(
                                 sealed,
-                                Aad::new("idempotency_keys", "response_body", &rec.id),
+                                Aad::new("idempotency_keys", "response_body", rec.id.as_str()),
                             )?
                             .into_exposed(),
                         None => String::new(),
@@ -173,7 +173,7 @@ pub async fn claim(
 pub async fn complete(
     db: &DatabaseConnection,
     keyring: &Keyring,
-    record_id: &str,
+    record_id: &IdempotencyRecordId,
     status: u16,
     body: &str,
     resource_id: Option<&str>,
@@ -189,14 +189,14 @@ pub async fn complete(
 pub async fn complete_in(
     conn: &impl ConnectionTrait,
     keyring: &Keyring,
-    record_id: &str,
+    record_id: &IdempotencyRecordId,
     status: u16,
     body: &str,
     resource_id: Option<&str>,
 ) -> Result<(), CoreError> {
     let sealed = keyring.seal(
         &body.into(),
-        Aad::new("idempotency_keys", "response_body", record_id),
+        Aad::new("idempotency_keys", "response_body", record_id.as_str()),
     );
     idempotency_keys::Entity::update_many()
         .col_expr(
@@ -242,12 +242,12 @@ impl StoredResponse {
 #[derive(Debug, Clone, Copy)]
 pub struct Claimed<'a> {
     pub keyring: &'a Keyring,
-    pub record_id: &'a str,
+    pub record_id: &'a IdempotencyRecordId,
 }
 
 impl<'a> Claimed<'a> {
     /// The claim of a request, if it had a key.
-    pub fn of(keyring: &'a Keyring, record_id: Option<&'a str>) -> Option<Self> {
+    pub fn of(keyring: &'a Keyring, record_id: Option<&'a IdempotencyRecordId>) -> Option<Self> {
         record_id.map(|record_id| Self { keyring, record_id })
     }
 
@@ -309,7 +309,10 @@ pub async fn complete_with<T: ?Sized>(
 /// Gives a claim up (the request failed before doing anything), so a retry
 /// with the same key runs again instead of replaying a failure. A record
 /// already completed (inside the work's own transaction) is kept.
-pub async fn release(db: &DatabaseConnection, record_id: &str) -> Result<(), CoreError> {
+pub async fn release(
+    db: &DatabaseConnection,
+    record_id: &IdempotencyRecordId,
+) -> Result<(), CoreError> {
     idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::Id.eq(record_id))
         .filter(idempotency_keys::Column::Status.eq(IdempotencyStatus::InProgress))

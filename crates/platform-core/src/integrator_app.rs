@@ -60,7 +60,7 @@ pub struct FieldError {
 
 pub async fn view(db: &impl ConnectionTrait, scope: &Scope) -> Result<AppSettingsView, CoreError> {
     let i = scope
-        .find::<integrators::Entity>(db, scope.integrator_id().as_str())
+        .find::<integrators::Entity>(db, scope.integrator_id())
         .await?;
     Ok(AppSettingsView {
         name: i.name,
@@ -163,7 +163,7 @@ pub async fn update(
     update: AppSettingsUpdate,
 ) -> Result<Result<(), Vec<FieldError>>, CoreError> {
     let current = scope
-        .find::<integrators::Entity>(db, scope.integrator_id().as_str())
+        .find::<integrators::Entity>(db, scope.integrator_id())
         .await?;
     let errors = validate(&update, current.mp_client_secret.is_some());
     if !errors.is_empty() {
@@ -186,7 +186,7 @@ pub async fn update(
         None => match &current.mp_client_secret {
             Some(sealed) => keyring.open(
                 sealed,
-                Aad::new("integrators", "mp_client_secret", &current.id),
+                Aad::new("integrators", "mp_client_secret", current.id.as_str()),
             )?,
             None => {
                 return Ok(Err(field(
@@ -224,13 +224,13 @@ pub async fn update(
     row.mp_redirect_url = Set(Some(redirect_url.to_owned()));
     if let Some(s) = &update.client_secret {
         row.mp_client_secret = Set(Some(
-            keyring.seal(s, Aad::new("integrators", "mp_client_secret", &id)),
+            keyring.seal(s, Aad::new("integrators", "mp_client_secret", id.as_str())),
         ));
         changed.push("client_secret");
     }
     if let Some(s) = &update.webhook_secret {
         row.mp_webhook_secret = Set(Some(
-            keyring.seal(s, Aad::new("integrators", "mp_webhook_secret", &id)),
+            keyring.seal(s, Aad::new("integrators", "mp_webhook_secret", id.as_str())),
         ));
         changed.push("webhook_secret");
     }
@@ -266,7 +266,7 @@ pub fn credentials(
     };
     let client_secret = keyring.open(
         sealed,
-        Aad::new("integrators", "mp_client_secret", &integrator.id),
+        Aad::new("integrators", "mp_client_secret", integrator.id.as_str()),
     )?;
     Ok(Some(AppCredentials {
         client_id: client_id.clone(),

@@ -10,7 +10,7 @@ use sea_orm::{
 
 use crate::crypto::{Aad, Keyring};
 use crate::entities::{seller_credentials, sellers};
-use crate::id::{SellerCredentialId, SellerId};
+use crate::id::{IntegratorId, SellerCredentialId, SellerId};
 use crate::secret::SecretString;
 use crate::states::{LinkStatus, Site};
 
@@ -21,7 +21,7 @@ pub const REFRESH_MARGIN: Duration = Duration::days(30);
 /// A seller not yet known to the integrator, linked now.
 #[derive(Debug, Clone)]
 pub struct NewLinkedSeller {
-    pub integrator_id: String,
+    pub integrator_id: IntegratorId,
     pub mp_user_id: i64,
     pub nickname: String,
     pub email: Option<String>,
@@ -47,7 +47,7 @@ pub async fn insert(
 ) -> Result<sellers::Model, DbErr> {
     let now = clock::now();
     sellers::ActiveModel {
-        id: Set(SellerId::new().into_string()),
+        id: Set(SellerId::new()),
         integrator_id: Set(new.integrator_id),
         mp_user_id: Set(new.mp_user_id),
         nickname: Set(new.nickname),
@@ -77,7 +77,7 @@ pub async fn store_grant(
         .filter(seller_credentials::Column::SellerId.eq(seller.id.clone()))
         .exec(db)
         .await?;
-    let id = SellerCredentialId::new().into_string();
+    let id = SellerCredentialId::new();
     let lifetime = grant
         .expires_in
         .unwrap_or(15_552_000)
@@ -89,11 +89,14 @@ pub async fn store_grant(
         seller_id: Set(seller.id.clone()),
         access_token: Set(keyring.seal(
             grant.access_token,
-            Aad::new("seller_credentials", "access_token", &id),
+            Aad::new("seller_credentials", "access_token", id.as_str()),
         )),
-        refresh_token: Set(grant
-            .refresh_token
-            .map(|r| keyring.seal(r, Aad::new("seller_credentials", "refresh_token", &id)))),
+        refresh_token: Set(grant.refresh_token.map(|r| {
+            keyring.seal(
+                r,
+                Aad::new("seller_credentials", "refresh_token", id.as_str()),
+            )
+        })),
         expires_at: Set(expires_at),
         scope: Set(grant.scope.to_owned()),
         public_key: Set(grant.public_key.map(str::to_owned)),

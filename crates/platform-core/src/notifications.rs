@@ -13,6 +13,7 @@ use sea_orm::{
 
 use crate::entities::{inbound_notifications, integrators, sellers};
 use crate::error::CoreError;
+use crate::id::{InboundNotificationId, IntegratorId};
 use crate::states::NotificationStatus;
 
 /// The integrators a notification without an integrator in its path may
@@ -23,7 +24,7 @@ pub async fn candidates(
     mp_user_id: Option<i64>,
     application_ids: Vec<String>,
 ) -> Result<Vec<integrators::Model>, CoreError> {
-    let mut owners: Vec<String> = Vec::new();
+    let mut owners: Vec<IntegratorId> = Vec::new();
     if let Some(uid) = mp_user_id {
         owners = sellers::Entity::find()
             .filter(sellers::Column::MpUserId.eq(uid))
@@ -46,8 +47,8 @@ pub async fn candidates(
 /// A notification to record, as received (already cut to the columns' sizes).
 #[derive(Debug, Clone)]
 pub struct NewNotification {
-    pub id: String,
-    pub integrator_id: Option<String>,
+    pub id: InboundNotificationId,
+    pub integrator_id: Option<IntegratorId>,
     pub topic: String,
     pub action: Option<String>,
     pub resource_id: Option<String>,
@@ -89,9 +90,9 @@ pub async fn record(db: &DatabaseConnection, n: NewNotification) -> Result<bool,
 /// A recorded notification by id (worker: the queue message names it).
 pub async fn find(
     db: &DatabaseConnection,
-    id: &str,
+    id: &InboundNotificationId,
 ) -> Result<Option<inbound_notifications::Model>, CoreError> {
-    Ok(inbound_notifications::Entity::find_by_id(id.to_owned())
+    Ok(inbound_notifications::Entity::find_by_id(id.clone())
         .one(db)
         .await?)
 }

@@ -25,7 +25,7 @@ use crate::audit::{self, Actor};
 use crate::crypto::{Aad, Keyring};
 use crate::entities::{integrators, oauth_states, onboarding_links, sellers};
 use crate::error::CoreError;
-use crate::id::{OAuthStateId, OnboardingLinkId};
+use crate::id::{OAuthStateId, OnboardingLinkId, SellerId};
 use crate::idempotency::Completion;
 use crate::integrator_app;
 use crate::linked_sellers;
@@ -126,7 +126,7 @@ pub struct NewLink {
     pub label: String,
     pub ttl_hours: i64,
     /// Re-linking an existing seller (after `needs_reconnect` or unlinking).
-    pub seller_id: Option<String>,
+    pub seller_id: Option<SellerId>,
 }
 
 /// Validates a link form; returns every rule it breaks (each names its field).
@@ -167,8 +167,8 @@ pub async fn create_link(
     let token = random_token();
     let txn = db.begin_write().await?;
     let link = onboarding_links::ActiveModel {
-        id: Set(OnboardingLinkId::new().into_string()),
-        integrator_id: Set(scope.integrator_id().as_str().to_owned()),
+        id: Set(OnboardingLinkId::new()),
+        integrator_id: Set(scope.integrator_id().clone()),
         label: Set(label),
         token_hash: Set(sha256_hex(token.expose_secret())),
         status: Set(OnboardingLinkStatus::Open),
@@ -191,7 +191,7 @@ pub async fn create_link(
     )
     .await?;
     let created = (link, token);
-    crate::idempotency::complete_with(completion, &txn, &created, &created.0.id).await?;
+    crate::idempotency::complete_with(completion, &txn, &created, created.0.id.as_str()).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -213,14 +213,17 @@ pub async fn list_links(
     page: &PageRequest,
 ) -> Result<Page<onboarding_links::Model>, CoreError> {
     let q = scope.select::<onboarding_links::Entity>();
-    fetch_page(db, q, onboarding_links::Column::Id, page, |m| m.id.clone()).await
+    fetch_page(db, q, onboarding_links::Column::Id, page, |m| {
+        m.id.to_string()
+    })
+    .await
 }
 
 pub async fn revoke_link(
     db: &DatabaseConnection,
     scope: &Scope,
     actor: &Actor,
-    link_id: &str,
+    link_id: &OnboardingLinkId,
 ) -> Result<(), CoreError> {
     let link = scope.find::<onboarding_links::Entity>(db, link_id).await?;
     if link.status != OnboardingLinkStatus::Open {
@@ -299,7 +302,7 @@ pub async fn begin(
     let now = clock::now();
     let pkce = Pkce::generate();
     let state = random_token();
-    let id = OAuthStateId::new().into_string();
+    let id = OAuthStateId::new();
     oauth_states::ActiveModel {
         id: Set(id.clone()),
         integrator_id: Set(open.integrator.id.clone()),
@@ -307,7 +310,7 @@ pub async fn begin(
         state_hash: Set(sha256_hex(state.expose_secret())),
         pkce_verifier: Set(keyring.seal(
             pkce.verifier(),
-            Aad::new("oauth_states", "pkce_verifier", &id),
+            Aad::new("oauth_states", "pkce_verifier", id.as_str()),
         )),
         expires_at: Set(now + STATE_TTL),
         consumed_at: Set(None),
@@ -379,10 +382,7 @@ pub async fn complete(
     ip: Option<String>,
 ) -> Result<Linked, OnboardingError> {
     let state = consume_state(db, cb.state.as_deref().unwrap_or("")).await?;
-    let scope = Scope::integrator(
-        crate::id::IntegratorId::parse(&state.integrator_id)
-            .map_err(|_| OnboardingError::StateUnknown)?,
-    );
+    let scope = Scope::integrator(state.integrator_id.clone());
     let link = scope
         .find::<onboarding_links::Entity>(db, &state.link_id)
         .await
@@ -416,7 +416,7 @@ pub async fn complete(
     let verifier = keyring
         .open(
             &state.pkce_verifier,
-            Aad::new("oauth_states", "pkce_verifier", &state.id),
+            Aad::new("oauth_states", "pkce_verifier", state.id.as_str()),
         )
         .map_err(CoreError::from)?;
     let code = cb.code.unwrap_or_default();

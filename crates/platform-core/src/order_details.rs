@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::entities::mp_order_details;
 use crate::error::CoreError;
+use crate::id::{IntegratorId, PaymentIntentId};
 use crate::mercadopago::{Order, PointOrderRequest};
 
 /// What the POS asked for besides the intent.
@@ -17,22 +18,23 @@ use crate::mercadopago::{Order, PointOrderRequest};
 pub struct RequestDetails {
     pub expiration_time: Option<String>,
     pub platform_id: Option<String>,
+    /// `integration_data.integrator_id`: Mercado Pago's, not a Puente id.
     pub integrator_id: Option<String>,
 }
 
 /// Records the request's details of a new order (nothing to record: no row).
 pub async fn save(
     db: &DatabaseConnection,
-    intent_id: &str,
-    integrator_id: &str,
+    intent_id: &PaymentIntentId,
+    integrator_id: &IntegratorId,
     d: &RequestDetails,
 ) -> Result<(), CoreError> {
     if d.expiration_time.is_none() && d.platform_id.is_none() && d.integrator_id.is_none() {
         return Ok(());
     }
     mp_order_details::ActiveModel {
-        intent_id: Set(intent_id.to_owned()),
-        integrator_id: Set(integrator_id.to_owned()),
+        intent_id: Set(intent_id.clone()),
+        integrator_id: Set(integrator_id.clone()),
         expiration_time: Set(d.expiration_time.clone()),
         platform_id: Set(d.platform_id.clone()),
         mp_integrator_id: Set(d.integrator_id.clone()),
@@ -49,9 +51,9 @@ pub async fn save(
 /// The details of an intent, if any were recorded.
 pub async fn find(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
 ) -> Result<Option<mp_order_details::Model>, CoreError> {
-    Ok(mp_order_details::Entity::find_by_id(intent_id.to_owned())
+    Ok(mp_order_details::Entity::find_by_id(intent_id.clone())
         .one(db)
         .await?)
 }
@@ -59,7 +61,7 @@ pub async fn find(
 /// Adds the POS's `expiration_time` and integration ids to an order request.
 pub async fn forward(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     req: &mut PointOrderRequest,
 ) -> Result<(), CoreError> {
     if let Some(d) = find(db, intent_id).await? {
@@ -74,8 +76,8 @@ pub async fn forward(
 /// order carries (only when it carries any).
 pub async fn record(
     db: &DatabaseConnection,
-    intent_id: &str,
-    integrator_id: &str,
+    intent_id: &PaymentIntentId,
+    integrator_id: &IntegratorId,
     order: &Order,
 ) -> Result<(), CoreError> {
     let payment = order.transactions.payments.first();
@@ -118,8 +120,8 @@ pub async fn record(
         }
         None => {
             mp_order_details::ActiveModel {
-                intent_id: Set(intent_id.to_owned()),
-                integrator_id: Set(integrator_id.to_owned()),
+                intent_id: Set(intent_id.clone()),
+                integrator_id: Set(integrator_id.clone()),
                 expiration_time: Set(None),
                 platform_id: Set(None),
                 mp_integrator_id: Set(None),

@@ -19,7 +19,7 @@ use crate::credentials;
 use crate::crypto::Keyring;
 use crate::entities::{integrators, pos, qr_orders, stores};
 use crate::error::CoreError;
-use crate::id::QrOrderId;
+use crate::id::{PosId, QrOrderId};
 use crate::idempotency::Completion;
 use crate::mercadopago::{Amount, MpClient, MpError, QrItem, QrOrderRequest, QrSponsor};
 use crate::states::QrOrderStatus;
@@ -50,7 +50,7 @@ pub async fn create(
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
-    pos_id: &str,
+    pos_id: &PosId,
     new: NewQrOrder,
     completion: Option<&Completion<'_, qr_orders::Model>>,
 ) -> Result<qr_orders::Model, CoreError> {
@@ -81,8 +81,11 @@ pub async fn create(
             "total_amount must be positive",
         ));
     }
-    let id = QrOrderId::new().into_string();
-    let reference = new.external_reference.clone().unwrap_or_else(|| id.clone());
+    let id = QrOrderId::new();
+    let reference = new
+        .external_reference
+        .clone()
+        .unwrap_or_else(|| id.to_string());
     if reference.len() > 64
         || !reference
             .bytes()
@@ -170,14 +173,14 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    crate::idempotency::complete_with(completion, &txn, &row, &row.id).await?;
+    crate::idempotency::complete_with(completion, &txn, &row, row.id.as_str()).await?;
     txn.commit().await?;
     Ok(row)
 }
 
 async fn close_active(
     db: &impl sea_orm::ConnectionTrait,
-    pos_id: &str,
+    pos_id: &PosId,
     status: QrOrderStatus,
 ) -> Result<(), CoreError> {
     qr_orders::Entity::update_many()
@@ -194,7 +197,7 @@ async fn close_active(
 pub async fn current(
     db: &DatabaseConnection,
     scope: &Scope,
-    pos_id: &str,
+    pos_id: &PosId,
 ) -> Result<qr_orders::Model, CoreError> {
     let pos = scope.find::<pos::Entity>(db, pos_id).await?;
     let mut row = scope
@@ -216,7 +219,7 @@ pub async fn delete(
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
-    pos_id: &str,
+    pos_id: &PosId,
 ) -> Result<(), CoreError> {
     let pos = scope.find::<pos::Entity>(db, pos_id).await?;
     let token = credentials::access_token(db, keyring, &pos.seller_id).await?;
@@ -237,9 +240,9 @@ pub async fn delete(
 
 #[derive(Debug, Serialize)]
 pub struct QrOrderView {
-    pub id: String,
+    pub id: QrOrderId,
     pub object: &'static str,
-    pub pos_id: String,
+    pub pos_id: PosId,
     pub status: QrOrderStatus,
     pub title: Option<String>,
     pub total_amount: i64,

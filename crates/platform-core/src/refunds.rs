@@ -21,7 +21,7 @@ use crate::effects::{Committed, Effects};
 use crate::entities::{payment_intents, refunds};
 use crate::error::CoreError;
 use crate::events;
-use crate::id::RefundId;
+use crate::id::{PaymentIntentId, RefundId};
 use crate::idempotency::Completion;
 use crate::intents::{Applied, MoveFrom, UpstreamFacts, apply_in};
 use crate::states::{EventSource, IntentStatus, RefundStatus};
@@ -50,7 +50,7 @@ pub async fn refundable(
 pub async fn create(
     db: &DatabaseConnection,
     scope: &Scope,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     amount: Option<i64>,
     completion: Option<&Completion<'_, refunds::Model>>,
 ) -> Result<Committed<refunds::Model>, CoreError> {
@@ -95,7 +95,7 @@ pub async fn create(
     }
     let now = clock::now();
     let row = refunds::ActiveModel {
-        id: Set(RefundId::new().into_string()),
+        id: Set(RefundId::new()),
         integrator_id: Set(intent.integrator_id.clone()),
         seller_id: Set(intent.seller_id.clone()),
         intent_id: Set(intent.id.clone()),
@@ -109,7 +109,7 @@ pub async fn create(
     }
     .insert(&txn)
     .await?;
-    crate::idempotency::complete_with(completion, &txn, &row, &row.id).await?;
+    crate::idempotency::complete_with(completion, &txn, &row, row.id.as_str()).await?;
     txn.commit().await?;
     let effects = Effects::none().refund(&row.id);
     Ok(Committed::new(row, effects))
@@ -118,7 +118,7 @@ pub async fn create(
 pub async fn list_for_intent(
     db: &DatabaseConnection,
     scope: &Scope,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
 ) -> Result<Vec<refunds::Model>, CoreError> {
     let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
     Ok(refunds::Entity::find()
@@ -164,14 +164,14 @@ pub async fn stuck_since(
 /// same transaction, so nobody ever sees the refund without the status.
 pub async fn settle(
     db: &DatabaseConnection,
-    refund_id: &str,
+    refund_id: &RefundId,
     outcome: RefundStatus,
     upstream_id: Option<String>,
     error: Option<Failure>,
     intent_refunded: bool,
 ) -> Result<Effects, CoreError> {
     let txn = db.begin_write().await?;
-    let Some(refund) = refunds::Entity::find_by_id(refund_id.to_owned())
+    let Some(refund) = refunds::Entity::find_by_id(refund_id.clone())
         .one(&txn)
         .await?
     else {
@@ -197,7 +197,7 @@ pub async fn settle(
         txn.rollback().await?;
         return Ok(Effects::none());
     }
-    let settled = refunds::Entity::find_by_id(refund_id.to_owned())
+    let settled = refunds::Entity::find_by_id(refund_id.clone())
         .one(&txn)
         .await?
         .ok_or(CoreError::NotFound { kind: "refund" })?;
@@ -255,9 +255,9 @@ pub async fn settle(
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RefundView {
-    pub id: String,
+    pub id: RefundId,
     pub object: &'static str,
-    pub payment_intent_id: String,
+    pub payment_intent_id: PaymentIntentId,
     pub amount: i64,
     pub status: RefundStatus,
     pub upstream_id: Option<String>,

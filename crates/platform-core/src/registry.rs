@@ -15,7 +15,7 @@ use crate::audit::{self, Actor};
 use crate::crypto::{Aad, Keyring};
 use crate::entities::{pos, seller_credentials, sellers, stores, terminals};
 use crate::error::CoreError;
-use crate::id::{PosId, StoreId, TerminalId};
+use crate::id::{IntegratorId, PosId, SellerId, StoreId, TerminalId};
 use crate::mercadopago::{self as mp, MpClient, MpError, walk_pages};
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::secret::SecretString;
@@ -131,8 +131,8 @@ pub struct SyncCounts {
 /// upstream.
 pub async fn apply_snapshot(
     db: &impl ConnectionTrait,
-    integrator_id: &str,
-    seller_id: &str,
+    integrator_id: &IntegratorId,
+    seller_id: &SellerId,
     snap: &Snapshot,
 ) -> Result<SyncCounts, CoreError> {
     let now = clock::now();
@@ -140,7 +140,7 @@ pub async fn apply_snapshot(
         .filter(stores::Column::SellerId.eq(seller_id))
         .all(db)
         .await?;
-    let mut store_ids: Vec<(String, String)> = Vec::new(); // (mp id, local id)
+    let mut store_ids: Vec<(String, StoreId)> = Vec::new(); // (mp id, local id)
     for s in &snap.stores {
         let mp_id = s.id.to_string();
         let loc = s.location.clone().unwrap_or_default();
@@ -150,9 +150,9 @@ pub async fn apply_snapshot(
         let mut row = match found {
             Some(e) => e.clone().into_active_model(),
             None => stores::ActiveModel {
-                id: Set(StoreId::new().into_string()),
-                integrator_id: Set(integrator_id.to_owned()),
-                seller_id: Set(seller_id.to_owned()),
+                id: Set(StoreId::new()),
+                integrator_id: Set(integrator_id.clone()),
+                seller_id: Set(seller_id.clone()),
                 mp_store_id: Set(Some(mp_id.clone())),
                 created_at: Set(now),
                 ..Default::default()
@@ -197,7 +197,7 @@ pub async fn apply_snapshot(
         .filter(pos::Column::SellerId.eq(seller_id))
         .all(db)
         .await?;
-    let mut pos_ids: Vec<(String, String, String)> = Vec::new(); // (mp id, local id, local store)
+    let mut pos_ids: Vec<(String, PosId, StoreId)> = Vec::new(); // (mp id, local id, local store)
     for p in &snap.pos {
         let Some(store_id) = local_store(p.store_id.as_ref()) else {
             continue; // A POS without a known store cannot be placed.
@@ -209,9 +209,9 @@ pub async fn apply_snapshot(
         let mut row = match found {
             Some(e) => e.clone().into_active_model(),
             None => pos::ActiveModel {
-                id: Set(PosId::new().into_string()),
-                integrator_id: Set(integrator_id.to_owned()),
-                seller_id: Set(seller_id.to_owned()),
+                id: Set(PosId::new()),
+                integrator_id: Set(integrator_id.clone()),
+                seller_id: Set(seller_id.clone()),
                 mp_pos_id: Set(Some(mp_id.clone())),
                 created_at: Set(now),
                 ..Default::default()
@@ -253,9 +253,9 @@ pub async fn apply_snapshot(
         let mut row = match found {
             Some(e) => e.clone().into_active_model(),
             None => terminals::ActiveModel {
-                id: Set(TerminalId::new().into_string()),
-                integrator_id: Set(integrator_id.to_owned()),
-                seller_id: Set(seller_id.to_owned()),
+                id: Set(TerminalId::new()),
+                integrator_id: Set(integrator_id.clone()),
+                seller_id: Set(seller_id.clone()),
                 device_id: Set(t.id.clone()),
                 created_at: Set(now),
                 ..Default::default()
@@ -301,7 +301,7 @@ pub async fn seller_access(
     db: &impl ConnectionTrait,
     keyring: &Keyring,
     scope: &Scope,
-    seller_id: &str,
+    seller_id: &SellerId,
 ) -> Result<SellerAccess, RegistryError> {
     let seller = scope.find::<sellers::Entity>(db, seller_id).await?;
     if seller.link_status != LinkStatus::Linked {
@@ -316,7 +316,7 @@ pub async fn seller_access(
     let token = keyring
         .open(
             &cred.access_token,
-            Aad::new("seller_credentials", "access_token", &cred.id),
+            Aad::new("seller_credentials", "access_token", cred.id.as_str()),
         )
         .map_err(CoreError::from)?;
     Ok(SellerAccess {
@@ -353,7 +353,7 @@ pub async fn sync_seller(
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
-    seller_id: &str,
+    seller_id: &SellerId,
     api: UpstreamApi,
     actor: &Actor,
 ) -> Result<SyncCounts, RegistryError> {
@@ -366,10 +366,10 @@ pub async fn sync_seller(
         }
     };
     let txn = db.begin_write().await?;
-    let counts = apply_snapshot(&txn, scope.integrator_id().as_str(), seller_id, &snap).await?;
+    let counts = apply_snapshot(&txn, scope.integrator_id(), seller_id, &snap).await?;
     audit::record(
         &txn,
-        scope.integrator_id().as_str(),
+        scope.integrator_id(),
         actor,
         "seller.synced",
         Some(audit::Target::Seller(seller_id)),
@@ -400,7 +400,8 @@ pub async fn terminal_by_device(
 }
 
 /// The filters of the API's registry lists; each list applies the ones that
-/// fit its objects and ignores the others.
+/// fit its objects and ignores the others. The ids are search terms as the
+/// caller typed them (text): one that names nothing matches nothing.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
     pub seller_id: Option<String>,
@@ -507,8 +508,8 @@ pub struct DeviceFilter<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Devices {
     pub terminals: Vec<terminals::Model>,
-    pub stores: HashMap<String, stores::Model>,
-    pub pos: HashMap<String, pos::Model>,
+    pub stores: HashMap<StoreId, stores::Model>,
+    pub pos: HashMap<PosId, pos::Model>,
     /// How many terminals match in all.
     pub total: u64,
 }
@@ -523,7 +524,7 @@ pub async fn devices(
 ) -> Result<Devices, CoreError> {
     let mut q = scope.select::<terminals::Entity>();
     if let Some(s) = f.mp_store_id {
-        let ids: Vec<String> = scope
+        let ids: Vec<StoreId> = scope
             .select::<stores::Entity>()
             .filter(stores::Column::MpStoreId.eq(s))
             .all(db)
@@ -534,7 +535,7 @@ pub async fn devices(
         q = q.filter(terminals::Column::StoreId.is_in(ids));
     }
     if let Some(p) = f.mp_pos_id {
-        let ids: Vec<String> = scope
+        let ids: Vec<PosId> = scope
             .select::<pos::Entity>()
             .filter(pos::Column::MpPosId.eq(p))
             .all(db)
@@ -551,8 +552,8 @@ pub async fn devices(
         .limit(limit)
         .all(db)
         .await?;
-    let store_ids: Vec<String> = rows.iter().filter_map(|t| t.store_id.clone()).collect();
-    let pos_ids: Vec<String> = rows.iter().filter_map(|t| t.pos_id.clone()).collect();
+    let store_ids: Vec<StoreId> = rows.iter().filter_map(|t| t.store_id.clone()).collect();
+    let pos_ids: Vec<PosId> = rows.iter().filter_map(|t| t.pos_id.clone()).collect();
     let stores = stores::Entity::find()
         .filter(stores::Column::Id.is_in(store_ids))
         .all(db)
@@ -575,7 +576,8 @@ pub async fn devices(
     })
 }
 
-/// The dashboard's terminal list filters; all optional.
+/// The dashboard's terminal list filters; all optional (the seller id as
+/// typed: one that names nothing matches nothing).
 #[derive(Debug, Clone, Default)]
 pub struct TerminalFilter {
     pub seller_id: Option<String>,
@@ -601,14 +603,14 @@ pub async fn terminals_page(
     if let Some(text) = &f.device_id_contains {
         query = query.filter(terminals::Column::DeviceId.contains(text.as_str()));
     }
-    fetch_page(db, query, terminals::Column::Id, page, |m| m.id.clone()).await
+    fetch_page(db, query, terminals::Column::Id, page, |m| m.id.to_string()).await
 }
 
 /// The scope's terminals with these ids.
 pub async fn terminals_by_ids(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    ids: Vec<String>,
+    ids: Vec<TerminalId>,
 ) -> Result<Vec<terminals::Model>, CoreError> {
     Ok(scope
         .select::<terminals::Entity>()

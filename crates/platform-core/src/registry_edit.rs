@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, IntoActiveM
 use crate::audit::{self, Actor};
 use crate::crypto::Keyring;
 use crate::entities::{pos, stores, terminals};
-use crate::id::{PosId, StoreId};
+use crate::id::{PosId, SellerId, StoreId};
 use crate::mercadopago::{self as mp, MpClient, OperatingMode as MpMode, TerminalSetup};
 use crate::registry::{RegistryError, SellerAccess, note_upstream_failure, seller_access};
 use crate::states::{OperatingMode, UpstreamApi};
@@ -239,7 +239,7 @@ fn mp_numeric_id(id: &Option<String>) -> Result<u64, EditError> {
 pub async fn save_store(
     ctx: Ctx<'_>,
     scope: &Scope,
-    seller_id: &str,
+    seller_id: &SellerId,
     store: Option<stores::Model>,
     form: &StoreForm,
     actor: &Actor,
@@ -265,9 +265,9 @@ pub async fn save_store(
     let mut row = match store {
         Some(s) => s.into_active_model(),
         None => stores::ActiveModel {
-            id: Set(StoreId::new().into_string()),
-            integrator_id: Set(scope.integrator_id().as_str().to_owned()),
-            seller_id: Set(seller_id.to_owned()),
+            id: Set(StoreId::new()),
+            integrator_id: Set(scope.integrator_id().clone()),
+            seller_id: Set(seller_id.clone()),
             created_at: Set(now),
             ..Default::default()
         },
@@ -352,7 +352,7 @@ pub async fn save_pos(
     let mut row = match existing {
         Some(p) => p.into_active_model(),
         None => pos::ActiveModel {
-            id: Set(PosId::new().into_string()),
+            id: Set(PosId::new()),
             integrator_id: Set(store.integrator_id.clone()),
             seller_id: Set(store.seller_id.clone()),
             store_id: Set(store.id.clone()),

@@ -147,6 +147,7 @@ pub struct DayFigures {
 /// A seller, store or terminal with its approved payments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ranked {
+    /// The seller's, store's or terminal's id (rankings share one shape).
     pub id: String,
     /// The seller's nickname, the store's name, the terminal's device id.
     pub name: String,
@@ -220,7 +221,7 @@ pub(crate) fn sum_amount() -> SimpleExpr {
 fn intents_of(scope: &Scope, seller: Option<&SellerId>) -> Select<payment_intents::Entity> {
     let select = scope.select::<payment_intents::Entity>();
     match seller {
-        Some(seller) => select.filter(payment_intents::Column::SellerId.eq(seller.as_str())),
+        Some(seller) => select.filter(payment_intents::Column::SellerId.eq(seller)),
         None => select,
     }
 }
@@ -239,7 +240,7 @@ pub async fn summary(
     q: &SummaryQuery,
 ) -> Result<Summary, CoreError> {
     if let Some(seller) = &q.seller_id {
-        crate::sellers::in_scope(db, scope, seller.as_str()).await?;
+        crate::sellers::in_scope(db, scope, seller).await?;
     }
     let backend = db.get_database_backend();
 
@@ -310,9 +311,12 @@ pub async fn summary(
     // The ids come from rows inside the scope; their names are read in the
     // integrator's, which a store or POS scope cannot filter sellers by.
     let whole = Scope::integrator(scope.integrator_id().clone());
-    let seller_names =
-        names::<sellers::Entity>(db, &whole, &top_sellers, |s| (s.id, s.nickname)).await?;
-    let store_names = names::<stores::Entity>(db, &whole, &top_stores, |s| (s.id, s.name)).await?;
+    let seller_names = names::<sellers::Entity>(db, &whole, &top_sellers, |s| {
+        (s.id.into_string(), s.nickname)
+    })
+    .await?;
+    let store_names =
+        names::<stores::Entity>(db, &whole, &top_stores, |s| (s.id.into_string(), s.name)).await?;
 
     let currency_names: Vec<String> = per_currency
         .keys()
@@ -450,7 +454,7 @@ async fn terminal_activity(
 ) -> Result<TerminalActivity, CoreError> {
     let mut all = scope.select::<terminals::Entity>();
     if let Some(seller) = &q.seller_id {
-        all = all.filter(terminals::Column::SellerId.eq(seller.as_str()));
+        all = all.filter(terminals::Column::SellerId.eq(seller));
     }
     let total = all.count(db).await?;
     let rows: Vec<(String, i64, i64)> = intents_in(scope, q)
@@ -482,7 +486,7 @@ async fn terminal_activity(
             .all(db)
             .await?
             .into_iter()
-            .map(|t| (t.id, t.device_id))
+            .map(|t| (t.id.into_string(), t.device_id))
             .collect()
     };
     let busiest = rows

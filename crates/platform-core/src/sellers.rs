@@ -14,6 +14,7 @@ use sea_orm::{
 use crate::audit::{self, Actor};
 use crate::entities::{seller_credentials, sellers};
 use crate::error::CoreError;
+use crate::id::{IntegratorId, SellerId};
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::states::{LinkStatus, Site};
 use crate::tenancy::Scope;
@@ -82,11 +83,11 @@ pub async fn list(
             .filter(seller_credentials::Column::ExpiresAt.lt(before))
             .all(db)
             .await?;
-        let ids: Vec<String> = expiring.into_iter().map(|c| c.seller_id).collect();
+        let ids: Vec<SellerId> = expiring.into_iter().map(|c| c.seller_id).collect();
         q = q.filter(sellers::Column::Id.is_in(ids));
     }
-    let page = fetch_page(db, q, sellers::Column::Id, page, |m| m.id.clone()).await?;
-    let ids: Vec<String> = page.items.iter().map(|s| s.id.clone()).collect();
+    let page = fetch_page(db, q, sellers::Column::Id, page, |m| m.id.to_string()).await?;
+    let ids: Vec<SellerId> = page.items.iter().map(|s| s.id.clone()).collect();
     let creds = scope
         .select::<seller_credentials::Entity>()
         .filter(seller_credentials::Column::SellerId.is_in(ids))
@@ -107,9 +108,9 @@ pub async fn list(
 pub async fn in_scope(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    id: &str,
+    id: &SellerId,
 ) -> Result<sellers::Model, CoreError> {
-    if scope.seller_id().is_some_and(|own| own.as_str() != id) {
+    if scope.seller_id().is_some_and(|own| own != id) {
         return Err(CoreError::NotFound { kind: "seller" });
     }
     Scope::integrator(scope.integrator_id().clone())
@@ -136,7 +137,7 @@ pub async fn by_nickname(
 pub async fn by_ids(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    ids: Vec<String>,
+    ids: Vec<SellerId>,
 ) -> Result<Vec<sellers::Model>, CoreError> {
     Ok(scope
         .select::<sellers::Entity>()
@@ -161,7 +162,7 @@ pub async fn count_with_status(
 pub async fn token_expiry(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    seller_id: &str,
+    seller_id: &SellerId,
 ) -> Result<Option<DateTime<Utc>>, CoreError> {
     Ok(scope
         .select::<seller_credentials::Entity>()
@@ -177,7 +178,7 @@ pub async fn unlink(
     db: &DatabaseConnection,
     scope: &Scope,
     actor: &Actor,
-    seller_id: &str,
+    seller_id: &SellerId,
 ) -> Result<(), CoreError> {
     let seller = scope.find::<sellers::Entity>(db, seller_id).await?;
     if !seller.link_status.can_become(LinkStatus::Unlinked) {
@@ -239,9 +240,9 @@ async fn mark_unlinked(
 /// None when the integrator has no linked seller for that account.
 pub async fn handle_deauthorization(
     db: &DatabaseConnection,
-    integrator: &crate::id::IntegratorId,
+    integrator: &IntegratorId,
     mp_user_id: i64,
-) -> Result<Option<String>, CoreError> {
+) -> Result<Option<SellerId>, CoreError> {
     let scope = Scope::integrator(integrator.clone());
     let Some(seller) = scope
         .select::<sellers::Entity>()

@@ -24,6 +24,7 @@ use sea_orm::{
 use crate::accounts::normalize_email;
 use crate::entities::users;
 use crate::error::CoreError;
+use crate::id::UserId;
 use crate::password::verify_password;
 use crate::secret::SecretString;
 use crate::tokens::{random_token, sha256_hex};
@@ -41,13 +42,16 @@ const TOUCH_EVERY: Duration = Duration::seconds(60);
 pub mod session_row {
     use sea_orm::entity::prelude::*;
 
+    use crate::id::{IntegratorId, UserId};
+
     #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
     #[sea_orm(table_name = "sessions")]
     pub struct Model {
+        /// The SHA-256 of the session cookie's token, not a prefixed id.
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: String,
-        pub integrator_id: String,
-        pub user_id: String,
+        pub integrator_id: IntegratorId,
+        pub user_id: UserId,
         pub csrf_token: String,
         pub ip: Option<String>,
         pub created_at: DateTimeUtc,
@@ -282,7 +286,10 @@ pub async fn authenticate(
 }
 
 /// Ends every session of a user (a member removed from the team).
-pub async fn end_all_for_user(db: &impl ConnectionTrait, user_id: &str) -> Result<u64, CoreError> {
+pub async fn end_all_for_user(
+    db: &impl ConnectionTrait,
+    user_id: &UserId,
+) -> Result<u64, CoreError> {
     let res = session_row::Entity::delete_many()
         .filter(session_row::Column::UserId.eq(user_id))
         .exec(db)

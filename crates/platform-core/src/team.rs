@@ -116,8 +116,8 @@ pub async fn invite(
     let token = random_token();
     let txn = db.begin_write().await?;
     let inv = invitations::ActiveModel {
-        id: Set(InvitationId::new().into_string()),
-        integrator_id: Set(scope.integrator_id().as_str().to_owned()),
+        id: Set(InvitationId::new()),
+        integrator_id: Set(scope.integrator_id().clone()),
         role: Set(role),
         token_hash: Set(sha256_hex(token.expose_secret())),
         created_by: Set(acting.actor.id.clone().unwrap_or_default()),
@@ -175,7 +175,7 @@ pub async fn revoke_invitation(
     db: &DatabaseConnection,
     scope: &Scope,
     acting: &Acting,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
 ) -> Result<invitations::Model, CoreError> {
     require(acting)?;
     let txn = db.begin_write().await?;
@@ -272,7 +272,7 @@ pub async fn accept(
     // Hash before the transaction: it takes a while and needs no locks.
     let password_hash = hash_password(&new.password);
     let now = clock::now();
-    let user_id = UserId::new().into_string();
+    let user_id = UserId::new();
     let inv = open.invitation;
 
     let txn = db.begin_write().await?;
@@ -341,9 +341,9 @@ pub async fn accept(
 async fn lock_member(
     txn: &DatabaseTransaction,
     scope: &Scope,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<users::Model, CoreError> {
-    integrators::Entity::find_by_id(scope.integrator_id().as_str().to_owned())
+    integrators::Entity::find_by_id(scope.integrator_id().clone())
         .lock_exclusive()
         .one(txn)
         .await?;
@@ -385,7 +385,7 @@ pub async fn change_role(
     db: &DatabaseConnection,
     scope: &Scope,
     acting: &Acting,
-    user_id: &str,
+    user_id: &UserId,
     role: UserRole,
 ) -> Result<users::Model, CoreError> {
     require(acting)?;
@@ -424,7 +424,7 @@ pub async fn remove_member(
     db: &DatabaseConnection,
     scope: &Scope,
     acting: &Acting,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<users::Model, CoreError> {
     require(acting)?;
     let txn = db.begin_write().await?;

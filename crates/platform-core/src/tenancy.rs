@@ -9,11 +9,11 @@
 //! integrator's webhook endpoints for a store-scoped key), nothing matches.
 
 use sea_orm::sea_query::{Expr, IntoCondition};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Select};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Select, Value};
 
 use crate::entities::*;
 use crate::error::CoreError;
-use crate::id::{IntegratorId, PosId, SellerId, StoreId};
+use crate::id::*;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
@@ -74,17 +74,11 @@ impl Scope {
 
     /// The `WHERE` that keeps a query of `E` inside this scope.
     pub fn condition<E: TenantEntity>(&self) -> Condition {
-        let mut cond = Condition::all().add(E::integrator_column().eq(self.integrator_id.as_str()));
+        let mut cond = Condition::all().add(E::integrator_column().eq(&self.integrator_id));
         let narrowings = [
-            (
-                self.seller_id.as_ref().map(|i| i.as_str()),
-                E::seller_column(),
-            ),
-            (
-                self.store_id.as_ref().map(|i| i.as_str()),
-                E::store_column(),
-            ),
-            (self.pos_id.as_ref().map(|i| i.as_str()), E::pos_column()),
+            (self.seller_id.as_ref().map(Value::from), E::seller_column()),
+            (self.store_id.as_ref().map(Value::from), E::store_column()),
+            (self.pos_id.as_ref().map(Value::from), E::pos_column()),
         ];
         for (wanted, column) in narrowings {
             if let Some(id) = wanted {
@@ -107,10 +101,10 @@ impl Scope {
     pub async fn find<E: TenantEntity>(
         &self,
         db: &impl ConnectionTrait,
-        id: &str,
+        id: &E::Id,
     ) -> Result<E::Model, CoreError> {
         self.select::<E>()
-            .filter(E::id_column().eq(id))
+            .filter(E::id_column().eq(id.clone()))
             .one(db)
             .await?
             .ok_or(CoreError::NotFound { kind: E::KIND })
@@ -120,11 +114,11 @@ impl Scope {
     pub async fn delete<E: TenantEntity>(
         &self,
         db: &impl ConnectionTrait,
-        id: &str,
+        id: &E::Id,
     ) -> Result<(), CoreError> {
         let res = E::delete_many()
             .filter(self.condition::<E>())
-            .filter(E::id_column().eq(id))
+            .filter(E::id_column().eq(id.clone()))
             .exec(db)
             .await?;
         if res.rows_affected == 0 {
@@ -139,19 +133,34 @@ impl Scope {
 /// found through a scope. Never for an id a request brought.
 pub async fn unscoped<E: TenantEntity>(
     db: &impl ConnectionTrait,
-    id: &str,
+    id: &E::Id,
 ) -> Result<Option<E::Model>, CoreError>
 where
     E::Model: Send + Sync,
 {
-    Ok(E::find().filter(E::id_column().eq(id)).one(db).await?)
+    Ok(E::find()
+        .filter(E::id_column().eq(id.clone()))
+        .one(db)
+        .await?)
+}
+
+/// An id of `E`'s kind brought by a request (for generic code; otherwise
+/// the id type's `parse_or_not_found`): a malformed one is not found,
+/// exactly as a well-formed id that names nothing.
+pub fn parse_id<E: TenantEntity>(s: &str) -> Result<E::Id, CoreError> {
+    s.parse().map_err(|_| CoreError::NotFound { kind: E::KIND })
 }
 
 /// A table holding tenant data, and which columns place a row in a scope.
 pub trait TenantEntity: EntityTrait {
-    /// Singular name used in "not found" errors (`seller`, `terminal`, …).
+    /// Singular name used in "not found" errors (`seller`, `terminal`, …):
+    /// its id type's `KIND`.
     const KIND: &'static str;
+    /// The type of the row's own id (`SellerId` for sellers, …).
+    type Id: Clone + Into<Value> + std::str::FromStr + Send + Sync;
     fn id_column() -> Self::Column;
+    /// The row's own id.
+    fn id_of(row: &Self::Model) -> &Self::Id;
     fn integrator_column() -> Self::Column;
     fn seller_column() -> Option<Self::Column> {
         None
@@ -164,13 +173,17 @@ pub trait TenantEntity: EntityTrait {
     }
 }
 
-/// Declares how an entity is scoped: `kind, integrator col, [seller], [store], [pos]`.
+/// Declares how an entity is scoped: `id type, integrator col, [seller], [store], [pos]`.
 macro_rules! tenant {
-    ($module:ident, $kind:literal, $integrator:ident $(, seller: $seller:ident)? $(, store: $store:ident)? $(, pos: $pos:ident)?) => {
+    ($module:ident: $id:ident, $integrator:ident $(, seller: $seller:ident)? $(, store: $store:ident)? $(, pos: $pos:ident)?) => {
         impl TenantEntity for $module::Entity {
-            const KIND: &'static str = $kind;
+            const KIND: &'static str = $id::KIND;
+            type Id = $id;
             fn id_column() -> Self::Column {
                 $module::Column::Id
+            }
+            fn id_of(row: &$module::Model) -> &$id {
+                &row.id
             }
             fn integrator_column() -> Self::Column {
                 $module::Column::$integrator
@@ -189,25 +202,25 @@ macro_rules! tenant {
 }
 
 // The integrator row itself: its id is its integrator id.
-tenant!(integrators, "integrator", Id);
-tenant!(users, "user", IntegratorId);
-tenant!(invitations, "invitation", IntegratorId);
-tenant!(sellers, "seller", IntegratorId, seller: Id);
-tenant!(seller_credentials, "seller credentials", IntegratorId, seller: SellerId);
-tenant!(onboarding_links, "onboarding link", IntegratorId);
-tenant!(oauth_states, "oauth state", IntegratorId);
-tenant!(stores, "store", IntegratorId, seller: SellerId, store: Id);
-tenant!(pos, "POS", IntegratorId, seller: SellerId, store: StoreId, pos: Id);
-tenant!(terminals, "terminal", IntegratorId, seller: SellerId, store: StoreId, pos: PosId);
-tenant!(payment_intents, "payment intent", IntegratorId, seller: SellerId, store: StoreId, pos: PosId);
-tenant!(payment_intent_events, "payment intent event", IntegratorId);
-tenant!(refunds, "refund", IntegratorId, seller: SellerId);
-tenant!(qr_orders, "QR order", IntegratorId, seller: SellerId, store: StoreId, pos: PosId);
-tenant!(api_keys, "API key", IntegratorId);
-tenant!(webhook_endpoints, "webhook endpoint", IntegratorId);
-tenant!(events, "event", IntegratorId, seller: SellerId);
-tenant!(webhook_deliveries, "webhook delivery", IntegratorId);
-tenant!(webhook_attempts, "webhook attempt", IntegratorId);
-tenant!(inbound_notifications, "notification", IntegratorId);
-tenant!(audit_log, "audit entry", IntegratorId);
-tenant!(idempotency_keys, "idempotency record", IntegratorId);
+tenant!(integrators: IntegratorId, Id);
+tenant!(users: UserId, IntegratorId);
+tenant!(invitations: InvitationId, IntegratorId);
+tenant!(sellers: SellerId, IntegratorId, seller: Id);
+tenant!(seller_credentials: SellerCredentialId, IntegratorId, seller: SellerId);
+tenant!(onboarding_links: OnboardingLinkId, IntegratorId);
+tenant!(oauth_states: OAuthStateId, IntegratorId);
+tenant!(stores: StoreId, IntegratorId, seller: SellerId, store: Id);
+tenant!(pos: PosId, IntegratorId, seller: SellerId, store: StoreId, pos: Id);
+tenant!(terminals: TerminalId, IntegratorId, seller: SellerId, store: StoreId, pos: PosId);
+tenant!(payment_intents: PaymentIntentId, IntegratorId, seller: SellerId, store: StoreId, pos: PosId);
+tenant!(payment_intent_events: IntentEventId, IntegratorId);
+tenant!(refunds: RefundId, IntegratorId, seller: SellerId);
+tenant!(qr_orders: QrOrderId, IntegratorId, seller: SellerId, store: StoreId, pos: PosId);
+tenant!(api_keys: ApiKeyId, IntegratorId);
+tenant!(webhook_endpoints: WebhookEndpointId, IntegratorId);
+tenant!(events: EventId, IntegratorId, seller: SellerId);
+tenant!(webhook_deliveries: WebhookDeliveryId, IntegratorId);
+tenant!(webhook_attempts: WebhookAttemptId, IntegratorId);
+tenant!(inbound_notifications: InboundNotificationId, IntegratorId);
+tenant!(audit_log: AuditEntryId, IntegratorId);
+tenant!(idempotency_keys: IdempotencyRecordId, IntegratorId);

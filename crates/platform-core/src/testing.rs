@@ -147,31 +147,31 @@ pub fn test_keyring() -> Keyring {
 /// and of a second seller (with its own store, POS and terminal).
 #[derive(Debug, Clone)]
 pub struct Seeded {
-    pub integrator: String,
-    pub user: String,
-    pub seller: String,
-    pub other_seller: String,
-    pub credential: String,
-    pub link: String,
-    pub oauth_state: String,
-    pub store: String,
-    pub other_store: String,
-    pub pos: String,
-    pub other_pos: String,
-    pub terminal: String,
-    pub other_terminal: String,
-    pub intent: String,
-    pub intent_event: String,
-    pub refund: String,
-    pub qr_order: String,
-    pub api_key: String,
-    pub endpoint: String,
-    pub event: String,
-    pub delivery: String,
-    pub attempt: String,
-    pub notification: String,
-    pub audit: String,
-    pub idempotency: String,
+    pub integrator: IntegratorId,
+    pub user: UserId,
+    pub seller: SellerId,
+    pub other_seller: SellerId,
+    pub credential: SellerCredentialId,
+    pub link: OnboardingLinkId,
+    pub oauth_state: OAuthStateId,
+    pub store: StoreId,
+    pub other_store: StoreId,
+    pub pos: PosId,
+    pub other_pos: PosId,
+    pub terminal: TerminalId,
+    pub other_terminal: TerminalId,
+    pub intent: PaymentIntentId,
+    pub intent_event: IntentEventId,
+    pub refund: RefundId,
+    pub qr_order: QrOrderId,
+    pub api_key: ApiKeyId,
+    pub endpoint: WebhookEndpointId,
+    pub event: EventId,
+    pub delivery: WebhookDeliveryId,
+    pub attempt: WebhookAttemptId,
+    pub notification: InboundNotificationId,
+    pub audit: AuditEntryId,
+    pub idempotency: IdempotencyRecordId,
 }
 
 /// Creates an integrator with a row in every tenant table. `mp_user_base`
@@ -182,7 +182,7 @@ pub async fn seed_integrator(
     mp_user_base: i64,
 ) -> Seeded {
     let now = clock::now();
-    let org = IntegratorId::new().into_string();
+    let org = IntegratorId::new();
     let seal = |table: &str, column: &str, id: &str, value: &str| {
         keyring.seal(&value.into(), Aad::new(table, column, id))
     };
@@ -194,13 +194,13 @@ pub async fn seed_integrator(
         mp_client_secret: Set(Some(seal(
             "integrators",
             "mp_client_secret",
-            &org,
+            org.as_str(),
             "client-secret",
         ))),
         mp_webhook_secret: Set(Some(seal(
             "integrators",
             "mp_webhook_secret",
-            &org,
+            org.as_str(),
             "webhook-secret",
         ))),
         mp_redirect_url: Set(Some("http://127.0.0.1:8080/oauth/callback".into())),
@@ -214,7 +214,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert integrator");
 
-    let user = UserId::new().into_string();
+    let user = UserId::new();
     users::ActiveModel {
         id: Set(user.clone()),
         integrator_id: Set(org.clone()),
@@ -255,7 +255,7 @@ pub async fn seed_integrator(
             first_seller = Some(linked.clone());
         }
         let seller = linked.id;
-        let store = StoreId::new().into_string();
+        let store = StoreId::new();
         stores::ActiveModel {
             id: Set(store.clone()),
             integrator_id: Set(org.clone()),
@@ -276,7 +276,7 @@ pub async fn seed_integrator(
         .insert(db)
         .await
         .expect("insert store");
-        let pos_id = PosId::new().into_string();
+        let pos_id = PosId::new();
         pos::ActiveModel {
             id: Set(pos_id.clone()),
             integrator_id: Set(org.clone()),
@@ -293,7 +293,7 @@ pub async fn seed_integrator(
         .insert(db)
         .await
         .expect("insert pos");
-        let terminal = TerminalId::new().into_string();
+        let terminal = TerminalId::new();
         terminals::ActiveModel {
             id: Set(terminal.clone()),
             integrator_id: Set(org.clone()),
@@ -332,7 +332,7 @@ pub async fn seed_integrator(
     .expect("insert credentials")
     .id;
 
-    let link = OnboardingLinkId::new().into_string();
+    let link = OnboardingLinkId::new();
     onboarding_links::ActiveModel {
         id: Set(link.clone()),
         integrator_id: Set(org.clone()),
@@ -342,7 +342,7 @@ pub async fn seed_integrator(
         expires_at: Set(now + Duration::days(7)),
         used_at: Set(None),
         seller_id: Set(None),
-        created_by: Set(Some(user.clone())),
+        created_by: Set(Some(user.to_string())),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -350,7 +350,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert link");
 
-    let oauth_state = OAuthStateId::new().into_string();
+    let oauth_state = OAuthStateId::new();
     oauth_states::ActiveModel {
         id: Set(oauth_state.clone()),
         integrator_id: Set(org.clone()),
@@ -359,7 +359,7 @@ pub async fn seed_integrator(
         pkce_verifier: Set(seal(
             "oauth_states",
             "pkce_verifier",
-            &oauth_state,
+            oauth_state.as_str(),
             "verifier",
         )),
         expires_at: Set(now + Duration::minutes(10)),
@@ -370,7 +370,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert oauth state");
 
-    let intent = PaymentIntentId::new().into_string();
+    let intent = PaymentIntentId::new();
     payment_intents::ActiveModel {
         id: Set(intent.clone()),
         integrator_id: Set(org.clone()),
@@ -412,7 +412,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert intent");
 
-    let intent_event = IntentEventId::new().into_string();
+    let intent_event = IntentEventId::new();
     payment_intent_events::ActiveModel {
         id: Set(intent_event.clone()),
         integrator_id: Set(org.clone()),
@@ -427,7 +427,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert intent event");
 
-    let refund = RefundId::new().into_string();
+    let refund = RefundId::new();
     refunds::ActiveModel {
         id: Set(refund.clone()),
         integrator_id: Set(org.clone()),
@@ -445,7 +445,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert refund");
 
-    let qr_order = QrOrderId::new().into_string();
+    let qr_order = QrOrderId::new();
     qr_orders::ActiveModel {
         id: Set(qr_order.clone()),
         integrator_id: Set(org.clone()),
@@ -467,19 +467,19 @@ pub async fn seed_integrator(
     .await
     .expect("insert qr order");
 
-    let api_key = ApiKeyId::new().into_string();
+    let api_key = ApiKeyId::new();
     api_keys::ActiveModel {
         id: Set(api_key.clone()),
         integrator_id: Set(org.clone()),
         name: Set("POS key".into()),
-        prefix: Set(format!("pk_test_{}", &api_key[4..16])),
+        prefix: Set(format!("pk_test_{}", &api_key.as_str()[4..16])),
         key_hash: Set("hash".into()),
         mode: Set(KeyMode::Test),
         scope_kind: Set(ScopeKind::Seller),
         seller_id: Set(Some(seller.clone())),
         store_id: Set(None),
         pos_id: Set(None),
-        created_by: Set(Some(user.clone())),
+        created_by: Set(Some(user.to_string())),
         created_at: Set(now),
         expires_at: Set(None),
         revoked_at: Set(None),
@@ -490,7 +490,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert api key");
 
-    let endpoint = WebhookEndpointId::new().into_string();
+    let endpoint = WebhookEndpointId::new();
     webhook_endpoints::ActiveModel {
         id: Set(endpoint.clone()),
         integrator_id: Set(org.clone()),
@@ -498,7 +498,12 @@ pub async fn seed_integrator(
         description: Set(None),
         event_types: Set("[]".into()),
         seller_id: Set(None),
-        secret: Set(seal("webhook_endpoints", "secret", &endpoint, "whsec_abc")),
+        secret: Set(seal(
+            "webhook_endpoints",
+            "secret",
+            endpoint.as_str(),
+            "whsec_abc",
+        )),
         previous_secret: Set(None),
         previous_secret_expires_at: Set(None),
         status: Set(EndpointStatus::Enabled),
@@ -511,7 +516,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert endpoint");
 
-    let event = EventId::new().into_string();
+    let event = EventId::new();
     events::ActiveModel {
         id: Set(event.clone()),
         integrator_id: Set(org.clone()),
@@ -524,7 +529,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert event");
 
-    let delivery = WebhookDeliveryId::new().into_string();
+    let delivery = WebhookDeliveryId::new();
     webhook_deliveries::ActiveModel {
         id: Set(delivery.clone()),
         integrator_id: Set(org.clone()),
@@ -544,7 +549,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert delivery");
 
-    let attempt = WebhookAttemptId::new().into_string();
+    let attempt = WebhookAttemptId::new();
     webhook_attempts::ActiveModel {
         id: Set(attempt.clone()),
         integrator_id: Set(org.clone()),
@@ -561,7 +566,7 @@ pub async fn seed_integrator(
     .await
     .expect("insert attempt");
 
-    let notification = InboundNotificationId::new().into_string();
+    let notification = InboundNotificationId::new();
     inbound_notifications::ActiveModel {
         id: Set(notification.clone()),
         integrator_id: Set(Some(org.clone())),
@@ -582,15 +587,15 @@ pub async fn seed_integrator(
     .await
     .expect("insert notification");
 
-    let audit = AuditEntryId::new().into_string();
+    let audit = AuditEntryId::new();
     audit_log::ActiveModel {
         id: Set(audit.clone()),
         integrator_id: Set(org.clone()),
         actor_kind: Set(ActorKind::User),
-        actor_id: Set(Some(user.clone())),
+        actor_id: Set(Some(user.to_string())),
         action: Set("seller.linked".into()),
         target_kind: Set(Some("seller".into())),
-        target_id: Set(Some(seller.clone())),
+        target_id: Set(Some(seller.to_string())),
         detail: Set(None),
         ip: Set(Some("127.0.0.1".into())),
         created_at: Set(now),
@@ -599,11 +604,11 @@ pub async fn seed_integrator(
     .await
     .expect("insert audit");
 
-    let idempotency = IdempotencyRecordId::new().into_string();
+    let idempotency = IdempotencyRecordId::new();
     idempotency_keys::ActiveModel {
         id: Set(idempotency.clone()),
         integrator_id: Set(org.clone()),
-        principal: Set(api_key.clone()),
+        principal: Set(api_key.to_string()),
         key: Set("key-1".into()),
         request_hash: Set("hash".into()),
         status: Set(IdempotencyStatus::Completed),
@@ -611,10 +616,10 @@ pub async fn seed_integrator(
         response_body: Set(Some(seal(
             "idempotency_keys",
             "response_body",
-            &idempotency,
+            idempotency.as_str(),
             "{}",
         ))),
-        resource_id: Set(Some(intent.clone())),
+        resource_id: Set(Some(intent.to_string())),
         created_at: Set(now),
         expires_at: Set(now + Duration::hours(24)),
     }
@@ -657,11 +662,11 @@ pub async fn seed_integrator(
 pub async fn charge(
     db: &DatabaseConnection,
     scope: &crate::tenancy::Scope,
-    terminal: &str,
+    terminal: &TerminalId,
     new: crate::intents::NewIntent,
     outcome: IntentStatus,
     facts: crate::intents::UpstreamFacts,
-) -> String {
+) -> PaymentIntentId {
     let origin = crate::intents::Origin {
         api_key_id: None,
         source: EventSource::Api,
@@ -693,7 +698,7 @@ pub fn new_intent(amount: i64) -> crate::intents::NewIntent {
 }
 
 /// Ends seeded intents (canceled), freeing their terminals for a test's own.
-pub async fn end_intents(db: &DatabaseConnection, ids: &[&str]) {
+pub async fn end_intents(db: &DatabaseConnection, ids: &[&PaymentIntentId]) {
     for id in ids {
         crate::intents::transition(
             db,

@@ -1,5 +1,6 @@
 //! An event for integrators (the source of webhook deliveries).
 
+use crate::id::{EventId, IntegratorId, SellerId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -7,9 +8,9 @@ use serde::Serialize;
 #[sea_orm(table_name = "events")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: Option<String>,
+    pub id: EventId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: Option<SellerId>,
     pub event_type: String,
     pub payload: String,
     pub created_at: DateTimeUtc,

@@ -5,13 +5,14 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::IntegratorId;
 use crate::states::UpstreamApi;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "integrators")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
+    pub id: IntegratorId,
     pub name: String,
     pub mp_client_id: Option<String>,
     #[serde(skip)]

@@ -3,22 +3,24 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::id::{IntegratorId, InvitationId, UserId};
 use crate::states::UserRole;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "invitations")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
+    pub id: InvitationId,
+    pub integrator_id: IntegratorId,
     pub role: UserRole,
     pub token_hash: String,
+    /// The inviting actor's id, as the audit log has it (`audit::Actor`): text.
     pub created_by: String,
     pub created_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub accepted_at: Option<DateTimeUtc>,
     /// The user the invitation created.
-    pub accepted_by: Option<String>,
+    pub accepted_by: Option<UserId>,
     pub revoked_at: Option<DateTimeUtc>,
 }
 

@@ -2,6 +2,7 @@
 //! intent: the POS's request fields Puente forwards, and what Mercado Pago
 //! reported about the payment and its refunds.
 
+use crate::id::{IntegratorId, PaymentIntentId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -9,8 +10,8 @@ use serde::Serialize;
 #[sea_orm(table_name = "mp_order_details")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub intent_id: String,
-    pub integrator_id: String,
+    pub intent_id: PaymentIntentId,
+    pub integrator_id: IntegratorId,
     pub expiration_time: Option<String>,
     pub platform_id: Option<String>,
     pub mp_integrator_id: Option<String>,

@@ -2,6 +2,7 @@
 //!
 //! Encrypted columns (sealed with `crypto::Keyring`, AAD = table, column, row id): `pkce_verifier`.
 
+use crate::id::{IntegratorId, OAuthStateId, OnboardingLinkId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -9,9 +10,9 @@ use serde::Serialize;
 #[sea_orm(table_name = "oauth_states")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub link_id: String,
+    pub id: OAuthStateId,
+    pub integrator_id: IntegratorId,
+    pub link_id: OnboardingLinkId,
     #[serde(skip)]
     pub state_hash: String,
     #[serde(skip)]

@@ -3,20 +3,22 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{ApiKeyId, IntegratorId, PaymentIntentId, PosId, SellerId, StoreId, TerminalId};
 use crate::states::{CancelState, IntentStatus, UpstreamApi};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "payment_intents")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
-    pub terminal_id: String,
-    pub store_id: Option<String>,
-    pub pos_id: Option<String>,
-    pub api_key_id: Option<String>,
+    pub id: PaymentIntentId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
+    pub terminal_id: TerminalId,
+    pub store_id: Option<StoreId>,
+    pub pos_id: Option<PosId>,
+    pub api_key_id: Option<ApiKeyId>,
     pub upstream_api: UpstreamApi,
+    /// Mercado Pago's ids (`upstream_id`, `sponsor_id`, `mp_payment_id`) stay text.
     pub upstream_id: Option<String>,
     pub status: IntentStatus,
     pub status_detail: Option<String>,
@@ -31,7 +33,7 @@ pub struct Model {
     pub sponsor_id: Option<String>,
     pub mp_payment_id: Option<String>,
     pub upstream_version: i64,
-    pub open_on_terminal: Option<String>,
+    pub open_on_terminal: Option<TerminalId>,
     pub dispatch_attempts: i32,
     pub next_dispatch_at: Option<DateTimeUtc>,
     pub last_error_code: Option<String>,

@@ -1,5 +1,6 @@
 //! A point of sale (caja) in a store, mirrored from Mercado Pago.
 
+use crate::id::{IntegratorId, PosId, SellerId, StoreId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -7,10 +8,10 @@ use serde::Serialize;
 #[sea_orm(table_name = "pos")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
-    pub store_id: String,
+    pub id: PosId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
+    pub store_id: StoreId,
     pub mp_pos_id: Option<String>,
     pub external_id: String,
     pub name: String,

@@ -3,17 +3,18 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{IntegratorId, PosId, QrOrderId, SellerId, StoreId};
 use crate::states::QrOrderStatus;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "qr_orders")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
-    pub store_id: Option<String>,
-    pub pos_id: String,
+    pub id: QrOrderId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
+    pub store_id: Option<StoreId>,
+    pub pos_id: PosId,
     pub external_reference: String,
     pub title: Option<String>,
     pub total_amount: i64,

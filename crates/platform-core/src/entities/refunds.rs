@@ -3,16 +3,17 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{IntegratorId, PaymentIntentId, RefundId, SellerId};
 use crate::states::RefundStatus;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "refunds")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
-    pub intent_id: String,
+    pub id: RefundId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
+    pub intent_id: PaymentIntentId,
     pub amount: i64,
     pub status: RefundStatus,
     pub upstream_id: Option<String>,

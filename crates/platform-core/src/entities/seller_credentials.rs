@@ -2,6 +2,7 @@
 //!
 //! Encrypted columns (sealed with `crypto::Keyring`, AAD = table, column, row id): `access_token`, `refresh_token`.
 
+use crate::id::{IntegratorId, SellerCredentialId, SellerId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -9,9 +10,9 @@ use serde::Serialize;
 #[sea_orm(table_name = "seller_credentials")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
+    pub id: SellerCredentialId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
     #[serde(skip)]
     pub access_token: String,
     #[serde(skip)]

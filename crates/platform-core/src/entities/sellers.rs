@@ -3,14 +3,15 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{IntegratorId, SellerId};
 use crate::states::{LinkStatus, Site};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "sellers")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
+    pub id: SellerId,
+    pub integrator_id: IntegratorId,
     pub mp_user_id: i64,
     pub nickname: String,
     pub email: Option<String>,

@@ -1,5 +1,6 @@
 //! A seller's store, mirrored from Mercado Pago.
 
+use crate::id::{IntegratorId, SellerId, StoreId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -7,9 +8,9 @@ use serde::Serialize;
 #[sea_orm(table_name = "stores")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
+    pub id: StoreId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
     pub mp_store_id: Option<String>,
     pub external_id: Option<String>,
     pub name: String,

@@ -3,17 +3,18 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{IntegratorId, PosId, SellerId, StoreId, TerminalId};
 use crate::states::OperatingMode;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "terminals")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub seller_id: String,
-    pub store_id: Option<String>,
-    pub pos_id: Option<String>,
+    pub id: TerminalId,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
+    pub store_id: Option<StoreId>,
+    pub pos_id: Option<PosId>,
     pub device_id: String,
     pub model: Option<String>,
     pub operating_mode: OperatingMode,

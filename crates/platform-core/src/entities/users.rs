@@ -3,14 +3,15 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{IntegratorId, UserId};
 use crate::states::UserRole;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
+    pub id: UserId,
+    pub integrator_id: IntegratorId,
     pub email: String,
     pub name: String,
     #[serde(skip)]

@@ -1,5 +1,6 @@
 //! One HTTP attempt of a delivery.
 
+use crate::id::{IntegratorId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
@@ -7,10 +8,10 @@ use serde::Serialize;
 #[sea_orm(table_name = "webhook_attempts")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub delivery_id: String,
-    pub endpoint_id: String,
+    pub id: WebhookAttemptId,
+    pub integrator_id: IntegratorId,
+    pub delivery_id: WebhookDeliveryId,
+    pub endpoint_id: WebhookEndpointId,
     pub attempt_no: i32,
     pub status_code: Option<i32>,
     pub latency_ms: i64,

@@ -3,16 +3,17 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{EventId, IntegratorId, WebhookDeliveryId, WebhookEndpointId};
 use crate::states::DeliveryStatus;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "webhook_deliveries")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
-    pub endpoint_id: String,
-    pub event_id: String,
+    pub id: WebhookDeliveryId,
+    pub integrator_id: IntegratorId,
+    pub endpoint_id: WebhookEndpointId,
+    pub event_id: EventId,
     pub event_type: String,
     pub status: DeliveryStatus,
     pub attempt_count: i32,

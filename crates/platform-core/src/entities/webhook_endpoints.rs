@@ -5,18 +5,19 @@
 use sea_orm::entity::prelude::*;
 use serde::Serialize;
 
+use crate::id::{IntegratorId, SellerId, WebhookEndpointId};
 use crate::states::EndpointStatus;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel, Serialize)]
 #[sea_orm(table_name = "webhook_endpoints")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: String,
-    pub integrator_id: String,
+    pub id: WebhookEndpointId,
+    pub integrator_id: IntegratorId,
     pub url: String,
     pub description: Option<String>,
     pub event_types: String,
-    pub seller_id: Option<String>,
+    pub seller_id: Option<SellerId>,
     #[serde(skip)]
     pub secret: String,
     #[serde(skip)]

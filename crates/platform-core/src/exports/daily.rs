@@ -136,7 +136,7 @@ impl Rows {
             .column(payment_intents::Column::Id)
             .into_query();
         let mut refunded = refunds::Entity::find()
-            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id().as_str()))
+            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id()))
             .filter(refunds::Column::IntentId.in_subquery(scoped_intents))
             .filter(refunds::Column::Status.eq(RefundStatus::Succeeded))
             .filter(refunds::Column::CreatedAt.gte(window.start()))
@@ -179,12 +179,12 @@ impl Rows {
 
         self.sellers
             .fill::<sellers::Entity>(db, scope, totals.keys().map(|k| k.1.clone()), |s| {
-                (s.id, s.nickname)
+                (s.id.into_string(), s.nickname)
             })
             .await?;
         self.stores
             .fill::<stores::Entity>(db, scope, totals.keys().map(|k| k.2.clone()), |s| {
-                (s.id, s.name)
+                (s.id.into_string(), s.name)
             })
             .await?;
         let mut out = String::new();

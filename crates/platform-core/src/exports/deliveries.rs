@@ -59,18 +59,21 @@ impl Rows {
         if let Some(b) = f.created_before {
             q = q.filter(webhook_deliveries::Column::CreatedAt.lt(b));
         }
-        let page = self.keyset.next(db, q, page_size, |r| r.id.clone()).await?;
+        let page = self
+            .keyset
+            .next(db, q, page_size, |r| r.id.to_string())
+            .await?;
         if page.is_empty() {
             return Ok(None);
         }
         let mut out = String::with_capacity(page.len() * 160);
         for d in &page {
             Row::new()
-                .plain(&d.id)
+                .plain(d.id.as_str())
                 .time(&d.created_at)
                 .opt_time(d.completed_at.as_ref())
-                .plain(&d.endpoint_id)
-                .plain(&d.event_id)
+                .plain(d.endpoint_id.as_str())
+                .plain(d.event_id.as_str())
                 .plain(&d.event_type)
                 .plain(d.status.as_str())
                 .number(d.attempt_count)

@@ -9,6 +9,7 @@ use super::csv::Row;
 use super::{Keyset, Names};
 use crate::entities::{refunds, sellers, terminals};
 use crate::error::CoreError;
+use crate::id::PaymentIntentId;
 use crate::intents::IntentFilter;
 use crate::states::RefundStatus;
 use crate::tenancy::Scope;
@@ -60,40 +61,49 @@ impl Rows {
         page_size: u64,
     ) -> Result<Option<String>, CoreError> {
         let q = crate::intents::select(scope, &self.filter);
-        let page = self.keyset.next(db, q, page_size, |r| r.id.clone()).await?;
+        let page = self
+            .keyset
+            .next(db, q, page_size, |r| r.id.to_string())
+            .await?;
         if page.is_empty() {
             return Ok(None);
         }
 
-        let ids: Vec<String> = page.iter().map(|i| i.id.clone()).collect();
-        let refunded: HashMap<String, i64> = refunds::Entity::find()
-            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id().as_str()))
+        let ids: Vec<PaymentIntentId> = page.iter().map(|i| i.id.clone()).collect();
+        let refunded: HashMap<PaymentIntentId, i64> = refunds::Entity::find()
+            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id()))
             .filter(refunds::Column::IntentId.is_in(ids))
             .filter(refunds::Column::Status.eq(RefundStatus::Succeeded))
             .select_only()
             .column(refunds::Column::IntentId)
             .column_as(crate::reports::sum_amount(), "total")
             .group_by(refunds::Column::IntentId)
-            .into_tuple::<(String, i64)>()
+            .into_tuple::<(PaymentIntentId, i64)>()
             .all(db)
             .await?
             .into_iter()
             .collect();
         self.sellers
-            .fill::<sellers::Entity>(db, scope, page.iter().map(|i| i.seller_id.clone()), |s| {
-                (s.id, s.nickname)
-            })
+            .fill::<sellers::Entity>(
+                db,
+                scope,
+                page.iter().map(|i| i.seller_id.to_string()),
+                |s| (s.id.into_string(), s.nickname),
+            )
             .await?;
         self.devices
-            .fill::<terminals::Entity>(db, scope, page.iter().map(|i| i.terminal_id.clone()), |t| {
-                (t.id, t.device_id)
-            })
+            .fill::<terminals::Entity>(
+                db,
+                scope,
+                page.iter().map(|i| i.terminal_id.to_string()),
+                |t| (t.id.into_string(), t.device_id),
+            )
             .await?;
 
         let mut out = String::with_capacity(page.len() * 256);
         for i in &page {
             Row::new()
-                .plain(&i.id)
+                .plain(i.id.as_str())
                 .time(&i.created_at)
                 .opt_time(i.finalized_at.as_ref())
                 .plain(i.status.as_str())
@@ -106,12 +116,12 @@ impl Rows {
                 .opt_text(i.description.as_deref())
                 .opt(i.payment_type.as_deref())
                 .plain(&i.installments.map(|n| n.to_string()).unwrap_or_default())
-                .plain(&i.seller_id)
-                .text(self.sellers.get(&i.seller_id))
-                .opt(i.store_id.as_deref())
-                .opt(i.pos_id.as_deref())
-                .plain(&i.terminal_id)
-                .plain(self.devices.get(&i.terminal_id))
+                .plain(i.seller_id.as_str())
+                .text(self.sellers.get(i.seller_id.as_str()))
+                .opt(i.store_id.as_ref().map(|s| s.as_str()))
+                .opt(i.pos_id.as_ref().map(|p| p.as_str()))
+                .plain(i.terminal_id.as_str())
+                .plain(self.devices.get(i.terminal_id.as_str()))
                 .opt(i.upstream_id.as_deref())
                 .end(&mut out);
         }

@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
 use crate::error::{CoreError, Forbidden};
+use crate::id::{SellerId, WebhookEndpointId};
 use crate::intents::IntentFilter;
 use crate::reports::SummaryQuery;
 use crate::states::{DeliveryStatus, RefundStatus};
@@ -25,7 +26,7 @@ use crate::tenancy::Scope;
 /// Rows per page read from the database.
 pub const PAGE: u64 = 500;
 
-/// Which refunds to export.
+/// Which refunds to export. The ids are as the caller sent them (text).
 #[derive(Debug, Clone, Default)]
 pub struct RefundFilter {
     pub status: Option<RefundStatus>,
@@ -35,7 +36,7 @@ pub struct RefundFilter {
     pub created_before: Option<DateTime<Utc>>,
 }
 
-/// Which webhook deliveries to export.
+/// Which webhook deliveries to export (the endpoint id as sent: text).
 #[derive(Debug, Clone, Default)]
 pub struct DeliveryFilter {
     pub endpoint_id: Option<String>,
@@ -91,14 +92,18 @@ impl Export {
         scope: &Scope,
         kind: ExportKind,
     ) -> Result<Export, CoreError> {
+        // The filters' ids are as the caller sent them: a malformed one is
+        // not found, as an unknown one is.
         let seller = match &kind {
-            ExportKind::PaymentIntents(f) => f.seller_id.clone(),
-            ExportKind::Refunds(f) => f.seller_id.clone(),
+            ExportKind::PaymentIntents(f) => {
+                f.seller_id.as_deref().map(SellerId::parse_or_not_found)
+            }
+            ExportKind::Refunds(f) => f.seller_id.as_deref().map(SellerId::parse_or_not_found),
             ExportKind::WebhookDeliveries(_) => None,
-            ExportKind::Daily(q) => q.seller_id.as_ref().map(|s| s.as_str().to_owned()),
+            ExportKind::Daily(q) => q.seller_id.clone().map(Ok),
         };
         if let Some(seller) = seller {
-            crate::sellers::in_scope(db, scope, &seller).await?;
+            crate::sellers::in_scope(db, scope, &seller?).await?;
         }
         let (header, cursor) = match kind {
             ExportKind::PaymentIntents(f) => {
@@ -113,8 +118,9 @@ impl Export {
                     });
                 }
                 if let Some(endpoint) = &f.endpoint_id {
+                    let endpoint = WebhookEndpointId::parse_or_not_found(endpoint)?;
                     scope
-                        .find::<crate::entities::webhook_endpoints::Entity>(db, endpoint)
+                        .find::<crate::entities::webhook_endpoints::Entity>(db, &endpoint)
                         .await?;
                 }
                 (

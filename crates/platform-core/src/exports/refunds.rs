@@ -9,6 +9,7 @@ use super::csv::Row;
 use super::{Keyset, Names, RefundFilter};
 use crate::entities::{payment_intents, refunds, sellers};
 use crate::error::CoreError;
+use crate::id::PaymentIntentId;
 use crate::tenancy::Scope;
 
 pub const HEADER: &[&str] = &[
@@ -58,7 +59,7 @@ impl Rows {
             .into_query();
         let f = &self.filter;
         let mut q = refunds::Entity::find()
-            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id().as_str()))
+            .filter(refunds::Column::IntegratorId.eq(scope.integrator_id()))
             .filter(refunds::Column::IntentId.in_subquery(scoped_intents));
         if let Some(s) = f.status {
             q = q.filter(refunds::Column::Status.eq(s));
@@ -75,12 +76,15 @@ impl Rows {
         if let Some(b) = f.created_before {
             q = q.filter(refunds::Column::CreatedAt.lt(b));
         }
-        let page = self.keyset.next(db, q, page_size, |r| r.id.clone()).await?;
+        let page = self
+            .keyset
+            .next(db, q, page_size, |r| r.id.to_string())
+            .await?;
         if page.is_empty() {
             return Ok(None);
         }
 
-        let intents: HashMap<String, payment_intents::Model> = scope
+        let intents: HashMap<PaymentIntentId, payment_intents::Model> = scope
             .select::<payment_intents::Entity>()
             .filter(payment_intents::Column::Id.is_in(page.iter().map(|r| r.intent_id.clone())))
             .all(db)
@@ -89,27 +93,30 @@ impl Rows {
             .map(|i| (i.id.clone(), i))
             .collect();
         self.sellers
-            .fill::<sellers::Entity>(db, scope, page.iter().map(|r| r.seller_id.clone()), |s| {
-                (s.id, s.nickname)
-            })
+            .fill::<sellers::Entity>(
+                db,
+                scope,
+                page.iter().map(|r| r.seller_id.to_string()),
+                |s| (s.id.into_string(), s.nickname),
+            )
             .await?;
 
         let mut out = String::with_capacity(page.len() * 200);
         for r in &page {
             let intent = intents.get(&r.intent_id);
             Row::new()
-                .plain(&r.id)
+                .plain(r.id.as_str())
                 .time(&r.created_at)
                 .time(&r.updated_at)
                 .plain(r.status.as_str())
                 .amount(r.amount)
                 .plain(intent.map(|i| i.currency.as_str()).unwrap_or(""))
-                .plain(&r.intent_id)
+                .plain(r.intent_id.as_str())
                 .opt(intent.and_then(|i| i.mp_payment_id.as_deref()))
                 .opt_text(intent.and_then(|i| i.external_reference.as_deref()))
-                .plain(&r.seller_id)
-                .text(self.sellers.get(&r.seller_id))
-                .opt(intent.and_then(|i| i.store_id.as_deref()))
+                .plain(r.seller_id.as_str())
+                .text(self.sellers.get(r.seller_id.as_str()))
+                .opt(intent.and_then(|i| i.store_id.as_ref()).map(|s| s.as_str()))
                 .opt(r.upstream_id.as_deref())
                 .opt(r.last_error_code.as_deref())
                 .end(&mut out);

@@ -19,13 +19,14 @@ use super::{MoveFrom, Transition, UpstreamFacts, transition_from};
 use crate::effects::{Committed, Effects};
 use crate::entities::payment_intents;
 use crate::error::CoreError;
+use crate::id::PaymentIntentId;
 use crate::states::{CancelState, EventSource, IntentStatus};
 use crate::tenancy::Scope;
 
 /// A POS's cancel of one intent.
 #[derive(Debug, Clone, Copy)]
 pub struct CancelAsk<'a> {
-    pub intent_id: &'a str,
+    pub intent_id: &'a PaymentIntentId,
     /// The caller allows cancelling an intent the terminal already holds
     /// (Mercado Pago's `x-allow-cancelable-status: at_terminal`); without it
     /// such a cancel is refused, as Mercado Pago refuses it.
@@ -158,7 +159,7 @@ async fn ask_upstream(
 /// (`Refused`, with its code and message). Only a pending cancel moves.
 pub async fn record_cancel_answer(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     answer: CancelState,
     error: Option<&Failure>,
 ) -> Result<bool, CoreError> {
@@ -193,7 +194,7 @@ pub async fn record_cancel_answer(
 /// returns whether this one did.
 pub async fn give_up_unresolved(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
 ) -> Result<bool, CoreError> {
     let now = clock::now();
     let asked = payment_intents::Entity::update_many()

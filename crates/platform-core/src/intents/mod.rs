@@ -33,7 +33,10 @@ use crate::effects::{Committed, Effects};
 use crate::entities::{integrators, payment_intent_events, payment_intents, sellers, terminals};
 use crate::error::CoreError;
 use crate::events;
-use crate::id::{IntentEventId, PaymentIntentId};
+use crate::id::{
+    ApiKeyId, IntentEventId, PaymentIntentId, PosId, SellerId, StoreId, TerminalId,
+    WebhookDeliveryId,
+};
 use crate::idempotency::Completion;
 use crate::states::{CancelState, EventSource, IntentStatus, LinkStatus, OperatingMode};
 use crate::tenancy::Scope;
@@ -151,7 +154,7 @@ pub fn validate(site: crate::states::Site, new: &NewIntent) -> Result<(), CoreEr
 /// surface, recorded in its history.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
-    pub api_key_id: Option<&'a str>,
+    pub api_key_id: Option<&'a ApiKeyId>,
     pub source: EventSource,
 }
 
@@ -162,7 +165,7 @@ pub struct Origin<'a> {
 pub async fn create(
     db: &DatabaseConnection,
     scope: &Scope,
-    terminal_id: &str,
+    terminal_id: &TerminalId,
     new: NewIntent,
     origin: Origin<'_>,
     completion: Option<&Completion<'_, payment_intents::Model>>,
@@ -197,7 +200,7 @@ pub async fn create(
     validate(seller.site_id, &new)?;
 
     let now = clock::now();
-    let id = PaymentIntentId::new().into_string();
+    let id = PaymentIntentId::new();
     let row = payment_intents::ActiveModel {
         id: Set(id.clone()),
         integrator_id: Set(terminal.integrator_id.clone()),
@@ -205,7 +208,7 @@ pub async fn create(
         terminal_id: Set(terminal.id.clone()),
         store_id: Set(terminal.store_id.clone()),
         pos_id: Set(terminal.pos_id.clone()),
-        api_key_id: Set(api_key_id.map(str::to_owned)),
+        api_key_id: Set(api_key_id.cloned()),
         upstream_api: Set(integrator.upstream_api),
         upstream_id: Set(None),
         status: Set(IntentStatus::Queued),
@@ -255,7 +258,7 @@ pub async fn create(
         &IntentView::from(&inserted),
     )
     .await?;
-    crate::idempotency::complete_with(completion, &txn, &inserted, &inserted.id).await?;
+    crate::idempotency::complete_with(completion, &txn, &inserted, inserted.id.as_str()).await?;
     txn.commit().await?;
     let effects = Effects::none()
         .dispatch(&inserted.id)
@@ -268,7 +271,7 @@ fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-async fn terminal_busy(db: &DatabaseConnection, terminal_id: &str) -> CoreError {
+async fn terminal_busy(db: &DatabaseConnection, terminal_id: &TerminalId) -> CoreError {
     let open = payment_intents::Entity::find()
         .filter(payment_intents::Column::OpenOnTerminal.eq(terminal_id))
         .one(db)
@@ -293,7 +296,7 @@ async fn record_event(
 ) -> Result<(), CoreError> {
     // Inside the caller's write transaction: one round trip, no read-back.
     payment_intent_events::Entity::insert(payment_intent_events::ActiveModel {
-        id: Set(IntentEventId::new().into_string()),
+        id: Set(IntentEventId::new()),
         integrator_id: Set(intent.integrator_id.clone()),
         intent_id: Set(intent.id.clone()),
         from_status: Set(from),
@@ -332,7 +335,7 @@ pub const PAID_AFTER_FAILURE: &str = "paid_after_failure";
 pub enum Transition {
     Applied {
         intent: payment_intents::Model,
-        deliveries: Vec<String>,
+        deliveries: Vec<WebhookDeliveryId>,
     },
     /// Not allowed (backwards, repeated, or out of date): nothing changed.
     Ignored { intent: payment_intents::Model },
@@ -362,7 +365,7 @@ impl Transition {
 /// use [`transition_from`] and name the states they start from.
 pub async fn transition(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     next: IntentStatus,
     facts: UpstreamFacts,
     source: EventSource,
@@ -396,14 +399,14 @@ impl MoveFrom {
 /// on the status it read).
 pub async fn transition_from(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     from: MoveFrom,
     next: IntentStatus,
     facts: UpstreamFacts,
     source: EventSource,
 ) -> Result<Transition, CoreError> {
     for _ in 0..5 {
-        let current = payment_intents::Entity::find_by_id(intent_id.to_owned())
+        let current = payment_intents::Entity::find_by_id(intent_id.clone())
             .one(db)
             .await?
             .ok_or(CoreError::NotFound {
@@ -444,7 +447,7 @@ pub enum Applied {
     /// Written in the transaction, with its webhook deliveries.
     Yes {
         intent: Box<payment_intents::Model>,
-        deliveries: Vec<String>,
+        deliveries: Vec<WebhookDeliveryId>,
     },
 }
 
@@ -459,7 +462,7 @@ pub async fn apply_in(
     facts: &UpstreamFacts,
     source: EventSource,
 ) -> Result<Applied, CoreError> {
-    let intent_id = current.id.as_str();
+    let intent_id = &current.id;
     let snapshot = machine::Snapshot::from(current);
     let stale = facts.version.is_some_and(|v| v <= current.upstream_version);
     if !machine::may_move(snapshot, from, next, stale) {
@@ -550,7 +553,7 @@ pub async fn apply_in(
         update = update
             .col_expr(
                 payment_intents::Column::OpenOnTerminal,
-                Expr::value(Option::<String>::None),
+                Expr::value(Option::<TerminalId>::None),
             )
             .col_expr(payment_intents::Column::FinalizedAt, Expr::value(Some(now)))
             .col_expr(
@@ -561,7 +564,7 @@ pub async fn apply_in(
     if update.exec(txn).await?.rows_affected == 0 {
         return Ok(Applied::Lost);
     }
-    let updated = payment_intents::Entity::find_by_id(intent_id.to_owned())
+    let updated = payment_intents::Entity::find_by_id(intent_id.clone())
         .one(txn)
         .await?
         .ok_or(CoreError::NotFound {
@@ -627,7 +630,7 @@ fn event_type_for(status: IntentStatus) -> Option<&'static str> {
 /// (None) when the intent is no longer queued or a cancel came first.
 pub async fn claim_dispatch(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
 ) -> Result<Option<payment_intents::Model>, CoreError> {
     let claimed = payment_intents::Entity::update_many()
         .col_expr(
@@ -646,7 +649,7 @@ pub async fn claim_dispatch(
     if claimed.rows_affected == 0 {
         return Ok(None);
     }
-    Ok(payment_intents::Entity::find_by_id(intent_id.to_owned())
+    Ok(payment_intents::Entity::find_by_id(intent_id.clone())
         .one(db)
         .await?)
 }
@@ -654,7 +657,7 @@ pub async fn claim_dispatch(
 /// Records a failed dispatch attempt that will be retried at `next`.
 pub async fn note_retry(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     next: DateTime<Utc>,
     error: &Failure,
 ) -> Result<(), CoreError> {
@@ -686,7 +689,7 @@ pub async fn note_retry(
 /// reached Mercado Pago after the intent was canceled here).
 pub async fn record_upstream_id(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     upstream_id: &str,
 ) -> Result<(), CoreError> {
     payment_intents::Entity::update_many()
@@ -704,7 +707,7 @@ pub async fn record_upstream_id(
 /// Sets when the worker should next look at an intent (dispatch or sync).
 pub async fn schedule(
     db: &DatabaseConnection,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     next: Option<DateTime<Utc>>,
 ) -> Result<(), CoreError> {
     payment_intents::Entity::update_many()
@@ -731,12 +734,11 @@ pub async fn find_by_upstream(
         return Ok(Some(found));
     }
     match external_reference {
-        Some(r) if PaymentIntentId::parse(r).is_ok() => {
-            Ok(payment_intents::Entity::find_by_id(r.to_owned())
-                .one(db)
-                .await?)
-        }
-        _ => Ok(None),
+        Some(r) => match PaymentIntentId::parse(r) {
+            Ok(id) => Ok(payment_intents::Entity::find_by_id(id).one(db).await?),
+            Err(_) => Ok(None),
+        },
+        None => Ok(None),
     }
 }
 
@@ -846,7 +848,8 @@ pub async fn created_between(
         .await?)
 }
 
-/// Filters for listing intents; all optional.
+/// Filters for listing intents; all optional. The ids are search terms as
+/// the caller typed them (text): one that names nothing matches nothing.
 #[derive(Debug, Clone, Default)]
 pub struct IntentFilter {
     pub status: Option<IntentStatus>,
@@ -909,7 +912,7 @@ pub fn select(scope: &Scope, filter: &IntentFilter) -> Select<payment_intents::E
 pub async fn history(
     db: &DatabaseConnection,
     scope: &Scope,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
 ) -> Result<Vec<payment_intent_events::Model>, CoreError> {
     let intent = scope.find::<payment_intents::Entity>(db, intent_id).await?;
     Ok(payment_intent_events::Entity::find()
@@ -922,7 +925,7 @@ pub async fn history(
 /// The public shape of an intent, in API responses and webhook payloads.
 #[derive(Debug, Clone, Serialize)]
 pub struct IntentView {
-    pub id: String,
+    pub id: PaymentIntentId,
     pub object: &'static str,
     pub status: IntentStatus,
     pub status_detail: Option<String>,
@@ -932,10 +935,10 @@ pub struct IntentView {
     pub external_reference: Option<String>,
     pub print_on_terminal: bool,
     pub payment: PaymentView,
-    pub seller_id: String,
-    pub terminal_id: String,
-    pub store_id: Option<String>,
-    pub pos_id: Option<String>,
+    pub seller_id: SellerId,
+    pub terminal_id: TerminalId,
+    pub store_id: Option<StoreId>,
+    pub pos_id: Option<PosId>,
     pub sponsor_id: Option<String>,
     pub upstream: UpstreamView,
     pub last_error: Option<ErrorView>,

@@ -33,7 +33,7 @@ use super::{USER_AGENT, WebhookHttp};
 use crate::crypto::Keyring;
 use crate::entities::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use crate::error::CoreError;
-use crate::id::WebhookAttemptId;
+use crate::id::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId};
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::states::{DeliveryStatus, EndpointStatus};
 use crate::tenancy::Scope;
@@ -106,7 +106,7 @@ pub async fn deliver_once(
     keyring: &Keyring,
     http: &WebhookHttp,
     policy: &DeliveryPolicy,
-    delivery_id: &str,
+    delivery_id: &WebhookDeliveryId,
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
     let Some(d) = webhook_deliveries::Entity::find_by_id(delivery_id)
@@ -159,7 +159,18 @@ pub async fn deliver_once(
     };
 
     let exchange = match endpoints::signing_secrets(keyring, &ep, now) {
-        Ok(secrets) => send(http, policy, &ep, &d.id, &event.payload, &secrets, now).await,
+        Ok(secrets) => {
+            send(
+                http,
+                policy,
+                &ep,
+                d.id.as_str(),
+                &event.payload,
+                &secrets,
+                now,
+            )
+            .await
+        }
         Err(e) => Exchange::failed(format!("cannot open the endpoint's signing secret: {e}")),
     };
     record(db, policy, d, &ep, exchange, now).await
@@ -326,7 +337,7 @@ async fn record(
         .await?;
     let txn = db.begin_write().await?;
     webhook_attempts::ActiveModel {
-        id: Set(WebhookAttemptId::new().into_string()),
+        id: Set(WebhookAttemptId::new()),
         integrator_id: Set(d.integrator_id.clone()),
         delivery_id: Set(d.id.clone()),
         endpoint_id: Set(d.endpoint_id.clone()),
@@ -421,7 +432,7 @@ async fn record(
 pub async fn get_with_attempts(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    id: &str,
+    id: &WebhookDeliveryId,
 ) -> Result<(Delivery, Vec<Attempt>), CoreError> {
     let d = scope.find::<webhook_deliveries::Entity>(db, id).await?;
     let attempts = scope
@@ -437,7 +448,7 @@ pub async fn get_with_attempts(
 pub async fn list_for_endpoint(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     status: Option<DeliveryStatus>,
     page: &PageRequest,
 ) -> Result<Page<Delivery>, CoreError> {
@@ -449,7 +460,7 @@ pub async fn list_for_endpoint(
         q = q.filter(webhook_deliveries::Column::Status.eq(s));
     }
     fetch_page(db, q, webhook_deliveries::Column::Id, page, |d| {
-        d.id.clone()
+        d.id.to_string()
     })
     .await
 }
@@ -468,7 +479,7 @@ fn require_integrator_wide(scope: &Scope) -> Result<(), CoreError> {
 async fn enabled_endpoint(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> Result<Endpoint, CoreError> {
     let ep = endpoints::get(db, scope, id).await?;
     if ep.status == EndpointStatus::Disabled {
@@ -486,7 +497,7 @@ async fn enabled_endpoint(
 pub async fn replay(
     db: &DatabaseConnection,
     scope: &Scope,
-    delivery_id: &str,
+    delivery_id: &WebhookDeliveryId,
     now: DateTime<Utc>,
 ) -> Result<Delivery, CoreError> {
     let txn = db.begin_write().await?;
@@ -528,15 +539,15 @@ pub const MAX_REPLAY: u64 = 10_000;
 pub async fn replay_failed_since(
     db: &DatabaseConnection,
     scope: &Scope,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     since: DateTime<Utc>,
     now: DateTime<Utc>,
-) -> Result<Vec<String>, CoreError> {
+) -> Result<Vec<WebhookDeliveryId>, CoreError> {
     let txn = db.begin_write().await?;
     let ep = endpoints::get(&txn, scope, endpoint_id).await?;
     require_integrator_wide(scope)?;
     enabled_endpoint(&txn, scope, &ep.id).await?;
-    let ids: Vec<String> = scope
+    let ids: Vec<WebhookDeliveryId> = scope
         .select::<webhook_deliveries::Entity>()
         .select_only()
         .column(webhook_deliveries::Column::Id)
@@ -561,7 +572,7 @@ pub async fn replay_failed_since(
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .col_expr(webhook_deliveries::Column::UpdatedAt, Expr::value(now))
-            .filter(webhook_deliveries::Column::Id.is_in(chunk.iter().map(String::as_str)))
+            .filter(webhook_deliveries::Column::Id.is_in(chunk))
             .filter(webhook_deliveries::Column::Status.eq(DeliveryStatus::Dead))
             .exec(&txn)
             .await?;
@@ -580,14 +591,14 @@ pub async fn take_overdue(
     now: DateTime<Utc>,
     grace: Duration,
     limit: u64,
-) -> Result<Vec<String>, CoreError> {
+) -> Result<Vec<WebhookDeliveryId>, CoreError> {
     let cutoff = now - chrono::Duration::from_std(grace).unwrap_or_default();
     let overdue = || {
         Condition::any()
             .add(webhook_deliveries::Column::NextAttemptAt.is_null())
             .add(webhook_deliveries::Column::NextAttemptAt.lt(cutoff))
     };
-    let ids: Vec<String> = webhook_deliveries::Entity::find()
+    let ids: Vec<WebhookDeliveryId> = webhook_deliveries::Entity::find()
         .select_only()
         .column(webhook_deliveries::Column::Id)
         .filter(webhook_deliveries::Column::Status.eq(DeliveryStatus::Pending))
@@ -617,8 +628,8 @@ pub async fn take_overdue(
 /// worker's cheap pre-check before taking a per-endpoint slot).
 pub async fn peek(
     db: &impl ConnectionTrait,
-    delivery_id: &str,
-) -> Result<Option<(String, DeliveryStatus)>, CoreError> {
+    delivery_id: &WebhookDeliveryId,
+) -> Result<Option<(WebhookEndpointId, DeliveryStatus)>, CoreError> {
     Ok(webhook_deliveries::Entity::find_by_id(delivery_id)
         .select_only()
         .column(webhook_deliveries::Column::EndpointId)

@@ -19,7 +19,7 @@ use crate::crypto::{Aad, Keyring};
 use crate::entities::{sellers, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use crate::error::CoreError;
 use crate::events::EVENT_TYPES;
-use crate::id::WebhookEndpointId;
+use crate::id::{SellerId, WebhookEndpointId};
 use crate::idempotency::Completion;
 use crate::secret::SecretString;
 use crate::states::{DeliveryStatus, EndpointStatus};
@@ -96,7 +96,8 @@ pub struct NewEndpoint {
     pub description: Option<String>,
     /// Event types to receive; empty = all.
     pub event_types: Vec<String>,
-    /// Only events of this seller (`sel_…`); `None` = all sellers.
+    /// Only events of this seller (`sel_…`); `None` = all sellers. As sent:
+    /// checked here, where a malformed id is refused as an unknown one is.
     pub seller_id: Option<String>,
 }
 
@@ -166,14 +167,20 @@ async fn check_seller(
     db: &impl ConnectionTrait,
     scope: &Scope,
     seller_id: Option<String>,
-) -> Result<Option<String>, CoreError> {
+) -> Result<Option<SellerId>, CoreError> {
     let Some(id) = seller_id
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
     else {
         return Ok(None);
     };
-    match scope.find::<sellers::Entity>(db, &id).await {
+    let found = match SellerId::parse(&id) {
+        Ok(seller_id) => scope.find::<sellers::Entity>(db, &seller_id).await,
+        Err(_) => Err(CoreError::NotFound {
+            kind: SellerId::KIND,
+        }),
+    };
+    match found {
         Ok(row) => Ok(Some(row.id)),
         Err(CoreError::NotFound { .. }) => Err(CoreError::invalid(
             Invalid::Seller,
@@ -183,8 +190,13 @@ async fn check_seller(
     }
 }
 
-fn seal_secret(keyring: &Keyring, column: &str, id: &str, secret: &SecretString) -> String {
-    keyring.seal(secret, Aad::new(TABLE, column, id))
+fn seal_secret(
+    keyring: &Keyring,
+    column: &str,
+    id: &WebhookEndpointId,
+    secret: &SecretString,
+) -> String {
+    keyring.seal(secret, Aad::new(TABLE, column, id.as_str()))
 }
 
 /// Creates an endpoint. The secret is returned this once and stored sealed.
@@ -213,11 +225,11 @@ pub async fn create(
             format!("an integrator can have at most {MAX_ENDPOINTS} webhook endpoints"),
         ));
     }
-    let id = WebhookEndpointId::new().into_string();
+    let id = WebhookEndpointId::new();
     let secret = signing::generate_secret();
     let row = webhook_endpoints::ActiveModel {
         id: Set(id.clone()),
-        integrator_id: Set(scope.integrator_id().as_str().to_owned()),
+        integrator_id: Set(scope.integrator_id().clone()),
         url: Set(url),
         description: Set(description),
         event_types: Set(event_types),
@@ -234,7 +246,7 @@ pub async fn create(
     let txn = db.begin_write().await?;
     let row = row.insert(&txn).await?;
     let created = (row, secret);
-    crate::idempotency::complete_with(completion, &txn, &created, &id).await?;
+    crate::idempotency::complete_with(completion, &txn, &created, id.as_str()).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -251,7 +263,7 @@ pub async fn list(db: &impl ConnectionTrait, scope: &Scope) -> Result<Vec<Endpoi
 pub async fn get(
     db: &impl ConnectionTrait,
     scope: &Scope,
-    id: &str,
+    id: &WebhookEndpointId,
 ) -> Result<Endpoint, CoreError> {
     scope.find::<webhook_endpoints::Entity>(db, id).await
 }
@@ -261,7 +273,7 @@ pub async fn update(
     db: &DatabaseConnection,
     scope: &Scope,
     rules: &UrlRules,
-    id: &str,
+    id: &WebhookEndpointId,
     patch: EndpointPatch,
     now: DateTime<Utc>,
 ) -> Result<Endpoint, CoreError> {
@@ -305,7 +317,7 @@ pub async fn set_enabled(
     db: &DatabaseConnection,
     scope: &Scope,
     rules: &UrlRules,
-    id: &str,
+    id: &WebhookEndpointId,
     enabled: bool,
     now: DateTime<Utc>,
 ) -> Result<Endpoint, CoreError> {
@@ -320,7 +332,7 @@ pub async fn set_enabled(
 /// it can be replayed once the endpoint is enabled again).
 pub(crate) async fn settle_pending(
     db: &impl ConnectionTrait,
-    endpoint_id: &str,
+    endpoint_id: &WebhookEndpointId,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<u64, CoreError> {
@@ -358,13 +370,13 @@ pub async fn rotate_secret(
     db: &DatabaseConnection,
     keyring: &Keyring,
     scope: &Scope,
-    id: &str,
+    id: &WebhookEndpointId,
     now: DateTime<Utc>,
 ) -> Result<(Endpoint, SecretString), CoreError> {
     let txn = db.begin_write().await?;
     let row = get(&txn, scope, id).await?;
     require_integrator_wide(scope, "rotate secrets of")?;
-    let current = keyring.open(&row.secret, Aad::new(TABLE, "secret", &row.id))?;
+    let current = keyring.open(&row.secret, Aad::new(TABLE, "secret", row.id.as_str()))?;
     let fresh = signing::generate_secret();
     let mut am = row.clone().into_active_model();
     am.secret = Set(seal_secret(keyring, "secret", &row.id, &fresh));
@@ -383,7 +395,11 @@ pub async fn rotate_secret(
 
 /// Deletes an endpoint with its deliveries and their attempt log (the
 /// events stay).
-pub async fn delete(db: &DatabaseConnection, scope: &Scope, id: &str) -> Result<(), CoreError> {
+pub async fn delete(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    id: &WebhookEndpointId,
+) -> Result<(), CoreError> {
     let txn = db.begin_write().await?;
     let row = get(&txn, scope, id).await?;
     require_integrator_wide(scope, "delete")?;
@@ -409,11 +425,11 @@ pub fn signing_secrets(
     ep: &Endpoint,
     now: DateTime<Utc>,
 ) -> Result<Vec<SecretString>, CoreError> {
-    let mut out = vec![keyring.open(&ep.secret, Aad::new(TABLE, "secret", &ep.id))?];
+    let mut out = vec![keyring.open(&ep.secret, Aad::new(TABLE, "secret", ep.id.as_str()))?];
     if let (Some(prev), Some(until)) = (&ep.previous_secret, ep.previous_secret_expires_at)
         && now < until
     {
-        out.push(keyring.open(prev, Aad::new(TABLE, "previous_secret", &ep.id))?);
+        out.push(keyring.open(prev, Aad::new(TABLE, "previous_secret", ep.id.as_str()))?);
     }
     Ok(out)
 }

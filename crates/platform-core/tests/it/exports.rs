@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use platform_core::CoreError;
 use platform_core::clock::TestClock;
 use platform_core::exports::{DeliveryFilter, Export, ExportKind, RefundFilter};
-use platform_core::id::{IntegratorId, SellerId};
+use platform_core::id::{PaymentIntentId, TerminalId};
 use platform_core::intents::{IntentFilter, NewIntent, UpstreamFacts};
 use platform_core::on_both_databases;
 use platform_core::refunds;
@@ -16,17 +16,17 @@ use platform_core::tenancy::Scope;
 use platform_core::testing::{self, Seeded, TestDb, seed_integrator, test_keyring};
 
 fn scope_of(seeded: &Seeded) -> Scope {
-    Scope::integrator(IntegratorId::parse(&seeded.integrator).unwrap())
+    Scope::integrator(seeded.integrator.clone())
 }
 
 async fn charge(
     t: &TestDb,
     scope: &Scope,
-    terminal: &str,
+    terminal: &TerminalId,
     amount: i64,
     description: &str,
     outcome: IntentStatus,
-) -> String {
+) -> PaymentIntentId {
     let facts = UpstreamFacts {
         mp_payment_id: (outcome == IntentStatus::Processed).then(|| format!("9{amount}")),
         ..Default::default()
@@ -115,7 +115,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
             )
             .await;
             clock.advance(Duration::days(1));
-            refunded = charge(
+            let intent = charge(
                 t,
                 &scope,
                 &a.terminal,
@@ -124,7 +124,8 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
                 IntentStatus::Processed,
             )
             .await;
-            let refund = refunds::create(&t.db, &scope, &refunded, Some(1_250), None)
+            refunded = intent.to_string();
+            let refund = refunds::create(&t.db, &scope, &intent, Some(1_250), None)
                 .await
                 .unwrap()
                 .value;
@@ -191,7 +192,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
     };
     let (_, rows) = read(t, &scope, ExportKind::PaymentIntents(processed), 500).await;
     assert_eq!(rows.len(), 3);
-    let other = SellerId::parse(&a.other_seller).unwrap();
+    let other = a.other_seller.clone();
     let narrowed = scope_of(&a).with_seller(other.clone());
     let (_, rows) = read(
         t,
@@ -204,10 +205,10 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
 
     // A store key: its seller as a filter and by name on every row.
     let store_scope = scope_of(&a)
-        .with_seller(SellerId::parse(&a.seller).unwrap())
-        .with_store(platform_core::id::StoreId::parse(&a.store).unwrap());
+        .with_seller(a.seller.clone())
+        .with_store(a.store.clone());
     let own = IntentFilter {
-        seller_id: Some(a.seller.clone()),
+        seller_id: Some(a.seller.to_string()),
         ..Default::default()
     };
     let (header, rows) = read(t, &store_scope, ExportKind::PaymentIntents(own), 500).await;
@@ -265,7 +266,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
     let mut expected = vec![
         (
             s("2026-05-10"),
-            a.seller.clone(),
+            a.seller.to_string(),
             s("1"),
             s("10.00"),
             s("0.00"),
@@ -273,7 +274,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
         ),
         (
             s("2026-05-10"),
-            a.other_seller.clone(),
+            a.other_seller.to_string(),
             s("1"),
             s("30.00"),
             s("0.00"),
@@ -281,7 +282,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
         ),
         (
             s("2026-05-11"),
-            a.seller.clone(),
+            a.seller.to_string(),
             s("1"),
             s("50.00"),
             s("12.50"),
@@ -312,7 +313,7 @@ async fn exports_page_through_the_scope_and_add_up(t: &TestDb) {
         &t.db,
         &scope,
         ExportKind::PaymentIntents(IntentFilter {
-            seller_id: Some(b.seller.clone()),
+            seller_id: Some(b.seller.to_string()),
             ..Default::default()
         }),
     )

@@ -30,7 +30,7 @@ async fn one_open_intent_per_terminal_is_a_database_rule(t: &TestDb) {
         .unwrap()
         .unwrap();
     let mut second = first.clone().into_active_model();
-    second.id = Set(PaymentIntentId::new().into_string());
+    second.id = Set(PaymentIntentId::new());
     second.created_at = Set(Utc::now());
     let second = second.reset_all();
     assert!(
@@ -54,7 +54,7 @@ async fn seller_is_unique_per_integrator_and_mp_account(t: &TestDb) {
         .unwrap()
         .unwrap();
     let mut dup = seller.into_active_model().reset_all();
-    dup.id = Set(platform_core::id::SellerId::new().into_string());
+    dup.id = Set(platform_core::id::SellerId::new());
     assert!(dup.insert(&t.db).await.is_err());
 }
 
@@ -102,7 +102,7 @@ async fn duplicate_client_ids_are_cleared_on_all_but_the_oldest(t: &TestDb) {
         row.update(&t.db).await.unwrap();
     }
     platform_core::db::migrate(&t.db).await.unwrap();
-    let client_id = |id: String| {
+    let client_id = |id: platform_core::id::IntegratorId| {
         let db = t.db.clone();
         async move {
             integrators::Entity::find_by_id(id)

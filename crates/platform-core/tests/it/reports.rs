@@ -4,7 +4,7 @@
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use platform_core::CoreError;
 use platform_core::clock::TestClock;
-use platform_core::id::{IntegratorId, SellerId};
+use platform_core::id::{PaymentIntentId, TerminalId};
 use platform_core::intents::UpstreamFacts;
 use platform_core::on_both_databases;
 use platform_core::refunds;
@@ -18,17 +18,17 @@ fn day(s: &str) -> NaiveDate {
 }
 
 fn scope_of(seeded: &Seeded) -> Scope {
-    Scope::integrator(IntegratorId::parse(&seeded.integrator).unwrap())
+    Scope::integrator(seeded.integrator.clone())
 }
 
 /// An intent at the clock's time, moved to `outcome`.
 async fn charge(
     t: &TestDb,
     scope: &Scope,
-    terminal: &str,
+    terminal: &TerminalId,
     amount: i64,
     outcome: IntentStatus,
-) -> String {
+) -> PaymentIntentId {
     testing::charge(
         &t.db,
         scope,
@@ -141,7 +141,7 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
         ]
     );
     assert!(brl.top_sellers[0].name.starts_with("TESTUSER7100"));
-    assert_eq!(brl.top_stores[0].id, a.store);
+    assert_eq!(brl.top_stores[0].id, a.store.as_str());
     assert_eq!(brl.top_stores[0].name, "Store 0");
     assert_eq!((all.terminals.total, all.terminals.active), (2, 2));
     let busiest = &all.terminals.busiest[0];
@@ -152,7 +152,7 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
     assert!(busiest.name.starts_with("NEWLAND_N950__"));
 
     // One seller: only its payments and terminals; the refund was the other's.
-    let other = SellerId::parse(&a.other_seller).unwrap();
+    let other = a.other_seller.clone();
     let one = reports::summary(
         &t.db,
         &scope,
@@ -186,14 +186,14 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
     // A store key reaches its own seller (by name in the rankings, and as a
     // filter), though the sellers table has no store column.
     let store_scope = scope_of(&a)
-        .with_seller(SellerId::parse(&a.seller).unwrap())
-        .with_store(platform_core::id::StoreId::parse(&a.store).unwrap());
+        .with_seller(a.seller.clone())
+        .with_store(a.store.clone());
     let store_view = reports::summary(
         &t.db,
         &store_scope,
         &SummaryQuery {
             period,
-            seller_id: Some(SellerId::parse(&a.seller).unwrap()),
+            seller_id: Some(a.seller.clone()),
         },
     )
     .await
@@ -210,7 +210,7 @@ async fn summary_counts_what_happened_within_the_scope(t: &TestDb) {
             scope,
             &SummaryQuery {
                 period,
-                seller_id: Some(SellerId::parse(seller).unwrap()),
+                seller_id: Some(seller.clone()),
             },
         )
         .await;

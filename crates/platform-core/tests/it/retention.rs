@@ -51,7 +51,7 @@ async fn each_kind_goes_after_its_window(t: &TestDb) {
     }
     // An unverified notification next to the seeded verified one.
     inbound_notifications::ActiveModel {
-        id: Set("ntf_unverified".into()),
+        id: Set(platform_core::id::InboundNotificationId::new()),
         integrator_id: Set(None),
         topic: Set("order".into()),
         action: Set(None),

@@ -4,6 +4,7 @@
 
 use platform_core::crypto::{Aad, CryptoError, Keyring, MasterKey};
 use platform_core::entities::{ENCRYPTED_COLUMNS, seller_credentials, webhook_endpoints};
+use platform_core::id::SellerCredentialId;
 use platform_core::keys::rotate;
 use platform_core::on_both_databases;
 use platform_core::secret::SecretString;
@@ -19,15 +20,19 @@ fn ring(specs: &[&SecretString]) -> Keyring {
     Keyring::from_spec(&SecretString::from(joined)).unwrap()
 }
 
-async fn open_credential(t: &TestDb, keys: &Keyring, id: &str) -> Result<String, CryptoError> {
-    let row = seller_credentials::Entity::find_by_id(id.to_owned())
+async fn open_credential(
+    t: &TestDb,
+    keys: &Keyring,
+    id: &SellerCredentialId,
+) -> Result<String, CryptoError> {
+    let row = seller_credentials::Entity::find_by_id(id.clone())
         .one(&t.db)
         .await
         .unwrap()
         .unwrap();
     keys.open(
         &row.access_token,
-        Aad::new("seller_credentials", "access_token", id),
+        Aad::new("seller_credentials", "access_token", id.as_str()),
     )
     .map(|s| s.into_exposed())
 }
@@ -75,7 +80,7 @@ async fn rotation_moves_every_secret_to_the_newest_key(t: &TestDb) {
         let secret = only_new
             .open(
                 &ep.secret,
-                Aad::new("webhook_endpoints", "secret", &s.endpoint),
+                Aad::new("webhook_endpoints", "secret", s.endpoint.as_str()),
             )
             .unwrap();
         assert_eq!(secret.expose_secret(), "whsec_abc");

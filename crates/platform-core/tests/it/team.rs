@@ -10,7 +10,6 @@ use platform_core::audit::Actor;
 use platform_core::clock::TestClock;
 use platform_core::entities::{audit_log, users};
 use platform_core::error::{Conflict, Forbidden};
-use platform_core::id::IntegratorId;
 use platform_core::on_both_databases;
 use platform_core::sessions;
 use platform_core::states::UserRole;
@@ -53,7 +52,7 @@ async fn org(t: &TestDb, email: &str) -> Org {
     .await
     .unwrap();
     Org {
-        scope: Scope::integrator(IntegratorId::parse(&org.id).unwrap()),
+        scope: Scope::integrator(org.id.clone()),
         owner,
     }
 }
@@ -104,7 +103,7 @@ async fn invitations_are_single_use_and_expire(t: &TestDb) {
     let (inv, token) = team::invite(&t.db, &a.scope, &a.acting(), UserRole::Operator)
         .await
         .unwrap();
-    assert!(inv.id.starts_with("inv_"));
+    assert!(inv.id.as_str().starts_with("inv_"));
     assert_ne!(inv.token_hash, *token.expose_secret(), "only the hash");
     assert_eq!(
         team::list_invitations(&t.db, &a.scope).await.unwrap().len(),
@@ -114,10 +113,7 @@ async fn invitations_are_single_use_and_expire(t: &TestDb) {
         .await
         .unwrap();
     assert_eq!(session.user.role, UserRole::Operator);
-    assert_eq!(
-        &session.user.integrator_id,
-        a.scope.integrator_id().as_str()
-    );
+    assert_eq!(&session.user.integrator_id, a.scope.integrator_id());
     assert!(
         sessions::authenticate(&t.db, cookie.expose_secret())
             .await
@@ -331,7 +327,7 @@ async fn another_integrators_team_is_not_found(t: &TestDb) {
     let (_, s) = team::accept(&t.db, token.expose_secret(), form("new@a.test"), None)
         .await
         .unwrap();
-    assert_eq!(&s.user.integrator_id, a.scope.integrator_id().as_str());
+    assert_eq!(&s.user.integrator_id, a.scope.integrator_id());
     assert_eq!(team::list_members(&t.db, &a.scope).await.unwrap().len(), 3);
 }
 

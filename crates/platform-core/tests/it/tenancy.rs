@@ -4,14 +4,13 @@
 
 use platform_core::entities::*;
 use platform_core::error::CoreError;
-use platform_core::id::{IntegratorId, PosId, SellerId, StoreId};
 use platform_core::on_both_databases;
 use platform_core::tenancy::{Scope, TenantEntity};
 use platform_core::testing::{Seeded, TestDb, seed_integrator, test_keyring};
 use sea_orm::{DatabaseConnection, PaginatorTrait};
 
 fn scope_of(s: &Seeded) -> Scope {
-    Scope::integrator(IntegratorId::parse(&s.integrator).unwrap())
+    Scope::integrator(s.integrator.clone())
 }
 
 /// Own row found; the other tenant's row (same kind) not found; counts match.
@@ -19,8 +18,8 @@ async fn check_entity<E: TenantEntity>(
     db: &DatabaseConnection,
     a: &Seeded,
     b: &Seeded,
-    a_id: &str,
-    b_id: &str,
+    a_id: &E::Id,
+    b_id: &E::Id,
     per_tenant: u64,
 ) where
     E::Model: Sync,
@@ -91,11 +90,9 @@ async fn narrowed_scopes_see_only_their_branch(t: &TestDb) {
     let a = seed_integrator(&t.db, &keys, 300_000).await;
     let db = &t.db;
     let wide = scope_of(&a);
-    let seller = wide
-        .clone()
-        .with_seller(SellerId::parse(&a.seller).unwrap());
-    let store = seller.clone().with_store(StoreId::parse(&a.store).unwrap());
-    let pos_scope = store.clone().with_pos(PosId::parse(&a.pos).unwrap());
+    let seller = wide.clone().with_seller(a.seller.clone());
+    let store = seller.clone().with_store(a.store.clone());
+    let pos_scope = store.clone().with_pos(a.pos.clone());
     assert!(wide.is_integrator_wide() && !seller.is_integrator_wide());
 
     for scope in [&seller, &store, &pos_scope] {

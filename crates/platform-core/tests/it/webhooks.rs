@@ -8,7 +8,7 @@ use platform_core::crypto::Keyring;
 use platform_core::entities::{webhook_attempts, webhook_deliveries};
 use platform_core::error::{Conflict, CoreError, Forbidden, Invalid};
 use platform_core::events;
-use platform_core::id::{IntegratorId, SellerId};
+use platform_core::id::{WebhookDeliveryId, WebhookEndpointId};
 use platform_core::on_both_databases;
 use platform_core::secret::SecretString;
 use platform_core::states::{DeliveryStatus, EndpointStatus};
@@ -28,7 +28,7 @@ use sea_orm::{
 const WAIT: Duration = Duration::from_secs(10);
 
 fn scope_of(s: &Seeded) -> Scope {
-    Scope::integrator(IntegratorId::parse(&s.integrator).unwrap())
+    Scope::integrator(s.integrator.clone())
 }
 
 fn loopback() -> Vec<Cidr> {
@@ -70,7 +70,11 @@ async fn fixture(db: &DatabaseConnection) -> Fx {
 }
 
 impl Fx {
-    async fn endpoint(&self, db: &DatabaseConnection, url: &str) -> (String, SecretString) {
+    async fn endpoint(
+        &self,
+        db: &DatabaseConnection,
+        url: &str,
+    ) -> (WebhookEndpointId, SecretString) {
         let (ep, secret) = endpoints::create(
             db,
             &self.keyring,
@@ -89,7 +93,11 @@ impl Fx {
     }
 
     /// Emits one event; returns the delivery ids created.
-    async fn emit(&self, db: &DatabaseConnection, event_type: &'static str) -> Vec<String> {
+    async fn emit(
+        &self,
+        db: &DatabaseConnection,
+        event_type: &'static str,
+    ) -> Vec<WebhookDeliveryId> {
         let txn = db.begin().await.unwrap();
         let ids = events::emit(
             &txn,
@@ -104,14 +112,19 @@ impl Fx {
         ids
     }
 
-    async fn once(&self, db: &DatabaseConnection, id: &str, now: DateTime<Utc>) -> Outcome {
+    async fn once(
+        &self,
+        db: &DatabaseConnection,
+        id: &WebhookDeliveryId,
+        now: DateTime<Utc>,
+    ) -> Outcome {
         deliver_once(db, &self.keyring, &self.http, &self.policy, id, now)
             .await
             .unwrap()
     }
 }
 
-async fn row(db: &DatabaseConnection, id: &str) -> webhook_deliveries::Model {
+async fn row(db: &DatabaseConnection, id: &WebhookDeliveryId) -> webhook_deliveries::Model {
     webhook_deliveries::Entity::find_by_id(id)
         .one(db)
         .await
@@ -119,7 +132,7 @@ async fn row(db: &DatabaseConnection, id: &str) -> webhook_deliveries::Model {
         .unwrap()
 }
 
-async fn attempts(db: &DatabaseConnection, id: &str) -> Vec<webhook_attempts::Model> {
+async fn attempts(db: &DatabaseConnection, id: &WebhookDeliveryId) -> Vec<webhook_attempts::Model> {
     webhook_attempts::Entity::find()
         .filter(webhook_attempts::Column::DeliveryId.eq(id))
         .order_by_asc(webhook_attempts::Column::AttemptNo)
@@ -215,7 +228,7 @@ async fn down_then_recovers(t: &TestDb) {
     assert_eq!(ts, now.timestamp().to_string());
     signing::verify(
         &secret,
-        id,
+        id.as_str(),
         ts,
         last.header("webhook-signature").unwrap(),
         &last.body,
@@ -338,10 +351,7 @@ async fn dead_after_schedule_then_replay(t: &TestDb) {
         Err(CoreError::NotFound { .. })
     ));
     // A seller-narrowed scope cannot either.
-    let narrowed = fx
-        .scope
-        .clone()
-        .with_seller(SellerId::parse(&fx.seeded.seller).unwrap());
+    let narrowed = fx.scope.clone().with_seller(fx.seeded.seller.clone());
     assert!(matches!(
         delivery::replay(db, &narrowed, &id, now).await,
         Err(CoreError::NotFound { .. })
@@ -577,7 +587,7 @@ async fn rotation_signs_with_both(t: &TestDb) {
     assert_eq!(sig.split(' ').count(), 2, "{sig}");
     let ts = r.header("webhook-timestamp").unwrap();
     for s in [&old, &new] {
-        signing::verify(s, &id, ts, sig, &r.body, now.timestamp(), 300).unwrap();
+        signing::verify(s, id.as_str(), ts, sig, &r.body, now.timestamp(), 300).unwrap();
     }
     let later = now + chrono::Duration::hours(25);
     let id2 = fx.emit(db, "seller.linked").await.remove(0);
@@ -586,8 +596,8 @@ async fn rotation_signs_with_both(t: &TestDb) {
     let sig = r.header("webhook-signature").unwrap();
     assert_eq!(sig.split(' ').count(), 1);
     let ts = r.header("webhook-timestamp").unwrap();
-    signing::verify(&new, &id2, ts, sig, &r.body, later.timestamp(), 300).unwrap();
-    assert!(signing::verify(&old, &id2, ts, sig, &r.body, later.timestamp(), 300).is_err());
+    signing::verify(&new, id2.as_str(), ts, sig, &r.body, later.timestamp(), 300).unwrap();
+    assert!(signing::verify(&old, id2.as_str(), ts, sig, &r.body, later.timestamp(), 300).is_err());
 }
 
 /// The endpoint service: validation changes nothing, scopes hold.
@@ -646,7 +656,7 @@ async fn endpoint_service_rules(t: &TestDb) {
     let other = seed_integrator(db, &fx.keyring, 7300).await;
     let foreign_seller = NewEndpoint {
         url: "https://example.com/h".into(),
-        seller_id: Some(other.seller.clone()),
+        seller_id: Some(other.seller.to_string()),
         ..Default::default()
     };
     assert!(matches!(
@@ -665,10 +675,7 @@ async fn endpoint_service_rules(t: &TestDb) {
             ..
         })
     ));
-    let narrowed = fx
-        .scope
-        .clone()
-        .with_seller(SellerId::parse(&fx.seeded.seller).unwrap());
+    let narrowed = fx.scope.clone().with_seller(fx.seeded.seller.clone());
     assert!(matches!(
         endpoints::create(
             db,
@@ -698,7 +705,7 @@ async fn endpoint_service_rules(t: &TestDb) {
             "seller.linked".into(),
             "payment_intent.processed".into(),
         ],
-        seller_id: Some(fx.seeded.seller.clone()),
+        seller_id: Some(fx.seeded.seller.to_string()),
     };
     let (ep, secret) = endpoints::create(db, &fx.keyring, &fx.scope, &https_only, good, now, None)
         .await

@@ -18,6 +18,7 @@ use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
 use platform_core::error::{Conflict, Invalid};
+use platform_core::id::{IdempotencyRecordId, IntegratorId};
 use platform_core::idempotency::{self, Claim};
 use serde_json::Value;
 
@@ -26,7 +27,7 @@ use crate::state::AppState;
 
 /// Whose key it is and what request it was given with.
 pub struct Keyed<'a> {
-    pub integrator_id: &'a str,
+    pub integrator_id: &'a IntegratorId,
     /// The namespace of a key within the integrator (an API key and
     /// operation, a dashboard user): keys of one never collide with
     /// another's.
@@ -41,7 +42,7 @@ impl<'a> Keyed<'a> {
     /// it, and the request's method, path and raw body.
     pub fn api(caller: &'a ApiCaller, principal: String, req: &HttpRequest, body: &[u8]) -> Self {
         Keyed {
-            integrator_id: caller.scope.integrator_id().as_str(),
+            integrator_id: caller.scope.integrator_id(),
             principal,
             fingerprint: idempotency::request_fingerprint(req.method().as_str(), req.path(), body),
         }
@@ -83,11 +84,15 @@ impl Done {
         }
     }
 
-    pub fn created(status: StatusCode, body: Value, resource_id: impl Into<String>) -> Done {
+    pub fn created(
+        status: StatusCode,
+        body: Value,
+        resource_id: &(impl AsRef<str> + ?Sized),
+    ) -> Done {
         Done {
             status,
             body,
-            resource_id: Some(resource_id.into()),
+            resource_id: Some(resource_id.as_ref().to_owned()),
         }
     }
 }
@@ -116,7 +121,7 @@ pub async fn run<S, F, Fut>(
 ) -> Result<Outcome, S::Error>
 where
     S: Surface,
-    F: FnOnce(Option<String>) -> Fut,
+    F: FnOnce(Option<IdempotencyRecordId>) -> Fut,
     Fut: Future<Output = Result<Done, S::Error>>,
 {
     let Some(key) = key else {

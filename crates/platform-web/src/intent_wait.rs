@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use platform_core::CoreError;
 use platform_core::entities::payment_intents;
+use platform_core::id::PaymentIntentId;
 use platform_core::intents::{self, CancelAsk, CancelOutcome};
 use platform_core::states::{CancelState, IntentStatus};
 use platform_core::tenancy::Scope;
@@ -22,7 +23,7 @@ const POLL: Duration = Duration::from_millis(500);
 pub async fn until(
     state: &AppState,
     scope: &Scope,
-    id: &str,
+    id: &PaymentIntentId,
     wait: Duration,
     done: impl Fn(&payment_intents::Model) -> bool,
 ) -> Result<payment_intents::Model, CoreError> {
@@ -40,7 +41,7 @@ pub async fn until(
             tokio::select! {
                 _ = &mut poll => break,
                 msg = feed.recv() => match msg {
-                    Ok(changed) if changed == intent.id => break,
+                    Ok(changed) if changed == intent.id.as_str() => break,
                     Ok(_) => continue,
                     // The server is stopping: answer with what we have now.
                     Err(RecvError::Closed) => return Ok(intent),

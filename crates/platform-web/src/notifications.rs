@@ -48,7 +48,7 @@ async fn receive_routed(
     // An unknown integrator is answered as a known one with a bad signature
     // (no candidate verifies it): the answer does not tell which ids exist.
     let integrator = match IntegratorId::parse(&path) {
-        Ok(id) => accounts::integrator(&state.db, id.as_str()).await?,
+        Ok(id) => accounts::integrator(&state.db, &id).await?,
         Err(_) => None,
     };
     receive(&state, &req, &body, integrator.into_iter().collect()).await
@@ -123,7 +123,7 @@ async fn receive(
             };
             let Ok(secret) = state.keyring.open(
                 sealed,
-                Aad::new("integrators", "mp_webhook_secret", &integrator.id),
+                Aad::new("integrators", "mp_webhook_secret", integrator.id.as_str()),
             ) else {
                 continue;
             };
@@ -212,7 +212,7 @@ async fn receive(
     .await?
     {
         Some(id) => {
-            if let Err(e) = state.queue.publish(jobs::NOTIFICATION, &id).await {
+            if let Err(e) = state.queue.publish(jobs::NOTIFICATION, id.as_str()).await {
                 tracing::warn!(error = %e, notification = %id, "could not queue the notification; the reconciler will");
             }
             Ok(HttpResponse::Ok().json(json!({"status": "received", "id": id})))
@@ -225,7 +225,7 @@ async fn receive(
 #[allow(clippy::too_many_arguments)]
 async fn record(
     state: &AppState,
-    integrator_id: Option<&str>,
+    integrator_id: Option<&IntegratorId>,
     topic: &str,
     parsed: &Value,
     data_id: Option<&str>,
@@ -233,25 +233,25 @@ async fn record(
     valid: bool,
     body: &[u8],
     status: NotificationStatus,
-) -> Result<Option<String>, ApiError> {
-    let id = InboundNotificationId::new().into_string();
+) -> Result<Option<InboundNotificationId>, ApiError> {
+    let id = InboundNotificationId::new();
     let resource_id = data_id
         .map(str::to_owned)
         .or_else(|| parsed["data"]["id"].as_str().map(str::to_owned))
         .or_else(|| parsed["id"].as_str().map(str::to_owned));
     // Same request id (Mercado Pago's retries reuse it) or same content.
     let dedupe_key = match (valid, request_id) {
-        (true, Some(r)) => format!("{}:{r}", integrator_id.unwrap_or_default()),
+        (true, Some(r)) => format!("{}:{r}", integrator_id.map_or("", IntegratorId::as_str)),
         (true, None) => format!(
             "{}:{}",
-            integrator_id.unwrap_or_default(),
+            integrator_id.map_or("", IntegratorId::as_str),
             platform_core::tokens::sha256_hex(&String::from_utf8_lossy(body))
         ),
         (false, _) => format!("rejected:{id}"),
     };
     let row = NewNotification {
         id: id.clone(),
-        integrator_id: integrator_id.map(str::to_owned),
+        integrator_id: integrator_id.cloned(),
         topic: topic.chars().take(64).collect(),
         action: parsed["action"]
             .as_str()

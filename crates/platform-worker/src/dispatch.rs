@@ -16,6 +16,7 @@ use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
 use platform_core::entities::{payment_intents, terminals};
 use platform_core::error::{Conflict, Failure};
+use platform_core::id::{PaymentIntentId, SellerId};
 use platform_core::intents::{self, Transition, UpstreamFacts};
 use platform_core::jobs;
 use platform_core::mercadopago::{
@@ -45,7 +46,7 @@ pub enum Next {
 /// Consumes `intents.dispatch` until stopped.
 pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
     let all = Arc::new(Semaphore::new(ctx.dispatch.concurrency));
-    let per_seller: Arc<Mutex<HashMap<String, Arc<Semaphore>>>> = Arc::default();
+    let per_seller: Arc<Mutex<HashMap<SellerId, Arc<Semaphore>>>> = Arc::default();
     loop {
         if *stopped.borrow() {
             break;
@@ -80,12 +81,22 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 
 async fn handle_message(
     ctx: &WorkerContext,
-    per_seller: &Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_seller: &Mutex<HashMap<SellerId, Arc<Semaphore>>>,
     delivery: Delivery,
 ) {
+    let Some(intent_id) =
+        crate::message_id::<PaymentIntentId>(jobs::INTENT_DISPATCH, &delivery.payload)
+    else {
+        // As an unknown intent: nothing to do.
+        metrics::counter!("puente_dispatch_total", "outcome" => "done").increment(1);
+        if let Err(e) = ctx.queue.ack(&delivery).await {
+            tracing::warn!(error = %e, "dispatch: could not settle the message");
+        }
+        return;
+    };
     // This read only picks the seller's gate; `handle` reads the row again
     // after the gate is passed, because waiting may have let it move on.
-    let seller_gate = match unscoped::<payment_intents::Entity>(&ctx.db, &delivery.payload).await {
+    let seller_gate = match unscoped::<payment_intents::Entity>(&ctx.db, &intent_id).await {
         Ok(Some(i)) => {
             let mut map = per_seller.lock().unwrap_or_else(|p| p.into_inner());
             map.retain(|_, s| Arc::strong_count(s) > 1);
@@ -101,7 +112,7 @@ async fn handle_message(
         Some(gate) => gate.clone().acquire_owned().await.ok(),
         None => None,
     };
-    let outcome = handle(ctx, &delivery.payload).await;
+    let outcome = handle(ctx, &intent_id).await;
     let label = match &outcome {
         Ok(Next::Done) => "done",
         Ok(Next::RetryAfter(_)) => "retry",
@@ -134,7 +145,7 @@ async fn handle_message(
 }
 
 /// Does whatever the intent's row says is due. Safe to call twice.
-pub async fn handle(ctx: &WorkerContext, intent_id: &str) -> Result<Next, CoreError> {
+pub async fn handle(ctx: &WorkerContext, intent_id: &PaymentIntentId) -> Result<Next, CoreError> {
     let Some(intent) = unscoped::<payment_intents::Entity>(&ctx.db, intent_id).await? else {
         return Ok(Next::Done);
     };
@@ -225,7 +236,7 @@ async fn resolve_then_cancel(
 /// once and tries once more.
 pub(crate) async fn with_token<T, F, Fut>(
     ctx: &WorkerContext,
-    seller_id: &str,
+    seller_id: &SellerId,
     call: F,
 ) -> Result<Result<T, MpError>, TokenTrouble>
 where
@@ -282,7 +293,10 @@ async fn create_upstream(
             with_token(ctx, &intent.seller_id, |token| {
                 let req = req.clone();
                 async move {
-                    let order = ctx.mp.create_order(&token, &req, &intent.id).await?;
+                    let order = ctx
+                        .mp
+                        .create_order(&token, &req, intent.id.as_str())
+                        .await?;
                     let status =
                         mapping::order_status(order.status).unwrap_or(IntentStatus::Created);
                     Ok((status, mapping::order_facts(&order)))
@@ -297,7 +311,7 @@ async fn create_upstream(
                 async move {
                     let pi = ctx
                         .mp
-                        .create_payment_intent(&token, &device, &req, &intent.id)
+                        .create_payment_intent(&token, &device, &req, intent.id.as_str())
                         .await?;
                     // The create response has no state (§2.3): it is open.
                     Ok((IntentStatus::Created, mapping::intent_facts(&pi, None)))
@@ -364,7 +378,7 @@ fn order_request(
     Ok(PointOrderRequest {
         // Our own id: notifications can be matched even if the create
         // response was lost. The POS's reference stays in Puente.
-        external_reference: intent.id.clone(),
+        external_reference: intent.id.to_string(),
         terminal_id: device.to_owned(),
         amount,
         description: intent.description.clone(),
@@ -396,7 +410,7 @@ fn legacy_request(intent: &payment_intents::Model) -> PaymentIntentRequest {
         description: intent.description.clone(),
         payment,
         additional_info: Some(IntentAdditionalInfo {
-            external_reference: Some(intent.id.clone()),
+            external_reference: Some(intent.id.to_string()),
             print_on_terminal: Some(intent.print_on_terminal),
             ticket_number: None,
         }),
@@ -536,7 +550,7 @@ async fn fail(
 /// Applies a status change and tells everyone who waits for it.
 pub async fn apply(
     ctx: &WorkerContext,
-    intent_id: &str,
+    intent_id: &PaymentIntentId,
     status: IntentStatus,
     facts: UpstreamFacts,
     source: EventSource,

@@ -30,6 +30,7 @@ use platform_core::credentials::{RefreshLocks, RefreshPolicy};
 use platform_core::crypto::Keyring;
 use platform_core::db::Db;
 use platform_core::effects::Effects;
+use platform_core::id::{PaymentIntentId, WebhookDeliveryId};
 use platform_core::mercadopago::MpClient;
 use platform_queue::Queue;
 use tokio::sync::watch;
@@ -105,7 +106,11 @@ pub fn start(ctx: WorkerContext) -> WorkerHandle {
 
 /// After a committed change: queue its webhook deliveries and wake anyone
 /// waiting on the intent (through the one publisher, [`Effects::publish`]).
-pub async fn announce(ctx: &WorkerContext, intent_id: &str, deliveries: &[String]) {
+pub async fn announce(
+    ctx: &WorkerContext,
+    intent_id: &PaymentIntentId,
+    deliveries: &[WebhookDeliveryId],
+) {
     Effects::none()
         .deliveries(deliveries.iter().cloned())
         .changed(intent_id)
@@ -113,11 +118,25 @@ pub async fn announce(ctx: &WorkerContext, intent_id: &str, deliveries: &[String
         .await;
 }
 
-pub async fn announce_deliveries(ctx: &WorkerContext, deliveries: &[String]) {
+pub async fn announce_deliveries(ctx: &WorkerContext, deliveries: &[WebhookDeliveryId]) {
     Effects::none()
         .deliveries(deliveries.iter().cloned())
         .publish(&ctx.queue)
         .await;
+}
+
+/// The id a queue message names. A malformed payload names nothing, as an
+/// unknown id does: it is logged, and the consumer acks the message.
+pub(crate) fn message_id<T: std::str::FromStr>(topic: &str, payload: &str) -> Option<T> {
+    let id = payload.parse().ok();
+    if id.is_none() {
+        tracing::warn!(
+            topic,
+            payload,
+            "the queue message is not an id of its kind; dropped"
+        );
+    }
+    id
 }
 
 /// Logs that the worker is alive and can reach its queue, every minute.

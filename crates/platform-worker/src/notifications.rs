@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use platform_core::CoreError;
 use platform_core::entities::inbound_notifications;
-use platform_core::id::IntegratorId;
+use platform_core::id::InboundNotificationId;
 use platform_core::intents;
 use platform_core::jobs;
 use platform_core::mercadopago::{Notification, parse_notification};
@@ -34,7 +34,16 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
             }
         };
         for d in batch {
-            let settled = match process(&ctx, &d.payload).await {
+            let Some(id) =
+                crate::message_id::<InboundNotificationId>(jobs::NOTIFICATION, &d.payload)
+            else {
+                // As an unknown notification: nothing to do.
+                if let Err(e) = ctx.queue.ack(&d).await {
+                    tracing::warn!(error = %e, "notifications: could not settle the message");
+                }
+                continue;
+            };
+            let settled = match process(&ctx, &id).await {
                 Ok(()) => ctx.queue.ack(&d).await,
                 Err(e) => {
                     tracing::warn!(notification = %d.payload, error = %e, "notification processing failed; retrying");
@@ -49,7 +58,7 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
 }
 
 /// Processes one recorded notification (idempotent: a processed one is skipped).
-pub async fn process(ctx: &WorkerContext, id: &str) -> Result<(), CoreError> {
+pub async fn process(ctx: &WorkerContext, id: &InboundNotificationId) -> Result<(), CoreError> {
     let Some(row) = inbound::find(&ctx.db, id).await? else {
         return Ok(());
     };
@@ -104,11 +113,7 @@ async fn handle(
             }
             // Only the integrator whose secret verified it (recorded at
             // intake): the body's application id is public and picks nothing.
-            let Some(integrator) = row
-                .integrator_id
-                .as_deref()
-                .and_then(|id| IntegratorId::parse(id).ok())
-            else {
+            let Some(integrator) = &row.integrator_id else {
                 return ignored("no integrator");
             };
             // `resource_id` is the query's `data.id`, which the signature covers.
@@ -116,7 +121,7 @@ async fn handle(
                 Ok(user) => user,
                 Err(e) => return ignored(e.message()),
             };
-            return match sellers::handle_deauthorization(&ctx.db, &integrator, user as i64).await? {
+            return match sellers::handle_deauthorization(&ctx.db, integrator, user as i64).await? {
                 Some(_) => Ok((NotificationStatus::Processed, None)),
                 None => ignored("no linked seller for this account"),
             };
@@ -133,7 +138,7 @@ async fn handle(
     else {
         return ignored("no payment intent matches this resource");
     };
-    if row.integrator_id.as_deref() != Some(intent.integrator_id.as_str()) {
+    if row.integrator_id.as_ref() != Some(&intent.integrator_id) {
         return ignored("resource belongs to another integrator");
     }
     if intent.upstream_id.is_none() {

@@ -70,7 +70,10 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
                 .cancel_state
                 .is_some_and(platform_core::states::CancelState::awaits_upstream);
         if wants_dispatch {
-            let _ = ctx.queue.publish(jobs::INTENT_DISPATCH, &intent.id).await;
+            let _ = ctx
+                .queue
+                .publish(jobs::INTENT_DISPATCH, intent.id.as_str())
+                .await;
             pass.requeued_dispatch += 1;
         }
     }
@@ -102,14 +105,17 @@ pub async fn tick(ctx: &WorkerContext, now: DateTime<Utc>) -> Result<Pass, CoreE
     // Refunds queued and not moving.
     let stuck_refunds = refunds::stuck_since(&ctx.db, stale, ctx.reconcile.batch).await?;
     for r in stuck_refunds {
-        let _ = ctx.queue.publish(jobs::REFUND_DISPATCH, &r.id).await;
+        let _ = ctx
+            .queue
+            .publish(jobs::REFUND_DISPATCH, r.id.as_str())
+            .await;
         pass.requeued_refunds += 1;
     }
 
     // Notifications recorded but never processed.
     let pending = notifications::unprocessed_before(&ctx.db, stale, ctx.reconcile.batch).await?;
     for n in pending {
-        let _ = ctx.queue.publish(jobs::NOTIFICATION, &n.id).await;
+        let _ = ctx.queue.publish(jobs::NOTIFICATION, n.id.as_str()).await;
         pass.requeued_notifications += 1;
     }
     Ok(pass)

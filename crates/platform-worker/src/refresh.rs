@@ -50,7 +50,7 @@ pub async fn tick(ctx: &WorkerContext) -> Result<usize, platform_core::CoreError
                 crate::announce_deliveries(ctx, &deliveries).await
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(seller_id, error = %e, "token refresh failed"),
+            Err(e) => tracing::warn!(%seller_id, error = %e, "token refresh failed"),
         }
     }
     Ok(refreshed)

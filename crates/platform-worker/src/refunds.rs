@@ -9,6 +9,7 @@ use std::time::Duration;
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, refunds};
 use platform_core::error::Failure;
+use platform_core::id::RefundId;
 use platform_core::jobs;
 use platform_core::mercadopago::{Amount, OrderStatus, RefundRequest};
 use platform_core::refunds as refund_service;
@@ -32,7 +33,15 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
             continue;
         };
         for d in batch {
-            let settled = match handle(&ctx, &d.payload).await {
+            let Some(refund_id) = crate::message_id::<RefundId>(jobs::REFUND_DISPATCH, &d.payload)
+            else {
+                // As an unknown refund: nothing to do.
+                if let Err(e) = ctx.queue.ack(&d).await {
+                    tracing::warn!(error = %e, "refunds: could not settle the message");
+                }
+                continue;
+            };
+            let settled = match handle(&ctx, &refund_id).await {
                 Ok(Next::Done) => ctx.queue.ack(&d).await,
                 Ok(Next::RetryAfter(w) | Next::LookAgain(w)) => ctx.queue.retry_after(&d, w).await,
                 Err(e) => {
@@ -47,7 +56,7 @@ pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
     }
 }
 
-pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreError> {
+pub async fn handle(ctx: &WorkerContext, refund_id: &RefundId) -> Result<Next, CoreError> {
     let Some(refund) = unscoped::<refunds::Entity>(&ctx.db, refund_id).await? else {
         return Ok(Next::Done);
     };
@@ -65,7 +74,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &str) -> Result<Next, CoreEr
     let amount =
         Amount::from_cents(refund.amount).map_err(|e| CoreError::Internal(e.to_string()))?;
     let total = refund.amount == intent.amount;
-    let key = refund.id.clone();
+    let key = refund.id.to_string();
     // What Mercado Pago says after the refund: its refund id, and whether the
     // payment is now refunded in full.
     let result = match (intent.upstream_api, intent.upstream_id.clone()) {

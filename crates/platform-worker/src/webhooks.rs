@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use platform_core::crypto::Keyring;
 use platform_core::db::Db;
+use platform_core::id::WebhookDeliveryId;
 use platform_core::jobs;
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::delivery::{self, Outcome};
@@ -236,7 +237,14 @@ async fn ack(w: &WebhookWorker, m: &Message) {
 }
 
 async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
-    let id = m.payload.as_str();
+    let Some(id) = crate::message_id::<WebhookDeliveryId>(jobs::WEBHOOK_DELIVERY, &m.payload)
+    else {
+        // As an unknown delivery: nothing to do.
+        w.stats.skipped.fetch_add(1, Ordering::SeqCst);
+        ack(w, &m).await;
+        return;
+    };
+    let id = &id;
     let endpoint = match delivery::peek(&w.db, id).await {
         Ok(Some((endpoint, DeliveryStatus::Pending))) => endpoint,
         Ok(_) => {
@@ -253,13 +261,13 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
     };
     let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
     let Some(_slot) = slots
-        .take_by(&endpoint, w.per_endpoint.max(1), slot_deadline)
+        .take_by(endpoint.as_str(), w.per_endpoint.max(1), slot_deadline)
         .await
     else {
         w.stats.deferred.fetch_add(1, Ordering::SeqCst);
         match w
             .queue
-            .publish_after(jobs::WEBHOOK_DELIVERY, id, w.busy_endpoint_delay)
+            .publish_after(jobs::WEBHOOK_DELIVERY, id.as_str(), w.busy_endpoint_delay)
             .await
         {
             Ok(()) => ack(w, &m).await,
@@ -275,7 +283,7 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
             let delay = (at - w.clock.now()).to_std().unwrap_or(Duration::ZERO);
             match w
                 .queue
-                .publish_after(jobs::WEBHOOK_DELIVERY, id, delay)
+                .publish_after(jobs::WEBHOOK_DELIVERY, id.as_str(), delay)
                 .await
             {
                 Ok(()) => ack(w, &m).await,
@@ -326,7 +334,7 @@ async fn reconcile_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
         match delivery::take_overdue(&w.db, w.clock.now(), w.reconcile_grace, 500).await {
             Ok(ids) => {
                 for id in &ids {
-                    match w.queue.publish(jobs::WEBHOOK_DELIVERY, id).await {
+                    match w.queue.publish(jobs::WEBHOOK_DELIVERY, id.as_str()).await {
                         Ok(()) => {
                             w.stats.republished.fetch_add(1, Ordering::SeqCst);
                         }

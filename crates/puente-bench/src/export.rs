@@ -89,8 +89,8 @@ async fn seed(stack: &Stack, n: usize) -> anyhow::Result<()> {
         let t = &terms[i % terms.len()];
         let at = now - chrono::Duration::seconds((i as i64 * 7_919) % (90 * 86_400));
         batch.push(payment_intents::ActiveModel {
-            id: Set(PaymentIntentId::new().into_string()),
-            integrator_id: Set(stack.integrator_id.clone()),
+            id: Set(PaymentIntentId::new()),
+            integrator_id: Set(t.integrator_id.clone()),
             seller_id: Set(t.seller_id.clone()),
             terminal_id: Set(t.id.clone()),
             store_id: Set(t.store_id.clone()),

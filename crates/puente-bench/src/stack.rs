@@ -19,7 +19,7 @@ use platform_core::config::{RawSettings, Settings};
 use platform_core::crypto::{Keyring, MasterKey};
 use platform_core::db::Db;
 use platform_core::entities::terminals;
-use platform_core::id::{IntegratorId, TerminalId};
+use platform_core::id::TerminalId;
 use platform_core::linked_sellers;
 use platform_core::secret::SecretString;
 use platform_core::states::{KeyMode, OperatingMode, ScopeKind, Site};
@@ -337,7 +337,7 @@ impl Stack {
             .send()
             .await?
             .error_for_status()?;
-        let scope = Scope::integrator(IntegratorId::parse(&integrator.id)?);
+        let scope = Scope::integrator(integrator.id.clone());
         let (_, key) = api_keys::create(
             &self.db,
             &scope,
@@ -354,7 +354,7 @@ impl Stack {
         )
         .await?;
         self.key = key.expose_secret().clone();
-        self.integrator_id = integrator.id.clone();
+        self.integrator_id = integrator.id.to_string();
         self.client_id = client_id.clone();
 
         let now = Utc::now();
@@ -401,7 +401,7 @@ impl Stack {
             .await?;
             let seller_id = linked.id;
             for t in seller["terminals"].as_array().context("terminals")? {
-                let id = TerminalId::new().into_string();
+                let id = TerminalId::new();
                 terminal_rows.push(terminals::ActiveModel {
                     id: Set(id.clone()),
                     integrator_id: Set(integrator.id.clone()),
@@ -415,13 +415,13 @@ impl Stack {
                     updated_at: Set(now),
                 });
                 self.seller_tokens.insert(
-                    id.clone(),
+                    id.to_string(),
                     seller["access_token"]
                         .as_str()
                         .unwrap_or_default()
                         .to_owned(),
                 );
-                self.terminals.push(id);
+                self.terminals.push(id.into_string());
             }
         }
         for chunk in terminal_rows.chunks(200) {

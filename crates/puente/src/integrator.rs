@@ -14,7 +14,7 @@ use platform_core::tenancy::Scope;
 use crate::Failure;
 
 pub struct Created {
-    pub integrator_id: String,
+    pub integrator_id: IntegratorId,
     pub email: String,
     pub key: SecretString,
     pub key_prefix: String,
@@ -44,9 +44,7 @@ pub async fn create(
     )
     .await
     .map_err(refuse)?;
-    let scope = Scope::integrator(
-        IntegratorId::parse(&integrator.id).map_err(|e| Failure::Other(e.into()))?,
-    );
+    let scope = Scope::integrator(integrator.id.clone());
     if let Some(sponsor) = sponsor_id {
         accounts::set_sponsor(db, &scope, &sponsor)
             .await
@@ -68,7 +66,7 @@ pub async fn create(
             mode,
             access: platform_core::states::KeyAccess::Full,
         },
-        Some(user.id.clone()),
+        Some(user.id.to_string()),
         None,
     )
     .await

@@ -9,6 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use platform_core::api_keys::{self, KeyRejection};
 use platform_core::entities::api_keys as key_rows;
+use platform_core::id::ApiKeyId;
 use platform_core::states::KeyAccess;
 use platform_core::tenancy::Scope;
 
@@ -23,7 +24,7 @@ pub struct ApiCaller {
 }
 
 impl ApiCaller {
-    pub fn key_id(&self) -> &str {
+    pub fn key_id(&self) -> &ApiKeyId {
         &self.key.id
     }
 }
@@ -106,8 +107,8 @@ impl FromRequest for ApiCaller {
                     return Err(unauthorized("invalid_api_key", "the API key is not valid"));
                 }
             };
-            crate::request_id::record_integrator(&caller.key.integrator_id);
-            if let Err(retry_after) = state.rate_limiter.check(&caller.key.id) {
+            crate::request_id::record_integrator(caller.key.integrator_id.as_str());
+            if let Err(retry_after) = state.rate_limiter.check(caller.key.id.as_str()) {
                 return Err(ApiError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",

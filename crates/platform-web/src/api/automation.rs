@@ -7,13 +7,14 @@ use platform_core::accounts;
 use platform_core::audit::Actor;
 use platform_core::clock;
 use platform_core::entities::{onboarding_links, terminals};
+use platform_core::id::{OnboardingLinkId, SellerId, TerminalId};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::PageRequest;
 use platform_core::registry::RegistryError;
 use platform_core::registry_edit::{self, Ctx, EditError};
 use platform_core::secret::SecretString;
-use platform_core::states::{ActorKind, OperatingMode};
+use platform_core::states::OperatingMode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
@@ -32,11 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn actor(caller: &ApiCaller, req: &HttpRequest) -> Actor {
-    Actor {
-        kind: ActorKind::ApiKey,
-        id: Some(caller.key.id.clone()),
-        ip: crate::client_ip::client_ip(req).map(|ip| ip.to_string()),
-    }
+    Actor::api_key(
+        &caller.key.id,
+        crate::client_ip::client_ip(req).map(|ip| ip.to_string()),
+    )
 }
 
 fn integrator_wide(caller: &ApiCaller) -> Result<(), ApiError> {
@@ -109,9 +109,10 @@ async fn set_mode(
 ) -> Result<HttpResponse, ApiError> {
     let raw = body::read(payload).await?;
     let input: ModeIn = body::parse(&raw)?;
+    let terminal_id = TerminalId::parse_or_not_found(&path)?;
     let terminal = caller
         .scope
-        .find::<terminals::Entity>(&state.db, &path)
+        .find::<terminals::Entity>(&state.db, &terminal_id)
         .await?;
     let integrator = accounts::integrator(&state.db, &terminal.integrator_id)
         .await?
@@ -169,10 +170,10 @@ async fn create_link(
     idempotent::run(&state, &caller, &req, &raw, |record| async move {
         let (state, caller, raw, req) = (state_ref, caller_ref, raw_ref, req_ref);
         let input: LinkIn = body::parse(raw)?;
-        let new = NewLink {
+        let mut new = NewLink {
             label: input.label.unwrap_or_default(),
             ttl_hours: input.expires_in_hours.unwrap_or(72),
-            seller_id: input.seller_id,
+            seller_id: None,
         };
         if let Some(reason) = onboarding::validate_link(&new).first() {
             return Err(ApiError::new(
@@ -181,6 +182,12 @@ async fn create_link(
                 format!("{}: {}", reason.field(), reason.code()),
             ));
         }
+        // Looked up after the form rules, as core does.
+        new.seller_id = input
+            .seller_id
+            .as_deref()
+            .map(SellerId::parse_or_not_found)
+            .transpose()?;
         // Shown once: only the token's hash is kept on the link (and the
         // URL, sealed, in the idempotency record within its window).
         let out_of = |(link, token): &(onboarding_links::Model, SecretString)| {
@@ -195,7 +202,7 @@ async fn create_link(
             StoredResponse::created(&out_of(created))
         };
         let completion =
-            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
         let created = onboarding::create_link(
             &state.db,
             &caller.scope,
@@ -246,6 +253,7 @@ async fn revoke_link(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     integrator_wide(&caller)?;
-    onboarding::revoke_link(&state.db, &caller.scope, &actor(&caller, &req), &path).await?;
+    let link_id = OnboardingLinkId::parse_or_not_found(&path)?;
+    onboarding::revoke_link(&state.db, &caller.scope, &actor(&caller, &req), &link_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

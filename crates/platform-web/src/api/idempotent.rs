@@ -56,7 +56,7 @@ pub async fn run<F, Fut>(
     work: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(Option<String>) -> Fut,
+    F: FnOnce(Option<platform_core::id::IdempotencyRecordId>) -> Fut,
     Fut: Future<Output = Result<Done, ApiError>>,
 {
     let key = match req.headers().get(HEADER) {
@@ -68,7 +68,7 @@ where
             )
         })?),
     };
-    let owner = Keyed::api(caller, caller.key_id().to_owned(), req, body);
+    let owner = Keyed::api(caller, caller.key_id().to_string(), req, body);
     match idempotency::run(state, owner, &Native, key, work).await? {
         Outcome::Fresh(status, json) => Ok(HttpResponse::build(status).json(json)),
         Outcome::Replay(status, body) => Ok(HttpResponse::build(status)

@@ -6,6 +6,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::payment_intents;
+use platform_core::id::{PaymentIntentId, TerminalId};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::intents::{self, CancelAsk, IntentFilter, IntentView, NewIntent, Origin};
 use platform_core::states::{EventSource, IntentStatus};
@@ -91,15 +92,16 @@ async fn create(
         // acknowledgement cannot turn the POS's retry into a second intent.
         let render = |i: &payment_intents::Model| StoredResponse::created(&view_of(i));
         let completion =
-            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
         let origin = Origin {
             api_key_id: Some(caller.key_id()),
             source: EventSource::Api,
         };
+        let terminal_id = TerminalId::parse_or_not_found(&input.terminal_id)?;
         let intent = intents::create(
             &state.db,
             &caller.scope,
-            &input.terminal_id,
+            &terminal_id,
             new,
             origin,
             completion.as_ref(),
@@ -110,7 +112,7 @@ async fn create(
         Ok(Done::created(
             StatusCode::CREATED,
             view_of(&intent),
-            intent.id,
+            &intent.id,
         ))
     })
     .await
@@ -146,8 +148,9 @@ async fn cancel(
     } else {
         body::parse(&raw)?
     };
+    let intent_id = PaymentIntentId::parse_or_not_found(&path)?;
     let ask = CancelAsk {
-        intent_id: &path,
+        intent_id: &intent_id,
         at_terminal: input.at_terminal,
         source: EventSource::Api,
     };
@@ -203,10 +206,11 @@ async fn get(
             format!("wait is limited to {MAX_WAIT_SECS} seconds"),
         ));
     }
+    let intent_id = PaymentIntentId::parse_or_not_found(&path)?;
     let intent = intent_wait::until(
         &state,
         &caller.scope,
-        &path,
+        &intent_id,
         Duration::from_secs(wait),
         |i| i.status.is_final(),
     )
@@ -281,7 +285,8 @@ async fn history(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let events = intents::history(&state.db, &caller.scope, &path).await?;
+    let intent_id = PaymentIntentId::parse_or_not_found(&path)?;
+    let events = intents::history(&state.db, &caller.scope, &intent_id).await?;
     let data: Vec<_> = events
         .iter()
         .map(|e| {

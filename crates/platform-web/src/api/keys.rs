@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::entities::api_keys as rows;
+use platform_core::id::ApiKeyId;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::secret::SecretString;
 use platform_core::states::{KeyAccess, KeyMode, ScopeKind};
@@ -67,15 +68,15 @@ pub struct KeyOut {
 impl From<&rows::Model> for KeyOut {
     fn from(k: &rows::Model) -> Self {
         KeyOut {
-            id: k.id.clone(),
+            id: k.id.to_string(),
             object: "api_key",
             name: k.name.clone(),
             prefix: k.prefix.clone(),
             mode: k.mode,
             scope: k.scope_kind,
-            seller_id: k.seller_id.clone(),
-            store_id: k.store_id.clone(),
-            pos_id: k.pos_id.clone(),
+            seller_id: k.seller_id.as_ref().map(ToString::to_string),
+            store_id: k.store_id.as_ref().map(ToString::to_string),
+            pos_id: k.pos_id.as_ref().map(ToString::to_string),
             created_at: k.created_at,
             expires_at: k.expires_at,
             revoked_at: k.revoked_at,
@@ -117,12 +118,12 @@ async fn create(
         let render =
             |created: &(rows::Model, SecretString)| StoredResponse::created(&out_of(created));
         let completion =
-            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
         let created = api_keys::create(
             &state.db,
             &caller.scope,
             new,
-            Some(caller.key.id.clone()),
+            Some(caller.key.id.to_string()),
             completion.as_ref(),
         )
         .await?;
@@ -146,6 +147,7 @@ async fn revoke(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = api_keys::revoke(&state.db, &caller.scope, &path).await?;
+    let key_id = ApiKeyId::parse_or_not_found(&path)?;
+    let row = api_keys::revoke(&state.db, &caller.scope, &key_id).await?;
     Ok(HttpResponse::Ok().json(KeyOut::from(&row)))
 }

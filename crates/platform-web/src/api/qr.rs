@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::qr_orders as qr_rows;
+use platform_core::id::PosId;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::qr_orders::{self, NewQrOrder, QrOrderView};
 use serde::Deserialize;
@@ -59,18 +60,19 @@ async fn put(
             |r: &qr_rows::Model| serde_json::to_value(QrOrderView::from(r)).unwrap_or_default();
         let render = |r: &qr_rows::Model| StoredResponse::created(&view_of(r));
         let completion =
-            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
+        let pos_id = PosId::parse_or_not_found(path)?;
         let row = qr_orders::create(
             &state.db,
             &state.keyring,
             &state.mp,
             &caller.scope,
-            path,
+            &pos_id,
             new,
             completion.as_ref(),
         )
         .await?;
-        Ok(Done::created(StatusCode::CREATED, view_of(&row), row.id))
+        Ok(Done::created(StatusCode::CREATED, view_of(&row), &row.id))
     })
     .await
 }
@@ -80,7 +82,8 @@ async fn get(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = qr_orders::current(&state.db, &caller.scope, &path).await?;
+    let pos_id = PosId::parse_or_not_found(&path)?;
+    let row = qr_orders::current(&state.db, &caller.scope, &pos_id).await?;
     Ok(HttpResponse::Ok().json(QrOrderView::from(&row)))
 }
 
@@ -89,6 +92,7 @@ async fn delete(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    qr_orders::delete(&state.db, &state.keyring, &state.mp, &caller.scope, &path).await?;
+    let pos_id = PosId::parse_or_not_found(&path)?;
+    qr_orders::delete(&state.db, &state.keyring, &state.mp, &caller.scope, &pos_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

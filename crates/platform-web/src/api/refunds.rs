@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::refunds as refund_rows;
+use platform_core::id::PaymentIntentId;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::refunds::{self, RefundView};
 use serde::Deserialize;
@@ -49,11 +50,12 @@ async fn create(
             body: view_of(r).to_string(),
         };
         let completion =
-            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
+        let intent_id = PaymentIntentId::parse_or_not_found(path)?;
         let refund = refunds::create(
             &state.db,
             &caller.scope,
-            path,
+            &intent_id,
             input.amount,
             completion.as_ref(),
         )
@@ -63,7 +65,7 @@ async fn create(
         Ok(Done::created(
             StatusCode::ACCEPTED,
             view_of(&refund),
-            refund.id,
+            &refund.id,
         ))
     })
     .await
@@ -74,7 +76,8 @@ async fn list(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let rows = refunds::list_for_intent(&state.db, &caller.scope, &path).await?;
+    let intent_id = PaymentIntentId::parse_or_not_found(&path)?;
+    let rows = refunds::list_for_intent(&state.db, &caller.scope, &intent_id).await?;
     let data: Vec<RefundView> = rows.iter().map(RefundView::from).collect();
     Ok(HttpResponse::Ok().json(json!({ "object": "list", "data": data, "has_more": false })))
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::registry::{self, ListFilter};
-use platform_core::tenancy::TenantEntity;
+use platform_core::tenancy::{self, TenantEntity};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use utoipa::IntoParams;
@@ -194,7 +194,8 @@ async fn get_one<E: TenantEntity>(
 where
     E::Model: Sync,
 {
-    let row = caller.scope.find::<E>(&state.db, id).await?;
+    let id = tenancy::parse_id::<E>(id)?;
+    let row = caller.scope.find::<E>(&state.db, &id).await?;
     Ok(HttpResponse::Ok().json(to_json(&row)))
 }
 

@@ -46,9 +46,7 @@ impl SummaryParams {
         })?;
         let seller_id = match self.seller_id {
             // A malformed id is no seller of the caller's.
-            Some(s) => {
-                Some(SellerId::parse(&s).map_err(|_| CoreError::NotFound { kind: "seller" })?)
-            }
+            Some(s) => Some(SellerId::parse_or_not_found(&s)?),
             None => None,
         };
         Ok(SummaryQuery { period, seller_id })

@@ -3,6 +3,7 @@
 use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use platform_core::entities::payment_intents;
+use platform_core::id::PaymentIntentId;
 use platform_core::intents::IntentView;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -84,7 +85,10 @@ pub async fn intents(
                 Ok(Err(RecvError::Lagged(_))) => continue,
                 Ok(Err(RecvError::Closed)) => return None,
             };
-            // Not in scope (another tenant) or filtered out: skip silently.
+            // Not ours, not in scope (another tenant) or filtered out: skip silently.
+            let Ok(id) = PaymentIntentId::parse(&id) else {
+                continue;
+            };
             let Ok(intent) = c
                 .caller
                 .scope
@@ -96,11 +100,11 @@ pub async fn intents(
             if c.query
                 .seller_id
                 .as_ref()
-                .is_some_and(|s| *s != intent.seller_id)
+                .is_some_and(|s| *s != intent.seller_id.as_str())
                 || c.query
                     .terminal_id
                     .as_ref()
-                    .is_some_and(|t| *t != intent.terminal_id)
+                    .is_some_and(|t| *t != intent.terminal_id.as_str())
             {
                 continue;
             }

@@ -8,6 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use platform_core::clock;
 use platform_core::entities::{webhook_attempts, webhook_deliveries, webhook_endpoints};
+use platform_core::id::{WebhookDeliveryId, WebhookEndpointId};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::jobs;
 use platform_core::paging::PageRequest;
@@ -126,12 +127,12 @@ pub struct EndpointOut {
 impl From<&webhook_endpoints::Model> for EndpointOut {
     fn from(e: &webhook_endpoints::Model) -> Self {
         EndpointOut {
-            id: e.id.clone(),
+            id: e.id.to_string(),
             object: "webhook_endpoint",
             url: e.url.clone(),
             description: e.description.clone(),
             event_types: endpoints::event_types(e),
-            seller_id: e.seller_id.clone(),
+            seller_id: e.seller_id.as_ref().map(ToString::to_string),
             status: e.status,
             disabled_reason: e.disabled_reason.clone(),
             failing_since: e.failing_since,
@@ -190,10 +191,10 @@ pub struct DeliveryOut {
 impl From<&webhook_deliveries::Model> for DeliveryOut {
     fn from(d: &webhook_deliveries::Model) -> Self {
         DeliveryOut {
-            id: d.id.clone(),
+            id: d.id.to_string(),
             object: "webhook_delivery",
-            endpoint_id: d.endpoint_id.clone(),
-            event_id: d.event_id.clone(),
+            endpoint_id: d.endpoint_id.to_string(),
+            event_id: d.event_id.to_string(),
             event_type: d.event_type.clone(),
             status: d.status,
             attempt_count: d.attempt_count,
@@ -216,9 +217,13 @@ fn with_secret(out: EndpointOut, secret: &str) -> serde_json::Value {
 
 /// Queues deliveries after their rows are committed; a failure only delays
 /// them (the reconciler re-queues overdue rows).
-async fn publish(state: &AppState, ids: &[String]) {
+async fn publish(state: &AppState, ids: &[WebhookDeliveryId]) {
     for id in ids {
-        if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, id).await {
+        if let Err(e) = state
+            .queue
+            .publish(jobs::WEBHOOK_DELIVERY, id.as_str())
+            .await
+        {
             tracing::warn!(delivery = %id, error = %e, "could not queue a replayed webhook delivery; the reconciler will");
         }
     }
@@ -261,7 +266,7 @@ async fn create(
             StoredResponse::created(&out_of(created))
         };
         let completion =
-            Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+            Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
         let created = endpoints::create(
             &state.db,
             &state.keyring,
@@ -293,7 +298,8 @@ async fn get(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = endpoints::get(&state.db, &caller.scope, &path).await?;
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path)?;
+    let row = endpoints::get(&state.db, &caller.scope, &endpoint_id).await?;
     Ok(HttpResponse::Ok().json(EndpointOut::from(&row)))
 }
 
@@ -313,8 +319,16 @@ async fn update(
         enabled: input.enabled,
     };
     let rules = UrlRules::from_settings(&state.settings);
-    let row =
-        endpoints::update(&state.db, &caller.scope, &rules, &path, patch, clock::now()).await?;
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path)?;
+    let row = endpoints::update(
+        &state.db,
+        &caller.scope,
+        &rules,
+        &endpoint_id,
+        patch,
+        clock::now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(EndpointOut::from(&row)))
 }
 
@@ -323,7 +337,8 @@ async fn delete(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    endpoints::delete(&state.db, &caller.scope, &path).await?;
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path)?;
+    endpoints::delete(&state.db, &caller.scope, &endpoint_id).await?;
     Ok(HttpResponse::Ok().json(json!({
         "id": path.as_str(),
         "object": "webhook_endpoint",
@@ -336,11 +351,12 @@ async fn rotate_secret(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path)?;
     let (row, secret) = endpoints::rotate_secret(
         &state.db,
         &state.keyring,
         &caller.scope,
-        &path,
+        &endpoint_id,
         clock::now(),
     )
     .await?;
@@ -373,7 +389,9 @@ async fn list_deliveries(
         })?),
     };
     let page = PageRequest::new(q.before.as_deref(), Some(limit));
-    let page = delivery::list_for_endpoint(&state.db, &caller.scope, &path, status, &page).await?;
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path)?;
+    let page =
+        delivery::list_for_endpoint(&state.db, &caller.scope, &endpoint_id, status, &page).await?;
     let data: Vec<DeliveryOut> = page.items.iter().map(DeliveryOut::from).collect();
     Ok(HttpResponse::Ok().json(json!({
         "object": "list",
@@ -388,7 +406,8 @@ async fn get_delivery(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (d, attempts) = delivery::get_with_attempts(&state.db, &caller.scope, &path).await?;
+    let delivery_id = WebhookDeliveryId::parse_or_not_found(&path)?;
+    let (d, attempts) = delivery::get_with_attempts(&state.db, &caller.scope, &delivery_id).await?;
     let mut out = DeliveryOut::from(&d);
     out.attempts = Some(attempts.iter().map(AttemptOut::from).collect());
     Ok(HttpResponse::Ok().json(out))
@@ -399,7 +418,8 @@ async fn replay_delivery(
     caller: ApiCaller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let d = delivery::replay(&state.db, &caller.scope, &path, clock::now()).await?;
+    let delivery_id = WebhookDeliveryId::parse_or_not_found(&path)?;
+    let d = delivery::replay(&state.db, &caller.scope, &delivery_id, clock::now()).await?;
     publish(&state, std::slice::from_ref(&d.id)).await;
     Ok(HttpResponse::Accepted().json(DeliveryOut::from(&d)))
 }
@@ -420,8 +440,10 @@ async fn replay_since(
             "since is in the future",
         ));
     }
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path)?;
     let ids =
-        delivery::replay_failed_since(&state.db, &caller.scope, &path, input.since, now).await?;
+        delivery::replay_failed_since(&state.db, &caller.scope, &endpoint_id, input.since, now)
+            .await?;
     publish(&state, &ids).await;
     Ok(HttpResponse::Accepted().json(json!({
         "object": "webhook_replay",

@@ -13,6 +13,7 @@ use platform_core::audit;
 use platform_core::clock;
 use platform_core::entities::api_keys as keys;
 use platform_core::error::Invalid;
+use platform_core::id::{ApiKeyId, SellerId};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
 use platform_core::states::{KeyAccess, KeyMode, ScopeKind};
@@ -63,9 +64,9 @@ impl KeysPage {
         let t = self.c.t;
         let id = match k.scope_kind {
             ScopeKind::Integrator => return t.get("keys.scope_integrator").to_owned(),
-            ScopeKind::Seller => k.seller_id.as_deref(),
-            ScopeKind::Store => k.store_id.as_deref(),
-            ScopeKind::Pos => k.pos_id.as_deref(),
+            ScopeKind::Seller => k.seller_id.as_ref().map(|i| i.as_str()),
+            ScopeKind::Store => k.store_id.as_ref().map(|i| i.as_str()),
+            ScopeKind::Pos => k.pos_id.as_ref().map(|i| i.as_str()),
         }
         .unwrap_or("");
         let label = [
@@ -141,10 +142,10 @@ async fn targets(state: &AppState, auth: &Auth) -> Result<TargetGroups, PageErro
     let pos = registry::pos_by_name(db, &auth.scope, 500)
         .await
         .page(lang)?;
-    let nick = |id: &str| {
+    let nick = |id: &SellerId| {
         sellers
             .iter()
-            .find(|s| s.id == id)
+            .find(|s| s.id == *id)
             .map(|s| s.nickname.clone())
             .unwrap_or_default()
     };
@@ -297,7 +298,7 @@ pub async fn create(
             &state.db,
             &auth.scope,
             new,
-            Some(auth.session.user.id.clone()),
+            Some(auth.session.user.id.to_string()),
             None,
         )
         .await
@@ -348,7 +349,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageKeys)?;
     auth.check_csrf(&form.csrf)?;
-    let row = api_keys::revoke(&state.db, &auth.scope, &path)
+    let key_id = ApiKeyId::parse_or_not_found(&path).page(auth.lang)?;
+    let row = api_keys::revoke(&state.db, &auth.scope, &key_id)
         .await
         .page(auth.lang)?;
     let _ = audit::record(

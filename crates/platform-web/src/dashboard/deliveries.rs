@@ -8,6 +8,7 @@ use chrono::Utc;
 use platform_core::clock;
 use platform_core::entities::{events, webhook_attempts, webhook_deliveries, webhook_endpoints};
 use platform_core::error::Conflict;
+use platform_core::id::WebhookDeliveryId;
 use platform_core::permissions::Permission;
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::delivery;
@@ -49,7 +50,11 @@ impl DeliveryPage {
     }
 }
 
-async fn delivery_page(state: &AppState, auth: &Auth, id: &str) -> Result<DeliveryPage, PageError> {
+async fn delivery_page(
+    state: &AppState,
+    auth: &Auth,
+    id: &WebhookDeliveryId,
+) -> Result<DeliveryPage, PageError> {
     let lang = auth.lang;
     let (d, attempts) = delivery::get_with_attempts(&state.db, &auth.scope, id)
         .await
@@ -94,7 +99,8 @@ pub async fn detail(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let page = delivery_page(&state, &auth, &path).await?;
+    let id = WebhookDeliveryId::parse_or_not_found(&path).page(auth.lang)?;
+    let page = delivery_page(&state, &auth, &id).await?;
     ok(&page, auth.lang)
 }
 
@@ -113,9 +119,14 @@ pub async fn replay(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
-    match delivery::replay(&state.db, &auth.scope, &path, clock::now()).await {
+    let id = WebhookDeliveryId::parse_or_not_found(&path).page(auth.lang)?;
+    match delivery::replay(&state.db, &auth.scope, &id, clock::now()).await {
         Ok(d) => {
-            if let Err(e) = state.queue.publish(jobs::WEBHOOK_DELIVERY, &d.id).await {
+            if let Err(e) = state
+                .queue
+                .publish(jobs::WEBHOOK_DELIVERY, d.id.as_str())
+                .await
+            {
                 tracing::warn!(delivery = %d.id, error = %e, "could not queue a replayed webhook delivery; the reconciler will");
             }
             Ok(see_other(&format!(
@@ -124,7 +135,7 @@ pub async fn replay(
             )))
         }
         Err(CoreError::Conflict { reason, .. }) => {
-            let mut page = delivery_page(&state, &auth, &path).await?;
+            let mut page = delivery_page(&state, &auth, &id).await?;
             page.replay_error = Some(if reason == Conflict::EndpointDisabled {
                 "webhooks.replay_disabled"
             } else {

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use platform_core::CoreError;
 use platform_core::clock;
 use platform_core::exports::{DeliveryFilter, ExportKind, RefundFilter};
-use platform_core::id::SellerId;
+use platform_core::id::{SellerId, WebhookEndpointId};
 use platform_core::reports::{Period, SummaryQuery};
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::endpoints;
@@ -29,11 +29,12 @@ pub async fn deliveries(
     path: web::Path<String>,
     q: web::Query<DeliveriesQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let ep = endpoints::get(&state.db, &auth.scope, &path)
+    let endpoint_id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
+    let ep = endpoints::get(&state.db, &auth.scope, &endpoint_id)
         .await
         .page(auth.lang)?;
     let filter = DeliveryFilter {
-        endpoint_id: Some(ep.id),
+        endpoint_id: Some(ep.id.into_string()),
         status: DeliveryStatus::parse(q.status.trim()),
         ..Default::default()
     };
@@ -59,7 +60,7 @@ impl PeriodQuery {
         let days = self.days();
         let seller_id = match self.seller.as_deref().unwrap_or("") {
             "" => None,
-            s => Some(SellerId::parse(s).map_err(|_| CoreError::NotFound { kind: "seller" })?),
+            s => Some(SellerId::parse_or_not_found(s)?),
         };
         Ok(SummaryQuery {
             period: Period::last_days(days, clock::now().date_naive()),

@@ -8,6 +8,7 @@ use askama::Template;
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, sellers, terminals};
 use platform_core::error::{Conflict, Invalid};
+use platform_core::id::{PaymentIntentId, TerminalId};
 use platform_core::idempotency::Claimed;
 use platform_core::intents::{self, MAX_DESCRIPTION, NewIntent, Origin};
 use platform_core::permissions::Permission;
@@ -127,7 +128,7 @@ async fn choices(state: &AppState, auth: &Auth) -> Result<Vec<Choice>, PageError
             Choice {
                 label: format!("{} · {seller}", t.device_id),
                 standalone: t.operating_mode != OperatingMode::Pdv,
-                id: t.id,
+                id: t.id.into_string(),
             }
         })
         .collect())
@@ -183,9 +184,12 @@ pub async fn new_form(
 
 /// The amounts a seller's site accepts, for the form's message.
 async fn range_of(state: &AppState, auth: &Auth, terminal_id: &str) -> String {
+    let Ok(terminal_id) = TerminalId::parse(terminal_id) else {
+        return String::new();
+    };
     let Ok(t) = auth
         .scope
-        .find::<terminals::Entity>(&state.db, terminal_id)
+        .find::<terminals::Entity>(&state.db, &terminal_id)
         .await
     else {
         return String::new();
@@ -247,15 +251,16 @@ pub async fn create(
             let (state, auth) = (state_ref, auth_ref);
             let render = |i: &payment_intents::Model| once::redirect_to(&page_of(&i.id));
             let completion =
-                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+                Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
             let origin = Origin {
                 api_key_id: None,
                 source: EventSource::Dashboard,
             };
+            let terminal = TerminalId::parse_or_not_found(terminal)?;
             let intent = intents::create(
                 &state.db,
                 &auth.scope,
-                terminal,
+                &terminal,
                 new,
                 origin,
                 completion.as_ref(),
@@ -273,7 +278,7 @@ pub async fn create(
     }
 }
 
-fn page_of(intent_id: &str) -> String {
+fn page_of(intent_id: &PaymentIntentId) -> String {
     format!("/app/intents/{intent_id}")
 }
 

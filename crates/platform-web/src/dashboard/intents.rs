@@ -15,6 +15,7 @@ use platform_core::entities::refunds;
 use platform_core::entities::{
     payment_intent_events, payment_intents, pos, sellers, stores, terminals,
 };
+use platform_core::id::{PaymentIntentId, SellerId, TerminalId};
 use platform_core::intents::{self, CancelAsk, CancelOutcome, IntentFilter};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
@@ -65,9 +66,9 @@ pub async fn seller_names(state: &AppState, auth: &Auth) -> Result<Vec<sellers::
 pub async fn nicknames<'a>(
     state: &AppState,
     auth: &Auth,
-    ids: impl Iterator<Item = &'a String>,
-) -> Result<HashMap<String, String>, PageError> {
-    let mut ids: Vec<String> = ids.cloned().collect();
+    ids: impl Iterator<Item = &'a SellerId>,
+) -> Result<HashMap<SellerId, String>, PageError> {
+    let mut ids: Vec<SellerId> = ids.cloned().collect();
     ids.sort();
     ids.dedup();
     if ids.is_empty() {
@@ -255,29 +256,30 @@ pub async fn list(
     .page(lang)?;
 
     let sellers = seller_names(&state, &auth).await?;
-    let terminal_ids: Vec<String> = items.iter().map(|i| i.terminal_id.clone()).collect();
-    let devices: HashMap<String, String> =
+    let terminal_ids: Vec<TerminalId> = items.iter().map(|i| i.terminal_id.clone()).collect();
+    let devices: HashMap<TerminalId, String> =
         registry::terminals_by_ids(&state.db, &auth.scope, terminal_ids)
             .await
             .page(lang)?
             .into_iter()
             .map(|t| (t.id, t.device_id))
             .collect();
-    let terminal_name = if terminal.is_empty() {
-        None
-    } else {
-        auth.scope
-            .find::<terminals::Entity>(&state.db, &terminal)
+    // The filter as typed: an id that is not a terminal's names none.
+    let terminal_name = match TerminalId::parse(&terminal) {
+        Err(_) => None,
+        Ok(id) => auth
+            .scope
+            .find::<terminals::Entity>(&state.db, &id)
             .await
             .ok()
-            .map(|t| t.device_id)
+            .map(|t| t.device_id),
     };
     let names: HashMap<&str, &str> = sellers
         .iter()
         .map(|s| (s.id.as_str(), s.nickname.as_str()))
         .collect();
     let next_before = if has_more {
-        items.last().map(|i| i.id.clone())
+        items.last().map(|i| i.id.to_string())
     } else {
         None
     };
@@ -288,11 +290,11 @@ pub async fn list(
                 device: devices
                     .get(&i.terminal_id)
                     .cloned()
-                    .unwrap_or_else(|| i.terminal_id.clone()),
+                    .unwrap_or_else(|| i.terminal_id.to_string()),
                 seller: names
                     .get(i.seller_id.as_str())
                     .map(|s| (*s).to_owned())
-                    .unwrap_or_else(|| i.seller_id.clone()),
+                    .unwrap_or_else(|| i.seller_id.to_string()),
                 intent: i,
             })
             .collect(),
@@ -389,7 +391,11 @@ impl IntentPage {
     }
 }
 
-pub async fn intent_page(state: &AppState, auth: &Auth, id: &str) -> Result<IntentPage, PageError> {
+pub async fn intent_page(
+    state: &AppState,
+    auth: &Auth,
+    id: &PaymentIntentId,
+) -> Result<IntentPage, PageError> {
     let db = &state.db;
     let lang = auth.lang;
     let i = auth
@@ -447,7 +453,8 @@ pub async fn detail(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let page = intent_page(&state, &auth, &path).await?;
+    let id = PaymentIntentId::parse_or_not_found(&path).page(auth.lang)?;
+    let page = intent_page(&state, &auth, &id).await?;
     ok(&page, auth.lang)
 }
 
@@ -469,8 +476,9 @@ pub async fn cancel(
     auth.check_csrf(&form.csrf)?;
     // Staff press cancel looking at the intent's state, so a cancel at the
     // terminal is what they ask for; the page follows the outcome live.
+    let id = PaymentIntentId::parse_or_not_found(&path).page(auth.lang)?;
     let ask = CancelAsk {
-        intent_id: &path,
+        intent_id: &id,
         at_terminal: true,
         source: EventSource::Dashboard,
     };
@@ -481,7 +489,7 @@ pub async fn cancel(
     let intent = match outcome {
         CancelOutcome::Canceled(i) | CancelOutcome::Requested(i) => i,
         CancelOutcome::AtTerminal(_) | CancelOutcome::Final(_) => {
-            let mut page = intent_page(&state, &auth, &path).await?;
+            let mut page = intent_page(&state, &auth, &id).await?;
             page.cancel_error = Some(auth.t().get("intent.not_cancelable").to_owned());
             return render(StatusCode::CONFLICT, &page, auth.lang);
         }

@@ -8,6 +8,7 @@ use askama::Template;
 use chrono::Utc;
 use platform_core::entities::onboarding_links;
 use platform_core::error::Invalid;
+use platform_core::id::{OnboardingLinkId, SellerId};
 use platform_core::onboarding::{self, LINK_TTL_CHOICES, NewLink};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
@@ -32,12 +33,12 @@ struct LinksPage {
     errors: FieldErrors,
     app_configured: bool,
     /// Seller id → nickname, for the links that were used.
-    names: HashMap<String, String>,
+    names: HashMap<SellerId, String>,
 }
 
 impl LinksPage {
-    fn seller_name<'a>(&'a self, id: &'a str) -> &'a str {
-        self.names.get(id).map(String::as_str).unwrap_or(id)
+    fn seller_name<'a>(&'a self, id: &'a SellerId) -> &'a str {
+        self.names.get(id).map_or(id.as_str(), String::as_str)
     }
     fn status(&self, l: &onboarding_links::Model) -> &'static str {
         match onboarding::effective_status(l, clock::now()) {
@@ -210,7 +211,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
-    onboarding::revoke_link(&state.db, &auth.scope, &auth.actor(), &path)
+    let link_id = OnboardingLinkId::parse_or_not_found(&path).page(auth.lang)?;
+    onboarding::revoke_link(&state.db, &auth.scope, &auth.actor(), &link_id)
         .await
         .page(auth.lang)?;
     Ok(see_other("/app/links?done=link_revoked"))

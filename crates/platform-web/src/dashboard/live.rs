@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use futures_util::stream;
 use platform_core::entities::payment_intents;
+use platform_core::id::PaymentIntentId;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -52,14 +53,15 @@ impl Cursor {
     /// The `event: intent` frame for `id`, or `None` when it is outside the
     /// session's scope (not this user's business) or gone.
     async fn frame(&self, id: &str) -> Option<String> {
+        let id = PaymentIntentId::parse(id).ok()?;
         let intent = self
             .auth
             .scope
-            .find::<payment_intents::Entity>(&self.state.db, id)
+            .find::<payment_intents::Entity>(&self.state.db, &id)
             .await
             .ok()?;
         let change = Change {
-            id: &intent.id,
+            id: intent.id.as_str(),
             status: intent.status.as_str(),
             label: self.auth.t().get(status_key(intent.status)),
             status_detail: intent.status_detail.as_deref(),

@@ -78,11 +78,11 @@ pub async fn run<F, Fut>(
     work: F,
 ) -> Result<String, Refusal>
 where
-    F: FnOnce(Option<String>) -> Fut,
+    F: FnOnce(Option<platform_core::id::IdempotencyRecordId>) -> Fut,
     Fut: Future<Output = Result<String, Refusal>>,
 {
     let owner = Keyed {
-        integrator_id: auth.scope.integrator_id().as_str(),
+        integrator_id: auth.scope.integrator_id(),
         principal: format!("dashboard:{}", auth.session.user.id),
         // The values, not the raw form: the CSRF token is not the request.
         fingerprint: request_fingerprint("POST", action, values.to_string().as_bytes()),

@@ -210,7 +210,7 @@ pub async fn page(
     let sellers = super::intents::seller_names(&state, &auth)
         .await?
         .into_iter()
-        .map(|s| (s.id, s.nickname))
+        .map(|s| (s.id.into_string(), s.nickname))
         .collect();
     let app = integrator_app::view(db, &auth.scope).await.page(lang)?;
     let count = |status: LinkStatus| seller_svc::count_with_status(db, &auth.scope, status);

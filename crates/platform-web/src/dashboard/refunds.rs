@@ -5,13 +5,14 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use platform_core::entities::refunds::Model as Refund;
+use platform_core::id::PaymentIntentId;
 use platform_core::idempotency::Claimed;
 use platform_core::permissions::Permission;
 use platform_core::{CoreError, audit, refunds};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::errors::PageError;
+use super::errors::{OrPage, PageError};
 use super::forms::{render, see_other};
 use super::intent_form::parse_amount;
 use super::intents::intent_page;
@@ -67,12 +68,13 @@ pub async fn create(
                 |record| async move {
                     let (state, auth) = (state_ref, auth_ref);
                     let render = |r: &Refund| once::redirect_to(&answer_of(r));
-                    let completion = Claimed::of(&state.keyring, record.as_deref())
-                        .map(|c| c.completion(&render));
+                    let completion =
+                        Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
+                    let intent_id = PaymentIntentId::parse_or_not_found(intent_id)?;
                     let refund = refunds::create(
                         &state.db,
                         &auth.scope,
-                        intent_id,
+                        &intent_id,
                         amount,
                         completion.as_ref(),
                     )
@@ -109,7 +111,8 @@ pub async fn create(
             }
         }
     };
-    let mut page = intent_page(&state, &auth, &path).await?;
+    let intent_id = PaymentIntentId::parse_or_not_found(&path).page(auth.lang)?;
+    let mut page = intent_page(&state, &auth, &intent_id).await?;
     page.refund_error = Some(message.to_owned());
     page.refund_amount = raw.chars().take(20).collect();
     render(status, &page, auth.lang)

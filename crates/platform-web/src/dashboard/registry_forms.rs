@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores};
+use platform_core::id::{PosId, SellerId, StoreId};
 use platform_core::permissions::Permission;
 use platform_core::registry::RegistryError;
 use platform_core::registry_edit::{self, EditError, FieldRule, PosForm, StoreForm};
@@ -139,9 +140,10 @@ pub async fn new_store(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let seller_id = SellerId::parse_or_not_found(&path).page(auth.lang)?;
     let seller = auth
         .scope
-        .find::<sellers::Entity>(&state.db, &path)
+        .find::<sellers::Entity>(&state.db, &seller_id)
         .await
         .page(auth.lang)?;
     let page = StorePage {
@@ -162,9 +164,10 @@ pub async fn edit_store(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let store_id = StoreId::parse_or_not_found(&path).page(auth.lang)?;
     let store = auth
         .scope
-        .find::<stores::Entity>(&state.db, &path)
+        .find::<stores::Entity>(&state.db, &store_id)
         .await
         .page(auth.lang)?;
     let seller = auth
@@ -238,9 +241,10 @@ pub async fn create_store(
     form: web::Form<StoreInput>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let seller_id = SellerId::parse_or_not_found(&path).page(auth.lang)?;
     let seller = auth
         .scope
-        .find::<sellers::Entity>(&state.db, &path)
+        .find::<sellers::Entity>(&state.db, &seller_id)
         .await
         .page(auth.lang)?;
     save_store(&state, &auth, seller, None, form.into_inner()).await
@@ -253,9 +257,10 @@ pub async fn update_store(
     form: web::Form<StoreInput>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let store_id = StoreId::parse_or_not_found(&path).page(auth.lang)?;
     let store = auth
         .scope
-        .find::<stores::Entity>(&state.db, &path)
+        .find::<stores::Entity>(&state.db, &store_id)
         .await
         .page(auth.lang)?;
     let seller = auth
@@ -298,9 +303,10 @@ pub async fn new_pos(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let store_id = StoreId::parse_or_not_found(&path).page(auth.lang)?;
     let store = auth
         .scope
-        .find::<stores::Entity>(&state.db, &path)
+        .find::<stores::Entity>(&state.db, &store_id)
         .await
         .page(auth.lang)?;
     let page = PosPage {
@@ -321,9 +327,10 @@ pub async fn edit_pos(
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let p_id = PosId::parse_or_not_found(&path).page(auth.lang)?;
     let p = auth
         .scope
-        .find::<pos::Entity>(&state.db, &path)
+        .find::<pos::Entity>(&state.db, &p_id)
         .await
         .page(auth.lang)?;
     let store = auth
@@ -413,9 +420,10 @@ pub async fn create_pos(
     form: web::Form<PosInput>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let store_id = StoreId::parse_or_not_found(&path).page(auth.lang)?;
     let store = auth
         .scope
-        .find::<stores::Entity>(&state.db, &path)
+        .find::<stores::Entity>(&state.db, &store_id)
         .await
         .page(auth.lang)?;
     save_pos(&state, &auth, store, None, form.into_inner()).await
@@ -428,9 +436,10 @@ pub async fn update_pos(
     form: web::Form<PosInput>,
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
+    let p_id = PosId::parse_or_not_found(&path).page(auth.lang)?;
     let p = auth
         .scope
-        .find::<pos::Entity>(&state.db, &path)
+        .find::<pos::Entity>(&state.db, &p_id)
         .await
         .page(auth.lang)?;
     let store = auth

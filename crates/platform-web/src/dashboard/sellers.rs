@@ -6,6 +6,7 @@ use askama::Template;
 use chrono::Duration;
 use platform_core::clock;
 use platform_core::entities::{pos, sellers, stores, terminals};
+use platform_core::id::{PosId, SellerId, StoreId};
 use platform_core::onboarding::{self, NewLink};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
@@ -148,10 +149,13 @@ impl SellerPage {
     fn linked(&self) -> bool {
         self.seller.link_status == LinkStatus::Linked
     }
-    fn pos_of<'a>(&'a self, store_id: &str) -> Vec<&'a pos::Model> {
-        self.pos.iter().filter(|p| p.store_id == store_id).collect()
+    fn pos_of<'a>(&'a self, store_id: &StoreId) -> Vec<&'a pos::Model> {
+        self.pos
+            .iter()
+            .filter(|p| p.store_id == *store_id)
+            .collect()
     }
-    fn pos_name(&self, id: &Option<String>) -> String {
+    fn pos_name(&self, id: &Option<PosId>) -> String {
         id.as_ref()
             .and_then(|id| self.pos.iter().find(|p| &p.id == id))
             .map(|p| p.name.clone())
@@ -164,7 +168,7 @@ const SELLER_TERMINALS_SHOWN: u64 = 50;
 async fn seller_page(
     state: &AppState,
     auth: &Auth,
-    id: &str,
+    id: &SellerId,
     error: Option<String>,
 ) -> Result<SellerPage, PageError> {
     let db = &state.db;
@@ -174,9 +178,7 @@ async fn seller_page(
         .find::<sellers::Entity>(db, id)
         .await
         .page(lang)?;
-    let scope = auth.scope.clone().with_seller(
-        platform_core::id::SellerId::parse(&seller.id).map_err(|_| PageError::not_found(lang))?,
-    );
+    let scope = auth.scope.clone().with_seller(seller.id.clone());
     let stores = registry::stores_by_name(db, &scope, 200).await.page(lang)?;
     let pos = registry::pos_by_name(db, &scope, 500).await.page(lang)?;
     let terminals = registry::terminals_by_device(db, &scope, SELLER_TERMINALS_SHOWN + 1)
@@ -206,7 +208,8 @@ pub async fn detail(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let page = seller_page(&state, &auth, &path, None).await?;
+    let id = SellerId::parse_or_not_found(&path).page(auth.lang)?;
+    let page = seller_page(&state, &auth, &id, None).await?;
     ok(&page, auth.lang)
 }
 
@@ -248,12 +251,13 @@ pub async fn sync(
     auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
     let api = upstream_api(&state, &auth).await?;
+    let id = SellerId::parse_or_not_found(&path).page(auth.lang)?;
     match registry::sync_seller(
         &state.db,
         &state.keyring,
         &state.mp,
         &auth.scope,
-        &path,
+        &id,
         api,
         &auth.actor(),
     )
@@ -266,7 +270,7 @@ pub async fn sync(
         Err(RegistryError::Core(e)) => Err(PageError::from_core(e, auth.lang)),
         Err(e) => {
             let msg = upstream_message(&auth, &e)?;
-            let page = seller_page(&state, &auth, &path, Some(msg)).await?;
+            let page = seller_page(&state, &auth, &id, Some(msg)).await?;
             super::forms::render(actix_web::http::StatusCode::BAD_GATEWAY, &page, auth.lang)
         }
     }
@@ -278,10 +282,7 @@ pub async fn upstream_api(
 ) -> Result<platform_core::states::UpstreamApi, PageError> {
     let org = auth
         .scope
-        .find::<platform_core::entities::integrators::Entity>(
-            &state.db,
-            auth.scope.integrator_id().as_str(),
-        )
+        .find::<platform_core::entities::integrators::Entity>(&state.db, auth.scope.integrator_id())
         .await
         .page(auth.lang)?;
     Ok(org.upstream_api)
@@ -295,7 +296,8 @@ pub async fn unlink(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
-    seller_svc::unlink(&state.db, &auth.scope, &auth.actor(), &path)
+    let id = SellerId::parse_or_not_found(&path).page(auth.lang)?;
+    seller_svc::unlink(&state.db, &auth.scope, &auth.actor(), &id)
         .await
         .page(auth.lang)?;
     Ok(see_other(&format!(
@@ -313,10 +315,11 @@ pub async fn relink(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
+    let seller_id = SellerId::parse_or_not_found(&path).page(auth.lang)?;
     let new = NewLink {
         label: String::new(),
         ttl_hours: 168,
-        seller_id: Some(path.into_inner()),
+        seller_id: Some(seller_id),
     };
     let (link, token) = onboarding::create_link(&state.db, &auth.scope, &auth.actor(), new, None)
         .await

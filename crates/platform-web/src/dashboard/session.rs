@@ -8,7 +8,6 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use platform_core::audit::Actor;
-use platform_core::id::IntegratorId;
 use platform_core::permissions::Permission;
 use platform_core::sessions::{self, Session};
 use platform_core::states::UserRole;
@@ -128,11 +127,9 @@ impl FromRequest for Auth {
                 .await
                 .map_err(|e| PageError::from_core(e, lang))?
                 .ok_or_else(login)?;
-            crate::request_id::record_integrator(&session.user.integrator_id);
-            let integrator = IntegratorId::parse(&session.user.integrator_id)
-                .map_err(|_| PageError::internal(lang))?;
+            crate::request_id::record_integrator(session.user.integrator_id.as_str());
             Ok(Auth {
-                scope: Scope::integrator(integrator),
+                scope: Scope::integrator(session.user.integrator_id.clone()),
                 session,
                 lang,
                 ip: client_ip(&req),

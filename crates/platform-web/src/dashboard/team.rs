@@ -11,6 +11,7 @@ use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::entities::{invitations, users};
 use platform_core::error::{Conflict, Forbidden};
+use platform_core::id::{InvitationId, UserId};
 use platform_core::permissions::Permission;
 use platform_core::states::UserRole;
 use platform_core::team;
@@ -29,7 +30,7 @@ struct TeamPage {
     members: Vec<users::Model>,
     invitations: Vec<invitations::Model>,
     roles: &'static [UserRole],
-    me: String,
+    me: UserId,
     /// Why the last form changed nothing (a message key).
     form_error: Option<&'static str>,
 }
@@ -174,7 +175,11 @@ pub async fn revoke_invitation(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageTeam)?;
     auth.check_csrf(&form.csrf)?;
-    match team::revoke_invitation(&state.db, &auth.scope, &auth.acting(), &path).await {
+    let revoked = match InvitationId::parse_or_not_found(&path) {
+        Ok(id) => team::revoke_invitation(&state.db, &auth.scope, &auth.acting(), &id).await,
+        Err(e) => Err(e),
+    };
+    match revoked {
         Ok(_) => Ok(see_other("/app/team?done=invitation_revoked")),
         Err(e) => refused(&state, &auth, e).await,
     }
@@ -191,7 +196,11 @@ pub async fn change_role(
     let Some(role) = parse_role(&form.role) else {
         return bad_role(&state, &auth).await;
     };
-    match team::change_role(&state.db, &auth.scope, &auth.acting(), &path, role).await {
+    let changed = match UserId::parse_or_not_found(&path) {
+        Ok(id) => team::change_role(&state.db, &auth.scope, &auth.acting(), &id, role).await,
+        Err(e) => Err(e),
+    };
+    match changed {
         Ok(_) => Ok(see_other("/app/team?done=role_changed")),
         Err(e) => refused(&state, &auth, e).await,
     }
@@ -205,7 +214,11 @@ pub async fn remove(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageTeam)?;
     auth.check_csrf(&form.csrf)?;
-    match team::remove_member(&state.db, &auth.scope, &auth.acting(), &path).await {
+    let removed = match UserId::parse_or_not_found(&path) {
+        Ok(id) => team::remove_member(&state.db, &auth.scope, &auth.acting(), &id).await,
+        Err(e) => Err(e),
+    };
+    match removed {
         // Removing oneself ends one's own session: the login page follows.
         Ok(_) => Ok(see_other("/app/team?done=member_removed")),
         Err(e) => refused(&state, &auth, e).await,

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use platform_core::entities::{pos, sellers, stores, terminals};
 use platform_core::fleet;
+use platform_core::id::{SellerId, TerminalId};
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
 use platform_core::registry::{self, RegistryError, TerminalFilter};
@@ -40,7 +41,7 @@ struct TerminalsPage {
     c: Chrome,
     rows: Page<terminals::Model>,
     /// Seller id → nickname, for the seller column.
-    names: HashMap<String, String>,
+    names: HashMap<SellerId, String>,
     seller: String,
     mode: String,
     q: String,
@@ -48,16 +49,16 @@ struct TerminalsPage {
     filter_query: String,
     filtered: bool,
     /// Terminal id → how it is doing (last payment, error, today, flags).
-    health: HashMap<String, fleet::Health>,
+    health: HashMap<TerminalId, fleet::Health>,
 }
 
 impl TerminalsPage {
     /// The seller's nickname; its id only if the seller row is gone.
-    fn seller_name<'a>(&'a self, id: &'a str) -> &'a str {
-        self.names.get(id).map(String::as_str).unwrap_or(id)
+    fn seller_name<'a>(&'a self, id: &'a SellerId) -> &'a str {
+        self.names.get(id).map_or(id.as_str(), String::as_str)
     }
 
-    fn health(&self, id: &str) -> Option<&fleet::Health> {
+    fn health(&self, id: &TerminalId) -> Option<&fleet::Health> {
         self.health.get(id)
     }
 
@@ -167,7 +168,7 @@ struct TerminalPage {
 async fn terminal_page(
     state: &AppState,
     auth: &Auth,
-    id: &str,
+    id: &TerminalId,
     error: Option<String>,
 ) -> Result<TerminalPage, PageError> {
     let db = &state.db;
@@ -211,7 +212,8 @@ pub async fn detail(
     auth: Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, PageError> {
-    let page = terminal_page(&state, &auth, &path, None).await?;
+    let terminal_id = TerminalId::parse_or_not_found(&path).page(auth.lang)?;
+    let page = terminal_page(&state, &auth, &terminal_id, None).await?;
     ok(&page, auth.lang)
 }
 
@@ -231,16 +233,17 @@ pub async fn set_mode(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageSellers)?;
     auth.check_csrf(&form.csrf)?;
+    let terminal_id = TerminalId::parse_or_not_found(&path).page(auth.lang)?;
     let terminal = auth
         .scope
-        .find::<terminals::Entity>(&state.db, &path)
+        .find::<terminals::Entity>(&state.db, &terminal_id)
         .await
         .page(auth.lang)?;
     let mode = match OperatingMode::parse(form.mode.trim()) {
         Some(m @ (OperatingMode::Pdv | OperatingMode::Standalone)) => m,
         _ => {
             let msg = auth.t().get("terminal.mode_invalid").to_owned();
-            let page = terminal_page(&state, &auth, &path, Some(msg)).await?;
+            let page = terminal_page(&state, &auth, &terminal_id, Some(msg)).await?;
             return render(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
                 &page,
@@ -278,12 +281,12 @@ pub async fn set_mode(
         Err(EditError::Registry(RegistryError::Core(e))) => Err(PageError::from_core(e, auth.lang)),
         Err(EditError::Registry(r)) => {
             let msg = upstream_message(&auth, &r)?;
-            let page = terminal_page(&state, &auth, &path, Some(msg)).await?;
+            let page = terminal_page(&state, &auth, &terminal_id, Some(msg)).await?;
             render(actix_web::http::StatusCode::BAD_GATEWAY, &page, auth.lang)
         }
         Err(EditError::Fields(_)) => {
             let msg = auth.t().get("terminal.mode_invalid").to_owned();
-            let page = terminal_page(&state, &auth, &path, Some(msg)).await?;
+            let page = terminal_page(&state, &auth, &terminal_id, Some(msg)).await?;
             render(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
                 &page,

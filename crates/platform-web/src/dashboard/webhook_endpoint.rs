@@ -10,6 +10,7 @@ use platform_core::clock;
 use platform_core::entities::{sellers, webhook_deliveries};
 use platform_core::error::Invalid;
 use platform_core::events::EVENT_TYPES;
+use platform_core::id::WebhookEndpointId;
 use platform_core::jobs;
 use platform_core::paging::{Page, PageRequest};
 use platform_core::permissions::Permission;
@@ -75,7 +76,7 @@ impl EndpointPage {
 async fn endpoint_page(
     state: &AppState,
     auth: &Auth,
-    id: &str,
+    id: &WebhookEndpointId,
     q: &DetailQuery,
 ) -> Result<EndpointPage, PageError> {
     let lang = auth.lang;
@@ -114,7 +115,8 @@ pub async fn detail(
     path: web::Path<String>,
     q: web::Query<DetailQuery>,
 ) -> Result<HttpResponse, PageError> {
-    let page = endpoint_page(&state, &auth, &path, &q).await?;
+    let id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
+    let page = endpoint_page(&state, &auth, &id, &q).await?;
     ok(&page, auth.lang)
 }
 
@@ -140,6 +142,7 @@ pub async fn update(
     auth.require(Permission::ManageWebhooks)?;
     let form = EndpointForm::from_pairs(form.into_inner());
     auth.check_csrf(&form.csrf)?;
+    let id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
     let patch = EndpointPatch {
         url: Some(form.url.clone()),
         description: Some(Some(form.description.clone())),
@@ -148,7 +151,7 @@ pub async fn update(
         enabled: None,
     };
     let rules = UrlRules::from_settings(&state.settings);
-    match endpoints::update(&state.db, &auth.scope, &rules, &path, patch, clock::now()).await {
+    match endpoints::update(&state.db, &auth.scope, &rules, &id, patch, clock::now()).await {
         Ok(ep) => {
             note(&state, &auth, &ep, "webhook_endpoint.updated").await;
             Ok(see_other(&format!(
@@ -158,7 +161,7 @@ pub async fn update(
         }
         Err(e @ CoreError::NotFound { .. }) => Err(PageError::from_core(e, auth.lang)),
         Err(e) => {
-            let mut page = endpoint_page(&state, &auth, &path, &DetailQuery::default()).await?;
+            let mut page = endpoint_page(&state, &auth, &id, &DetailQuery::default()).await?;
             page.form_error = field_error(e, &mut page.errors).page(auth.lang)?;
             page.form = form.shown();
             render(StatusCode::UNPROCESSABLE_ENTITY, &page, auth.lang)
@@ -182,12 +185,13 @@ pub async fn set_enabled(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
+    let id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
     let enabled = match form.enabled.as_str() {
         "true" => true,
         "false" => false,
         _ => {
             // Only reachable by a hand-made form; check the id first.
-            endpoints::get(&state.db, &auth.scope, &path)
+            endpoints::get(&state.db, &auth.scope, &id)
                 .await
                 .page(auth.lang)?;
             return Err(PageError::from_core(
@@ -197,7 +201,7 @@ pub async fn set_enabled(
         }
     };
     let rules = UrlRules::from_settings(&state.settings);
-    let ep = endpoints::set_enabled(&state.db, &auth.scope, &rules, &path, enabled, clock::now())
+    let ep = endpoints::set_enabled(&state.db, &auth.scope, &rules, &id, enabled, clock::now())
         .await
         .page(auth.lang)?;
     let action = if enabled {
@@ -227,8 +231,9 @@ pub async fn rotate(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
+    let id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
     let (endpoint, secret) =
-        endpoints::rotate_secret(&state.db, &state.keyring, &auth.scope, &path, clock::now())
+        endpoints::rotate_secret(&state.db, &state.keyring, &auth.scope, &id, clock::now())
             .await
             .page(auth.lang)?;
     note(&state, &auth, &endpoint, "webhook_endpoint.secret_rotated").await;
@@ -249,7 +254,8 @@ pub async fn delete(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
-    let ep = endpoints::get(&state.db, &auth.scope, &path)
+    let id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
+    let ep = endpoints::get(&state.db, &auth.scope, &id)
         .await
         .page(auth.lang)?;
     endpoints::delete(&state.db, &auth.scope, &ep.id)
@@ -276,6 +282,7 @@ pub async fn replay_since(
 ) -> Result<HttpResponse, PageError> {
     auth.require(Permission::ManageWebhooks)?;
     auth.check_csrf(&form.csrf)?;
+    let id = WebhookEndpointId::parse_or_not_found(&path).page(auth.lang)?;
     let since = NaiveDate::parse_from_str(form.since.trim(), "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
@@ -284,12 +291,15 @@ pub async fn replay_since(
     let (status, message) = match since {
         None => (StatusCode::UNPROCESSABLE_ENTITY, "webhooks.since_invalid"),
         Some(since) => {
-            match delivery::replay_failed_since(&state.db, &auth.scope, &path, since, clock::now())
+            match delivery::replay_failed_since(&state.db, &auth.scope, &id, since, clock::now())
                 .await
             {
                 Ok(ids) => {
                     for id in &ids {
-                        let _ = state.queue.publish(jobs::WEBHOOK_DELIVERY, id).await;
+                        let _ = state
+                            .queue
+                            .publish(jobs::WEBHOOK_DELIVERY, id.as_str())
+                            .await;
                     }
                     return Ok(see_other(&format!(
                         "/app/webhooks/{}?done=delivery_replayed",
@@ -303,7 +313,7 @@ pub async fn replay_since(
             }
         }
     };
-    let mut page = endpoint_page(&state, &auth, &path, &DetailQuery::default()).await?;
+    let mut page = endpoint_page(&state, &auth, &id, &DetailQuery::default()).await?;
     page.replay_error = Some(message);
     page.since = form.since.trim().chars().take(20).collect();
     render(status, &page, auth.lang)

@@ -11,6 +11,7 @@ use platform_core::clock;
 use platform_core::entities::sellers;
 use platform_core::error::{Conflict, Invalid};
 use platform_core::events::EVENT_TYPES;
+use platform_core::id::SellerId;
 use platform_core::permissions::Permission;
 use platform_core::webhooks::endpoints::{self, Endpoint, NewEndpoint, UrlRules};
 use platform_core::{CoreError, audit};
@@ -55,7 +56,11 @@ impl EndpointForm {
             url: ep.url.clone(),
             description: ep.description.clone().unwrap_or_default(),
             events: endpoints::event_types(ep),
-            seller: ep.seller_id.clone().unwrap_or_default(),
+            seller: ep
+                .seller_id
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         }
     }
 
@@ -127,7 +132,7 @@ impl WebhooksPage {
             types.join(", ")
         }
     }
-    fn seller_name(&self, id: &Option<String>) -> String {
+    fn seller_name(&self, id: &Option<SellerId>) -> String {
         match id {
             None => self.c.t.get("webhooks.all_sellers").to_owned(),
             Some(id) => self
@@ -135,7 +140,7 @@ impl WebhooksPage {
                 .iter()
                 .find(|s| s.id == *id)
                 .map(|s| s.nickname.clone())
-                .unwrap_or_else(|| id.clone()),
+                .unwrap_or_else(|| id.to_string()),
         }
     }
     fn when(&self, t: &chrono::DateTime<Utc>) -> String {

@@ -7,6 +7,7 @@ use crate::common;
 
 use common::{TestApp, json};
 use platform_core::entities::payment_intents;
+use platform_core::id::IntegratorId;
 use platform_core::intents::{self, UpstreamFacts};
 use platform_core::on_both_databases;
 use platform_core::states::{EventSource, IntentStatus, ScopeKind};
@@ -177,7 +178,7 @@ async fn idempotency_replays_and_refuses_other_bodies(t: &TestDb) {
     // Concurrent duplicates wait for the first and get its response.
     intents::transition(
         &app.state.db,
-        b1["id"].as_str().unwrap(),
+        &platform_core::id::PaymentIntentId::parse(b1["id"].as_str().unwrap()).unwrap(),
         IntentStatus::Canceled,
         UpstreamFacts::default(),
         EventSource::Api,
@@ -240,17 +241,18 @@ async fn every_key_type_sees_only_its_scope(t: &TestDb) {
         ),
         (
             "seller",
-            app.key(&a, ScopeKind::Seller, Some(&a.seller)).await,
+            app.key(&a, ScopeKind::Seller, Some(a.seller.as_str()))
+                .await,
             false,
         ),
         (
             "store",
-            app.key(&a, ScopeKind::Store, Some(&a.store)).await,
+            app.key(&a, ScopeKind::Store, Some(a.store.as_str())).await,
             false,
         ),
         (
             "pos",
-            app.key(&a, ScopeKind::Pos, Some(&a.pos)).await,
+            app.key(&a, ScopeKind::Pos, Some(a.pos.as_str())).await,
             false,
         ),
     ];
@@ -405,7 +407,7 @@ async fn long_poll_returns_when_the_intent_becomes_final(t: &TestDb) {
         .unwrap();
         app.state
             .queue
-            .notify(platform_core::jobs::INTENT_CHANGED, &s.intent)
+            .notify(platform_core::jobs::INTENT_CHANGED, s.intent.as_str())
             .await
             .unwrap();
     };
@@ -444,7 +446,7 @@ async fn lists_paginate_with_cursors_and_filters(t: &TestDb) {
         assert_eq!(st, 201);
         intents::transition(
             &app.state.db,
-            b["id"].as_str().unwrap(),
+            &platform_core::id::PaymentIntentId::parse(b["id"].as_str().unwrap()).unwrap(),
             IntentStatus::Canceled,
             UpstreamFacts::default(),
             EventSource::Api,
@@ -523,12 +525,11 @@ async fn rate_limit_answers_429_with_retry_after(t: &TestDb) {
 /// storing the response afterwards fails): the API releases the claim, and
 /// the POS's retry must get the first intent back, not create a second one.
 async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
-    use platform_core::id::IntegratorId;
     use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
     use platform_core::tenancy::Scope;
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(200).await;
-    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let scope = Scope::integrator(s.integrator.clone());
     let claim = |fp: &'static str| {
         idempotency::claim(
             &app.state.db,
@@ -609,14 +610,13 @@ async fn a_lost_commit_acknowledgement_does_not_create_twice(t: &TestDb) {
 /// acknowledgement must not be queued (and paid back) twice.
 async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
     use platform_core::entities::refunds as refund_rows;
-    use platform_core::id::IntegratorId;
     use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
     use platform_core::tenancy::Scope;
     use sea_orm::sea_query::Expr;
     use sea_orm::{ColumnTrait, QueryFilter};
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(200).await;
-    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let scope = Scope::integrator(s.integrator.clone());
     // A charged intent (the seed's is still queued).
     payment_intents::Entity::update_many()
         .col_expr(
@@ -674,7 +674,7 @@ async fn a_lost_commit_acknowledgement_does_not_refund_twice(t: &TestDb) {
 async fn every_create_commits_its_stored_response(t: &TestDb) {
     use platform_core::api_keys::{self, NewApiKey};
     use platform_core::audit::Actor;
-    use platform_core::id::IntegratorId;
+    use platform_core::id::IdempotencyRecordId;
     use platform_core::idempotency::{self, Claim, Claimed, StoredResponse};
     use platform_core::onboarding::{self, NewLink};
     use platform_core::secret::SecretString;
@@ -683,7 +683,7 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
     use platform_core::webhooks::endpoints::{self, NewEndpoint, UrlRules};
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(200).await;
-    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let scope = Scope::integrator(s.integrator.clone());
     let db = &app.state.db;
     let claim = |key: &'static str| {
         idempotency::claim(db, &app.keyring, &s.integrator, "key_test", key, "fp")
@@ -693,7 +693,7 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
         Claim::Replay { .. } => panic!("first claim of {key} is fresh"),
     };
     // The retry after the lost acknowledgement: the API released the claim.
-    let replayed = async |key: &'static str, record_id: &str| {
+    let replayed = async |key: &'static str, record_id: &IdempotencyRecordId| {
         idempotency::release(db, record_id).await.unwrap();
         match claim(key).await.unwrap() {
             Claim::Replay { body, .. } => serde_json::from_str::<serde_json::Value>(&body).unwrap(),
@@ -706,8 +706,9 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
     };
 
     let record = fresh("key").await;
-    let render =
-        |(row, key): &(platform_core::entities::api_keys::Model, SecretString)| shown(&row.id, key);
+    let render = |(row, key): &(platform_core::entities::api_keys::Model, SecretString)| {
+        shown(row.id.as_str(), key)
+    };
     let completion = Claimed::of(&app.keyring, Some(&record)).map(|c| c.completion(&render));
     let new = NewApiKey {
         name: "reporting".into(),
@@ -728,7 +729,7 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
     let render = |(row, secret): &(
         platform_core::entities::webhook_endpoints::Model,
         SecretString,
-    )| { shown(&row.id, secret) };
+    )| { shown(row.id.as_str(), secret) };
     let completion = Claimed::of(&app.keyring, Some(&record)).map(|c| c.completion(&render));
     let new = NewEndpoint {
         url: "http://127.0.0.1:9/hook".into(),
@@ -756,14 +757,14 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
     let render = |(row, token): &(
         platform_core::entities::onboarding_links::Model,
         SecretString,
-    )| { shown(&row.id, token) };
+    )| { shown(row.id.as_str(), token) };
     let completion = Claimed::of(&app.keyring, Some(&record)).map(|c| c.completion(&render));
     let new = NewLink {
         label: "shop".into(),
         ttl_hours: 72,
         seller_id: None,
     };
-    let actor = Actor::user("usr_test", None);
+    let actor = Actor::user(&s.user, None);
     let (link, token) = onboarding::create_link(db, &scope, &actor, new, completion.as_ref())
         .await
         .unwrap();
@@ -772,7 +773,10 @@ async fn every_create_commits_its_stored_response(t: &TestDb) {
     assert_eq!(body["secret"], json!(token.expose_secret()));
 }
 
-async fn claim_other(app: &TestApp, integrator: &str) -> platform_core::idempotency::Claim {
+async fn claim_other(
+    app: &TestApp,
+    integrator: &IntegratorId,
+) -> platform_core::idempotency::Claim {
     platform_core::idempotency::claim(
         &app.state.db,
         &app.keyring,

@@ -64,7 +64,7 @@ fn pi_of_order(order_id: &str) -> String {
 async fn move_to(app: &TestApp, intent: &str, to: IntentStatus) {
     let r = intents::transition(
         &app.state.db,
-        intent,
+        &platform_core::id::PaymentIntentId::parse(intent).unwrap(),
         to,
         UpstreamFacts::default(),
         EventSource::Worker,
@@ -253,7 +253,7 @@ async fn orders_create_validates_and_overrides_sponsor(t: &TestDb) {
     assert_eq!(st, 200);
     assert_eq!(f["paging"]["total"], 1);
     assert_eq!(f["data"][0]["id"], id);
-    for unknown in ["ORD01JQ4S4KY8HWQ6NA5PXB65B3D3", "nope", &s.intent] {
+    for unknown in ["ORD01JQ4S4KY8HWQ6NA5PXB65B3D3", "nope", s.intent.as_str()] {
         let (st, b) = json(
             app.get(&key, &format!("/v1/orders/{unknown}"))
                 .send()
@@ -898,7 +898,7 @@ async fn scope_isolation(t: &TestDb) {
         .map(|e| e["payment_intent_id"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(ids.len(), 2);
-    let own_order = format!("ORD{}", a.intent[3..].to_ascii_uppercase());
+    let own_order = format!("ORD{}", a.intent.as_str()[3..].to_ascii_uppercase());
     let sibling_legacy = {
         let (_, g) = json(
             app.get(&admin, &format!("/v1/orders/{order}"))
@@ -939,10 +939,17 @@ async fn scope_isolation(t: &TestDb) {
     let keys = [
         (
             "seller",
-            app.key(&a, ScopeKind::Seller, Some(&a.seller)).await,
+            app.key(&a, ScopeKind::Seller, Some(a.seller.as_str()))
+                .await,
         ),
-        ("store", app.key(&a, ScopeKind::Store, Some(&a.store)).await),
-        ("pos", app.key(&a, ScopeKind::Pos, Some(&a.pos)).await),
+        (
+            "store",
+            app.key(&a, ScopeKind::Store, Some(a.store.as_str())).await,
+        ),
+        (
+            "pos",
+            app.key(&a, ScopeKind::Pos, Some(a.pos.as_str())).await,
+        ),
         (
             "other integrator",
             app.key(&b, ScopeKind::Integrator, None).await,
@@ -1161,11 +1168,13 @@ async fn orders_fidelity_fields_and_create_rules(t: &TestDb) {
     let id = o["id"].as_str().unwrap().to_owned();
     let pi = pi_of_order(&id);
     // What the worker records from Mercado Pago's order: brand and reference.
-    let details = platform_core::entities::mp_order_details::Entity::find_by_id(pi.clone())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .expect("details recorded at create");
+    let details = platform_core::entities::mp_order_details::Entity::find_by_id(
+        platform_core::id::PaymentIntentId::parse(&pi).unwrap(),
+    )
+    .one(&app.state.db)
+    .await
+    .unwrap()
+    .expect("details recorded at create");
     assert_eq!(details.expiration_time.as_deref(), Some("PT16M"));
     let mut a: platform_core::entities::mp_order_details::ActiveModel = details.into();
     a.payment_method_id = sea_orm::Set(Some("master".into()));
@@ -1176,7 +1185,7 @@ async fn orders_fidelity_fields_and_create_rules(t: &TestDb) {
     move_to(&app, &pi, IntentStatus::AtTerminal).await;
     intents::transition(
         &app.state.db,
-        &pi,
+        &platform_core::id::PaymentIntentId::parse(&pi).unwrap(),
         IntentStatus::Processed,
         UpstreamFacts {
             mp_payment_id: Some("PAY01JQ4S4KY8HWQ6NA5PXB65B3D3".into()),
@@ -1221,7 +1230,7 @@ async fn orders_fidelity_fields_and_create_rules(t: &TestDb) {
     move_to(&app, &lpi, IntentStatus::AtTerminal).await;
     intents::transition(
         &app.state.db,
-        &lpi,
+        &platform_core::id::PaymentIntentId::parse(&lpi).unwrap(),
         IntentStatus::Processed,
         UpstreamFacts {
             mp_payment_id: Some("PAY01JQ4S4KY8HWQ6NA5PXB65B3D3".into()),
@@ -1286,8 +1295,9 @@ async fn users_me_is_the_keys_seller(t: &TestDb) {
         .unwrap()
         .unwrap();
     for key in [
-        app.key(&a, ScopeKind::Seller, Some(&a.seller)).await,
-        app.key(&a, ScopeKind::Pos, Some(&a.pos)).await,
+        app.key(&a, ScopeKind::Seller, Some(a.seller.as_str()))
+            .await,
+        app.key(&a, ScopeKind::Pos, Some(a.pos.as_str())).await,
     ] {
         let (status, me) = json(app.get(&key, "/users/me").send().await.unwrap()).await;
         assert_eq!(status, 200, "{me}");
@@ -1305,7 +1315,9 @@ async fn users_me_is_the_keys_seller(t: &TestDb) {
             "{me}"
         );
     }
-    let other = app.key(&a, ScopeKind::Seller, Some(&a.other_seller)).await;
+    let other = app
+        .key(&a, ScopeKind::Seller, Some(a.other_seller.as_str()))
+        .await;
     let (_, me) = json(app.get(&other, "/users/me").send().await.unwrap()).await;
     assert_ne!(
         me["id"], seller.mp_user_id,

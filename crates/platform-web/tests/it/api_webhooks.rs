@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{TestApp, json};
 use platform_core::events;
+use platform_core::id::WebhookDeliveryId;
 use platform_core::jobs;
 use platform_core::on_both_databases;
 use platform_core::states::ScopeKind;
@@ -20,7 +21,7 @@ use serde_json::{Value, json};
 
 const EP: &str = "/v1/webhook-endpoints";
 
-async fn emit(app: &TestApp, s: &Seeded) -> Vec<String> {
+async fn emit(app: &TestApp, s: &Seeded) -> Vec<WebhookDeliveryId> {
     let txn = app.state.db.begin().await.unwrap();
     let ids = events::emit(
         &txn,
@@ -187,7 +188,9 @@ async fn scopes_are_enforced(t: &TestDb) {
     let s = app.seed(9100).await;
     let other = app.seed(9200).await;
     let key = app.key(&s, ScopeKind::Integrator, None).await;
-    let seller_key = app.key(&s, ScopeKind::Seller, Some(&s.seller)).await;
+    let seller_key = app
+        .key(&s, ScopeKind::Seller, Some(s.seller.as_str()))
+        .await;
     let other_key = app.key(&other, ScopeKind::Integrator, None).await;
     let ep = &s.endpoint;
     let delivery = &s.delivery;

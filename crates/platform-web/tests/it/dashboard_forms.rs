@@ -51,8 +51,8 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
             .send()
     };
     let (before_a, before_b) = (
-        intents_of(&app, &a.integrator).await,
-        intents_of(&app, &b.integrator).await,
+        intents_of(&app, a.integrator.as_str()).await,
+        intents_of(&app, b.integrator.as_str()).await,
     );
 
     let form = |terminal: &str, amount: &str| {
@@ -64,15 +64,27 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
         ]
     };
     // No CSRF token: refused.
-    let mut no_csrf = form(&a.other_terminal, "25.00");
+    let mut no_csrf = form(a.other_terminal.as_str(), "25.00");
     no_csrf.remove(0);
     assert_eq!(post("/app/intents", no_csrf).await.unwrap().status(), 403);
     // Each bad input: the form again with its message, nothing created.
     for (f, status, needle) in [
         (form("", "abc"), 422, "class=\"field-error\""),
-        (form(&a.other_terminal, "0.50"), 422, "1.00 – 70000.00 BRL"),
-        (form(&b.terminal, "25.00"), 422, "class=\"field-error\""),
-        (form(&a.terminal, "25.00"), 409, "id=\"intent-form-error\""),
+        (
+            form(a.other_terminal.as_str(), "0.50"),
+            422,
+            "1.00 – 70000.00 BRL",
+        ),
+        (
+            form(b.terminal.as_str(), "25.00"),
+            422,
+            "class=\"field-error\"",
+        ),
+        (
+            form(a.terminal.as_str(), "25.00"),
+            409,
+            "id=\"intent-form-error\"",
+        ),
     ] {
         let res = post("/app/intents", f.clone()).await.unwrap();
         assert_eq!(res.status(), status, "{f:?}");
@@ -89,11 +101,11 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
             .count(),
         2
     );
-    let mut long = form(&a.other_terminal, "25");
+    let mut long = form(a.other_terminal.as_str(), "25");
     long[3].1 = "x".repeat(151);
     assert_eq!(post("/app/intents", long).await.unwrap().status(), 422);
-    assert_eq!(intents_of(&app, &a.integrator).await, before_a);
-    assert_eq!(intents_of(&app, &b.integrator).await, before_b);
+    assert_eq!(intents_of(&app, a.integrator.as_str()).await, before_a);
+    assert_eq!(intents_of(&app, b.integrator.as_str()).await, before_b);
 
     // The live stream: only this integrator's changes.
     let mut stream = http
@@ -108,17 +120,19 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
     assert!(String::from_utf8_lossy(&first).starts_with("retry:"));
 
     // Good input: created from the dashboard, queued, then canceled.
-    let res = post("/app/intents", form(&a.other_terminal, "25,5"))
+    let res = post("/app/intents", form(a.other_terminal.as_str(), "25,5"))
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let id = location.strip_prefix("/app/intents/").unwrap().to_owned();
-    let row = payment_intents::Entity::find_by_id(id.clone())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = payment_intents::Entity::find_by_id(
+        platform_core::id::PaymentIntentId::parse(&id).unwrap(),
+    )
+    .one(&app.state.db)
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!((row.amount, row.status), (2550, IntentStatus::Queued));
     assert_eq!(row.sponsor_id.as_deref(), Some("7200000"));
     let event = payment_intent_events::Entity::find()
@@ -132,7 +146,7 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
     let _ = app
         .state
         .queue
-        .notify(platform_core::jobs::INTENT_CHANGED, &b.intent)
+        .notify(platform_core::jobs::INTENT_CHANGED, b.intent.as_str())
         .await;
     let _ = app
         .state
@@ -150,7 +164,7 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
     .expect("the change arrives on the stream");
     assert!(seen.contains("event: intent") && seen.contains("\"status\":\"queued\""));
     assert!(
-        !seen.contains(&b.intent),
+        !seen.contains(b.intent.as_str()),
         "another integrator's intent: {seen}"
     );
     drop(stream);
@@ -175,21 +189,25 @@ async fn intent_form_cancel_and_stream(t: &TestDb) {
     );
     let res = post(&cancel, vec![("csrf", csrf.clone())]).await.unwrap();
     assert_eq!(res.status(), 303);
-    let row = payment_intents::Entity::find_by_id(id.clone())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = payment_intents::Entity::find_by_id(
+        platform_core::id::PaymentIntentId::parse(&id).unwrap(),
+    )
+    .one(&app.state.db)
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(row.status, IntentStatus::Canceled);
     // Canceling again: refused on the page, nothing changes.
     let res = post(&cancel, vec![("csrf", csrf.clone())]).await.unwrap();
     assert_eq!(res.status(), 409);
     assert!(res.text().await.unwrap().contains("id=\"cancel-error\""));
-    let again = payment_intents::Entity::find_by_id(id.clone())
-        .one(&app.state.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = payment_intents::Entity::find_by_id(
+        platform_core::id::PaymentIntentId::parse(&id).unwrap(),
+    )
+    .one(&app.state.db)
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(again, row);
 
     // The list with filters, and its empty state.
@@ -225,7 +243,7 @@ async fn api_key_form_creates_once_and_revokes(t: &TestDb) {
             .form(&form)
             .send()
     };
-    let before = keys_of(&app, &a.integrator).await;
+    let before = keys_of(&app, a.integrator.as_str()).await;
     let form = |name: &str, target: &str, mode: &str, expiry: &str| {
         vec![
             ("csrf", csrf.clone()),
@@ -255,7 +273,7 @@ async fn api_key_form_creates_once_and_revokes(t: &TestDb) {
         assert_eq!(res.status(), 422, "{foreign}");
         assert!(!res.text().await.unwrap().contains("id=\"api-key\""));
     }
-    assert_eq!(keys_of(&app, &a.integrator).await, before);
+    assert_eq!(keys_of(&app, a.integrator.as_str()).await, before);
 
     let res = post(
         "/app/api-keys",
@@ -279,8 +297,8 @@ async fn api_key_form_creates_once_and_revokes(t: &TestDb) {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(row.pos_id.as_deref(), Some(a.pos.as_str()));
-    assert_eq!(row.store_id.as_deref(), Some(a.store.as_str()));
+    assert_eq!(row.pos_id.as_ref(), Some(&a.pos));
+    assert_eq!(row.store_id.as_ref(), Some(&a.store));
     assert!(row.expires_at.is_some());
     // It works on the API, limited to its POS.
     let res = app.get(&key, "/v1/payment-intents").send().await.unwrap();
@@ -445,7 +463,7 @@ async fn new_payment_form_is_sent_once(t: &TestDb) {
             ])
             .send()
     };
-    let before = intents_of(&app, &a.integrator).await;
+    let before = intents_of(&app, a.integrator.as_str()).await;
     let key = form_key_of(&new_form().await);
     assert_ne!(key, form_key_of(&new_form().await), "a key per rendering");
 
@@ -463,7 +481,7 @@ async fn new_payment_form_is_sent_once(t: &TestDb) {
     let location = one.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/app/intents/pi_"), "{location}");
     assert_eq!(two.headers()["location"], location.as_str());
-    assert_eq!(intents_of(&app, &a.integrator).await, before + 1);
+    assert_eq!(intents_of(&app, a.integrator.as_str()).await, before + 1);
     // Sent again later (a reload of the answer): the same payment.
     let again = post(&fresh, "12.00").await.unwrap();
     assert_eq!(again.headers()["location"], location.as_str());
@@ -473,7 +491,7 @@ async fn new_payment_form_is_sent_once(t: &TestDb) {
     let body = edited.text().await.unwrap();
     assert!(body.contains("id=\"intent-form-error\""), "{body}");
     assert_ne!(form_key_of(&body), fresh);
-    assert_eq!(intents_of(&app, &a.integrator).await, before + 1);
+    assert_eq!(intents_of(&app, a.integrator.as_str()).await, before + 1);
     app.web.stop().await;
 }
 

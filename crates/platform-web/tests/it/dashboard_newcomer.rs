@@ -210,7 +210,7 @@ async fn lists_terminals_and_payment_form(t: &TestDb) {
     let nickname = |id: &str| {
         let id = id.to_owned();
         async move {
-            sellers::Entity::find_by_id(id)
+            sellers::Entity::find_by_id(platform_core::id::SellerId::parse(&id).unwrap())
                 .one(db)
                 .await
                 .unwrap()
@@ -218,7 +218,10 @@ async fn lists_terminals_and_payment_form(t: &TestDb) {
                 .nickname
         }
     };
-    let (seller_nick, other_nick) = (nickname(&a.seller).await, nickname(&a.other_seller).await);
+    let (seller_nick, other_nick) = (
+        nickname(a.seller.as_str()).await,
+        nickname(a.other_seller.as_str()).await,
+    );
 
     // A used link names its seller by nickname.
     let link = onboarding_links::Entity::find_by_id(a.link.clone())

@@ -12,7 +12,7 @@ use platform_core::entities::{
     api_keys, audit_log, integrators, invitations, onboarding_links, payment_intents, pos, refunds,
     sellers, stores, terminals, users, webhook_deliveries, webhook_endpoints,
 };
-use platform_core::id::{IntegratorId, UserId};
+use platform_core::id::UserId;
 use platform_core::on_both_databases;
 use platform_core::permissions::Permission;
 use platform_core::states::{IntentStatus, UserRole};
@@ -144,9 +144,9 @@ async fn fingerprint(app: &TestApp) -> String {
     )
 }
 
-async fn add_user(app: &TestApp, s: &Seeded, role: UserRole, email: &str) -> String {
+async fn add_user(app: &TestApp, s: &Seeded, role: UserRole, email: &str) -> UserId {
     let now = chrono::Utc::now();
-    let id = UserId::new().into_string();
+    let id = UserId::new();
     users::ActiveModel {
         id: Set(id.clone()),
         integrator_id: Set(s.integrator.clone()),
@@ -166,7 +166,7 @@ async fn add_user(app: &TestApp, s: &Seeded, role: UserRole, email: &str) -> Str
 }
 
 fn scope(s: &Seeded) -> Scope {
-    Scope::integrator(IntegratorId::parse(&s.integrator).unwrap())
+    Scope::integrator(s.integrator.clone())
 }
 
 fn owner_acting(s: &Seeded) -> Acting {
@@ -208,17 +208,17 @@ async fn permission_matrix(t: &TestDb) {
     let http = client();
     let concrete = |route: &str| -> String {
         let id = match route.split('/').nth(1).unwrap_or("") {
-            "links" => &a.link,
-            "sellers" => &a.seller,
-            "stores" => &a.store,
-            "pos" => &a.pos,
-            "terminals" => &a.terminal,
-            "intents" => &a.intent,
-            "api-keys" => &a.api_key,
-            "webhooks" => &a.endpoint,
-            "deliveries" => &a.delivery,
-            "team" if route.contains("invitations") => &inv.id,
-            _ => &victim,
+            "links" => a.link.as_str(),
+            "sellers" => a.seller.as_str(),
+            "stores" => a.store.as_str(),
+            "pos" => a.pos.as_str(),
+            "terminals" => a.terminal.as_str(),
+            "intents" => a.intent.as_str(),
+            "api-keys" => a.api_key.as_str(),
+            "webhooks" => a.endpoint.as_str(),
+            "deliveries" => a.delivery.as_str(),
+            "team" if route.contains("invitations") => inv.id.as_str(),
+            _ => victim.as_str(),
         };
         format!("/app{}", route.replace("{id}", id))
     };
@@ -585,7 +585,7 @@ async fn invitation_flow_removal_and_last_owner(t: &TestDb) {
         .text()
         .await
         .unwrap();
-    assert!(!b_team.contains(&olga.id) && !b_team.contains(&inv.id));
+    assert!(!b_team.contains(olga.id.as_str()) && !b_team.contains(inv.id.as_str()));
 
     // Removing a member ends their session at once.
     let res = post(

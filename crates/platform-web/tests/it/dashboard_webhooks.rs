@@ -6,6 +6,7 @@ use crate::common;
 
 use common::{TestApp, session_for};
 use platform_core::entities::webhook_endpoints;
+use platform_core::id::IntegratorId;
 use platform_core::on_both_databases;
 use platform_core::states::EndpointStatus;
 use platform_core::testing::TestDb;
@@ -18,7 +19,7 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-async fn endpoints_of(app: &TestApp, integrator: &str) -> Vec<webhook_endpoints::Model> {
+async fn endpoints_of(app: &TestApp, integrator: &IntegratorId) -> Vec<webhook_endpoints::Model> {
     webhook_endpoints::Entity::find()
         .filter(webhook_endpoints::Column::IntegratorId.eq(integrator))
         .all(&app.state.db)
@@ -79,7 +80,7 @@ async fn endpoint_forms_and_actions(t: &TestDb) {
         form("http://user:pw@127.0.0.1:9/h", "", &[]),
         form("http://10.0.0.1/h", "", &[]),
         form("http://127.0.0.1:9/h", "", &["payment_intent.nope"]),
-        form("http://127.0.0.1:9/h", &b.seller, &[]),
+        form("http://127.0.0.1:9/h", b.seller.as_str(), &[]),
     ] {
         let res = post("/app/webhooks".into(), bad.clone()).await.unwrap();
         assert_eq!(res.status(), 422, "{bad:?}");
@@ -94,7 +95,7 @@ async fn endpoint_forms_and_actions(t: &TestDb) {
         "/app/webhooks".into(),
         form(
             "http://127.0.0.1:9/hook",
-            &a.seller,
+            a.seller.as_str(),
             &["payment_intent.processed", "refund.succeeded"],
         ),
     )
@@ -109,7 +110,7 @@ async fn endpoint_forms_and_actions(t: &TestDb) {
         .into_iter()
         .find(|e| e.url == "http://127.0.0.1:9/hook")
         .unwrap();
-    assert_eq!(created.seller_id.as_deref(), Some(a.seller.as_str()));
+    assert_eq!(created.seller_id.as_ref(), Some(&a.seller));
     assert!(!created.secret.contains(&secret));
     let page = get(format!("/app/webhooks/{}", created.id))
         .await

@@ -6,7 +6,7 @@ use crate::common;
 
 use common::{TestApp, session_for};
 use platform_core::entities::terminals;
-use platform_core::id::IntegratorId;
+use platform_core::id::TerminalId;
 use platform_core::intents::UpstreamFacts;
 use platform_core::on_both_databases;
 use platform_core::states::{IntentStatus, OperatingMode};
@@ -17,7 +17,7 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 async fn charge(
     app: &TestApp,
     scope: &Scope,
-    terminal: &str,
+    terminal: &TerminalId,
     amount: i64,
     outcome: IntentStatus,
     detail: &str,
@@ -40,7 +40,7 @@ async fn charge(
 async fn fleet_view_shows_health_and_flags(t: &TestDb) {
     let app = TestApp::start(t, |_| {}).await;
     let s = app.seed(900).await;
-    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let scope = Scope::integrator(s.integrator.clone());
     testing::end_intents(&app.state.db, &[&s.intent]).await;
     // The first terminal: a payment, then three declines in a row.
     charge(
@@ -106,7 +106,7 @@ async fn fleet_view_shows_health_and_flags(t: &TestDb) {
         let end = html[start..].find("</tr>").unwrap() + start;
         html[start..end].to_owned()
     };
-    let failing = row(&s.terminal);
+    let failing = row(s.terminal.as_str());
     assert!(failing.contains("25.00 BRL"), "last payment: {failing}");
     assert!(
         failing.contains("rejected_by_issuer"),
@@ -118,7 +118,7 @@ async fn fleet_view_shows_health_and_flags(t: &TestDb) {
         failing.contains("<td data-label=\"Charges today\">5</td>"),
         "the seeded intent and four: {failing}"
     );
-    let standalone = row(&s.other_terminal);
+    let standalone = row(s.other_terminal.as_str());
     assert!(standalone.contains("40.00 BRL"));
     assert!(
         standalone.contains(r#"data-flag="not_integrated""#),

@@ -14,7 +14,7 @@ use serde_json::json;
 async fn settle(app: &TestApp, id: &str, status: IntentStatus) {
     intents::transition(
         &app.state.db,
-        id,
+        &platform_core::id::PaymentIntentId::parse(id).unwrap(),
         status,
         UpstreamFacts::default(),
         EventSource::Sync,
@@ -27,7 +27,7 @@ async fn settle(app: &TestApp, id: &str, status: IntentStatus) {
 /// the API today; the seeded intent canceled.
 async fn charges(app: &TestApp, s: &platform_core::testing::Seeded, key: &str) {
     // The seeded intent holds the first terminal.
-    settle(app, &s.intent, IntentStatus::Canceled).await;
+    settle(app, s.intent.as_str(), IntentStatus::Canceled).await;
     for (terminal, amount, outcome) in [
         (&s.terminal, 1_500, IntentStatus::Processed),
         (&s.terminal, 800, IntentStatus::Failed),
@@ -73,7 +73,9 @@ async fn summary_reports_the_scope_and_refuses_bad_periods(t: &TestDb) {
     assert_eq!(body["terminals"]["active"], 2);
 
     // A seller-scoped key sees its seller only; the seller filter agrees.
-    let seller_key = app.key(&s, ScopeKind::Seller, Some(&s.seller)).await;
+    let seller_key = app
+        .key(&s, ScopeKind::Seller, Some(s.seller.as_str()))
+        .await;
     let (status, narrowed) = json(
         app.get(&seller_key, "/v1/reports/summary")
             .send()
@@ -255,7 +257,9 @@ async fn exports_download_in_scope_from_the_api_and_the_dashboard(t: &TestDb) {
     )
     .await;
     assert_eq!(processed.len(), 2);
-    let seller_key = app.key(&s, ScopeKind::Seller, Some(&s.seller)).await;
+    let seller_key = app
+        .key(&s, ScopeKind::Seller, Some(s.seller.as_str()))
+        .await;
     let (_, _, _, theirs) = csv_of(
         app.get(&seller_key, "/v1/exports/payment-intents.csv")
             .send()

@@ -45,7 +45,7 @@ async fn sse_stream_ends_when_its_key_is_revoked(t: &TestDb) {
         .into_iter()
         .find(|k| prefix.starts_with(k.prefix.as_str()) || key.starts_with(k.prefix.as_str()))
         .expect("the key's row");
-    let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+    let scope = Scope::integrator(s.integrator.clone());
     api_keys::revoke(&app.state.db, &scope, &row.id)
         .await
         .unwrap();
@@ -194,7 +194,7 @@ async fn unknown_and_known_integrators_are_answered_alike(t: &TestDb) {
             (status, body["code"].clone())
         }
     };
-    let known = post(s.integrator.clone()).await;
+    let known = post(s.integrator.to_string()).await;
     let unknown = post(IntegratorId::new().to_string()).await;
     let malformed = post("not-an-id".into()).await;
     assert_eq!(known.0, 401, "{known:?}");
@@ -294,7 +294,7 @@ async fn oversized_bodies_are_read_only_for_known_callers(t: &TestDb) {
 
 /// Every row of integrator `id` that an API route could touch, as text:
 /// equal before and after means nothing of it changed.
-async fn rows_of(app: &TestApp, id: &str) -> String {
+async fn rows_of(app: &TestApp, id: &IntegratorId) -> String {
     use platform_core::entities::*;
     let db = &app.state.db;
     macro_rules! dump {
@@ -342,15 +342,15 @@ async fn every_documented_route_refuses_another_tenants_objects(t: &TestDb) {
         serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
     let object_of = |segment: &str| -> Option<&str> {
         Some(match segment {
-            "api-keys" => &b.api_key,
-            "onboarding-links" => &b.link,
-            "payment-intents" => &b.intent,
-            "pos" => &b.pos,
-            "sellers" => &b.seller,
-            "stores" => &b.store,
-            "terminals" => &b.terminal,
-            "webhook-deliveries" => &b.delivery,
-            "webhook-endpoints" => &b.endpoint,
+            "api-keys" => b.api_key.as_str(),
+            "onboarding-links" => b.link.as_str(),
+            "payment-intents" => b.intent.as_str(),
+            "pos" => b.pos.as_str(),
+            "sellers" => b.seller.as_str(),
+            "stores" => b.store.as_str(),
+            "terminals" => b.terminal.as_str(),
+            "webhook-deliveries" => b.delivery.as_str(),
+            "webhook-endpoints" => b.endpoint.as_str(),
             _ => return None,
         })
     };
@@ -369,16 +369,16 @@ async fn every_documented_route_refuses_another_tenants_objects(t: &TestDb) {
     };
     let before = rows_of(&app, &b.integrator).await;
     let b_ids = [
-        &b.seller,
-        &b.store,
-        &b.pos,
-        &b.terminal,
-        &b.intent,
-        &b.refund,
-        &b.api_key,
-        &b.link,
-        &b.endpoint,
-        &b.delivery,
+        b.seller.as_str(),
+        b.store.as_str(),
+        b.pos.as_str(),
+        b.terminal.as_str(),
+        b.intent.as_str(),
+        b.refund.as_str(),
+        b.api_key.as_str(),
+        b.link.as_str(),
+        b.endpoint.as_str(),
+        b.delivery.as_str(),
     ];
     let mut tried = 0;
     for (path, ops) in spec["paths"].as_object().unwrap() {
@@ -441,10 +441,13 @@ async fn every_documented_route_refuses_another_tenants_objects(t: &TestDb) {
                     let made_up = body
                         .to_string()
                         .replace(
-                            &b.terminal,
+                            b.terminal.as_str(),
                             &platform_core::id::TerminalId::new().into_string(),
                         )
-                        .replace(&b.seller, &platform_core::id::SellerId::new().into_string());
+                        .replace(
+                            b.seller.as_str(),
+                            &platform_core::id::SellerId::new().into_string(),
+                        );
                     let res = app
                         .http
                         .post(format!("{}{path}", app.url))
@@ -466,7 +469,7 @@ async fn every_documented_route_refuses_another_tenants_objects(t: &TestDb) {
                 } else {
                     assert_eq!(status, 200, "{method} {path}: {text}");
                     for id in b_ids {
-                        assert!(!text.contains(id.as_str()), "{method} {path} shows {id}");
+                        assert!(!text.contains(id), "{method} {path} shows {id}");
                     }
                 }
                 tried += 1;
@@ -502,9 +505,7 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
     let a = app.seed(9_930_000).await;
     let b = app.seed(9_940_000).await;
     let (cookie, csrf) = common::session_for(&app, &a.user).await;
-    let b_scope = platform_core::tenancy::Scope::integrator(
-        platform_core::id::IntegratorId::parse(&b.integrator).unwrap(),
-    );
+    let b_scope = platform_core::tenancy::Scope::integrator(b.integrator.clone());
     let b_owner = platform_core::team::Acting {
         actor: platform_core::audit::Actor::user(&b.user, None),
         role: platform_core::states::UserRole::Owner,
@@ -537,17 +538,17 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
     }
     let object_of = |segment: &str| -> Option<&str> {
         Some(match segment {
-            "links" => &b.link,
-            "sellers" => &b.seller,
-            "stores" => &b.store,
-            "pos" => &b.pos,
-            "terminals" => &b.terminal,
-            "intents" => &b.intent,
-            "api-keys" => &b.api_key,
-            "webhooks" => &b.endpoint,
-            "deliveries" => &b.delivery,
-            "invitations" => &b_invitation.id,
-            "members" => &b.user,
+            "links" => b.link.as_str(),
+            "sellers" => b.seller.as_str(),
+            "stores" => b.store.as_str(),
+            "pos" => b.pos.as_str(),
+            "terminals" => b.terminal.as_str(),
+            "intents" => b.intent.as_str(),
+            "api-keys" => b.api_key.as_str(),
+            "webhooks" => b.endpoint.as_str(),
+            "deliveries" => b.delivery.as_str(),
+            "invitations" => b_invitation.id.as_str(),
+            "members" => b.user.as_str(),
             _ => return None,
         })
     };

@@ -143,9 +143,7 @@ async fn terminal_mode_and_onboarding_links(t: &TestDb) {
         &env.ctx.db,
         &env.keyring,
         &env.ctx.mp,
-        &platform_core::tenancy::Scope::integrator(
-            platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap(),
-        ),
+        &platform_core::tenancy::Scope::integrator(env.integrator_id.clone()),
         &env.seller_id,
         platform_core::states::UpstreamApi::Orders,
         &platform_core::audit::Actor::system(),

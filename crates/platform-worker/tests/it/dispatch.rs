@@ -105,11 +105,12 @@ async fn upstream_errors_are_retried_and_4xx_is_final(t: &TestDb) {
     let id = a["id"].as_str().unwrap();
     let done = env.wait_final(id).await;
     assert_eq!(done["status"], "processed", "{done}");
-    let row = payment_intents::Entity::find_by_id(id.to_owned())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row =
+        payment_intents::Entity::find_by_id(platform_core::id::PaymentIntentId::parse(id).unwrap())
+            .one(&env.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
     // Attempts are counted when made (the worker's claim): two failed, the third went through.
     assert_eq!(
         row.dispatch_attempts, 3,
@@ -129,11 +130,13 @@ async fn upstream_errors_are_retried_and_4xx_is_final(t: &TestDb) {
         started.elapsed() >= Duration::from_secs(1),
         "waited for Retry-After"
     );
-    let row = payment_intents::Entity::find_by_id(id429.to_owned())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row = payment_intents::Entity::find_by_id(
+        platform_core::id::PaymentIntentId::parse(id429).unwrap(),
+    )
+    .one(&env.ctx.db)
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         row.dispatch_attempts, 2,
         "one rate-limited attempt, then the good one"
@@ -172,8 +175,7 @@ async fn duplicate_dispatch_never_charges_twice(t: &TestDb) {
     // No worker: we play two workers that got the same message (a killed
     // worker's message redelivered while the first call was in flight).
     env.worker.take().unwrap().stop().await;
-    let scope =
-        Scope::integrator(platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap());
+    let scope = Scope::integrator(env.integrator_id.clone());
     let intent = intents::create(
         &env.ctx.db,
         &scope,
@@ -218,8 +220,7 @@ async fn duplicate_dispatch_never_charges_twice(t: &TestDb) {
 
 async fn lost_queue_message_is_recovered_by_the_reconciler(t: &TestDb) {
     let env = setup(t, QueueKind::Redis).await;
-    let scope =
-        Scope::integrator(platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap());
+    let scope = Scope::integrator(env.integrator_id.clone());
     // Committed but never published (as if Redis lost it, or the web
     // process died right after the commit).
     let intent = intents::create(
@@ -290,11 +291,12 @@ async fn bad_signatures_are_refused_and_change_nothing(t: &TestDb) {
         let res = req.send().await.unwrap();
         assert_eq!(res.status(), 401);
     }
-    let row = payment_intents::Entity::find_by_id(id.to_owned())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let row =
+        payment_intents::Entity::find_by_id(platform_core::id::PaymentIntentId::parse(id).unwrap())
+            .one(&env.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(
         row.status.as_str(),
         "processed",
@@ -310,11 +312,12 @@ async fn repeated_notifications_change_nothing(t: &TestDb) {
         .await;
     let id = a["id"].as_str().unwrap();
     let done = env.wait_final(id).await;
-    let before = payment_intents::Entity::find_by_id(id.to_owned())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let before =
+        payment_intents::Entity::find_by_id(platform_core::id::PaymentIntentId::parse(id).unwrap())
+            .one(&env.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
     // Ask the sandbox to send every notification of this order again.
     let list: serde_json::Value = env
         .http
@@ -360,11 +363,12 @@ async fn repeated_notifications_change_nothing(t: &TestDb) {
         (pending == 0).then_some(())
     })
     .await;
-    let after = payment_intents::Entity::find_by_id(id.to_owned())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap();
+    let after =
+        payment_intents::Entity::find_by_id(platform_core::id::PaymentIntentId::parse(id).unwrap())
+            .one(&env.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(
         (after.status, after.updated_at),
         (before.status, before.updated_at)
@@ -554,13 +558,15 @@ async fn legacy_intents_are_refunded_through_their_payment(t: &TestDb) {
     let id = a["id"].as_str().unwrap().to_owned();
     let done = env.wait_final(&id).await;
     assert_eq!(done["status"], "processed", "{done}");
-    let payment_id = payment_intents::Entity::find_by_id(id.clone())
-        .one(&env.ctx.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .mp_payment_id
-        .expect("a processed legacy intent knows its payment");
+    let payment_id = payment_intents::Entity::find_by_id(
+        platform_core::id::PaymentIntentId::parse(&id).unwrap(),
+    )
+    .one(&env.ctx.db)
+    .await
+    .unwrap()
+    .unwrap()
+    .mp_payment_id
+    .expect("a processed legacy intent knows its payment");
     let upstream_payment = || async {
         env.http
             .get(format!(

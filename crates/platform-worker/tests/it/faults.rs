@@ -22,7 +22,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Query
 use serde_json::json;
 
 fn scope(env: &common::Env) -> Scope {
-    Scope::integrator(platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap())
+    Scope::integrator(env.integrator_id.clone())
 }
 
 async fn queued_intent(env: &common::Env, amount: i64) -> payment_intents::Model {
@@ -56,7 +56,7 @@ async fn worker_killed_mid_dispatch(t: &TestDb) {
     let intent = queued_intent(&env, 6100).await;
     env.ctx
         .queue
-        .publish(jobs::INTENT_DISPATCH, &intent.id)
+        .publish(jobs::INTENT_DISPATCH, intent.id.as_str())
         .await
         .unwrap();
 
@@ -71,7 +71,7 @@ async fn worker_killed_mid_dispatch(t: &TestDb) {
         .await
         .unwrap();
     let req = platform_core::mercadopago::PointOrderRequest {
-        external_reference: intent.id.clone(),
+        external_reference: intent.id.to_string(),
         terminal_id: env.device_id.clone(),
         amount: platform_core::mercadopago::Amount::from_cents(6100).unwrap(),
         description: None,
@@ -85,7 +85,7 @@ async fn worker_killed_mid_dispatch(t: &TestDb) {
     let first = env
         .ctx
         .mp
-        .create_order(&token.token, &req, &intent.id)
+        .create_order(&token.token, &req, intent.id.as_str())
         .await
         .unwrap();
     drop(got); // crash: no ack, no row update
@@ -118,7 +118,7 @@ async fn redis_wiped_while_work_is_queued(t: &TestDb) {
         // One terminal, one open intent: finish the first by hand before the next.
         if amount == 7100 {
             let ask = intents::CancelAsk {
-                intent_id: &ids[0],
+                intent_id: &platform_core::id::PaymentIntentId::parse(&ids[0]).unwrap(),
                 at_terminal: false,
                 source: EventSource::Api,
             };
@@ -245,7 +245,7 @@ async fn rejected_token_is_refreshed_then_revoked_seller_is_flagged(t: &TestDb) 
     let mut broken = cred.clone().into_active_model();
     broken.access_token = Set(env.keyring.seal(
         &"APP_USR-revoked-long-ago".into(),
-        Aad::new("seller_credentials", "access_token", &cred.id),
+        Aad::new("seller_credentials", "access_token", cred.id.as_str()),
     ));
     broken.update(&env.ctx.db).await.unwrap();
     let (_, a) = env
@@ -322,7 +322,7 @@ async fn cancel_racing_the_create_cancels_upstream_too(t: &TestDb) {
         .unwrap();
     assert!(res.status().is_success());
     let req = platform_core::mercadopago::PointOrderRequest {
-        external_reference: intent.id.clone(),
+        external_reference: intent.id.to_string(),
         terminal_id: env.device_id.clone(),
         amount: platform_core::mercadopago::Amount::from_cents(6200).unwrap(),
         description: None,
@@ -336,7 +336,7 @@ async fn cancel_racing_the_create_cancels_upstream_too(t: &TestDb) {
     let order = env
         .ctx
         .mp
-        .create_order(&token.token, &req, &intent.id)
+        .create_order(&token.token, &req, intent.id.as_str())
         .await
         .unwrap();
     // …while the POS cancels: it cannot be decided here any more.

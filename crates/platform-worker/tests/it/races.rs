@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{Env, QueueKind, eventually, setup};
 use platform_core::entities::payment_intents;
+use platform_core::id::PaymentIntentId;
 use platform_core::intents;
 use platform_core::jobs;
 use platform_core::on_both_databases;
@@ -38,7 +39,7 @@ async fn get(env: &Env, id: &str) -> Value {
 /// What Mercado Pago (the sandbox) holds for an intent: its order's status,
 /// and whether anything was charged.
 async fn upstream_truth(env: &Env, id: &str) -> (Option<String>, bool) {
-    let row = payment_intents::Entity::find_by_id(id.to_owned())
+    let row = payment_intents::Entity::find_by_id(PaymentIntentId::parse(id).unwrap())
         .one(&env.ctx.db)
         .await
         .unwrap()
@@ -200,6 +201,7 @@ async fn paid_despite_cancel_is_recorded_and_flagged(t: &TestDb) {
         .create_intent(json!({"terminal_id": env.terminal_id, "amount": 3200}))
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
+    let intent_id = PaymentIntentId::parse(&id).unwrap();
     eventually("sent upstream", || async {
         (get(&env, &id).await["status"] == "created").then_some(())
     })
@@ -210,11 +212,9 @@ async fn paid_despite_cancel_is_recorded_and_flagged(t: &TestDb) {
     })
     .await;
     env.worker.take().unwrap().stop().await;
-    let scope = platform_core::tenancy::Scope::integrator(
-        platform_core::id::IntegratorId::parse(&env.integrator_id).unwrap(),
-    );
+    let scope = platform_core::tenancy::Scope::integrator(env.integrator_id.clone());
     let ask = intents::CancelAsk {
-        intent_id: &id,
+        intent_id: &intent_id,
         at_terminal: true,
         source: platform_core::states::EventSource::Api,
     };
@@ -255,8 +255,9 @@ async fn worker_killed_after_create_then_cancel_leaves_no_orphan(t: &TestDb) {
         .create_intent(json!({"terminal_id": env.terminal_id, "amount": 3300}))
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
+    let intent_id = PaymentIntentId::parse(&id).unwrap();
     // The dying worker: claims, creates upstream, records nothing.
-    let claimed = intents::claim_dispatch(&env.ctx.db, &id)
+    let claimed = intents::claim_dispatch(&env.ctx.db, &intent_id)
         .await
         .unwrap()
         .unwrap();
@@ -265,7 +266,7 @@ async fn worker_killed_after_create_then_cancel_leaves_no_orphan(t: &TestDb) {
         .unwrap();
     let device = env.device_id.clone();
     let req = platform_core::mercadopago::PointOrderRequest {
-        external_reference: claimed.id.clone(),
+        external_reference: claimed.id.to_string(),
         terminal_id: device,
         amount: platform_core::mercadopago::Amount::from_cents(3300).unwrap(),
         description: None,
@@ -279,7 +280,7 @@ async fn worker_killed_after_create_then_cancel_leaves_no_orphan(t: &TestDb) {
     let order = env
         .ctx
         .mp
-        .create_order(&token.token, &req, &claimed.id)
+        .create_order(&token.token, &req, claimed.id.as_str())
         .await
         .unwrap();
     // The POS cancels; a new worker handles it.
@@ -290,7 +291,7 @@ async fn worker_killed_after_create_then_cancel_leaves_no_orphan(t: &TestDb) {
     };
     let handling = async {
         eventually("cancel requested", || async {
-            let row = payment_intents::Entity::find_by_id(id.clone())
+            let row = payment_intents::Entity::find_by_id(intent_id.clone())
                 .one(&env.ctx.db)
                 .await
                 .unwrap()
@@ -298,10 +299,10 @@ async fn worker_killed_after_create_then_cancel_leaves_no_orphan(t: &TestDb) {
             row.cancel_state.is_some().then_some(())
         })
         .await;
-        let _ = dispatch::handle(&env.ctx, &id).await.unwrap();
+        let _ = dispatch::handle(&env.ctx, &intent_id).await.unwrap();
     };
     let ((code, answer), ()) = tokio::join!(asking, handling);
-    let row = payment_intents::Entity::find_by_id(id.clone())
+    let row = payment_intents::Entity::find_by_id(intent_id.clone())
         .one(&env.ctx.db)
         .await
         .unwrap()
@@ -330,6 +331,7 @@ async fn concurrent_refunds_never_exceed_the_amount(t: &TestDb) {
         .create_intent(json!({"terminal_id": env.terminal_id, "amount": 10000}))
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
+    let intent_id = PaymentIntentId::parse(&id).unwrap();
     let done = env.wait_final(&id).await;
     assert_eq!(done["status"], "processed", "{done}");
     let refund = |k: u32| {
@@ -360,7 +362,7 @@ async fn concurrent_refunds_never_exceed_the_amount(t: &TestDb) {
         .await
         .unwrap()
         .iter()
-        .filter(|r| r.intent_id == id)
+        .filter(|r| r.intent_id == intent_id)
         .map(|r| r.amount)
         .sum();
     assert!(total <= 10000, "refunded {total} of 10000");
@@ -385,10 +387,11 @@ async fn a_given_up_dispatch_is_resolved_upstream_before_it_ends(t: &TestDb) {
         .create_intent(json!({"terminal_id": env.terminal_id, "amount": 4100}))
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
+    let intent_id = PaymentIntentId::parse(&id).unwrap();
     let mut ctx = env.ctx.clone();
     ctx.dispatch.max_attempts = 3;
     let row = || async {
-        payment_intents::Entity::find_by_id(id.clone())
+        payment_intents::Entity::find_by_id(intent_id.clone())
             .one(&ctx.db)
             .await
             .unwrap()
@@ -396,7 +399,7 @@ async fn a_given_up_dispatch_is_resolved_upstream_before_it_ends(t: &TestDb) {
     };
     // The worker's passes, each answered 500 after the order was made.
     for _ in 0..5 {
-        dispatch::handle(&ctx, &id).await.unwrap();
+        dispatch::handle(&ctx, &intent_id).await.unwrap();
     }
     let r = row().await;
     assert_eq!(
@@ -421,7 +424,7 @@ async fn a_given_up_dispatch_is_resolved_upstream_before_it_ends(t: &TestDb) {
         .await
         .unwrap();
     assert!(res.status().is_success());
-    dispatch::handle(&ctx, &id).await.unwrap();
+    dispatch::handle(&ctx, &intent_id).await.unwrap();
     let r = row().await;
     assert_eq!(r.status.as_str(), "canceled", "{r:?}");
     let (upstream, charged) = upstream_truth(&env, &id).await;

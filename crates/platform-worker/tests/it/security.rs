@@ -7,7 +7,6 @@ use common::{QueueKind, setup};
 use platform_core::accounts::{self, MpApplication, NewIntegrator};
 use platform_core::audit::Actor;
 use platform_core::entities::{inbound_notifications, integrators, seller_credentials, sellers};
-use platform_core::id::IntegratorId;
 use platform_core::integrator_app::{self, AppSettingsUpdate, FieldError, SettingsProblem};
 use platform_core::mercadopago::sign_notification;
 use platform_core::on_both_databases;
@@ -104,10 +103,12 @@ async fn seller_state(env: &common::Env) -> (LinkStatus, bool) {
 
 async fn settle(env: &common::Env, id: &str) -> inbound_notifications::Model {
     common::eventually("the worker processed the notification", || async {
-        let row = inbound_notifications::Entity::find_by_id(id.to_owned())
-            .one(&env.ctx.db)
-            .await
-            .unwrap()?;
+        let row = inbound_notifications::Entity::find_by_id(
+            platform_core::id::InboundNotificationId::parse(id).unwrap(),
+        )
+        .one(&env.ctx.db)
+        .await
+        .unwrap()?;
         (row.status != NotificationStatus::Received).then_some(row)
     })
     .await
@@ -120,7 +121,7 @@ async fn deauthorization_is_bound_to_the_verifying_integrator(t: &TestDb) {
     let b_app = env.sandbox.default_app();
     let (a, a_app) = second_integrator(&env).await;
     let a_secret = a_app["client_secret"].as_str().unwrap().to_owned();
-    let a_scope = Scope::integrator(IntegratorId::parse(&a.id).unwrap());
+    let a_scope = Scope::integrator(a.id.clone());
     let save = |client_id: &str, secret: Option<&str>| AppSettingsUpdate {
         client_id: client_id.into(),
         client_secret: secret.map(SecretString::from),

@@ -11,7 +11,7 @@ use chrono::Utc;
 use platform_core::crypto::Keyring;
 use platform_core::entities::{webhook_attempts, webhook_deliveries};
 use platform_core::events;
-use platform_core::id::IntegratorId;
+use platform_core::id::{WebhookDeliveryId, WebhookEndpointId};
 use platform_core::jobs;
 use platform_core::states::DeliveryStatus;
 use platform_core::tenancy::Scope;
@@ -103,7 +103,7 @@ impl Fx {
     ) -> Fx {
         let keyring = test_keyring();
         let seeded = seed_integrator(&t.db, &keyring, 8000).await;
-        let scope = Scope::integrator(IntegratorId::parse(&seeded.integrator).unwrap());
+        let scope = Scope::integrator(seeded.integrator.clone());
         endpoints::delete(&t.db, &scope, &seeded.endpoint)
             .await
             .unwrap();
@@ -144,10 +144,10 @@ impl Fx {
     }
 
     fn scope(&self) -> Scope {
-        Scope::integrator(IntegratorId::parse(&self.seeded.integrator).unwrap())
+        Scope::integrator(self.seeded.integrator.clone())
     }
 
-    async fn endpoint(&self, url: &str) -> String {
+    async fn endpoint(&self, url: &str) -> WebhookEndpointId {
         let rules = UrlRules {
             allow_http: true,
             guard: SsrfGuard::new(Cidr::parse_list("127.0.0.0/8").unwrap()),
@@ -173,7 +173,7 @@ impl Fx {
 
     /// Emits an event; publishes its deliveries unless `publish` is false
     /// (a message lost between commit and queue).
-    async fn emit(&self, publish: bool) -> String {
+    async fn emit(&self, publish: bool) -> WebhookDeliveryId {
         let txn = self.db.begin().await.unwrap();
         let ids = events::emit(
             &txn,
@@ -188,22 +188,22 @@ impl Fx {
         assert_eq!(ids.len(), 1);
         if publish {
             self.queue
-                .publish(jobs::WEBHOOK_DELIVERY, &ids[0])
+                .publish(jobs::WEBHOOK_DELIVERY, ids[0].as_str())
                 .await
                 .unwrap();
         }
         ids[0].clone()
     }
 
-    async fn row(&self, id: &str) -> webhook_deliveries::Model {
-        webhook_deliveries::Entity::find_by_id(id)
+    async fn row(&self, id: &WebhookDeliveryId) -> webhook_deliveries::Model {
+        webhook_deliveries::Entity::find_by_id(id.clone())
             .one(&self.db)
             .await
             .unwrap()
             .unwrap()
     }
 
-    async fn attempts(&self, id: &str) -> Vec<webhook_attempts::Model> {
+    async fn attempts(&self, id: &WebhookDeliveryId) -> Vec<webhook_attempts::Model> {
         webhook_attempts::Entity::find()
             .filter(webhook_attempts::Column::DeliveryId.eq(id))
             .order_by_asc(webhook_attempts::Column::AttemptNo)
@@ -214,7 +214,7 @@ impl Fx {
 
     /// Waits until the delivery has `n` recorded attempts and is settled
     /// (not leased by an attempt in progress).
-    async fn settled_after(&self, id: &str, n: usize) -> webhook_deliveries::Model {
+    async fn settled_after(&self, id: &WebhookDeliveryId, n: usize) -> webhook_deliveries::Model {
         until("the attempt to be recorded", || async {
             let d = self.row(id).await;
             d.status != DeliveryStatus::Pending
@@ -391,7 +391,7 @@ async fn dead_after_schedule(t: &TestDb, kind: QueueKind) {
         .dead_letters(jobs::WEBHOOK_DELIVERY, 10)
         .await
         .unwrap();
-    assert_eq!(dl[0].payload, id);
+    assert_eq!(dl[0].payload, id.as_str());
     fx.stop().await;
 }
 

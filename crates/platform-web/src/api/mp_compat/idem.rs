@@ -109,7 +109,7 @@ pub async fn run<F, Fut>(
 where
     // The claimed record's id, for work that completes it in its own
     // transaction (`idempotency::Completion`).
-    F: FnOnce(Option<String>) -> Fut,
+    F: FnOnce(Option<platform_core::id::IdempotencyRecordId>) -> Fut,
     Fut: Future<Output = Result<Done, MpError>>,
 {
     Ok(

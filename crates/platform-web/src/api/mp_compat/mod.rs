@@ -22,6 +22,7 @@ mod view;
 use actix_web::{FromRequest, HttpRequest, web};
 use platform_core::CoreError;
 use platform_core::entities::{payment_intents, terminals as terminal_rows};
+use platform_core::id::PaymentIntentId;
 use platform_core::tenancy::Scope;
 use platform_core::{intents, registry};
 
@@ -110,7 +111,7 @@ async fn terminal_by_device(
 async fn intent_in_scope(
     state: &AppState,
     scope: &Scope,
-    puente_id: Option<String>,
+    puente_id: Option<PaymentIntentId>,
     raw: &str,
 ) -> Result<Option<payment_intents::Model>, CoreError> {
     if let Some(id) = puente_id {

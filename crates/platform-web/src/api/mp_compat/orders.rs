@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use platform_core::entities::{payment_intents, refunds as refund_rows};
 use platform_core::error::{Conflict, Invalid};
+use platform_core::id::{PaymentIntentId, RefundId};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::intents::{self, CancelAsk, NewIntent, OrderSearch, Origin};
 use platform_core::mercadopago::Amount;
@@ -405,7 +406,7 @@ async fn create(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse,
                 body: json!({ "id": ids::order_id(&i.id) }).to_string(),
             };
             let completion =
-                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&stored));
+                Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&stored));
             let origin = Origin {
                 api_key_id: Some(caller.key_id()),
                 source: EventSource::Api,
@@ -442,7 +443,7 @@ async fn create(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse,
             Ok(Done::created(
                 StatusCode::CREATED,
                 render(state, &intent).await?,
-                intent.id,
+                &intent.id,
             ))
         },
     )
@@ -566,7 +567,7 @@ async fn cancel(
 }
 
 /// The refund body: none for a total refund, or one payment and amount.
-fn parse_refund(raw: &[u8], intent_id: &str) -> Result<Option<i64>, MpError> {
+fn parse_refund(raw: &[u8], intent_id: &PaymentIntentId) -> Result<Option<i64>, MpError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -601,7 +602,7 @@ fn parse_refund(raw: &[u8], intent_id: &str) -> Result<Option<i64>, MpError> {
             "property transactions[0].id is required",
         )
     })?;
-    if ids::intent_from_payment(id).as_deref() != Some(intent_id) {
+    if ids::intent_from_payment(id).as_ref() != Some(intent_id) {
         return Err(MpError::orders(
             404,
             "transaction_not_found",
@@ -660,7 +661,7 @@ async fn refund(
                 body: json!({"id": intent.id}).to_string(),
             };
             let completion =
-                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&order_ref));
+                Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&order_ref));
             let refund = refunds::create(
                 &state.db,
                 &caller.scope,
@@ -691,14 +692,14 @@ async fn refund(
                 );
                 // A repeat must replay the refusal, not the response stored
                 // with the refund.
-                if let Some(record_id) = record.as_deref() {
+                if let Some(record_id) = record.as_ref() {
                     platform_core::idempotency::complete(
                         &state.db,
                         &state.keyring,
                         record_id,
                         refused.status.as_u16(),
                         &refused.body.to_string(),
-                        Some(&refund.id),
+                        Some(refund.id.as_str()),
                     )
                     .await
                     .map_err(core)?;
@@ -713,7 +714,7 @@ async fn refund(
             Ok(Done::created(
                 StatusCode::CREATED,
                 render(state, &now).await?,
-                refund.id,
+                &refund.id,
             ))
         },
     )
@@ -729,8 +730,8 @@ async fn refund(
 async fn wait_refund(
     state: &AppState,
     scope: &platform_core::tenancy::Scope,
-    refund_id: &str,
-    intent_id: &str,
+    refund_id: &RefundId,
+    intent_id: &PaymentIntentId,
 ) -> Result<refund_rows::Model, MpError> {
     let mut feed = state.intent_feed.subscribe();
     let deadline = tokio::time::Instant::now() + REFUND_WAIT;

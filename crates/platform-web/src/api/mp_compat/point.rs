@@ -263,7 +263,7 @@ async fn create(
                 body: view::legacy_json(i, &terminal.device_id, false).to_string(),
             };
             let completion =
-                Claimed::of(&state.keyring, record.as_deref()).map(|c| c.completion(&render));
+                Claimed::of(&state.keyring, record.as_ref()).map(|c| c.completion(&render));
             let origin = Origin {
                 api_key_id: Some(caller.key_id()),
                 source: EventSource::Api,
@@ -287,7 +287,7 @@ async fn create(
             .publish(&state.queue)
             .await;
             let body = view::legacy_json(&intent, &terminal.device_id, false);
-            Ok(Done::created(StatusCode::OK, body, intent.id))
+            Ok(Done::created(StatusCode::OK, body, &intent.id))
         },
     )
     .await?;

@@ -10,7 +10,7 @@ use platform_core::audit::Actor;
 use platform_core::entities::terminals;
 use platform_core::registry::{self, DeviceFilter, RegistryError};
 use platform_core::registry_edit::{self, EditError};
-use platform_core::states::{ActorKind, OperatingMode, UpstreamApi};
+use platform_core::states::{OperatingMode, UpstreamApi};
 use platform_core::tenancy::Scope;
 use serde_json::{Value, json};
 
@@ -144,17 +144,16 @@ pub async fn set_mode(
     mode: OperatingMode,
     shape: Shape,
 ) -> Result<terminals::Model, MpError> {
-    let integrator = accounts::integrator(&state.db, caller.scope.integrator_id().as_str())
+    let integrator = accounts::integrator(&state.db, caller.scope.integrator_id())
         .await
         .map_err(|e| MpError::from_core(shape, e))?;
     let api = integrator
         .map(|i| i.upstream_api)
         .unwrap_or(UpstreamApi::Orders);
-    let actor = Actor {
-        kind: ActorKind::ApiKey,
-        id: Some(caller.key_id().to_owned()),
-        ip: crate::client_ip::client_ip(req).map(|ip| ip.to_string()),
-    };
+    let actor = Actor::api_key(
+        caller.key_id(),
+        crate::client_ip::client_ip(req).map(|ip| ip.to_string()),
+    );
     let ctx = registry_edit::Ctx {
         db: &state.db,
         keyring: &state.keyring,

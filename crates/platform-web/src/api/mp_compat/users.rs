@@ -28,7 +28,7 @@ async fn me(req: HttpRequest) -> Result<HttpResponse, MpError> {
             "an integrator-wide key is not one Mercado Pago account: use a key narrowed to a seller, store or POS",
         ));
     };
-    let seller = platform_core::sellers::in_scope(&state.db, &caller.scope, seller_id.as_str())
+    let seller = platform_core::sellers::in_scope(&state.db, &caller.scope, seller_id)
         .await
         .map_err(|e| MpError::from_core(S, e))?;
     let tags = if seller.live_mode {

@@ -4,6 +4,7 @@
 use chrono::SecondsFormat;
 use platform_core::CoreError;
 use platform_core::entities::{mp_order_details, payment_intents, refunds, sellers, terminals};
+use platform_core::id::PaymentIntentId;
 use platform_core::mercadopago::Amount;
 use platform_core::states::{CancelState, IntentStatus, RefundStatus, Site};
 use platform_core::tenancy::unscoped;
@@ -313,7 +314,7 @@ pub fn legacy_state(i: &payment_intents::Model) -> &'static str {
 
 /// A payment id as the legacy API writes it: always an integer (typed SDKs
 /// decode it so); Mercado Pago's own when it is one, else derived from the intent.
-fn payment_ref(intent_id: &str, p: &str) -> Value {
+fn payment_ref(intent_id: &PaymentIntentId, p: &str) -> Value {
     Value::from(
         p.parse::<i64>()
             .unwrap_or_else(|_| ids::payment_number(intent_id)),

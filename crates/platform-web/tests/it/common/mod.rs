@@ -8,7 +8,7 @@ use std::sync::Arc;
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::config::{RawSettings, Settings};
 use platform_core::crypto::Keyring;
-use platform_core::id::IntegratorId;
+use platform_core::id::UserId;
 use platform_core::states::{KeyMode, ScopeKind};
 use platform_core::tenancy::Scope;
 use platform_core::testing::{Seeded, TestDb, seed_integrator, test_keyring};
@@ -57,7 +57,7 @@ impl TestApp {
 
     /// A key of `kind` for the seeded integrator; `target` is the seller/store/POS id.
     pub async fn key(&self, s: &Seeded, kind: ScopeKind, target: Option<&str>) -> String {
-        let scope = Scope::integrator(IntegratorId::parse(&s.integrator).unwrap());
+        let scope = Scope::integrator(s.integrator.clone());
         let (_, key) = api_keys::create(
             &self.state.db,
             &scope,
@@ -107,10 +107,10 @@ pub async fn json(res: reqwest::Response) -> (u16, serde_json::Value) {
 }
 
 /// A logged-in browser for a user: (the session cookie, its CSRF token).
-pub async fn session_for(app: &TestApp, user_id: &str) -> (String, String) {
+pub async fn session_for(app: &TestApp, user_id: &UserId) -> (String, String) {
     use platform_core::entities::users;
     use sea_orm::EntityTrait;
-    let user = users::Entity::find_by_id(user_id.to_owned())
+    let user = users::Entity::find_by_id(user_id.clone())
         .one(&app.state.db)
         .await
         .unwrap()

@@ -11,7 +11,7 @@ use platform_core::api_keys::{self, NewApiKey};
 use platform_core::config::{RawSettings, Settings};
 use platform_core::crypto::Keyring;
 use platform_core::entities::terminals;
-use platform_core::id::{IntegratorId, TerminalId};
+use platform_core::id::{IntegratorId, SellerId, TerminalId};
 use platform_core::secret::SecretString;
 use platform_core::states::{KeyMode, OperatingMode, ScopeKind, Site};
 use platform_core::tenancy::Scope;
@@ -36,10 +36,10 @@ pub struct Env {
     pub keyring: Keyring,
     pub http: reqwest::Client,
     pub key: String,
-    pub integrator_id: String,
-    pub seller_id: String,
+    pub integrator_id: IntegratorId,
+    pub seller_id: SellerId,
     pub seller: Value,
-    pub terminal_id: String,
+    pub terminal_id: TerminalId,
     pub device_id: String,
     pub redis_prefix: Option<String>,
 }
@@ -140,7 +140,7 @@ pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
     let (seller_id, terminal_id, device_id) =
         link_seller(&t.db, &keyring, &integrator.id, &seller).await;
 
-    let scope = Scope::integrator(IntegratorId::parse(&integrator.id).unwrap());
+    let scope = Scope::integrator(integrator.id.clone());
     let (_, key) = api_keys::create(
         &t.db,
         &scope,
@@ -199,14 +199,14 @@ pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
 pub async fn link_seller(
     db: &platform_core::db::Db,
     keyring: &Keyring,
-    integrator_id: &str,
+    integrator_id: &IntegratorId,
     seller: &Value,
-) -> (String, String, String) {
+) -> (SellerId, TerminalId, String) {
     let now = Utc::now();
     let linked = platform_core::linked_sellers::insert(
         db,
         platform_core::linked_sellers::NewLinkedSeller {
-            integrator_id: integrator_id.to_owned(),
+            integrator_id: integrator_id.clone(),
             mp_user_id: seller["user_id"].as_i64().unwrap(),
             nickname: seller["nickname"].as_str().unwrap().to_owned(),
             email: None,
@@ -233,10 +233,10 @@ pub async fn link_seller(
     .unwrap();
     let seller_id = linked.id;
     let device_id = seller["terminals"][0]["id"].as_str().unwrap().to_owned();
-    let terminal_id = TerminalId::new().into_string();
+    let terminal_id = TerminalId::new();
     terminals::ActiveModel {
         id: Set(terminal_id.clone()),
-        integrator_id: Set(integrator_id.to_owned()),
+        integrator_id: Set(integrator_id.clone()),
         seller_id: Set(seller_id.clone()),
         store_id: Set(None),
         pos_id: Set(None),
@@ -293,7 +293,9 @@ impl Env {
     }
 
     /// Long-polls until the intent is final (or 30 s pass).
-    pub async fn wait_final(&self, id: &str) -> Value {
+    /// `id`: a `pi_…` id, typed or as the API returned it.
+    pub async fn wait_final(&self, id: &(impl AsRef<str> + ?Sized)) -> Value {
+        let id = id.as_ref();
         for _ in 0..3 {
             let v: Value = self
                 .http
@@ -315,7 +317,8 @@ impl Env {
         panic!("intent {id} did not finish");
     }
 
-    pub async fn charges(&self, external_reference: &str) -> Vec<Value> {
+    pub async fn charges(&self, external_reference: &(impl AsRef<str> + ?Sized)) -> Vec<Value> {
+        let external_reference = external_reference.as_ref();
         let v: Value = self
             .http
             .get(format!(

@@ -591,7 +591,96 @@ async fn every_dashboard_route_refuses_another_tenants_objects(t: &TestDb) {
     app.web.stop().await;
 }
 
+/// From the OpenAPI document: every route that names an object answers a
+/// malformed id (not an id, or an id of another kind) exactly as a
+/// well-formed id that names nothing: same status, same body.
+async fn a_malformed_id_is_answered_as_an_unknown_one(t: &TestDb) {
+    use platform_core::id::*;
+    let app = TestApp::start(t, |_| {}).await;
+    let a = app.seed(9_950_000).await;
+    let key = app.key(&a, ScopeKind::Integrator, None).await;
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    let unknown_of = |segment: &str| -> String {
+        match segment {
+            "api-keys" => ApiKeyId::new().into_string(),
+            "onboarding-links" => OnboardingLinkId::new().into_string(),
+            "payment-intents" => PaymentIntentId::new().into_string(),
+            "pos" => PosId::new().into_string(),
+            "sellers" => SellerId::new().into_string(),
+            "stores" => StoreId::new().into_string(),
+            "terminals" => TerminalId::new().into_string(),
+            "webhook-deliveries" => WebhookDeliveryId::new().into_string(),
+            "webhook-endpoints" => WebhookEndpointId::new().into_string(),
+            other => panic!("which object is `{other}`?"),
+        }
+    };
+    let body_of = |method: &str, path: &str| -> serde_json::Value {
+        match (method, path) {
+            ("post", "/v1/payment-intents/{id}/refunds") => json!({"amount": 100}),
+            ("put", "/v1/pos/{id}/qr-order") => json!({"title": "Café", "total_amount": 1500}),
+            ("patch", "/v1/terminals/{id}") => json!({"operating_mode": "PDV"}),
+            ("patch", "/v1/webhook-endpoints/{id}") => json!({"enabled": false}),
+            ("post", "/v1/webhook-endpoints/{id}/replay") => {
+                json!({"since": "2026-01-01T00:00:00Z"})
+            }
+            _ => json!({}),
+        }
+    };
+    let answer = |method: &str, path: &str, id: &str| {
+        let url = format!("{}{}", app.url, path.replacen("{id}", id, 1));
+        let req = match method {
+            "get" => app.http.get(url),
+            "post" => app.http.post(url),
+            "put" => app.http.put(url),
+            "patch" => app.http.patch(url),
+            _ => app.http.delete(url),
+        }
+        .bearer_auth(&key);
+        let req = match method {
+            "get" | "delete" => req,
+            _ => req.json(&body_of(method, path)),
+        };
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.text().await.unwrap())
+        }
+    };
+    let mut tried = 0;
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        let Some(at) = path.find("/{id}") else {
+            continue;
+        };
+        let segment = path[..at].rsplit('/').next().unwrap();
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if ops.get(method).is_none() {
+                continue;
+            }
+            let unknown = answer(method, path, &unknown_of(segment)).await;
+            assert_eq!(unknown.0, 404, "{method} {path}: {}", unknown.1);
+            // Another kind's id (the seeded integrator's own seller, or its
+            // intent on a seller route) and no id at all.
+            let other_kind = if segment == "sellers" {
+                a.intent.as_str()
+            } else {
+                a.seller.as_str()
+            };
+            for malformed in ["nope", other_kind, "pi_", "sel_ILOU0000000000000000000000"] {
+                assert_eq!(
+                    answer(method, path, malformed).await,
+                    unknown,
+                    "{method} {path} with `{malformed}`"
+                );
+            }
+            tried += 1;
+        }
+    }
+    assert!(tried >= 20, "only {tried} operations probed");
+    app.web.stop().await;
+}
+
 on_both_databases!(
+    a_malformed_id_is_answered_as_an_unknown_one,
     every_dashboard_route_refuses_another_tenants_objects,
     every_documented_route_refuses_another_tenants_objects,
     oversized_bodies_are_read_only_for_known_callers,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::{Env, QueueKind, setup};
 use platform_core::entities::payment_intents;
 use platform_core::intents::{self, NewIntent};
+use platform_core::jobs;
 use platform_core::on_both_databases;
 use platform_core::states::EventSource;
 use platform_core::tenancy::Scope;
@@ -72,6 +73,33 @@ async fn orders_happy_path_memory(t: &TestDb) {
 
 async fn orders_happy_path_redis(t: &TestDb) {
     let env = setup(t, QueueKind::Redis).await;
+    intent_reaches_processed_with_sponsor_and_one_charge(&env).await;
+    env.shutdown().await;
+}
+
+/// A queue message that is not an id of its topic's kind names nothing, as
+/// an unknown id does: every consumer acks it (nothing comes back, nothing
+/// is dead-lettered) and goes on with the next message.
+async fn malformed_queue_messages_are_acked(t: &TestDb) {
+    let env = setup(t, QueueKind::Redis).await;
+    let topics = [
+        jobs::INTENT_DISPATCH,
+        jobs::REFUND_DISPATCH,
+        jobs::NOTIFICATION,
+        jobs::WEBHOOK_DELIVERY,
+    ];
+    for topic in topics {
+        for payload in ["nope", env.seller_id.as_str()] {
+            env.ctx.queue.publish(topic, payload).await.unwrap();
+        }
+    }
+    for topic in topics {
+        common::eventually(&format!("{topic} is settled"), || async {
+            let s = env.ctx.queue.stats(topic).await.unwrap();
+            (s.depth == 0 && s.in_flight == 0 && s.delayed == 0 && s.dead == 0).then_some(())
+        })
+        .await;
+    }
     intent_reaches_processed_with_sponsor_and_one_charge(&env).await;
     env.shutdown().await;
 }
@@ -379,6 +407,7 @@ async fn repeated_notifications_change_nothing(t: &TestDb) {
 on_both_databases!(
     orders_happy_path_memory,
     orders_happy_path_redis,
+    malformed_queue_messages_are_acked,
     legacy_api_and_rejected_amount,
     upstream_errors_are_retried_and_4xx_is_final,
     duplicate_dispatch_never_charges_twice,

@@ -37,6 +37,30 @@ impl MpClient {
         self.send_json(self.request(Method::GET, url, token)).await
     }
 
+    /// The payment as Mercado Pago shows it, whole (the compatible surface
+    /// answers it as is).
+    pub async fn payment_json(
+        &self,
+        token: &SecretString,
+        payment_id: &str,
+    ) -> Result<serde_json::Value, MpError> {
+        let url = self.api_url(&["v1", "payments", payment_id]);
+        self.send_json(self.request(Method::GET, url, token)).await
+    }
+
+    /// `GET /v1/payments/{id}/refunds` (all of them), or one refund, whole.
+    pub async fn payment_refunds_json(
+        &self,
+        token: &SecretString,
+        payment_id: &str,
+        refund_id: Option<&str>,
+    ) -> Result<serde_json::Value, MpError> {
+        let mut segments = vec!["v1", "payments", payment_id, "refunds"];
+        segments.extend(refund_id);
+        let url = self.api_url(&segments);
+        self.send_json(self.request(Method::GET, url, token)).await
+    }
+
     /// Refunds `amount` of a payment (`None`: everything left). The key makes
     /// a retried refund answer the first one instead of paying out twice.
     pub async fn refund_payment(

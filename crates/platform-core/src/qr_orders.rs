@@ -285,6 +285,40 @@ pub async fn delete(
     close_active(db, &pos.id, QrOrderStatus::Canceled).await
 }
 
+/// Records the payment of a QR order (a verified `payment` notification,
+/// re-read from Mercado Pago): the integrator's seller with this Mercado
+/// Pago user id, its newest order with this `external_reference`. An
+/// approved payment makes it `paid`; any payment is remembered on it, so the
+/// Payments API finds it. `None` when no order matches.
+pub async fn record_payment(
+    db: &DatabaseConnection,
+    integrator_id: &str,
+    seller_id: &str,
+    external_reference: &str,
+    mp_payment_id: &str,
+    approved: bool,
+) -> Result<Option<qr_orders::Model>, CoreError> {
+    let Some(order) = qr_orders::Entity::find()
+        .filter(qr_orders::Column::IntegratorId.eq(integrator_id))
+        .filter(qr_orders::Column::SellerId.eq(seller_id))
+        .filter(qr_orders::Column::ExternalReference.eq(external_reference))
+        .order_by_desc(qr_orders::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut update = qr_orders::Entity::update_many()
+        .col_expr(qr_orders::Column::MpPaymentId, Expr::value(mp_payment_id))
+        .col_expr(qr_orders::Column::UpdatedAt, Expr::value(clock::now()))
+        .filter(qr_orders::Column::Id.eq(order.id.clone()));
+    if approved {
+        update = update.col_expr(qr_orders::Column::Status, Expr::value(QrOrderStatus::Paid));
+    }
+    update.exec(db).await?;
+    Ok(qr_orders::Entity::find_by_id(order.id).one(db).await?)
+}
+
 #[derive(Debug, Serialize)]
 pub struct QrOrderView {
     pub id: String,

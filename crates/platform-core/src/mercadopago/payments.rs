@@ -17,6 +17,16 @@ pub struct Payment {
     pub status: String,
     #[serde(default)]
     pub status_detail: Option<String>,
+    /// The order's reference (a QR order's `external_reference`).
+    #[serde(default)]
+    pub external_reference: Option<String>,
+}
+
+impl Payment {
+    /// The buyer paid (`approved`).
+    pub fn is_approved(&self) -> bool {
+        self.status == "approved"
+    }
 }
 
 /// One refund of a payment (`POST /v1/payments/{id}/refunds`).

@@ -421,6 +421,81 @@ async fn payments_and_legacy_upstream_refunds(t: &TestDb) {
     env.shutdown().await;
 }
 
+/// A QR order made through the compatible surface, paid by a buyer at
+/// Mercado Pago: the verified `payment` notification, re-read, marks it paid,
+/// and the Payments API then finds the payment (a QR payment is refunded in
+/// Mercado Pago, not through Puente).
+async fn qr_order_paid_and_its_payment(t: &TestDb) {
+    use platform_core::audit::Actor;
+    use platform_core::id::IntegratorId;
+    use platform_core::states::UpstreamApi;
+    use platform_core::tenancy::Scope;
+    let env = setup(t, QueueKind::Memory).await;
+    let scope = Scope::integrator(IntegratorId::parse(&env.integrator_id).unwrap());
+    platform_core::registry::sync_seller(
+        &env.ctx.db,
+        &env.keyring,
+        &env.ctx.mp,
+        &scope,
+        &env.seller_id,
+        UpstreamApi::Orders,
+        &Actor::system(),
+    )
+    .await
+    .unwrap();
+    let user = env.seller["user_id"].as_i64().unwrap();
+    let pos = env.seller["pos"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/instore/qr/seller/collectors/{user}/pos/{pos}/orders");
+    let body = json!({"external_reference": "qr_paid_1", "title": "Mesa 1", "total_amount": 12.5,
+                      "items": [{"title": "Pizza", "unit_price": 12.5, "quantity": 1, "unit_measure": "unit", "total_amount": 12.5}],
+                      "sponsor": {"id": 1}});
+    let (st, b) = call(&env, "PUT", &path, None, Some(body)).await;
+    assert_eq!(st, 204, "{b}");
+    let paid: Value = env
+        .http
+        .post(format!("{}/sandbox/qr/pay", env.sandbox.base_url()))
+        .json(&json!({"user_id": user, "external_pos_id": pos}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payment = paid["payment_id"].to_string();
+    assert_eq!(paid["status"], "approved", "{paid}");
+    let mut found = None;
+    for _ in 0..200 {
+        let (st, p) = call(&env, "GET", &format!("/v1/payments/{payment}"), None, None).await;
+        if st == 200 {
+            found = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let p = found.expect("the QR payment becomes known through its notification");
+    assert_eq!(p["external_reference"], "qr_paid_1", "{p}");
+    assert_eq!(
+        p["sponsor_id"].to_string(),
+        "999000",
+        "the integrator's sponsor: {p}"
+    );
+    let (st, _) = call(&env, "GET", &path, None, None).await;
+    assert_eq!(st, 404, "paid: no order waits on the POS");
+    let (st, b) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        None,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")), "{b}");
+    env.shutdown().await;
+}
+
 fn sdk_dir(sub: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../sdk-tests")
@@ -495,6 +570,7 @@ async fn python_sdk_against_puente(t: &TestDb) {
 on_both_databases!(
     orders_through_the_chain,
     payments_and_legacy_upstream_refunds,
+    qr_order_paid_and_its_payment,
     node_sdk_against_puente,
     python_sdk_against_puente
 );

@@ -37,7 +37,6 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
-    // Before `point`, whose `/point/integration-api/…` routes take no `integrator`.
     integrator::configure(cfg);
     point::configure(cfg);
     terminals::configure(cfg);

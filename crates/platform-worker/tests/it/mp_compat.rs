@@ -275,6 +275,227 @@ async fn orders_through_the_chain(t: &TestDb) {
     env.shutdown().await;
 }
 
+/// Issue 13: the Payments API for terminal payments Puente knows (an
+/// Orders API payment under its `reference_id`), refunds through it, and
+/// Orders refunds when the integrator's upstream is the legacy API (sent
+/// through the payment, `/v1/payments/{id}/refunds`).
+async fn payments_and_legacy_upstream_refunds(t: &TestDb) {
+    let env = setup(t, QueueKind::Memory).await;
+
+    // An Orders API order, processed: its payment is a Payments API payment.
+    let (st, o) = call(
+        &env,
+        "POST",
+        "/v1/orders",
+        Some("p1"),
+        Some(order_body(&env.device_id, "40.00")),
+    )
+    .await;
+    assert_eq!(st, 201, "{o}");
+    let id = o["id"].as_str().unwrap().to_owned();
+    order_until(&env, &id, "processed").await;
+    let mut reference = None;
+    for _ in 0..200 {
+        let (_, g) = call(&env, "GET", &format!("/v1/orders/{id}"), None, None).await;
+        if let Some(r) = g["transactions"]["payments"][0]["reference_id"].as_str() {
+            reference = Some(r.to_owned());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let payment = reference.expect("the order's payment reference");
+    let (st, p) = call(&env, "GET", &format!("/v1/payments/{payment}"), None, None).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["id"].to_string(), payment);
+    assert_eq!(p["status"], "approved", "{p}");
+    // A partial refund through the Payments API: Puente's refund, Mercado Pago's answer.
+    let (st, r) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        Some("pr1"),
+        Some(json!({"amount": 15.5})),
+    )
+    .await;
+    assert_eq!(st, 201, "{r}");
+    assert_eq!(
+        (r["status"].as_str(), r["amount"].as_f64()),
+        (Some("approved"), Some(15.5)),
+        "{r}"
+    );
+    let (st, again) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        Some("pr1"),
+        Some(json!({"amount": 15.5})),
+    )
+    .await;
+    assert_eq!(
+        (st, again["id"].clone()),
+        (201, r["id"].clone()),
+        "replayed, not refunded twice"
+    );
+    let (_, g) = call(&env, "GET", &format!("/v1/orders/{id}"), None, None).await;
+    assert_eq!(g["status_detail"], "partially_refunded", "{g}");
+    assert_eq!(g["transactions"]["refunds"].as_array().unwrap().len(), 1);
+    let (st, list) = call(
+        &env,
+        "GET",
+        &format!("/v1/payments/{payment}/refunds"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(st, 200, "{list}");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let (st, one) = call(
+        &env,
+        "GET",
+        &format!("/v1/payments/{payment}/refunds/{}", r["id"]),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((st, one["amount"].as_f64()), (200, Some(15.5)), "{one}");
+    let (st, b) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        Some("pr2"),
+        Some(json!({"amount": 100})),
+    )
+    .await;
+    assert_eq!((st, b["error"].as_str()), (400, Some("bad_request")), "{b}");
+
+    // The legacy upstream: an Orders API order is a legacy intent at Mercado
+    // Pago, and its refund goes through the payment.
+    env.use_legacy_upstream().await;
+    let (st, o) = call(
+        &env,
+        "POST",
+        "/v1/orders",
+        Some("l1"),
+        Some(order_body(&env.device_id, "20.00")),
+    )
+    .await;
+    assert_eq!(st, 201, "{o}");
+    let id = o["id"].as_str().unwrap().to_owned();
+    let done = order_until(&env, &id, "processed").await;
+    let legacy_payment = done["transactions"]["payments"][0]["reference_id"]
+        .as_str()
+        .expect("the legacy payment id")
+        .to_owned();
+    let pay = done["transactions"]["payments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (st, p) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id}/refund"),
+        Some("lr1"),
+        Some(json!({"transactions": [{"id": pay, "amount": "5.00"}]})),
+    )
+    .await;
+    assert_eq!(st, 201, "{p}");
+    assert_eq!(p["status_detail"], "partially_refunded", "{p}");
+    let (st, f) = call(
+        &env,
+        "POST",
+        &format!("/v1/orders/{id}/refund"),
+        Some("lr2"),
+        None,
+    )
+    .await;
+    assert_eq!((st, f["status"].as_str()), (201, Some("refunded")), "{f}");
+    let (st, p) = call(
+        &env,
+        "GET",
+        &format!("/v1/payments/{legacy_payment}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((st, p["status"].as_str()), (200, Some("refunded")), "{p}");
+    env.shutdown().await;
+}
+
+/// A QR order made through the compatible surface, paid by a buyer at
+/// Mercado Pago: the verified `payment` notification, re-read, marks it paid,
+/// and the Payments API then finds the payment (a QR payment is refunded in
+/// Mercado Pago, not through Puente).
+async fn qr_order_paid_and_its_payment(t: &TestDb) {
+    use platform_core::audit::Actor;
+    use platform_core::id::IntegratorId;
+    use platform_core::states::UpstreamApi;
+    use platform_core::tenancy::Scope;
+    let env = setup(t, QueueKind::Memory).await;
+    let scope = Scope::integrator(IntegratorId::parse(&env.integrator_id).unwrap());
+    platform_core::registry::sync_seller(
+        &env.ctx.db,
+        &env.keyring,
+        &env.ctx.mp,
+        &scope,
+        &env.seller_id,
+        UpstreamApi::Orders,
+        &Actor::system(),
+    )
+    .await
+    .unwrap();
+    let user = env.seller["user_id"].as_i64().unwrap();
+    let pos = env.seller["pos"][0]["external_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/instore/qr/seller/collectors/{user}/pos/{pos}/orders");
+    let body = json!({"external_reference": "qr_paid_1", "title": "Mesa 1", "total_amount": 12.5,
+                      "items": [{"title": "Pizza", "unit_price": 12.5, "quantity": 1, "unit_measure": "unit", "total_amount": 12.5}],
+                      "sponsor": {"id": 1}});
+    let (st, b) = call(&env, "PUT", &path, None, Some(body)).await;
+    assert_eq!(st, 204, "{b}");
+    let paid: Value = env
+        .http
+        .post(format!("{}/sandbox/qr/pay", env.sandbox.base_url()))
+        .json(&json!({"user_id": user, "external_pos_id": pos}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let payment = paid["payment_id"].to_string();
+    assert_eq!(paid["status"], "approved", "{paid}");
+    let mut found = None;
+    for _ in 0..200 {
+        let (st, p) = call(&env, "GET", &format!("/v1/payments/{payment}"), None, None).await;
+        if st == 200 {
+            found = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let p = found.expect("the QR payment becomes known through its notification");
+    assert_eq!(p["external_reference"], "qr_paid_1", "{p}");
+    assert_eq!(
+        p["sponsor_id"].to_string(),
+        "999000",
+        "the integrator's sponsor: {p}"
+    );
+    let (st, _) = call(&env, "GET", &path, None, None).await;
+    assert_eq!(st, 404, "paid: no order waits on the POS");
+    let (st, b) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        None,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")), "{b}");
+    env.shutdown().await;
+}
+
 fn sdk_dir(sub: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../sdk-tests")
@@ -348,6 +569,8 @@ async fn python_sdk_against_puente(t: &TestDb) {
 
 on_both_databases!(
     orders_through_the_chain,
+    payments_and_legacy_upstream_refunds,
+    qr_order_paid_and_its_payment,
     node_sdk_against_puente,
     python_sdk_against_puente
 );

@@ -108,6 +108,12 @@ pub fn configure(cfg: &mut web::ServiceConfig, sandbox: web::Data<Sandbox>) {
                     "/v1/payments/{id}/refunds",
                     web::get().to(payments::list_refunds),
                 )
+                // The official Node SDK's PaymentRefund.list asks for the list with a
+                // trailing slash (mercadopago 3.6.1, dist/clients/paymentRefund/list).
+                .route(
+                    "/v1/payments/{id}/refunds/",
+                    web::get().to(payments::list_refunds),
+                )
                 .route(
                     "/v1/payments/{id}/refunds",
                     web::post().to(payments::create_refund),

@@ -68,6 +68,8 @@ async fn an_order_payment_is_refunded_through_the_payments_api() {
     assert_eq!(r.body["amount"], 19.5);
     let list = c.get(&refunds, Some(&t)).await.body;
     assert_eq!(list.as_array().unwrap().len(), 2);
+    // The Node SDK's PaymentRefund.list path ends in a slash: the same list.
+    assert_eq!(c.get(&format!("{refunds}/"), Some(&t)).await.body, list);
     let one = c.get(&format!("{refunds}/{first}"), Some(&t)).await;
     assert_eq!(one.body["amount"], 10.5);
     let p = c.get(&format!("/v1/payments/{reference}"), Some(&t)).await;

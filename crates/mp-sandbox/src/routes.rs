@@ -103,6 +103,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, sandbox: web::Data<Sandbox>) {
                     web::patch().to(pl::patch_integrator),
                 )
                 // Payments API (terminal and QR payments) and their refunds
+                .route("/v1/payments/search", web::get().to(payments::search))
                 .route("/v1/payments/{id}", web::get().to(payments::get))
                 .route(
                     "/v1/payments/{id}/refunds",

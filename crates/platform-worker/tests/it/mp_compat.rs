@@ -3,7 +3,8 @@
 //! and a manual one. Orders are dispatched, processed, refunded and
 //! canceled through the real chain; then the official SDKs' scenarios
 //! (sdk-tests/node with `node --test`, sdk-tests/python with pytest) run
-//! against Puente with only the base URL and the token changed. Missing SDK
+//! against Puente with only the base URL and the token changed, and what
+//! Puente refuses on purpose is checked to be documented. Missing SDK
 //! installs fail loudly: run scripts/setup-sdk-tests.sh.
 
 use crate::common;
@@ -13,7 +14,13 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::{Env, QueueKind, link_seller, setup};
+use platform_core::api_keys::{self, NewApiKey};
+use platform_core::audit::Actor;
+use platform_core::id::IntegratorId;
 use platform_core::on_both_databases;
+use platform_core::registry;
+use platform_core::states::{KeyAccess, KeyMode, ScopeKind, UpstreamApi};
+use platform_core::tenancy::Scope;
 use platform_core::testing::TestDb;
 use serde_json::{Value, json};
 
@@ -502,19 +509,81 @@ fn sdk_dir(sub: &str) -> PathBuf {
         .join(sub)
 }
 
-/// The scenarios' environment, pointing the SDKs at Puente.
+/// The scenarios' environment, pointing the SDKs at Puente (sdk-tests/README.md):
+/// an integrator-wide key for Point/Orders/Terminals, a key scoped to the seller for
+/// its account (users, stores, POS, QR, payments), the seller's store and POS
+/// mirrored into Puente as a registry sync does, and the sandbox behind Puente for
+/// the `/sandbox` helpers (a buyer paying a QR, the notifications Puente received).
 async fn target(t: &TestDb) -> (Env, Vec<(String, String)>) {
     let env = setup(t, QueueKind::Memory).await;
     let manual = manual_terminal(&env, &t.db).await;
+    let scope = Scope::integrator(IntegratorId::parse(&env.integrator_id).unwrap());
+    let synced = registry::sync_seller(
+        &env.ctx.db,
+        &env.keyring,
+        &env.ctx.mp,
+        &scope,
+        &env.seller_id,
+        UpstreamApi::Orders,
+        &Actor::system(),
+    )
+    .await;
+    assert!(synced.is_ok(), "{synced:?}");
+    let (_, seller_key) = api_keys::create(
+        &t.db,
+        &scope,
+        NewApiKey {
+            name: "seller pos".into(),
+            scope_kind: ScopeKind::Seller,
+            target_id: Some(env.seller_id.clone()),
+            expires_at: None,
+            mode: KeyMode::Test,
+            access: KeyAccess::Full,
+        },
+        None,
+        None,
+    )
+    .await
+    .unwrap();
+    let webhook_secret = env.sandbox.default_app().webhook_secret;
+    let pos = &env.seller["pos"][0];
     let vars = vec![
         ("MP_TARGET".into(), "puente".into()),
         ("MP_BASE_URL".into(), env.url.clone()),
         ("MP_ACCESS_TOKEN".into(), env.key.clone()),
+        (
+            "MP_SELLER_ACCESS_TOKEN".into(),
+            seller_key.expose_secret().clone(),
+        ),
+        ("MP_USER_ID".into(), env.seller["user_id"].to_string()),
         ("MP_TERMINAL_ID".into(), env.device_id.clone()),
         ("MP_MANUAL_TERMINAL_ID".into(), manual),
+        (
+            "MP_STORE_EXTERNAL_ID".into(),
+            pos["external_store_id"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "MP_POS_EXTERNAL_ID".into(),
+            pos["external_id"].as_str().unwrap().to_owned(),
+        ),
         ("MP_EXPECTED_SPONSOR_ID".into(), "999000".into()),
+        ("MP_SANDBOX_URL".into(), env.sandbox.base_url()),
+        ("MP_WEBHOOK_SECRET".into(), webhook_secret),
     ];
     (env, vars)
+}
+
+/// A child process with no `MP_*` variable from this process's environment:
+/// only what the driver sets.
+fn command(program: &str, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("MP_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
 }
 
 async fn run(mut cmd: Command, what: &str) {
@@ -539,10 +608,8 @@ async fn node_sdk_against_puente(t: &TestDb) {
         "npm mercadopago is not installed in sdk-tests/node: run scripts/setup-sdk-tests.sh"
     );
     let (env, vars) = target(t).await;
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&dir)
-        .args(["--test", "--test-concurrency=1", "test/"])
-        .env_remove("MP_SANDBOX_URL")
+    let mut cmd = command("node", &dir);
+    cmd.args(["--test", "--test-concurrency=1", "test/"])
         .envs(vars);
     run(cmd, "node --test").await;
     env.shutdown().await;
@@ -558,13 +625,39 @@ async fn python_sdk_against_puente(t: &TestDb) {
         "PyPI mercadopago / pytest are not installed: run scripts/setup-sdk-tests.sh"
     );
     let (env, vars) = target(t).await;
-    let mut cmd = Command::new("python3");
-    cmd.current_dir(&dir)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
-        .env_remove("MP_SANDBOX_URL")
+    let mut cmd = command("python3", &dir);
+    cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        // Only pytest itself: plugins installed for other tools stay out.
+        .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         .envs(vars);
     run(cmd, "pytest").await;
     env.shutdown().await;
+}
+
+/// Every call the scenarios expect Puente to refuse on purpose
+/// (sdk-tests/refusals.json, column `puente`) is a documented difference:
+/// its `doc` text appears in docs/mp-compat.md.
+#[test]
+fn puente_refusals_are_documented_in_mp_compat() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let refusals: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("sdk-tests/refusals.json")).unwrap(),
+    )
+    .unwrap();
+    let doc = std::fs::read_to_string(root.join("docs/mp-compat.md")).unwrap();
+    let missing: Vec<String> = refusals["calls"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, c)| !c["puente"].is_null())
+        .filter(|(_, c)| !doc.contains(c["doc"].as_str().unwrap()))
+        .map(|(name, c)| format!("{name} ({}): {}", c["http"], c["reason"]))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/mp-compat.md does not document these deliberate differences:\n{}",
+        missing.join("\n")
+    );
 }
 
 on_both_databases!(

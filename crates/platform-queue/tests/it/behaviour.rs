@@ -1,4 +1,7 @@
-//! One behavioural suite, run against both backends: `<test>::memory` and `<test>::redis`.
+//! One behavioural suite, run against every backend and Redis topology:
+//! `<test>::memory`, `<test>::redis` (the shared single node), `<test>::sentinel` (a
+//! master with a replica, through a sentinel) and `<test>::cluster` (three masters), the
+//! last two on servers each test starts for itself.
 
 use crate::common;
 
@@ -19,8 +22,9 @@ fn payloads(ds: &[Delivery]) -> Vec<&str> {
     ds.iter().map(|d| d.payload.as_str()).collect()
 }
 
-/// Generates `$name::memory` (paused clock) and `$name::redis` (real server and clock).
-macro_rules! both_backends {
+/// Generates `$name::memory` (paused clock) and `$name::{redis, sentinel, cluster}` (real
+/// servers and clock).
+macro_rules! every_backend {
     ($name:ident, |$h:ident| $body:block) => {
         mod $name {
             use super::*;
@@ -38,11 +42,25 @@ macro_rules! both_backends {
                 let mut $h = Harness::redis();
                 $body
             }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sentinel() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::sentinel();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cluster() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::cluster();
+                $body
+            }
         }
     };
 }
 
-both_backends!(publish_receive_ack, |h| {
+every_backend!(publish_receive_ack, |h| {
     let q = h.process("c1").await;
     for p in ["pi_1", "pi_2", "pi_3"] {
         q.publish("intents", p).await.unwrap();
@@ -67,7 +85,7 @@ both_backends!(publish_receive_ack, |h| {
     );
 });
 
-both_backends!(receive_respects_max_and_wakes_on_publish, |h| {
+every_backend!(receive_respects_max_and_wakes_on_publish, |h| {
     let q = h.process("c1").await;
     let producer = h.process("web").await;
     for i in 0..5 {
@@ -93,7 +111,7 @@ both_backends!(receive_respects_max_and_wakes_on_publish, |h| {
     );
 });
 
-both_backends!(
+every_backend!(
     unacked_message_is_redelivered_after_visibility_timeout,
     |h| {
         h = h.with(ms(100), 5);
@@ -126,7 +144,7 @@ both_backends!(
     }
 );
 
-both_backends!(two_consumers_share_work_without_double_delivery, |h| {
+every_backend!(two_consumers_share_work_without_double_delivery, |h| {
     let a = h.process("a").await;
     let b = h.process("b").await;
     let total = 40;
@@ -160,7 +178,7 @@ both_backends!(two_consumers_share_work_without_double_delivery, |h| {
     assert_eq!(a.stats("jobs").await.unwrap(), QueueStats::default());
 });
 
-both_backends!(retry_after_comes_back_only_after_its_delay, |h| {
+every_backend!(retry_after_comes_back_only_after_its_delay, |h| {
     let q = h.process("c1").await;
     q.publish("intents", "pi_1").await.unwrap();
     let d = q.receive("intents", 1, ms(500)).await.unwrap().remove(0);
@@ -200,7 +218,7 @@ both_backends!(retry_after_comes_back_only_after_its_delay, |h| {
     assert_eq!(later[0].delivery_count, 1);
 });
 
-both_backends!(waiting_receive_picks_up_a_delayed_message_when_due, |h| {
+every_backend!(waiting_receive_picks_up_a_delayed_message_when_due, |h| {
     let q = h.process("c1").await;
     q.publish_after("t", "soon", ms(150)).await.unwrap();
     let started = Instant::now();
@@ -214,7 +232,7 @@ both_backends!(waiting_receive_picks_up_a_delayed_message_when_due, |h| {
     );
 });
 
-both_backends!(dead_letter_after_max_deliveries, |h| {
+every_backend!(dead_letter_after_max_deliveries, |h| {
     h = h.with(ms(50), 3);
     let q = h.process("c1").await;
 
@@ -258,7 +276,7 @@ both_backends!(dead_letter_after_max_deliveries, |h| {
     assert_eq!(q.stats("flaky").await.unwrap().dead, 1);
 });
 
-both_backends!(explicit_dead_letter_and_stats, |h| {
+every_backend!(explicit_dead_letter_and_stats, |h| {
     let q = h.process("c1").await;
     for p in ["a", "b", "c", "d"] {
         q.publish("t", p).await.unwrap();
@@ -301,7 +319,7 @@ both_backends!(explicit_dead_letter_and_stats, |h| {
     assert_eq!(q.stats("nothing").await.unwrap(), QueueStats::default());
 });
 
-both_backends!(lock_is_exclusive_and_expires, |h| {
+every_backend!(lock_is_exclusive_and_expires, |h| {
     let p1 = h.process("p1").await;
     let p2 = h.process("p2").await;
     let ttl = ms(200);
@@ -364,7 +382,7 @@ both_backends!(lock_is_exclusive_and_expires, |h| {
     }
 });
 
-both_backends!(event_bus_reaches_other_processes, |h| {
+every_backend!(event_bus_reaches_other_processes, |h| {
     let web = h.process("web").await;
     let worker = h.process("worker").await;
     let mut sub = web.subscribe("intent:pi_1").await.unwrap();

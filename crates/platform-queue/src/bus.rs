@@ -26,7 +26,9 @@ use crate::topology::PubSubTarget;
 /// Events buffered per subscriber before the slowest one starts missing some.
 const CAPACITY: usize = 256;
 const HEALTH_CHECK: Duration = Duration::from_secs(15);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Reconnect attempts are at most this far apart, so wake-ups resume within about a
+/// second of Redis (or a promoted Sentinel master) answering again.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A live subscription; dropping it unsubscribes.
 pub struct Subscription {

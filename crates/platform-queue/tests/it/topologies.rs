@@ -57,7 +57,9 @@ async fn bus_delivers(from: &Queue, sub: &mut platform_queue::Subscription, chan
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentinel_failover_keeps_the_queue_working() {
-    let mut h = Harness::sentinel_with(1, 1);
+    // Down after 1 s without an answer: quick to fail over, slow enough not to take a
+    // busy machine's pause for a dead master.
+    let mut h = Harness::sentinel_with(1, 1, Duration::from_secs(1));
     let worker = h.process("worker").await;
     let web = h.process("web").await;
     let stream = format!("{}{{q:intents}}", h.prefix());
@@ -80,12 +82,15 @@ async fn sentinel_failover_keeps_the_queue_working() {
     web.publish_after("intents", "delayed", Duration::from_millis(300))
         .await
         .unwrap();
-    let synced: i64 = redis::cmd("WAIT")
-        .arg(1)
-        .arg(2000)
-        .query(&mut servers::admin(old_master))
-        .unwrap();
-    assert_eq!(synced, 1, "the replica did not acknowledge the writes");
+    servers::wait_for("the replica to have both", Duration::from_secs(5), || {
+        let mut a = servers::admin(replica);
+        let len: i64 = redis::cmd("XLEN").arg(&stream).query(&mut a).unwrap();
+        let delayed: i64 = redis::cmd("ZCARD")
+            .arg(format!("{stream}:delayed"))
+            .query(&mut a)
+            .unwrap();
+        (len, delayed) == (1, 1)
+    });
 
     h.sentinel.as_mut().unwrap().servers.kill(old_master);
     let setup = h.sentinel.as_ref().unwrap();
@@ -99,14 +104,17 @@ async fn sentinel_failover_keeps_the_queue_working() {
     let mut got = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while got.len() < 2 {
-        if let Ok(batch) = worker
+        match worker
             .receive("intents", 10, Duration::from_millis(200))
             .await
         {
-            for d in batch {
-                eventually("ack", || worker.ack(&d)).await;
-                got.push(d.payload);
+            Ok(batch) => {
+                for d in batch {
+                    eventually("ack", || worker.ack(&d)).await;
+                    got.push(d.payload);
+                }
             }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
         assert!(
             Instant::now() < deadline,
@@ -161,7 +169,10 @@ async fn sentinel_failover_keeps_the_queue_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_bus_resubscribes_on_sentinel_and_cluster() {
-    for mut h in [Harness::sentinel_with(0, 1), Harness::cluster()] {
+    for mut h in [
+        Harness::sentinel_with(0, 1, Duration::from_secs(10)),
+        Harness::cluster(),
+    ] {
         let web = h.process("web").await;
         let worker = h.process("worker").await;
         let mut sub = web.subscribe("intent:pi_1").await.unwrap();
@@ -242,7 +253,7 @@ async fn cluster_keeps_a_topic_in_one_slot_and_spreads_topics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_sentinel_service_or_dead_sentinels_fail_at_connect() {
-    let setup = SentinelSetup::start(0, 1);
+    let setup = SentinelSetup::start(0, 1, Duration::from_secs(10));
     let url = setup.url().replace("/mymaster", "/nosuchmaster");
     let err = Queue::connect(QueueConfig::new(
         Backend::Redis {

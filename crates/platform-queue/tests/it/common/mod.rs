@@ -59,13 +59,15 @@ impl Harness {
     }
 
     /// A master, one replica and one sentinel of its own, reached through the sentinel.
+    /// The sentinel is slow to declare the master down (10 s), so that a machine busy
+    /// with other tests does not cause a failover in the middle of one.
     pub fn sentinel() -> Self {
-        Self::sentinel_with(1, 1)
+        Self::sentinel_with(1, 1, Duration::from_secs(10))
     }
 
-    pub fn sentinel_with(replicas: usize, sentinels: usize) -> Self {
+    pub fn sentinel_with(replicas: usize, sentinels: usize, down_after: Duration) -> Self {
         let mut h = Self::new(Kind::Sentinel);
-        h.sentinel = Some(SentinelSetup::start(replicas, sentinels));
+        h.sentinel = Some(SentinelSetup::start(replicas, sentinels, down_after));
         h
     }
 

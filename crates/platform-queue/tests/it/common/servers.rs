@@ -165,7 +165,8 @@ impl Drop for Servers {
 }
 
 /// A master, `replicas` replicas of it and `sentinels` sentinels watching it (quorum 1,
-/// so one sentinel can fail over alone; down after 400 ms).
+/// so one sentinel can fail over alone), which take the master for down after
+/// `down_after` without an answer.
 pub struct SentinelSetup {
     pub servers: Servers,
     pub sentinels: Vec<u16>,
@@ -174,7 +175,7 @@ pub struct SentinelSetup {
 }
 
 impl SentinelSetup {
-    pub fn start(replicas: usize, sentinels: usize) -> Self {
+    pub fn start(replicas: usize, sentinels: usize, down_after: Duration) -> Self {
         let mut servers = Servers::new("sentinel");
         let master = servers.data_node(&[]);
         let replicas: Vec<u16> = (0..replicas)
@@ -182,15 +183,27 @@ impl SentinelSetup {
                 servers.data_node(&["--replicaof".into(), "127.0.0.1".into(), master.to_string()])
             })
             .collect();
+        // Synced is not enough: after the initial sync a master only starts streaming
+        // writes to a replica at its first REPLCONF ACK (up to a second later), and a
+        // master killed before then takes them along. A write seen by every replica
+        // shows the stream flows.
+        let _: () = redis::cmd("SET")
+            .arg("setup:probe")
+            .arg(1)
+            .query(&mut admin(master))
+            .unwrap();
         for &r in &replicas {
-            wait_for("the replica to sync", START_TIMEOUT, || {
-                let info: String = redis::cmd("INFO")
-                    .arg("replication")
-                    .query(&mut admin(r))
-                    .unwrap();
-                info.contains("master_link_status:up")
+            wait_for("the replica to receive writes", START_TIMEOUT, || {
+                redis::cmd("EXISTS")
+                    .arg("setup:probe")
+                    .query::<i64>(&mut admin(r))
+                    .is_ok_and(|n| n == 1)
             });
         }
+        let _: () = redis::cmd("DEL")
+            .arg("setup:probe")
+            .query(&mut admin(master))
+            .unwrap();
         let sentinels: Vec<u16> = (0..sentinels)
             .map(|_| {
                 servers.spawn(|port, dir| {
@@ -200,9 +213,10 @@ impl SentinelSetup {
                         format!(
                             "port {port}\nbind 127.0.0.1\ndir {dir}\nlogfile {dir}/sentinel-{port}.log\n\
                              sentinel monitor {SERVICE} 127.0.0.1 {master} 1\n\
-                             sentinel down-after-milliseconds {SERVICE} 400\n\
+                             sentinel down-after-milliseconds {SERVICE} {down_after}\n\
                              sentinel failover-timeout {SERVICE} 3000\n",
-                            dir = dir.display()
+                            dir = dir.display(),
+                            down_after = down_after.as_millis()
                         ),
                     )
                     .expect("sentinel config");

@@ -1,5 +1,5 @@
-//! Puente's job transport: a small at-least-once work queue, a lock and an event bus,
-//! with two interchangeable backends.
+//! Puente's job transport: a small at-least-once work queue, a lock, an event bus and
+//! limits shared between processes, with two interchangeable backends.
 //!
 //! * [`Backend::Memory`] — in-process, nothing installed (the embedded default).
 //! * [`Backend::Redis`] — Redis Streams with one consumer group per topic, shared by
@@ -29,11 +29,14 @@
 //! * Settling a delivery that is no longer in flight (already acked by the consumer that
 //!   reclaimed it, or lost with a Redis restart) is a silent no-op.
 //!
-//! # Locks and events
+//! # Locks, events and limits
 //!
 //! [`Queue::lock`] is a lease (`SET NX PX` on Redis) for "only one process does this at
 //! a time"; [`Queue::notify`]/[`Queue::subscribe`] is a best-effort broadcast (Redis
 //! pub/sub) to wake long-polls in other processes, which then re-read the database.
+//! [`Queue::rate_limiter`] (a token bucket per key) and [`Queue::semaphore`] (at most N
+//! holders per key, with leases) hold across every process sharing the backend; on
+//! Redis each check is one round trip.
 //!
 //! # Redis layout
 //!
@@ -45,6 +48,8 @@
 //! | `P{q:<topic>}:delayed` | sorted set of delayed messages (due time by the Redis clock) |
 //! | `P{q:<topic>}:dead` | dead-letter stream |
 //! | `Plock:<key>` | leases |
+//! | `Prl:<name>:<key>` | token buckets |
+//! | `Psem:<name>:<key>` | semaphores: holders scored by lease end |
 //! | channel `Pbus:<channel>` | event bus |
 //!
 //! A topic's keys share the hash tag `{q:<topic>}`, so every script and multi-key command
@@ -84,6 +89,7 @@
 
 mod bus;
 mod error;
+mod limits;
 mod lock;
 mod memory;
 mod redis_streams;
@@ -94,6 +100,7 @@ use std::time::Duration;
 
 pub use bus::Subscription;
 pub use error::QueueError;
+pub use limits::{Permit, Rate, RateLimiter, Semaphore};
 pub use lock::LockGuard;
 
 /// Where the queue lives.
@@ -263,6 +270,20 @@ impl Queue {
             Inner::Memory(_) => "memory",
             Inner::Redis(r) => r.topology(),
         }
+    }
+
+    /// A token bucket per key, shared under `name` by every process on the backend
+    /// (in memory: by every `Queue` cloned or derived from this one). Build it once and
+    /// keep it; building one does no I/O.
+    pub fn rate_limiter(&self, name: &str, rate: Rate) -> RateLimiter {
+        RateLimiter::new(self.backend.clone(), name, rate)
+    }
+
+    /// At most `limit` holders per key at once, shared under `name` by every process on
+    /// the backend. A holder's place frees itself after `lease` if it is not released
+    /// (a process that died): keep the work shorter than that.
+    pub fn semaphore(&self, name: &str, limit: usize, lease: Duration) -> Semaphore {
+        Semaphore::new(self.backend.clone(), name, limit, lease)
     }
 
     pub async fn publish(&self, topic: &str, payload: &str) -> Result<(), QueueError> {

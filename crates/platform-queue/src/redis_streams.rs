@@ -8,7 +8,8 @@
 //! * `P{q:<topic>}:delayed` — sorted set of delayed messages, scored by due time (ms, by
 //!   the Redis clock so that process clocks need not agree); member `n:nonce:payload`.
 //! * `P{q:<topic>}:dead` — dead-letter stream.
-//! * `Plock:<key>` — leases; pub/sub channels are `Pbus:<channel>`.
+//! * `Plock:<key>` — leases; `Prl:<name>:<key>` and `Psem:<name>:<key>` — the shared
+//!   limits (`limits.rs`); pub/sub channels are `Pbus:<channel>`.
 //!
 //! Each `receive` first runs one Lua script that moves due delayed messages into the
 //! stream, re-creates the group if Redis lost it (a restart without persistence, a FLUSH,
@@ -21,12 +22,12 @@
 //! Sentinel, `receive` moves what it finds there into the new keys (see [`MIGRATE`]).
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use redis::streams::StreamReadReply;
 use redis::{RedisError, Script, Value};
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 use tokio::time::Instant;
 
 use crate::bus::RedisBus;
@@ -70,6 +71,8 @@ pub(crate) struct RedisBackend {
     /// When each topic's old-layout keys were last swept (one node and Sentinel only).
     legacy_swept: Mutex<HashMap<String, Instant>>,
     bus: OnceCell<RedisBus>,
+    /// Signalled when this process frees a semaphore place (`limits.rs`).
+    pub(crate) released: Arc<Notify>,
 }
 
 struct Keys {
@@ -348,6 +351,7 @@ impl RedisBackend {
             cursors: Mutex::new(HashMap::new()),
             legacy_swept: Mutex::new(HashMap::new()),
             bus: OnceCell::new(),
+            released: Arc::default(),
         })
     }
 

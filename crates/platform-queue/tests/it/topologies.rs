@@ -293,3 +293,29 @@ async fn wrong_sentinel_service_or_dead_sentinels_fail_at_connect() {
     .unwrap_err();
     assert!(matches!(err, QueueError::Config(_)), "{err:?}");
 }
+
+/// With Redis gone, a rate limit is kept per process instead: an outage neither blocks
+/// nor opens the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_falls_back_to_the_process_when_redis_is_gone() {
+    let mut h = Harness::sentinel_with(0, 1, Duration::from_secs(10));
+    let q = h.process("web").await;
+    let limiter = q.rate_limiter("api", platform_queue::Rate::with_burst(1, 3));
+    let master = h.sentinel.as_ref().unwrap().first_master;
+    h.sentinel.as_mut().unwrap().servers.kill(master);
+    assert!(q.ping().await.is_err());
+    let started = Instant::now();
+    let answers: Vec<bool> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(limiter.check("key_1").await.is_ok());
+        }
+        v
+    };
+    assert_eq!(answers, [true, true, true, false, false]);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

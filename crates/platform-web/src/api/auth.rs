@@ -98,7 +98,7 @@ pub fn authenticate(
             return Err(too_many_bad_keys(wait));
         }
         let auth = api_keys::authenticate(&state.db, &token).await?;
-        if auth.is_err() && state.bad_key_limiter.check(&network).is_err() {
+        if auth.is_err() && state.bad_key_limiter.check(&network).await.is_err() {
             return Err(too_many_bad_keys(Duration::from_secs(1)));
         }
         let caller = match auth {
@@ -117,7 +117,7 @@ pub fn authenticate(
             }
         };
         crate::request_id::record_integrator(&caller.key.integrator_id);
-        if let Err(retry_after) = state.rate_limiter.check(&caller.key.id) {
+        if let Err(retry_after) = state.rate_limiter.check(&caller.key.id).await {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

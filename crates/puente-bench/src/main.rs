@@ -61,6 +61,13 @@ enum Cmd {
         #[arg(long)]
         addr: String,
     },
+    /// (internal) round-robin TCP proxy in front of several `puente web`.
+    Proxy {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        to: Vec<String>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -70,6 +77,15 @@ fn main() -> std::process::ExitCode {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("hello: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    if let Cmd::Proxy { listen, to } = &cli.cmd {
+        return match receiver::run_proxy(listen, to) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("proxy: {e:#}");
                 std::process::ExitCode::FAILURE
             }
         };
@@ -85,7 +101,7 @@ fn main() -> std::process::ExitCode {
             Cmd::Examples(a) => examples::run(a).await,
             Cmd::Pickup(a) => pickup::run(a).await,
             Cmd::Export(a) => export::run(a).await,
-            Cmd::Hello { .. } => unreachable!(),
+            Cmd::Hello { .. } | Cmd::Proxy { .. } => unreachable!(),
         }
     });
     match res {

@@ -3,12 +3,14 @@
 //!
 //!   cargo build --release -p puente -p puente-bench
 //!   target/release/puente-bench bench            # both setups, medians of 3 runs
+//!   target/release/puente-bench bench --find-max # the highest sustained rate that holds
 //!   target/release/puente-bench faults --intents 10000
 //!   target/release/puente-bench examples         # docs/examples, Node and Python
 //!   target/release/puente-bench pickup           # lag of the terminal's pick-up
 //!   target/release/puente-bench export           # a 100,000-intent CSV export's memory
 
 mod bench;
+mod cpu;
 mod examples;
 mod export;
 mod faults;
@@ -17,6 +19,7 @@ mod pickup;
 mod procs;
 mod receiver;
 mod stack;
+mod sustain;
 
 use clap::{Parser, Subcommand, ValueEnum};
 

@@ -4,6 +4,7 @@
 //!   cargo build --release -p puente -p puente-bench
 //!   target/release/puente-bench bench            # both setups, medians of 3 runs
 //!   target/release/puente-bench bench --find-max # the highest sustained rate that holds
+//!   target/release/puente-bench soak --rate 150 --duration 2h
 //!   target/release/puente-bench faults --intents 10000
 //!   target/release/puente-bench examples         # docs/examples, Node and Python
 //!   target/release/puente-bench pickup           # lag of the terminal's pick-up
@@ -18,6 +19,7 @@ mod load;
 mod pickup;
 mod procs;
 mod receiver;
+mod soak;
 mod stack;
 mod sustain;
 
@@ -51,6 +53,9 @@ impl Which {
 enum Cmd {
     /// Throughput, latency, fan-out, RSS and the physical reference.
     Bench(bench::Args),
+    /// A constant offered rate for hours: memory and backlog over time, and
+    /// whether they stay flat.
+    Soak(soak::Args),
     /// Push intents through the fault matrix and check every one.
     Faults(faults::Args),
     /// Run the Node and Python examples in docs/examples against `puente all`.
@@ -100,6 +105,7 @@ fn main() -> std::process::ExitCode {
     let res = rt.block_on(async {
         match cli.cmd {
             Cmd::Bench(a) => bench::run(a).await,
+            Cmd::Soak(a) => soak::run(a).await,
             Cmd::Faults(a) => faults::run(a).await,
             Cmd::Examples(a) => examples::run(a).await,
             Cmd::Pickup(a) => pickup::run(a).await,

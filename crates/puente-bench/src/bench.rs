@@ -120,6 +120,37 @@ fn put(rows: &mut Rows, label: &str, setup: Setup, v: String) {
     }
 }
 
+/// Rows by their measurement number "(n)"; the CPU rows (6) by phase, each
+/// phase's processes first (in the order first seen), then its totals.
+fn order_rows(rows: &mut Rows) {
+    let section = |l: &str| -> u32 {
+        l.strip_prefix('(')
+            .and_then(|r| r.split(')').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(99)
+    };
+    let mut phases: Vec<String> = Vec::new();
+    for (l, _) in rows.iter() {
+        if let Some((p, _)) = l.split_once(':')
+            && section(l) == 6
+            && !phases.iter().any(|x| x == p)
+        {
+            phases.push(p.to_owned());
+        }
+    }
+    let key = |l: &str| {
+        let (p, what) = l.split_once(':').unwrap_or((l, ""));
+        let phase = phases.iter().position(|x| x == p).unwrap_or(0);
+        let rank = match what.trim() {
+            "total of these processes" => 1,
+            "whole machine (/proc/stat)" => 2,
+            _ => 0,
+        };
+        (section(l), phase, rank)
+    };
+    rows.sort_by_key(|r| key(&r.0));
+}
+
 fn ms(v: f64) -> String {
     if v.is_nan() {
         "–".into()
@@ -145,6 +176,7 @@ pub async fn run(a: Args) -> anyhow::Result<bool> {
         eprintln!("== {} ==", setup.label());
         measure(&a, setup, &mut rows).await?;
     }
+    order_rows(&mut rows);
     println!();
     print!("| measurement |");
     for s in &setups {

@@ -715,12 +715,12 @@ fn sustained_rows(rows: &mut Rows, setup: Setup, p: &sustain::Phase) {
         "(2) sustained: offered / accepted / drained per s",
         setup,
         format!(
-            "{} / {} / {} (≥ {:.0}%: {})",
+            "{} / {} / {:.1}/s (≥ {:.0}%: {})",
             rate(p.rate),
             rate(p.accept_rate),
-            rate(p.drain_rate),
+            p.drain_rate,
             sustain::DRAIN_SHARE * 100.0,
-            v(p.drain_rate >= sustain::DRAIN_SHARE * p.rate)
+            v(p.drain_holds())
         ),
     );
     put(

@@ -57,9 +57,11 @@ ensure_postgres() {
 }
 
 ensure_redis() {
+  # The Sentinel and Cluster tests start their own servers (redis-server, which
+  # is also Sentinel with --sentinel), even when a shared Redis already answers.
+  command -v redis-server >/dev/null || apt_install redis-server
   if command -v redis-cli >/dev/null && [ "$(redis-cli -h $REDIS_HOST -p $REDIS_PORT ping 2>/dev/null)" = "PONG" ]; then return; fi
   say "Redis is not answering at $REDIS_HOST:$REDIS_PORT: installing/starting it"
-  command -v redis-server >/dev/null || apt_install redis-server
   as_root mkdir -p /var/lib/redis /var/log/redis
   as_root redis-server --daemonize yes --bind 127.0.0.1 -::1 --port "$REDIS_PORT" --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
@@ -113,7 +115,7 @@ if ! command -v st >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check schemathesis==4.32.5
 fi
 
-say "Running the test suite (SQLite + PostgreSQL, in-process queue + Redis)"
+say "Running the test suite (SQLite + PostgreSQL, in-process queue + Redis: one node, Sentinel, Cluster)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast "$@"
 else

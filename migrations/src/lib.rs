@@ -19,6 +19,7 @@ mod m20261201_000004_fidelity;
 mod m20261202_000005_security;
 mod m20261204_000006_team;
 mod m20261204_000007_report_indexes;
+mod m20261205_000008_compat_registry;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_security::Migration),
             Box::new(m20261204_000006_team::Migration),
             Box::new(m20261204_000007_report_indexes::Migration),
+            Box::new(m20261205_000008_compat_registry::Migration),
         ]
     }
 }

@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from conftest import env, eventually, required
+from conftest import env, eventually, expect_refusal, required
 
 SPONSOR = "446566691"
 # Puente replaces the POS's sponsor with the integrator's.
@@ -42,7 +42,10 @@ def test_order_processed_then_refunded(sdk):
     assert full["status"] == 201, full
     assert full["response"]["status"] == "refunded"
     found = sdk.order().search({"external_reference": ref})
-    assert found["status"] == 200 and order["id"] in str(found["response"])
+    assert found["status"] == 200
+    assert [o["id"] for o in found["response"]["data"]] == [order["id"]]
+    paged = list(sdk.order().search_auto_paging_iter({"external_reference": ref}, limit=1))
+    assert [o["id"] for o in paged] == [order["id"]] and paged[0]["status"] == "refunded"
 
 
 def test_cancel_on_manual_terminal_and_conflict(sdk):
@@ -61,3 +64,26 @@ def test_validation_error_uses_the_errors_envelope(sdk):
     res = sdk.order().create({**body(required("MP_TERMINAL_ID"), "10.00", "x"), "type": "bogus"})
     assert res["status"] == 400
     assert res["response"]["errors"][0]["code"] == "property_value"
+
+
+def test_online_order_calls_on_a_point_order_are_refused_as_documented(sdk):
+    res = sdk.order().create(body(required("MP_TERMINAL_ID"), "16.00", f"py_o_{int(time.time() * 1000)}"))
+    assert res["status"] == 201, res
+    order_id = res["response"]["id"]
+
+    def processed():
+        r = sdk.order().get(order_id)["response"]
+        return r if r["status"] == "processed" else None
+
+    pay = eventually("processed", processed)["transactions"]["payments"][0]["id"]
+    expect_refusal("Order.process", sdk.order().process(order_id))
+    expect_refusal("Order.capture", sdk.order().capture(order_id))
+    expect_refusal("Order.createTransaction", sdk.order().create_transaction(order_id, {
+        "payments": [{"amount": "1.00", "payment_method": {
+            "id": "master", "type": "credit_card", "token": "card-token", "installments": 1}}]}))
+    expect_refusal("Order.updateTransaction", sdk.order().update_transaction(
+        order_id, pay, {"payment_method": {"installments": 2}}))
+    expect_refusal("Order.deleteTransaction", sdk.order().delete_transaction(order_id, pay))
+    after = sdk.order().get(order_id)["response"]
+    assert after["status"] == "processed"
+    assert [p["id"] for p in after["transactions"]["payments"]] == [pay]

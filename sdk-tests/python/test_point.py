@@ -1,9 +1,8 @@
-import datetime
 import uuid
 
 import pytest
 
-from conftest import env, eventually, required
+from conftest import Rest, env, eventually, required
 
 
 def test_get_devices_lists_the_terminal(sdk):
@@ -49,3 +48,32 @@ def test_cancel_an_intent_waiting_on_a_manual_terminal(sdk):
     res = sdk.point().cancel(manual, created["id"])
     assert res["status"] == 200 and res["response"]["id"] == created["id"]
     assert sdk.point().get(created["id"])["response"]["state"] == "CANCELED"
+
+
+# The Terminals API and the integrator settings have no SDK resource: the SDK's HTTP layer.
+def test_terminals_list_and_setup():
+    rest = Rest(required("MP_ACCESS_TOKEN"))
+    terminal = required("MP_TERMINAL_ID")
+    res = rest.get("/terminals/v1/list", {"limit": 50, "offset": 0})
+    assert res["status"] == 200, res
+    listed = {t["id"]: t for t in res["response"]["data"]["terminals"]}
+    assert listed[terminal]["operating_mode"] == "PDV"
+    assert isinstance(res["response"]["paging"]["total"], int)
+    assert rest.get("/terminals/v1/list", {"limit": 500})["response"]["paging"]["limit"] == 50
+    res = rest.patch("/terminals/v1/setup", {"terminals": [{"id": terminal, "operating_mode": "PDV"}]})
+    assert res["status"] == 200, res
+    assert res["response"]["terminals"] == [{"id": terminal, "operating_mode": "PDV"}]
+    bad = rest.patch("/terminals/v1/setup", {"terminals": [{"id": terminal, "operating_mode": "TURBO"}]})
+    assert bad["status"] == 400, bad
+
+
+def test_integrator_settings():
+    rest = Rest()  # the settings of the account the token is: the seller's
+    res = rest.patch("/point/integration-api/integrator", {"event_channel_devices": ["email"]})
+    assert res["status"] == 204, res
+    res = rest.get("/point/integration-api/integrator")
+    assert res["status"] == 200, res
+    assert res["response"]["event_channel_devices"] == ["email"]
+    assert isinstance(res["response"]["notification_url_enabled"], bool)
+    bad = rest.patch("/point/integration-api/integrator", {"event_channel_devices": ["pigeon"]})
+    assert bad["status"] == 400, bad

@@ -1,5 +1,6 @@
 //! The Payments API view of what terminals and QR buyers paid:
-//! `GET /v1/payments/{id}` and its refunds (`/v1/payments/{id}/refunds`).
+//! `GET /v1/payments/{id}`, `GET /v1/payments/search` and the refunds
+//! (`/v1/payments/{id}/refunds`).
 //! A payment of an Orders API order is refunded through its order, so both
 //! views always agree.
 
@@ -84,6 +85,89 @@ pub async fn get(sb: web::Data<Sandbox>, req: HttpRequest, path: web::Path<Strin
     let st = sb.lock();
     let (_, v) = own(&st, p.user_id, &path)?;
     Ok(HttpResponse::Ok().json(v))
+}
+
+/// `GET /v1/payments/search`: the seller's payments, `{paging, results}`.
+/// Any other query key filters on the payment's top-level field of that name
+/// (`external_reference`, `status`, `payment_type_id`, …); `sort` (a date
+/// field or `id`) with `criteria` `asc` (default) or `desc`; `limit` 1–1000
+/// (default 30) and `offset`. Date ranges (`range`, `begin_date`, `end_date`)
+/// are refused rather than ignored.
+pub async fn search(
+    sb: web::Data<Sandbox>,
+    req: HttpRequest,
+    q: web::Query<std::collections::HashMap<String, String>>,
+) -> ApiResult {
+    let p = principal(&sb, &req, S)?;
+    let bad = |m: &str| err(400, "bad_request", m);
+    if ["range", "begin_date", "end_date"]
+        .iter()
+        .any(|k| q.contains_key(*k))
+    {
+        return Err(bad(
+            "date ranges are not supported by the sandbox's payment search",
+        ));
+    }
+    let limit = match q.get("limit") {
+        None => 30,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| bad("limit must be between 1 and 1000"))?,
+    };
+    let offset = match q.get("offset") {
+        None => 0,
+        Some(o) => o
+            .parse::<usize>()
+            .map_err(|_| bad("offset must be a non-negative integer"))?,
+    };
+    let sort = q.get("sort").map_or("date_created", String::as_str);
+    if !["date_created", "date_approved", "date_last_updated", "id"].contains(&sort) {
+        return Err(bad(
+            "sort must be date_created, date_approved, date_last_updated or id",
+        ));
+    }
+    let desc = match q.get("criteria").map(String::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(bad("criteria must be asc or desc")),
+    };
+    const PAGING: &[&str] = &["limit", "offset", "sort", "criteria"];
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let st = sb.lock();
+    let mut all: Vec<&Value> = st
+        .payments
+        .values()
+        .filter(|v| v["collector_id"].as_u64() == Some(p.user_id))
+        .filter(|v| {
+            q.iter()
+                .filter(|(k, _)| !PAGING.contains(&k.as_str()))
+                .all(|(k, want)| v.get(k).and_then(text).as_deref() == Some(want.as_str()))
+        })
+        .collect();
+    // RFC 3339 strings of one clock sort as time; ties (and `id`) by id.
+    all.sort_by(|a, b| {
+        let key = |v: &Value| (text(&v[sort]).unwrap_or_default(), v["id"].as_u64());
+        if sort == "id" {
+            a["id"].as_u64().cmp(&b["id"].as_u64())
+        } else {
+            key(a).cmp(&key(b))
+        }
+    });
+    if desc {
+        all.reverse();
+    }
+    let results: Vec<&Value> = all.iter().skip(offset).take(limit).copied().collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "paging": {"total": all.len(), "limit": limit, "offset": offset},
+        "results": results,
+    })))
 }
 
 pub async fn list_refunds(

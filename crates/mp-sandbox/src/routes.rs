@@ -103,9 +103,16 @@ pub fn configure(cfg: &mut web::ServiceConfig, sandbox: web::Data<Sandbox>) {
                     web::patch().to(pl::patch_integrator),
                 )
                 // Payments API (terminal and QR payments) and their refunds
+                .route("/v1/payments/search", web::get().to(payments::search))
                 .route("/v1/payments/{id}", web::get().to(payments::get))
                 .route(
                     "/v1/payments/{id}/refunds",
+                    web::get().to(payments::list_refunds),
+                )
+                // The official Node SDK's PaymentRefund.list asks for the list with a
+                // trailing slash (mercadopago 3.6.1, dist/clients/paymentRefund/list).
+                .route(
+                    "/v1/payments/{id}/refunds/",
                     web::get().to(payments::list_refunds),
                 )
                 .route(

@@ -259,11 +259,22 @@ impl Settings {
         };
 
         let redis_url = match non_empty(raw.redis_url) {
-            Some(u) if u.starts_with("redis://") || u.starts_with("rediss://") => Some(u),
+            Some(u)
+                if [
+                    "redis://",
+                    "rediss://",
+                    "redis+sentinel://",
+                    "redis+cluster://",
+                ]
+                .iter()
+                .any(|s| u.starts_with(s)) =>
+            {
+                Some(u)
+            }
             Some(_) => {
                 return Err(ConfigError::new(
                     "REDIS_URL",
-                    "must start with redis:// or rediss:// (unset it for the in-process queue)",
+                    "must start with redis://, rediss://, redis+sentinel:// or redis+cluster:// (unset it for the in-process queue)",
                 ));
             }
             None => None,
@@ -272,13 +283,15 @@ impl Settings {
         let redis_prefix = raw
             .redis_prefix
             .unwrap_or_else(|| DEFAULT_REDIS_PREFIX.into());
+        // Braces would change the hash tags that keep a topic's keys in one Cluster slot.
         if redis_prefix.is_empty()
             || redis_prefix.len() > 64
             || redis_prefix.contains(char::is_whitespace)
+            || redis_prefix.contains(['{', '}'])
         {
             return Err(ConfigError::new(
                 "PUENTE_REDIS_PREFIX",
-                "must be 1–64 characters without spaces",
+                "must be 1–64 characters without spaces or braces",
             ));
         }
 

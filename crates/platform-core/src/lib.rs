@@ -27,6 +27,8 @@ pub mod jobs;
 pub mod keys;
 pub mod linked_sellers;
 pub mod mercadopago;
+pub mod mp_payments;
+pub mod mp_registry;
 pub mod notifications;
 pub mod onboarding;
 pub mod order_details;

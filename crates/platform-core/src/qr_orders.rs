@@ -19,7 +19,7 @@ use crate::credentials;
 use crate::crypto::Keyring;
 use crate::entities::{integrators, pos, qr_orders, stores};
 use crate::error::CoreError;
-use crate::id::{PosId, QrOrderId};
+use crate::id::{IntegratorId, PosId, QrOrderId, SellerId};
 use crate::idempotency::Completion;
 use crate::mercadopago::{Amount, MpClient, MpError, QrItem, QrOrderRequest, QrSponsor};
 use crate::states::QrOrderStatus;
@@ -54,25 +54,11 @@ pub async fn create(
     new: NewQrOrder,
     completion: Option<&Completion<'_, qr_orders::Model>>,
 ) -> Result<qr_orders::Model, CoreError> {
-    let pos = scope.find::<pos::Entity>(db, pos_id).await?;
-    let store = stores::Entity::find_by_id(pos.store_id.clone())
-        .one(db)
-        .await?
-        .ok_or(CoreError::NotFound { kind: "store" })?;
     let title = new.title.trim().to_owned();
     if title.is_empty() || title.chars().count() > 100 {
         return Err(CoreError::invalid(
             Invalid::Title,
             "title must be 1–100 characters",
-        ));
-    }
-    let token = credentials::access_token(db, keyring, &pos.seller_id).await?;
-    if let Some((min, max)) = token.seller.site_id.point_amount_limits()
-        && !(min..=max).contains(&new.total_amount)
-    {
-        return Err(CoreError::invalid(
-            Invalid::AmountOutOfRange,
-            format!("total_amount must be between {min} and {max} minor units"),
         ));
     }
     if new.total_amount <= 0 {
@@ -86,16 +72,6 @@ pub async fn create(
         .external_reference
         .clone()
         .unwrap_or_else(|| id.to_string());
-    if reference.len() > 64
-        || !reference
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(CoreError::invalid(
-            Invalid::ExternalReference,
-            "external_reference: up to 64 of A–Z, a–z, 0–9, - and _",
-        ));
-    }
     let minutes = new.expires_in_minutes.unwrap_or(30);
     if !(1..=1440).contains(&minutes) {
         return Err(CoreError::invalid(
@@ -103,21 +79,11 @@ pub async fn create(
             "expires_in_minutes must be between 1 and 1440",
         ));
     }
-    let external_store = store.external_id.clone().ok_or_else(|| {
-        CoreError::conflict(
-            Conflict::StoreWithoutExternalId,
-            "the POS's store has no external id at Mercado Pago",
-        )
-    })?;
-    let integrator = integrators::Entity::find_by_id(pos.integrator_id.clone())
-        .one(db)
-        .await?
-        .ok_or(CoreError::NotFound { kind: "integrator" })?;
     let amount = Amount::from_cents(new.total_amount)
         .map_err(|e| CoreError::invalid(Invalid::AmountOutOfRange, e.to_string()))?;
     let expires_at = clock::now() + Duration::minutes(minutes);
     let request = QrOrderRequest {
-        external_reference: reference.clone(),
+        external_reference: reference,
         title: title.clone(),
         description: new.description.clone().unwrap_or_else(|| title.clone()),
         notification_url: None,
@@ -133,14 +99,97 @@ pub async fn create(
             unit_measure: "unit".into(),
             total_amount: amount,
         }],
-        // The integrator's own user id, always (a POS cannot set it).
-        sponsor: integrator
-            .sponsor_id
-            .as_deref()
-            .and_then(|s| s.parse().ok())
-            .map(|id| QrSponsor { id }),
+        sponsor: None,
         cash_out: None,
     };
+    put(
+        db,
+        keyring,
+        mp,
+        scope,
+        pos_id,
+        Some(id),
+        request,
+        completion,
+    )
+    .await
+}
+
+/// Puts an order in Mercado Pago's own terms (the compatible surface) on a
+/// POS of the scope: the body as the POS wrote it, but for the sponsor,
+/// which is always the integrator's (a POS can neither omit nor forge it).
+/// Replaces the POS's current order, as at Mercado Pago.
+pub async fn put_request(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    mp: &MpClient,
+    scope: &Scope,
+    pos_id: &PosId,
+    request: QrOrderRequest,
+    completion: Option<&Completion<'_, qr_orders::Model>>,
+) -> Result<qr_orders::Model, CoreError> {
+    put(db, keyring, mp, scope, pos_id, None, request, completion).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn put(
+    db: &DatabaseConnection,
+    keyring: &Keyring,
+    mp: &MpClient,
+    scope: &Scope,
+    pos_id: &PosId,
+    id: Option<QrOrderId>,
+    mut request: QrOrderRequest,
+    completion: Option<&Completion<'_, qr_orders::Model>>,
+) -> Result<qr_orders::Model, CoreError> {
+    let pos = scope.find::<pos::Entity>(db, pos_id).await?;
+    let store = stores::Entity::find_by_id(pos.store_id.clone())
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "store" })?;
+    let token = credentials::access_token(db, keyring, &pos.seller_id).await?;
+    let total = request.total_amount.cents();
+    if let Some((min, max)) = token.seller.site_id.point_amount_limits()
+        && !(min..=max).contains(&total)
+    {
+        return Err(CoreError::invalid(
+            Invalid::AmountOutOfRange,
+            format!("total_amount must be between {min} and {max} minor units"),
+        ));
+    }
+    let reference = &request.external_reference;
+    if reference.is_empty()
+        || reference.len() > 64
+        || !reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(CoreError::invalid(
+            Invalid::ExternalReference,
+            "external_reference: up to 64 of A–Z, a–z, 0–9, - and _",
+        ));
+    }
+    let external_store = store.external_id.clone().ok_or_else(|| {
+        CoreError::conflict(
+            Conflict::StoreWithoutExternalId,
+            "the POS's store has no external id at Mercado Pago",
+        )
+    })?;
+    let integrator = integrators::Entity::find_by_id(pos.integrator_id.clone())
+        .one(db)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "integrator" })?;
+    // The integrator's own user id, always (a POS cannot set it).
+    request.sponsor = integrator
+        .sponsor_id
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .map(|id| QrSponsor { id });
+    let expires_at = request
+        .expiration_date
+        .as_deref()
+        .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&Utc));
     mp.put_qr_order(
         &token.token,
         token.seller.mp_user_id as u64,
@@ -155,19 +204,20 @@ pub async fn create(
     close_active(&txn, &pos.id, QrOrderStatus::Canceled).await?;
     let now = clock::now();
     let row = qr_orders::ActiveModel {
-        id: Set(id),
+        id: Set(id.unwrap_or_default()),
         integrator_id: Set(pos.integrator_id.clone()),
         seller_id: Set(pos.seller_id.clone()),
         store_id: Set(Some(store.id.clone())),
         pos_id: Set(pos.id.clone()),
-        external_reference: Set(reference),
-        title: Set(Some(title)),
-        total_amount: Set(new.total_amount),
+        external_reference: Set(request.external_reference.clone()),
+        title: Set(Some(request.title.clone())),
+        total_amount: Set(total),
         currency: Set(token.seller.site_id.currency().to_owned()),
         status: Set(QrOrderStatus::Active),
         sponsor_id: Set(integrator.sponsor_id),
-        expires_at: Set(Some(expires_at)),
+        expires_at: Set(expires_at),
         mp_payment_id: Set(None),
+        request: Set(serde_json::to_string(&request).ok()),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -236,6 +286,40 @@ pub async fn delete(
         Err(e) => return Err(upstream(e)),
     }
     close_active(db, &pos.id, QrOrderStatus::Canceled).await
+}
+
+/// Records the payment of a QR order (a verified `payment` notification,
+/// re-read from Mercado Pago): the integrator's seller with this Mercado
+/// Pago user id, its newest order with this `external_reference`. An
+/// approved payment makes it `paid`; any payment is remembered on it, so the
+/// Payments API finds it. `None` when no order matches.
+pub async fn record_payment(
+    db: &DatabaseConnection,
+    integrator_id: &IntegratorId,
+    seller_id: &SellerId,
+    external_reference: &str,
+    mp_payment_id: &str,
+    approved: bool,
+) -> Result<Option<qr_orders::Model>, CoreError> {
+    let Some(order) = qr_orders::Entity::find()
+        .filter(qr_orders::Column::IntegratorId.eq(integrator_id))
+        .filter(qr_orders::Column::SellerId.eq(seller_id))
+        .filter(qr_orders::Column::ExternalReference.eq(external_reference))
+        .order_by_desc(qr_orders::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let mut update = qr_orders::Entity::update_many()
+        .col_expr(qr_orders::Column::MpPaymentId, Expr::value(mp_payment_id))
+        .col_expr(qr_orders::Column::UpdatedAt, Expr::value(clock::now()))
+        .filter(qr_orders::Column::Id.eq(order.id.clone()));
+    if approved {
+        update = update.col_expr(qr_orders::Column::Status, Expr::value(QrOrderStatus::Paid));
+    }
+    update.exec(db).await?;
+    Ok(qr_orders::Entity::find_by_id(order.id).one(db).await?)
 }
 
 #[derive(Debug, Serialize)]

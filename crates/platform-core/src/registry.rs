@@ -167,6 +167,9 @@ pub async fn apply_snapshot(
         row.latitude = Set(loc.latitude);
         row.longitude = Set(loc.longitude);
         row.reference = Set(loc.reference);
+        if let Some(hours) = crate::mp_registry::hours_json(s.business_hours.as_ref()) {
+            row.business_hours = Set(Some(hours));
+        }
         row.updated_at = Set(now);
         let saved = if found.is_some() {
             row.update(db).await?
@@ -222,6 +225,9 @@ pub async fn apply_snapshot(
         row.name = Set(p.name.clone().unwrap_or_else(|| mp_id.clone()));
         row.category = Set(p.category.map(|c| c as i64));
         row.fixed_amount = Set(p.fixed_amount.unwrap_or(false));
+        if let Some(qr) = crate::mp_registry::qr_json(p) {
+            row.qr = Set(Some(qr));
+        }
         row.updated_at = Set(now);
         let saved = if found.is_some() {
             row.update(db).await?

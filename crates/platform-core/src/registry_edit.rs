@@ -282,6 +282,9 @@ pub async fn save_store(
     row.latitude = Set(loc.latitude);
     row.longitude = Set(loc.longitude);
     row.reference = Set(loc.reference);
+    if let Some(hours) = crate::mp_registry::hours_json(remote.business_hours.as_ref()) {
+        row.business_hours = Set(Some(hours));
+    }
     row.updated_at = Set(now);
     let txn = db.begin_write().await?;
     let saved = if is_new {
@@ -365,6 +368,9 @@ pub async fn save_pos(
     row.name = Set(name);
     row.category = Set(category.map(i64::from));
     row.fixed_amount = Set(form.fixed_amount);
+    if let Some(qr) = crate::mp_registry::qr_json(&remote) {
+        row.qr = Set(Some(qr));
+    }
     row.updated_at = Set(now);
     let txn = db.begin_write().await?;
     let saved = if is_new {

@@ -270,6 +270,7 @@ pub async fn seed_integrator(
             latitude: Set(None),
             longitude: Set(None),
             reference: Set(None),
+            business_hours: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -287,6 +288,7 @@ pub async fn seed_integrator(
             name: Set(format!("Caja {n}")),
             category: Set(None),
             fixed_amount: Set(false),
+            qr: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         }
@@ -460,6 +462,7 @@ pub async fn seed_integrator(
         sponsor_id: Set(Some(mp_user_base.to_string())),
         expires_at: Set(None),
         mp_payment_id: Set(None),
+        request: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -4,6 +4,13 @@
 //! their own timeout. Locally every channel is a `tokio::sync::broadcast`; with Redis one
 //! background task per `Queue` owns a single pub/sub connection, fans its messages into
 //! those broadcasts and re-subscribes everything after a reconnect.
+//!
+//! Sentinel: the connection is to the master of the moment (a reconnect asks the
+//! sentinels again). Cluster: plain PUBLISH/SUBSCRIBE, not sharded pub/sub: the Cluster
+//! forwards every PUBLISH to every node, so subscribing on any one node is enough and a
+//! reconnect simply moves to the next node of the URL. Sharded pub/sub (Redis 7) would
+//! spare the cluster bus that fan-out, but needs one subscription per shard, followed
+//! through slot moves; wake-ups are a few per payment, far too few to be worth it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,10 +21,14 @@ use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::{Instant, sleep_until, timeout};
 
+use crate::topology::PubSubTarget;
+
 /// Events buffered per subscriber before the slowest one starts missing some.
 const CAPACITY: usize = 256;
 const HEALTH_CHECK: Duration = Duration::from_secs(15);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Reconnect attempts are at most this far apart, so wake-ups resume within about a
+/// second of Redis (or a promoted Sentinel master) answering again.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// A live subscription; dropping it unsubscribes.
 pub struct Subscription {
@@ -102,9 +113,9 @@ struct Subscribe {
 }
 
 impl RedisBus {
-    pub(crate) fn start(client: redis::Client) -> Self {
+    pub(crate) fn start(target: PubSubTarget) -> Self {
         let (cmds, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(client, rx));
+        tokio::spawn(run(target, rx));
         RedisBus { cmds }
     }
 
@@ -130,10 +141,10 @@ struct Connection {
 }
 
 async fn connect(
-    client: &redis::Client,
+    target: &PubSubTarget,
     channels: impl Iterator<Item = &String>,
 ) -> redis::RedisResult<Connection> {
-    let (mut sink, stream) = client.get_async_pubsub().await?.split();
+    let (mut sink, stream) = target.connect().await?.split();
     for channel in channels {
         sink.subscribe(channel).await?;
     }
@@ -149,7 +160,7 @@ async fn next_message(conn: &mut Option<Connection>) -> Option<redis::Msg> {
     }
 }
 
-async fn run(client: redis::Client, mut cmds: mpsc::UnboundedReceiver<Subscribe>) {
+async fn run(target: PubSubTarget, mut cmds: mpsc::UnboundedReceiver<Subscribe>) {
     let mut senders: HashMap<String, broadcast::Sender<String>> = HashMap::new();
     let mut conn: Option<Connection> = None;
     let mut backoff = Duration::from_millis(50);
@@ -158,7 +169,7 @@ async fn run(client: redis::Client, mut cmds: mpsc::UnboundedReceiver<Subscribe>
 
     loop {
         if conn.is_none() && Instant::now() >= retry_at {
-            match connect(&client, senders.keys()).await {
+            match connect(&target, senders.keys()).await {
                 Ok(c) => {
                     conn = Some(c);
                     backoff = Duration::from_millis(50);

@@ -1,16 +1,17 @@
-//! Puente's job transport: a small at-least-once work queue, a lock and an event bus,
-//! with two interchangeable backends.
+//! Puente's job transport: a small at-least-once work queue, a lock, an event bus and
+//! limits shared between processes, with two interchangeable backends.
 //!
 //! * [`Backend::Memory`] — in-process, nothing installed (the embedded default).
 //! * [`Backend::Redis`] — Redis Streams with one consumer group per topic, shared by
-//!   every worker process.
+//!   every worker process: one node, a master found through Sentinel, or a Cluster,
+//!   chosen by the URL (see [`Backend::Redis`]).
 //!
 //! Messages carry only a job *reference* (e.g. `"pi_01jq…"`). The database row is the
 //! job of record, consumers are idempotent and a reconciler re-publishes whatever is due
 //! and not in flight, so the queue may duplicate or (rarely) lose a message without
 //! losing work. It still tries hard not to.
 //!
-//! # Semantics (identical on both backends)
+//! # Semantics (identical on both backends and every Redis topology)
 //!
 //! * [`Queue::publish`] appends a message; [`Queue::publish_after`] makes it visible
 //!   only after a delay.
@@ -28,20 +29,43 @@
 //! * Settling a delivery that is no longer in flight (already acked by the consumer that
 //!   reclaimed it, or lost with a Redis restart) is a silent no-op.
 //!
-//! # Locks and events
+//! # Locks, events and limits
 //!
 //! [`Queue::lock`] is a lease (`SET NX PX` on Redis) for "only one process does this at
 //! a time"; [`Queue::notify`]/[`Queue::subscribe`] is a best-effort broadcast (Redis
 //! pub/sub) to wake long-polls in other processes, which then re-read the database.
+//! [`Queue::rate_limiter`] (a token bucket per key) and [`Queue::semaphore`] (at most N
+//! holders per key, with leases) hold across every process sharing the backend; on
+//! Redis each check is one round trip.
 //!
 //! # Redis layout
 //!
-//! Under the configured prefix `P`: stream `Pq:<topic>` read by consumer group
-//! `workers`, sorted set `Pq:<topic>:delayed` (due time by the Redis clock), stream
-//! `Pq:<topic>:dead`, leases `Plock:<key>`, pub/sub channels `Pbus:<channel>`. Acked
-//! entries are deleted from the stream, so its length is the unfinished work. If Redis
-//! loses its data, the next `receive` re-creates the group and carries on; the
+//! Under the configured prefix `P` (which cannot contain `{` or `}`):
+//!
+//! | key | what |
+//! |---|---|
+//! | `P{q:<topic>}` | the stream, read by consumer group `workers` |
+//! | `P{q:<topic>}:delayed` | sorted set of delayed messages (due time by the Redis clock) |
+//! | `P{q:<topic>}:dead` | dead-letter stream |
+//! | `Plock:<key>` | leases |
+//! | `Prl:<name>:<key>` | token buckets |
+//! | `Psem:<name>:<key>` | semaphores: holders scored by lease end |
+//! | channel `Pbus:<channel>` | event bus |
+//!
+//! A topic's keys share the hash tag `{q:<topic>}`, so every script and multi-key command
+//! touches one hash slot, and the layout is the same on one node, Sentinel and Cluster.
+//! Acked entries are deleted from the stream, so its length is the unfinished work. If
+//! Redis loses its data (a restart without persistence, a failover to a replica that
+//! never got the group), the next `receive` re-creates the group and carries on; the
 //! reconciler re-publishes what was lost.
+//!
+//! Earlier versions used `Pq:<topic>`, `Pq:<topic>:delayed` and `Pq:<topic>:dead`. On
+//! one node or Sentinel, `receive` moves what it finds there into the new keys (on a
+//! topic's first receive, then every minute while processes of the old version may still
+//! publish there): waiting and delayed messages and dead letters at once, in-flight ones
+//! once their old consumer has been silent for the visibility timeout. Whatever is lost
+//! on the way (e.g. an old process dies before settling) is re-created by the reconciler
+//! from the database rows.
 //!
 //! # Metrics
 //!
@@ -65,15 +89,18 @@
 
 mod bus;
 mod error;
+mod limits;
 mod lock;
 mod memory;
 mod redis_streams;
+mod topology;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use bus::Subscription;
 pub use error::QueueError;
+pub use limits::{Permit, Rate, RateLimiter, Semaphore};
 pub use lock::LockGuard;
 
 /// Where the queue lives.
@@ -81,8 +108,15 @@ pub use lock::LockGuard;
 pub enum Backend {
     /// In this process only; lost on exit (the reconciler re-publishes).
     Memory,
-    /// Redis at `url` (`redis://host:6379/0`); every key and channel starts with
-    /// `prefix` (e.g. `"puente:"`), so several deployments or tests can share a server.
+    /// Redis at `url`; every key and channel starts with `prefix` (e.g. `"puente:"`), so
+    /// several deployments or tests can share a server. The URL's scheme says where:
+    ///
+    /// * one node: `redis://[[user]:password@]host:6379[/db]`;
+    /// * Sentinel: `redis+sentinel://[[user]:password@]host1:26379,host2:26379/mymaster[/db]`,
+    ///   optionally `?sentinel_username=…&sentinel_password=…` for the sentinels
+    ///   themselves (credentials and db before that are the master's);
+    /// * Cluster: `redis+cluster://[[user]:password@]host1:7000,host2:7001` (any of the
+    ///   nodes; the others are discovered).
     Redis { url: String, prefix: String },
 }
 
@@ -121,10 +155,16 @@ impl QueueConfig {
         if self.max_deliveries == 0 {
             return Err(QueueError::Config("max_deliveries is zero".into()));
         }
-        if let Backend::Redis { prefix, .. } = &self.backend
-            && prefix.is_empty()
-        {
-            return Err(QueueError::Config("redis key prefix is empty".into()));
+        if let Backend::Redis { prefix, .. } = &self.backend {
+            if prefix.is_empty() {
+                return Err(QueueError::Config("redis key prefix is empty".into()));
+            }
+            // A brace would change the hash tag that keeps a topic's keys in one slot.
+            if prefix.contains(['{', '}']) {
+                return Err(QueueError::Config(
+                    "redis key prefix cannot contain { or }".into(),
+                ));
+            }
         }
         Ok(())
     }
@@ -172,7 +212,7 @@ pub struct Queue {
 
 // One value per connect, behind an Arc: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
-enum Inner {
+pub(crate) enum Inner {
     Memory(memory::MemoryBackend),
     Redis(redis_streams::RedisBackend),
 }
@@ -222,6 +262,28 @@ impl Queue {
             Inner::Memory(_) => "memory",
             Inner::Redis(_) => "redis",
         }
+    }
+
+    /// `"memory"`, `"redis"` (one node), `"redis-sentinel"` or `"redis-cluster"`.
+    pub fn topology(&self) -> &'static str {
+        match &*self.backend {
+            Inner::Memory(_) => "memory",
+            Inner::Redis(r) => r.topology(),
+        }
+    }
+
+    /// A token bucket per key, shared under `name` by every process on the backend
+    /// (in memory: by every `Queue` cloned or derived from this one). Build it once and
+    /// keep it; building one does no I/O.
+    pub fn rate_limiter(&self, name: &str, rate: Rate) -> RateLimiter {
+        RateLimiter::new(self.backend.clone(), name, rate)
+    }
+
+    /// At most `limit` holders per key at once, shared under `name` by every process on
+    /// the backend. A holder's place frees itself after `lease` if it is not released
+    /// (a process that died): keep the work shorter than that.
+    pub fn semaphore(&self, name: &str, limit: usize, lease: Duration) -> Semaphore {
+        Semaphore::new(self.backend.clone(), name, limit, lease)
     }
 
     pub async fn publish(&self, topic: &str, payload: &str) -> Result<(), QueueError> {

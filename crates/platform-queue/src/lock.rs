@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
 use crate::QueueError;
+use crate::topology::Conn;
 
 /// A held lease. Call [`LockGuard::release`] when done; a guard dropped without it is
 /// released in the background (best effort), and in any case expires after its ttl.
@@ -27,7 +27,7 @@ enum Owner {
     Memory(Arc<MemoryLocks>),
     /// `full_key` includes the deployment prefix.
     Redis {
-        conn: ConnectionManager,
+        conn: Conn,
         full_key: String,
     },
 }
@@ -140,7 +140,7 @@ static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
 });
 
 pub(crate) async fn redis_acquire(
-    mut conn: ConnectionManager,
+    mut conn: Conn,
     key: &str,
     full_key: String,
     ttl: Duration,
@@ -162,11 +162,7 @@ pub(crate) async fn redis_acquire(
     }))
 }
 
-async fn redis_release(
-    mut conn: ConnectionManager,
-    full_key: &str,
-    token: &str,
-) -> Result<bool, QueueError> {
+async fn redis_release(mut conn: Conn, full_key: &str, token: &str) -> Result<bool, QueueError> {
     let deleted: i64 = RELEASE
         .key(full_key)
         .arg(token)

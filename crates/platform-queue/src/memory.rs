@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use tokio::time::{Instant, sleep_until};
 
 use crate::bus::MemoryBus;
+use crate::limits::MemoryLimits;
 use crate::lock::MemoryLocks;
 use crate::{DeadLetter, Delivery, QueueStats};
 
@@ -24,6 +25,7 @@ pub(crate) struct MemoryBackend {
     max_deliveries: u32,
     pub(crate) locks: Arc<MemoryLocks>,
     pub(crate) bus: MemoryBus,
+    pub(crate) limits: MemoryLimits,
 }
 
 #[derive(Default)]
@@ -64,6 +66,7 @@ impl MemoryBackend {
             max_deliveries,
             locks: Arc::new(MemoryLocks::default()),
             bus: MemoryBus::default(),
+            limits: MemoryLimits::default(),
         }
     }
 

@@ -1,30 +1,37 @@
 //! The Redis backend: one stream per topic, read through one consumer group shared by
 //! every worker process.
 //!
-//! Keys, under the configured prefix `P`:
-//! * `Pq:<topic>` — the stream; entries carry `p` (payload) and `n` (deliveries before a
-//!   `retry_after` re-published it).
-//! * `Pq:<topic>:delayed` — sorted set of delayed messages, scored by due time (ms, by
+//! Keys, under the configured prefix `P`; a topic's keys share the hash tag `{q:<topic>}`,
+//! so every script below touches one hash slot and runs unchanged on a Cluster:
+//! * `P{q:<topic>}` — the stream; entries carry `p` (payload) and `n` (deliveries before
+//!   a `retry_after` re-published it).
+//! * `P{q:<topic>}:delayed` — sorted set of delayed messages, scored by due time (ms, by
 //!   the Redis clock so that process clocks need not agree); member `n:nonce:payload`.
-//! * `Pq:<topic>:dead` — dead-letter stream.
-//! * `Plock:<key>` — leases; pub/sub channels are `Pbus:<channel>`.
+//! * `P{q:<topic>}:dead` — dead-letter stream.
+//! * `Plock:<key>` — leases; `Prl:<name>:<key>` and `Psem:<name>:<key>` — the shared
+//!   limits (`limits.rs`); pub/sub channels are `Pbus:<channel>`.
 //!
 //! Each `receive` first runs one Lua script that moves due delayed messages into the
-//! stream, re-creates the group if Redis lost it, and reclaims entries idle for longer
-//! than the visibility timeout (XAUTOCLAIM); then it reads new entries with a bounded
-//! blocking XREADGROUP.
+//! stream, re-creates the group if Redis lost it (a restart without persistence, a FLUSH,
+//! a failover to a replica that never got it), and reclaims entries idle for longer than
+//! the visibility timeout (XAUTOCLAIM); then it reads new entries with a bounded blocking
+//! XREADGROUP.
+//!
+//! Before the hash tags (up to the first release with Sentinel and Cluster support) the
+//! keys were `Pq:<topic>`, `Pq:<topic>:delayed` and `Pq:<topic>:dead`. On one node or
+//! Sentinel, `receive` moves what it finds there into the new keys (see [`MIGRATE`]).
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::streams::StreamReadReply;
 use redis::{RedisError, Script, Value};
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 use tokio::time::Instant;
 
 use crate::bus::RedisBus;
+use crate::topology::{Conn, Connector};
 use crate::{DeadLetter, Delivery, LockGuard, QueueError, QueueStats, Subscription};
 
 /// One group per topic: every worker process shares the topic's work through it.
@@ -34,29 +41,38 @@ const GROUP: &str = "workers";
 const STREAM_MAXLEN: u64 = 100_000;
 /// Longest single XREADGROUP BLOCK. Blocked consumers do not see delayed messages come
 /// due or in-flight ones expire, so they come back this often to run the prepare script.
-const MAX_BLOCK: Duration = Duration::from_secs(1);
+pub(crate) const MAX_BLOCK: Duration = Duration::from_secs(1);
 /// Idle blocking connections kept for reuse.
 const BLOCKING_POOL: usize = 8;
 /// A consumer idle for this many visibility timeouts, with nothing pending, is removed
 /// from the group.
 const PRUNE_AFTER_TIMEOUTS: u32 = 20;
 const DEAD_REASON_MAX: &str = "max deliveries exceeded";
+/// How often a process looks for messages left in the old key layout (during a rolling
+/// upgrade, processes of the previous version still publish there).
+const LEGACY_SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// Entries moved per script call when sweeping the old layout.
+const LEGACY_BATCH: usize = 500;
 
 pub(crate) struct RedisBackend {
-    client: redis::Client,
+    connector: Connector,
     /// Multiplexed, for every non-blocking command.
-    conn: ConnectionManager,
+    conn: Conn,
     /// A blocking XREADGROUP occupies its connection until it returns, and Redis answers
     /// a connection's commands in order: on the shared connection every publish and ack
     /// of the process would queue behind it. So blocking reads borrow a connection of
     /// their own from this pool.
-    blocking: Mutex<Vec<ConnectionManager>>,
-    prefix: String,
+    blocking: Mutex<Vec<Conn>>,
+    pub(crate) prefix: String,
     visibility_timeout: Duration,
     max_deliveries: u32,
     /// XAUTOCLAIM cursor per topic, so successive receives walk the pending list.
     cursors: Mutex<HashMap<String, String>>,
+    /// When each topic's old-layout keys were last swept (one node and Sentinel only).
+    legacy_swept: Mutex<HashMap<String, Instant>>,
     bus: OnceCell<RedisBus>,
+    /// Signalled when this process frees a semaphore place (`limits.rs`).
+    pub(crate) released: Arc<Notify>,
 }
 
 struct Keys {
@@ -66,7 +82,19 @@ struct Keys {
 }
 
 impl Keys {
+    /// The hash tag `{q:<topic>}` puts the three keys in one slot. The prefix cannot
+    /// contain braces (checked by `QueueConfig`), so the tag is always this one.
     fn new(prefix: &str, topic: &str) -> Self {
+        let stream = format!("{prefix}{{q:{topic}}}");
+        Keys {
+            delayed: format!("{stream}:delayed"),
+            dead: format!("{stream}:dead"),
+            stream,
+        }
+    }
+
+    /// The layout before hash tags.
+    fn legacy(prefix: &str, topic: &str) -> Self {
         let stream = format!("{prefix}q:{topic}");
         Keys {
             delayed: format!("{stream}:delayed"),
@@ -228,6 +256,82 @@ return {math.max(0, len - pending), pending, redis.call('ZCARD', KEYS[2]),
     )
 });
 
+/// KEYS: stream. ARGV: group, id. XACK only drops the entry from the pending list; XDEL
+/// also removes it from the stream, so the stream holds only unfinished work (honest
+/// depth, bounded memory without relying on MAXLEN trimming).
+static ACK: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('XDEL', KEYS[1], ARGV[2])
+",
+    )
+});
+
+/// Moves one batch of a topic's messages from the old key layout (`Pq:<topic>…`) to the
+/// new one. Keys of two slots: only on one node or Sentinel, which is all the old
+/// version supported.
+///
+/// KEYS: old stream, old delayed, old dead, new stream, new delayed, new dead.
+/// ARGV: group, batch, min_idle_ms, maxlen, cursor ('-' to start).
+/// Returns {moved, next_cursor}, next_cursor '' once the old stream was read to its end.
+///
+/// Ready entries move. An in-flight entry stays where it is while its consumer (a
+/// process of the old version) may still be working on it; once it is idle for longer
+/// than the visibility timeout it moves too, its deliveries counted. Delayed messages
+/// keep their due time; dead letters move as they are. Emptied old keys are deleted.
+static MIGRATE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local old, old_delayed, old_dead = KEYS[1], KEYS[2], KEYS[3]
+local new, new_delayed, new_dead = KEYS[4], KEYS[5], KEYS[6]
+local group, batch, min_idle = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local moved = 0
+
+local cursor = ''
+local entries = redis.call('XRANGE', old, ARGV[5], '+', 'COUNT', batch)
+for _, e in ipairs(entries) do
+  local id, flat = e[1], e[2]
+  local payload, n = '', 0
+  for i = 1, #flat, 2 do
+    if flat[i] == 'p' then payload = flat[i + 1]
+    elseif flat[i] == 'n' then n = tonumber(flat[i + 1]) or 0 end
+  end
+  local pending = redis.pcall('XPENDING', old, group, id, id, 1)
+  local p = type(pending) == 'table' and not pending.err and pending[1]
+  if not (p and p[3] < min_idle) then
+    if p then
+      n = n + p[4]
+      redis.call('XACK', old, group, id)
+    end
+    redis.call('XADD', new, 'MAXLEN', '~', ARGV[4], '*', 'p', payload, 'n', n)
+    redis.call('XDEL', old, id)
+    moved = moved + 1
+  end
+  cursor = '(' .. id
+end
+if #entries < batch then cursor = '' end
+if redis.call('XLEN', old) == 0 then redis.call('DEL', old) end
+
+local delayed = redis.call('ZRANGE', old_delayed, 0, batch - 1, 'WITHSCORES')
+for i = 1, #delayed, 2 do
+  redis.call('ZADD', new_delayed, delayed[i + 1], delayed[i])
+  redis.call('ZREM', old_delayed, delayed[i])
+  moved = moved + 1
+end
+
+local dead = redis.call('XRANGE', old_dead, '-', '+', 'COUNT', batch)
+for _, e in ipairs(dead) do
+  redis.call('XADD', new_dead, 'MAXLEN', '~', 10000, '*', unpack(e[2]))
+  redis.call('XDEL', old_dead, e[1])
+  moved = moved + 1
+end
+if redis.call('XLEN', old_dead) == 0 then redis.call('DEL', old_dead) end
+return {moved, cursor}
+",
+    )
+});
+
 impl RedisBackend {
     pub(crate) async fn connect(
         url: &str,
@@ -235,40 +339,34 @@ impl RedisBackend {
         visibility_timeout: Duration,
         max_deliveries: u32,
     ) -> Result<Self, QueueError> {
-        let client = redis::Client::open(url)?;
-        // Fail fast when Redis is down at start-up: the connection manager would first
-        // retry with backoff for several seconds.
-        let mut probe = client
-            .get_multiplexed_async_connection_with_config(
-                &redis::AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(2)))
-                    .set_response_timeout(Some(Duration::from_secs(2))),
-            )
-            .await?;
-        let _: String = redis::cmd("PING").query_async(&mut probe).await?;
-        drop(probe);
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)));
-        let conn = ConnectionManager::new_with_config(client.clone(), config).await?;
+        let connector = Connector::new(url)?;
+        let conn = connector.connect().await?;
         Ok(RedisBackend {
-            client,
+            connector,
             conn,
             blocking: Mutex::new(Vec::new()),
             prefix: prefix.to_owned(),
             visibility_timeout,
             max_deliveries,
             cursors: Mutex::new(HashMap::new()),
+            legacy_swept: Mutex::new(HashMap::new()),
             bus: OnceCell::new(),
+            released: Arc::default(),
         })
     }
 
-    fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
+    /// `"redis"`, `"redis-sentinel"` or `"redis-cluster"`.
+    pub(crate) fn topology(&self) -> &'static str {
+        self.connector.name()
+    }
+
     pub(crate) async fn ping(&self) -> Result<(), QueueError> {
-        let _: String = redis::cmd("PING").query_async(&mut self.conn()).await?;
+        // A Cluster answers from every primary; any reply is fine.
+        let _: Value = redis::cmd("PING").query_async(&mut self.conn()).await?;
         Ok(())
     }
 
@@ -302,6 +400,7 @@ impl RedisBackend {
     ) -> Result<Vec<Delivery>, QueueError> {
         let keys = Keys::new(&self.prefix, topic);
         let deadline = Instant::now() + wait;
+        self.sweep_legacy(topic, &keys).await;
         loop {
             let (cursor, claimed, next_due): (String, Vec<(String, String, u32)>, i64) = PREPARE
                 .key(&keys.stream)
@@ -421,7 +520,7 @@ impl RedisBackend {
         Ok(out)
     }
 
-    async fn blocking_conn(&self) -> Result<ConnectionManager, QueueError> {
+    async fn blocking_conn(&self) -> Result<Conn, QueueError> {
         let pooled = self
             .blocking
             .lock()
@@ -430,18 +529,76 @@ impl RedisBackend {
         if let Some(conn) = pooled {
             return Ok(conn);
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            // Longer than any BLOCK we send, so a quiet stream is not taken for a dead
-            // connection.
-            .set_response_timeout(Some(MAX_BLOCK + Duration::from_secs(5)));
-        Ok(ConnectionManager::new_with_config(self.client.clone(), config).await?)
+        self.connector.blocking().await
     }
 
-    fn return_blocking_conn(&self, conn: ConnectionManager) {
+    fn return_blocking_conn(&self, conn: Conn) {
         let mut pool = self.blocking.lock().unwrap_or_else(|e| e.into_inner());
         if pool.len() < BLOCKING_POOL {
             pool.push(conn);
+        }
+    }
+
+    /// Moves messages left in the old key layout into this topic's keys, on the first
+    /// receive of the topic and then every [`LEGACY_SWEEP_EVERY`]. A failure is logged
+    /// and retried next time: what stays behind is re-published by the reconciler.
+    async fn sweep_legacy(&self, topic: &str, keys: &Keys) {
+        if !self.connector.one_keyspace() {
+            return;
+        }
+        {
+            let mut swept = self.legacy_swept.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            match swept.get(topic) {
+                Some(at) if now.duration_since(*at) < LEGACY_SWEEP_EVERY => return,
+                _ => swept.insert(topic.to_owned(), now),
+            };
+        }
+        let old = Keys::legacy(&self.prefix, topic);
+        let mut cursor = "-".to_owned();
+        let mut total = 0;
+        // Bounded, in case processes of the old version publish as fast as this moves.
+        for _ in 0..200 {
+            let moved: Result<(u64, String), _> = MIGRATE
+                .key(&old.stream)
+                .key(&old.delayed)
+                .key(&old.dead)
+                .key(&keys.stream)
+                .key(&keys.delayed)
+                .key(&keys.dead)
+                .arg(GROUP)
+                .arg(LEGACY_BATCH)
+                .arg(millis(self.visibility_timeout))
+                .arg(STREAM_MAXLEN)
+                .arg(&cursor)
+                .invoke_async(&mut self.conn())
+                .await;
+            match moved {
+                Ok((n, next)) => {
+                    total += n;
+                    // More of the stream to read, or a full batch of delayed or dead.
+                    let more = !next.is_empty() || n >= LEGACY_BATCH as u64;
+                    cursor = if next.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        next
+                    };
+                    if !more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(topic, error = %e, "redis: cannot move messages from the old key layout");
+                    break;
+                }
+            }
+        }
+        if total > 0 {
+            tracing::info!(
+                topic,
+                moved = total,
+                "redis: moved messages from the old key layout"
+            );
         }
     }
 
@@ -457,19 +614,11 @@ impl RedisBackend {
 
     pub(crate) async fn ack(&self, d: &Delivery) -> Result<(), QueueError> {
         let keys = Keys::new(&self.prefix, &d.topic);
-        // XACK only drops the entry from the pending list; XDEL also removes it from the
-        // stream, so the stream holds only unfinished work (honest depth, bounded memory
-        // without relying on MAXLEN trimming).
-        let _: (i64, i64) = redis::pipe()
-            .atomic()
-            .cmd("XACK")
-            .arg(&keys.stream)
+        let _: i64 = ACK
+            .key(&keys.stream)
             .arg(GROUP)
             .arg(&d.id)
-            .cmd("XDEL")
-            .arg(&keys.stream)
-            .arg(&d.id)
-            .query_async(&mut self.conn())
+            .invoke_async(&mut self.conn())
             .await?;
         Ok(())
     }
@@ -586,7 +735,7 @@ impl RedisBackend {
         // The pub/sub task and its connection start with the first subscription.
         let bus = self
             .bus
-            .get_or_init(|| async { RedisBus::start(self.client.clone()) })
+            .get_or_init(|| async { RedisBus::start(self.connector.pubsub()) })
             .await;
         bus.subscribe(channel, format!("{}bus:{channel}", self.prefix))
             .await

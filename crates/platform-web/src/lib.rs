@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod onboarding;
 pub mod request_id;
 mod routes;
+mod sandbox_accounts;
 pub mod state;
 
 use std::net::SocketAddr;

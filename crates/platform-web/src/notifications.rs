@@ -152,10 +152,12 @@ async fn receive(
         if state
             .rate_limiter
             .check(&format!("unverified-notification:{peer}"))
+            .await
             .is_ok()
             && state
                 .rate_limiter
                 .check("unverified-notification:*")
+                .await
                 .is_ok()
         {
             record(

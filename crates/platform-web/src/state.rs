@@ -12,7 +12,7 @@ use platform_core::db::Db;
 use platform_core::mercadopago::MpClient;
 use platform_queue::Queue;
 
-use crate::api::rate_limit::RateLimiter;
+use crate::api::rate_limit::{Rate, RateLimiter};
 use crate::live::IntentFeed;
 
 #[derive(Clone)]
@@ -60,9 +60,16 @@ impl AppState {
             Upstream::EmbeddedSandbox => Some(format!("http://{}", settings.sandbox_addr)),
             Upstream::External { .. } => None,
         });
-        let rate_limiter = Arc::new(RateLimiter::new(settings.api_rate_limit));
-        let bad_key_limiter =
-            Arc::new(RateLimiter::with_burst(BAD_KEYS_PER_SECOND, BAD_KEYS_BURST));
+        // Shared through the queue: with Redis every web process draws from the
+        // same buckets.
+        let rate_limiter =
+            Arc::new(queue.rate_limiter("api-key", Rate::per_second(settings.api_rate_limit)));
+        let bad_key_limiter = Arc::new(queue.rate_limiter(
+            "bad-key",
+            Rate::with_burst(BAD_KEYS_PER_SECOND, BAD_KEYS_BURST),
+        ));
+        let signup_limiter =
+            Arc::new(queue.rate_limiter("signup", Rate::per_hour(SIGNUPS_PER_HOUR)));
         let intent_feed = IntentFeed::start(queue.clone());
         let mp = platform_core::upstream::mp_client(&settings, sandbox_url.as_deref());
         let password_checks = Arc::new(tokio::sync::Semaphore::new(
@@ -73,7 +80,7 @@ impl AppState {
             password_checks,
             rate_limiter,
             bad_key_limiter,
-            signup_limiter: Arc::new(RateLimiter::per_hour(SIGNUPS_PER_HOUR)),
+            signup_limiter,
             intent_feed,
             db,
             keyring,

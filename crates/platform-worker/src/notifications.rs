@@ -126,6 +126,9 @@ async fn handle(
                 None => ignored("no linked seller for this account"),
             };
         }
+        Notification::Other { topic, body } if topic.as_deref() == Some("payment") => {
+            return qr_payment(ctx, row, body).await;
+        }
         Notification::Other { topic, .. } => {
             return ignored(&format!(
                 "topic {} is not used by Puente",
@@ -151,5 +154,71 @@ async fn handle(
             "Mercado Pago could not be read; will retry".into(),
         )),
         Synced::Skipped => ignored("the intent was not sent yet"),
+    }
+}
+
+/// A `payment` notification: a buyer paid a QR order (terminal payments
+/// arrive as their order or intent). The payment is re-read from Mercado
+/// Pago with the seller's token before anything changes, then recorded on
+/// the seller's QR order with its `external_reference`.
+async fn qr_payment(
+    ctx: &WorkerContext,
+    row: &inbound_notifications::Model,
+    body: &serde_json::Value,
+) -> Result<(NotificationStatus, Option<String>), CoreError> {
+    let ignored = |why: &str| Ok((NotificationStatus::Ignored, Some(why.to_owned())));
+    let Some(integrator) = row.integrator_id.clone() else {
+        return ignored("no integrator");
+    };
+    let Some(payment_id) = row
+        .resource_id
+        .clone()
+        .or_else(|| match &body["data"]["id"] {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    else {
+        return ignored("no payment id");
+    };
+    let user = match &body["user_id"] {
+        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::String(s) => s.parse().ok(),
+        _ => None,
+    };
+    let Some(user) = user else {
+        return ignored("no user id");
+    };
+    let scope = platform_core::tenancy::Scope::integrator(integrator.clone());
+    let Some(seller) = platform_core::mp_registry::seller_by_mp_user(&ctx.db, &scope, user).await?
+    else {
+        return ignored("no linked seller for this account");
+    };
+    let token = platform_core::credentials::access_token(&ctx.db, &ctx.keyring, &seller.id).await?;
+    let payment = match ctx.mp.get_payment(&token.token, &payment_id).await {
+        Ok(p) => p,
+        Err(e) if e.is_retryable() => {
+            return Err(CoreError::Internal(format!(
+                "Mercado Pago could not be read: {e}"
+            )));
+        }
+        Err(e) => return ignored(&format!("the payment could not be read: {e}")),
+    };
+    let Some(reference) = payment.external_reference.as_deref() else {
+        return ignored("the payment has no external reference");
+    };
+    let approved = payment.is_approved();
+    match platform_core::qr_orders::record_payment(
+        &ctx.db,
+        &integrator,
+        &seller.id,
+        reference,
+        &payment.id.to_string(),
+        approved,
+    )
+    .await?
+    {
+        Some(_) => Ok((NotificationStatus::Processed, None)),
+        None => ignored("no QR order matches this payment"),
     }
 }

@@ -3,9 +3,10 @@
 //! went missing.
 //!
 //! * Up to `concurrency` attempts in flight per process, and at most
-//!   `per_endpoint` for one endpoint, so a slow receiver cannot take every
-//!   slot: a message for an endpoint that is at its limit is put back with a
-//!   short delay.
+//!   `per_endpoint` for one endpoint across every worker process (a
+//!   semaphore in the queue: Redis, or this process with the in-process
+//!   queue), so a slow receiver cannot take every slot: a message for an
+//!   endpoint that is at its limit is put back with a short delay.
 //! * A message is acked only after the attempt is recorded. A retry is a new
 //!   delayed message (`publish_after` until the row's `next_attempt_at`),
 //!   published before the current one is acked.
@@ -16,9 +17,8 @@
 //!   race a delivery may be attempted twice (at least once; receivers dedupe
 //!   on `webhook-id`); the claim in `deliver_once` makes the common case once.
 
-use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use platform_core::crypto::Keyring;
@@ -28,8 +28,8 @@ use platform_core::jobs;
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::delivery::{self, Outcome};
 use platform_core::webhooks::{Clock, DeliveryPolicy, SystemClock, WebhookHttp, deliver_once};
-use platform_queue::{Delivery as Message, Queue};
-use tokio::sync::{Semaphore, watch};
+use platform_queue::{Delivery as Message, Queue, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::WorkerContext;
@@ -71,7 +71,8 @@ pub struct WebhookWorker {
     pub clock: Arc<dyn Clock>,
     /// Attempts in flight in this process.
     pub concurrency: usize,
-    /// Attempts in flight for one endpoint in this process.
+    /// Attempts in flight for one endpoint, across every worker process
+    /// sharing the queue.
     pub per_endpoint: usize,
     /// How long one `receive` waits for a message.
     pub receive_wait: Duration,
@@ -122,70 +123,23 @@ pub async fn run_with(w: WebhookWorker, stopped: watch::Receiver<bool>) {
     let _ = reconciler.await;
 }
 
-/// Per-endpoint in-flight counts, and a signal when one is given back.
-#[derive(Default)]
-struct Slots(Mutex<HashMap<String, usize>>, tokio::sync::Notify);
+/// The semaphore counting attempts in flight per endpoint (`Psem:webhook-endpoint:<id>`
+/// on Redis).
+const ENDPOINT_SLOTS: &str = "webhook-endpoint";
 
-impl Slots {
-    /// Takes a slot for `endpoint`, waiting until `deadline` for one to be
-    /// given back. A burst to one endpoint then flows at the receiver's own
-    /// pace instead of being deferred a whole `busy_endpoint_delay` at a time.
-    async fn take_by(
-        self: &Arc<Self>,
-        endpoint: &str,
-        max: usize,
-        deadline: tokio::time::Instant,
-    ) -> Option<SlotGuard> {
-        loop {
-            // Registered before the check, so a release in between is not missed.
-            let released = self.1.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
-            if let Some(g) = self.try_take(endpoint, max) {
-                return Some(g);
-            }
-            if tokio::time::timeout_at(deadline, released).await.is_err() {
-                return None;
-            }
-        }
-    }
-
-    fn try_take(self: &Arc<Self>, endpoint: &str, max: usize) -> Option<SlotGuard> {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(endpoint.to_owned()).or_insert(0);
-        if *n >= max {
-            return None;
-        }
-        *n += 1;
-        Some(SlotGuard {
-            slots: self.clone(),
-            endpoint: endpoint.to_owned(),
-        })
-    }
-}
-
-struct SlotGuard {
-    slots: Arc<Slots>,
-    endpoint: String,
-}
-
-impl Drop for SlotGuard {
-    fn drop(&mut self) {
-        let mut m = self.slots.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&self.endpoint) {
-            *n -= 1;
-            if *n == 0 {
-                m.remove(&self.endpoint);
-            }
-        }
-        drop(m);
-        self.slots.1.notify_waiters();
-    }
+/// How long an endpoint slot outlives a worker that died holding it: longer
+/// than an attempt (the HTTP timeout, plus recording it).
+fn endpoint_lease(w: &WebhookWorker) -> Duration {
+    w.policy.timeout * 2 + Duration::from_secs(15)
 }
 
 async fn consume_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
-    let global = Arc::new(Semaphore::new(w.concurrency.max(1)));
-    let slots = Arc::new(Slots::default());
+    let global = Arc::new(tokio::sync::Semaphore::new(w.concurrency.max(1)));
+    let slots = Arc::new(w.queue.semaphore(
+        ENDPOINT_SLOTS,
+        w.per_endpoint.max(1),
+        endpoint_lease(&w),
+    ));
     let mut tasks = JoinSet::new();
     loop {
         if *stopped.borrow() {
@@ -236,7 +190,7 @@ async fn ack(w: &WebhookWorker, m: &Message) {
     }
 }
 
-async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
+async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
     let Some(id) = crate::message_id::<WebhookDeliveryId>(jobs::WEBHOOK_DELIVERY, &m.payload)
     else {
         // As an unknown delivery: nothing to do.
@@ -260,10 +214,15 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
         }
     };
     let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
-    let Some(_slot) = slots
-        .take_by(endpoint.as_str(), w.per_endpoint.max(1), slot_deadline)
-        .await
-    else {
+    let slot = match slots.acquire_by(endpoint.as_str(), slot_deadline).await {
+        Ok(slot) => slot,
+        Err(e) => {
+            // Not acked: the queue hands it out again after its visibility timeout.
+            tracing::warn!(delivery = %id, error = %e, "webhooks: cannot take an endpoint slot");
+            return;
+        }
+    };
+    let Some(slot) = slot else {
         w.stats.deferred.fetch_add(1, Ordering::SeqCst);
         match w
             .queue
@@ -275,6 +234,15 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
         }
         return;
     };
+    attempt(w, &m, id).await;
+    if let Err(e) = slot.release().await {
+        // Its lease frees it.
+        tracing::debug!(delivery = %id, error = %e, "webhooks: endpoint slot release failed");
+    }
+}
+
+/// One attempt of the delivery `m` names, recorded, then the message settled.
+async fn attempt(w: &WebhookWorker, m: &Message, id: &WebhookDeliveryId) {
     let now = w.clock.now();
     match deliver_once(&w.db, &w.keyring, &w.http, &w.policy, id, now).await {
         Ok(Outcome::Retry { at }) => {
@@ -286,7 +254,7 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
                 .publish_after(jobs::WEBHOOK_DELIVERY, id.as_str(), delay)
                 .await
             {
-                Ok(()) => ack(w, &m).await,
+                Ok(()) => ack(w, m).await,
                 // Not acked: it comes back, is "not due" and is dropped;
                 // the reconciler re-queues the row when it is due.
                 Err(e) => {
@@ -307,17 +275,17 @@ async fn handle(w: &WebhookWorker, slots: &Arc<Slots>, m: Message) {
             match &outcome {
                 Outcome::Skipped(why) => {
                     tracing::debug!(delivery = %id, ?why, "webhooks: nothing to send");
-                    ack(w, &m).await;
+                    ack(w, m).await;
                 }
                 // The row says dead (and why); the queue's dead letters
                 // keep a trace for the operator's gauges too.
                 Outcome::Dead => {
                     let reason = "webhook delivery is dead; see webhook_deliveries.last_error";
-                    if let Err(e) = w.queue.dead_letter(&m, reason).await {
+                    if let Err(e) = w.queue.dead_letter(m, reason).await {
                         tracing::warn!(delivery = %id, error = %e, "webhooks: dead-letter failed");
                     }
                 }
-                _ => ack(w, &m).await,
+                _ => ack(w, m).await,
             }
         }
         Err(e) => {
@@ -364,43 +332,5 @@ async fn reconcile_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
             _ = tokio::time::sleep(w.reconcile_every) => {}
             _ = stopped.changed() => break,
         }
-    }
-}
-
-#[cfg(test)]
-mod slot_tests {
-    use super::*;
-    use tokio::time::{Instant, sleep};
-
-    #[tokio::test]
-    async fn a_waiter_gets_the_slot_given_back_and_a_late_one_gives_up() {
-        let slots = Arc::new(Slots::default());
-        let held = slots.try_take("ep", 1).expect("free");
-        assert!(slots.try_take("ep", 1).is_none(), "limit of one");
-        // Gives up when nothing is released before its deadline.
-        let t = Instant::now();
-        let none = slots
-            .take_by("ep", 1, Instant::now() + Duration::from_millis(30))
-            .await;
-        assert!(none.is_none());
-        assert!(t.elapsed() >= Duration::from_millis(30));
-        // Another endpoint is not affected.
-        assert!(slots.try_take("other", 1).is_some());
-        // Wakes as soon as the holder is done, long before its deadline.
-        let waiter = {
-            let slots = slots.clone();
-            tokio::spawn(async move {
-                let t = Instant::now();
-                let g = slots
-                    .take_by("ep", 1, Instant::now() + Duration::from_secs(10))
-                    .await;
-                (g.is_some(), t.elapsed())
-            })
-        };
-        sleep(Duration::from_millis(20)).await;
-        drop(held);
-        let (got, waited) = waiter.await.unwrap();
-        assert!(got);
-        assert!(waited < Duration::from_secs(1), "{waited:?}");
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -26,14 +26,6 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-#[derive(Clone, Debug)]
-pub struct Created {
-    pub intent_id: String,
-    /// When the request was meant to go (open loop) or went (closed loop).
-    pub sent: SystemTime,
-    pub sent_instant: Instant,
-}
-
 #[derive(Debug, Default)]
 pub struct RunResult {
     pub ok: usize,
@@ -43,7 +35,6 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Latency of successful creates, micros, sorted.
     pub lat: Vec<u64>,
-    pub created: Vec<Created>,
 }
 
 impl RunResult {
@@ -57,31 +48,32 @@ impl RunResult {
 
 pub struct Target {
     pub http: reqwest::Client,
-    pub url: String,
+    /// The web processes' base URLs; create `i` goes to `urls[i % len]`.
+    pub urls: Vec<String>,
     pub key: String,
     pub terminals: Arc<Vec<String>>,
     pub tag: String,
 }
 
 enum Outcome {
-    Ok(String),
+    Ok,
     Busy,
     Err(String),
 }
 
-async fn create_one(t: &Target, i: usize) -> (Outcome, String) {
+async fn create_one(t: &Target, i: usize) -> Outcome {
     let terminal = &t.terminals[i % t.terminals.len()];
     let ext = format!("{}-{i}", t.tag);
     let res = t
         .http
-        .post(format!("{}/v1/payment-intents", t.url))
+        .post(format!("{}/v1/payment-intents", t.urls[i % t.urls.len()]))
         .bearer_auth(&t.key)
         .json(&json!({"terminal_id": terminal, "amount": 1000 + (i % 97) as i64, "external_reference": ext}))
         .send()
         .await;
-    let out = match res {
-        Ok(r) if r.status().as_u16() == 201 => match r.json::<serde_json::Value>().await {
-            Ok(v) => Outcome::Ok(v["id"].as_str().unwrap_or("").to_owned()),
+    match res {
+        Ok(r) if r.status().as_u16() == 201 => match r.bytes().await {
+            Ok(_) => Outcome::Ok,
             Err(e) => Outcome::Err(e.to_string()),
         },
         Ok(r) if r.status().as_u16() == 409 => Outcome::Busy,
@@ -90,27 +82,14 @@ async fn create_one(t: &Target, i: usize) -> (Outcome, String) {
             Outcome::Err(format!("{s}: {}", r.text().await.unwrap_or_default()))
         }
         Err(e) => Outcome::Err(e.to_string()),
-    };
-    (out, ext)
+    }
 }
 
-fn record(
-    res: &mut RunResult,
-    out: Outcome,
-    _ext: String,
-    sent: SystemTime,
-    sent_i: Instant,
-    lat: Duration,
-) {
+fn record(res: &mut RunResult, out: Outcome, lat: Duration) {
     match out {
-        Outcome::Ok(id) => {
+        Outcome::Ok => {
             res.ok += 1;
             res.lat.push(lat.as_micros() as u64);
-            res.created.push(Created {
-                intent_id: id,
-                sent,
-                sent_instant: sent_i,
-            });
         }
         Outcome::Busy => res.busy += 1,
         Outcome::Err(e) => {
@@ -136,9 +115,9 @@ pub async fn closed_loop(t: Arc<Target>, n: usize, concurrency: usize) -> RunRes
                 if i >= n {
                     break;
                 }
-                let (sent, sent_i) = (SystemTime::now(), Instant::now());
-                let (o, ext) = create_one(&t, i).await;
-                record(&mut local, o, ext, sent, sent_i, sent_i.elapsed());
+                let sent = Instant::now();
+                let o = create_one(&t, i).await;
+                record(&mut local, o, sent.elapsed());
             }
             let mut g = out.lock().await;
             g.ok += local.ok;
@@ -148,7 +127,6 @@ pub async fn closed_loop(t: Arc<Target>, n: usize, concurrency: usize) -> RunRes
                 g.first_error = local.first_error;
             }
             g.lat.extend(local.lat);
-            g.created.extend(local.created);
         }));
     }
     for t in tasks {
@@ -162,50 +140,26 @@ pub async fn closed_loop(t: Arc<Target>, n: usize, concurrency: usize) -> RunRes
 
 /// `n` creates offered at `rate`/s whatever the answers: request `i` is due
 /// at `start + i/rate` and its latency counts from then (no coordinated
-/// omission). `after` runs for every success (e.g. a long-poll).
-pub async fn open_loop<F, Fut>(t: Arc<Target>, n: usize, rate: f64, after: F) -> RunResult
-where
-    F: Fn(Created) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let after = Arc::new(after);
+/// omission).
+pub async fn open_loop(t: Arc<Target>, n: usize, rate: f64) -> RunResult {
     let start = Instant::now();
-    let start_wall = SystemTime::now();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut followups = Vec::new();
-    let (ftx, mut frx) = tokio::sync::mpsc::unbounded_channel();
     for i in 0..n {
         let due = Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until((start + due).into()).await;
-        let (t, tx, after, ftx) = (t.clone(), tx.clone(), after.clone(), ftx.clone());
+        let (t, tx) = (t.clone(), tx.clone());
         tokio::spawn(async move {
-            let (o, ext) = create_one(&t, i).await;
+            let o = create_one(&t, i).await;
             let lat = (start.elapsed()).saturating_sub(due);
-            let sent = start_wall + due;
-            if let Outcome::Ok(id) = &o {
-                let c = Created {
-                    intent_id: id.clone(),
-                    sent,
-                    sent_instant: start + due,
-                };
-                let _ = ftx.send(tokio::spawn(after(c)));
-            }
-            let _ = tx.send((o, ext, sent, start + due, lat));
+            let _ = tx.send((o, lat));
         });
     }
     drop(tx);
-    drop(ftx);
     let mut r = RunResult::default();
-    while let Some((o, ext, sent, sent_i, lat)) = rx.recv().await {
-        record(&mut r, o, ext, sent, sent_i, lat);
+    while let Some((o, lat)) = rx.recv().await {
+        record(&mut r, o, lat);
     }
     r.elapsed = start.elapsed();
-    while let Some(h) = frx.recv().await {
-        followups.push(h);
-    }
-    for h in followups {
-        let _ = h.await;
-    }
     r.lat.sort_unstable();
     r
 }

@@ -3,12 +3,15 @@
 //!
 //!   cargo build --release -p puente -p puente-bench
 //!   target/release/puente-bench bench            # both setups, medians of 3 runs
+//!   target/release/puente-bench bench --find-max # the highest sustained rate that holds
+//!   target/release/puente-bench soak --rate 150 --duration 2h
 //!   target/release/puente-bench faults --intents 10000
 //!   target/release/puente-bench examples         # docs/examples, Node and Python
 //!   target/release/puente-bench pickup           # lag of the terminal's pick-up
 //!   target/release/puente-bench export           # a 100,000-intent CSV export's memory
 
 mod bench;
+mod cpu;
 mod examples;
 mod export;
 mod faults;
@@ -16,7 +19,9 @@ mod load;
 mod pickup;
 mod procs;
 mod receiver;
+mod soak;
 mod stack;
+mod sustain;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -48,6 +53,9 @@ impl Which {
 enum Cmd {
     /// Throughput, latency, fan-out, RSS and the physical reference.
     Bench(bench::Args),
+    /// A constant offered rate for hours: memory and backlog over time, and
+    /// whether they stay flat.
+    Soak(soak::Args),
     /// Push intents through the fault matrix and check every one.
     Faults(faults::Args),
     /// Run the Node and Python examples in docs/examples against `puente all`.
@@ -60,6 +68,13 @@ enum Cmd {
     Hello {
         #[arg(long)]
         addr: String,
+    },
+    /// (internal) round-robin TCP proxy in front of several `puente web`.
+    Proxy {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        to: Vec<String>,
     },
 }
 
@@ -74,6 +89,15 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
+    if let Cmd::Proxy { listen, to } = &cli.cmd {
+        return match receiver::run_proxy(listen, to) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("proxy: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,11 +105,12 @@ fn main() -> std::process::ExitCode {
     let res = rt.block_on(async {
         match cli.cmd {
             Cmd::Bench(a) => bench::run(a).await,
+            Cmd::Soak(a) => soak::run(a).await,
             Cmd::Faults(a) => faults::run(a).await,
             Cmd::Examples(a) => examples::run(a).await,
             Cmd::Pickup(a) => pickup::run(a).await,
             Cmd::Export(a) => export::run(a).await,
-            Cmd::Hello { .. } => unreachable!(),
+            Cmd::Hello { .. } | Cmd::Proxy { .. } => unreachable!(),
         }
     });
     match res {

@@ -349,6 +349,12 @@ impl Postgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// The postmaster's pid (first line of `postmaster.pid`); its backends are its children.
+    pub fn postmaster_pid(&self) -> Option<u32> {
+        let s = std::fs::read_to_string(self.data.join("postmaster.pid")).ok()?;
+        s.lines().next()?.trim().parse().ok()
+    }
+
     /// Immediate stop (like a crash: no checkpoint), then start.
     pub async fn restart(&self, down_for: Duration) -> anyhow::Result<()> {
         self.pg_ctl_stop("immediate");
@@ -369,4 +375,141 @@ fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// Clock ticks per second of `/proc/*/stat` and `/proc/stat` (`getconf CLK_TCK`; 100 on Linux).
+pub fn clk_tck() -> f64 {
+    static TCK: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TCK.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// One process's `/proc/<pid>/stat`: parent pid, its own CPU (utime + stime,
+/// all threads) and its waited-for children's (cutime + cstime), in ticks.
+#[derive(Clone, Copy, Debug)]
+pub struct StatCpu {
+    pub ppid: u32,
+    pub own: u64,
+    pub reaped: u64,
+}
+
+pub fn stat_cpu(pid: &str) -> Option<StatCpu> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: fields start after the last ')'.
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+    Some(StatCpu {
+        ppid: n(1)? as u32,
+        own: n(11)? + n(12)?,
+        reaped: n(13)? + n(14)?,
+    })
+}
+
+/// Every live process whose ancestry reaches `root` (with `root`).
+pub fn tree(root: u32) -> Vec<(u32, StatCpu)> {
+    let mut all: Vec<(u32, StatCpu)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let (Ok(pid), Some(st)) = (name.parse::<u32>(), stat_cpu(name)) {
+                all.push((pid, st));
+            }
+        }
+    }
+    let mut members = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (pid, st) in &all {
+            if members.contains(&st.ppid) && !members.contains(pid) {
+                members.push(*pid);
+                grew = true;
+            }
+        }
+    }
+    all.into_iter()
+        .filter(|(pid, _)| members.contains(pid))
+        .collect()
+}
+
+/// CPU ticks a process has used so far: its own, or with `whole_tree` the
+/// sum over its live descendants too, each with its reaped children (a
+/// PostgreSQL backend that exits moves from "live" to its parent's reaped
+/// count, so the sum stays continuous).
+pub fn cpu_ticks(pid: u32, whole_tree: bool) -> Option<u64> {
+    if whole_tree {
+        let t = tree(pid);
+        if t.is_empty() {
+            return None;
+        }
+        Some(t.iter().map(|(_, s)| s.own + s.reaped).sum())
+    } else {
+        stat_cpu(&pid.to_string()).map(|s| s.own)
+    }
+}
+
+/// Whole-machine CPU from `/proc/stat`'s `cpu` line, ticks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MachineCpu {
+    pub user: u64,
+    pub system: u64,
+    pub irq: u64,
+    pub softirq: u64,
+    pub steal: u64,
+    pub idle: u64,
+}
+
+impl MachineCpu {
+    pub fn read() -> MachineCpu {
+        let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let line = s.lines().find(|l| l.starts_with("cpu ")).unwrap_or("");
+        let v: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        let g = |i: usize| v.get(i).copied().unwrap_or(0);
+        MachineCpu {
+            // user + nice (guest time is already inside user)
+            user: g(0) + g(1),
+            system: g(2),
+            idle: g(3) + g(4),
+            irq: g(5),
+            softirq: g(6),
+            steal: g(7),
+        }
+    }
+
+    pub fn busy(&self) -> u64 {
+        self.user + self.system + self.irq + self.softirq + self.steal
+    }
+
+    pub fn since(&self, before: &MachineCpu) -> MachineCpu {
+        MachineCpu {
+            user: self.user.saturating_sub(before.user),
+            system: self.system.saturating_sub(before.system),
+            irq: self.irq.saturating_sub(before.irq),
+            softirq: self.softirq.saturating_sub(before.softirq),
+            steal: self.steal.saturating_sub(before.steal),
+            idle: self.idle.saturating_sub(before.idle),
+        }
+    }
+}
+
+/// Proportional set size (`Pss` of `smaps_rollup`), KiB: summable over the
+/// processes of one program that share memory (PostgreSQL's shared buffers).
+pub fn pss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
 }

@@ -122,3 +122,29 @@ pub fn run_hello(addr: &str) -> anyhow::Result<()> {
     })?;
     Ok(())
 }
+
+/// `puente-bench proxy`: a round-robin TCP proxy (one connection to the next
+/// backend in turn), its own single-threaded process so its CPU is its own
+/// line. It spreads the sandbox's notifications over several `puente web`.
+pub fn run_proxy(listen: &str, to: &[String]) -> anyhow::Result<()> {
+    anyhow::ensure!(!to.is_empty(), "no backend (--to)");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let l = tokio::net::TcpListener::bind(listen).await?;
+        let mut next = 0usize;
+        loop {
+            let (mut inbound, _) = l.accept().await?;
+            let backend = to[next % to.len()].clone();
+            next += 1;
+            tokio::spawn(async move {
+                let _ = inbound.set_nodelay(true);
+                if let Ok(mut out) = tokio::net::TcpStream::connect(&backend).await {
+                    let _ = out.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+        }
+    })
+}

@@ -58,8 +58,13 @@ pub struct Stack {
     pub bin: PathBuf,
     pub env: HashMap<String, String>,
     pub web_url: String,
+    /// Every web process's base URL (the first is `web_url`); the load
+    /// generator spreads the POS's requests over them.
+    pub web_urls: Vec<String>,
     pub sandbox_url: String,
-    /// `all` (embedded) or `web`, then `sandbox`, then workers.
+    /// `all` (embedded) or `web`, then `sandbox`, then more web processes
+    /// (`web-2`, …) and the round-robin `proxy` in front of them for Mercado
+    /// Pago's notifications, then workers.
     pub procs: Vec<Proc>,
     pub pg: Option<Postgres>,
     pub redis: Option<Redis>,
@@ -111,6 +116,18 @@ impl Stack {
     /// [`Stack::start`] with settings of the processes overridden (e.g.
     /// `PUENTE_SANDBOX_TIMINGS=human`).
     pub async fn start_with(opts: Options, overrides: &[(&str, &str)]) -> anyhow::Result<Stack> {
+        Stack::start_scaled(opts, overrides, 1).await
+    }
+
+    /// [`Stack::start_with`] with `webs` web processes (distributed setup;
+    /// embedded has one `puente all`). With more than one, the sandbox's
+    /// notifications reach them through a round-robin TCP proxy
+    /// (`puente-bench proxy`, its own process).
+    pub async fn start_scaled(
+        opts: Options,
+        overrides: &[(&str, &str)],
+        webs: usize,
+    ) -> anyhow::Result<Stack> {
         let dir =
             std::env::temp_dir().join(format!("puente-bench-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
@@ -163,6 +180,8 @@ impl Stack {
         let mut web_url = format!("http://127.0.0.1:{web_port}");
         let mut sandbox_url = format!("http://127.0.0.1:{sb_port}");
         let mut procs_v = Vec::new();
+        let mut web_urls = Vec::new();
+        let mut notify_url = None;
         match opts.setup {
             Setup::Embedded => {
                 // A free port can be taken by another program between the
@@ -223,8 +242,51 @@ impl Stack {
                 .await?;
                 procs_v.push(web);
                 procs_v.push(sb);
+                web_urls.push(web_url.clone());
+                let mut addrs = vec![format!("127.0.0.1:{web_port}")];
+                for n in 2..=webs {
+                    let port = procs::free_port();
+                    let mut e = env.clone();
+                    e.insert("PUENTE_HTTP_ADDR".into(), format!("127.0.0.1:{port}"));
+                    let url = format!("http://127.0.0.1:{port}");
+                    let mut w = procs::spawn(&format!("web-{n}"), &bin, &["web"], &e, &dir)?;
+                    procs::wait_http(
+                        &http,
+                        &format!("{url}/readyz"),
+                        &mut w,
+                        Duration::from_secs(60),
+                    )
+                    .await?;
+                    procs_v.push(w);
+                    web_urls.push(url);
+                    addrs.push(format!("127.0.0.1:{port}"));
+                }
+                if webs > 1 {
+                    let port = procs::free_port();
+                    let listen = format!("127.0.0.1:{port}");
+                    let mut args = vec!["proxy", "--listen", &listen];
+                    for a in &addrs {
+                        args.extend(["--to", a.as_str()]);
+                    }
+                    let me = std::env::current_exe()?;
+                    let mut p = procs::spawn("proxy", &me, &args, &HashMap::new(), &dir)?;
+                    let url = format!("http://{listen}");
+                    procs::wait_http(
+                        &http,
+                        &format!("{url}/readyz"),
+                        &mut p,
+                        Duration::from_secs(10),
+                    )
+                    .await?;
+                    procs_v.push(p);
+                    notify_url = Some(url);
+                }
             }
         }
+        if web_urls.is_empty() {
+            web_urls.push(web_url.clone());
+        }
+        let notify_url = notify_url.unwrap_or_else(|| web_url.clone());
         let mut raw = RawSettings {
             database_url: env.get("DATABASE_URL").cloned(),
             master_keys: Some(master.clone()),
@@ -242,6 +304,7 @@ impl Stack {
             bin,
             env,
             web_url,
+            web_urls,
             sandbox_url,
             procs: procs_v,
             pg,
@@ -256,7 +319,12 @@ impl Stack {
             worker_seq: 0,
         };
         stack
-            .seed(&keyring, opts.sellers, opts.terminals_per_seller)
+            .seed(
+                &keyring,
+                &notify_url,
+                opts.sellers,
+                opts.terminals_per_seller,
+            )
             .await?;
         for _ in 0..opts.workers {
             stack.start_worker()?;
@@ -299,6 +367,7 @@ impl Stack {
     async fn seed(
         &mut self,
         keyring: &Keyring,
+        notify_url: &str,
         sellers_n: usize,
         per_seller: usize,
     ) -> anyhow::Result<()> {
@@ -333,7 +402,7 @@ impl Stack {
         .await?;
         self.http
             .patch(format!("{}/sandbox/applications/{client_id}", self.sandbox_url))
-            .json(&json!({"webhook_url": format!("{}/webhooks/mercadopago/{}", self.web_url, integrator.id)}))
+            .json(&json!({"webhook_url": format!("{notify_url}/webhooks/mercadopago/{}", integrator.id)}))
             .send()
             .await?
             .error_for_status()?;
@@ -469,9 +538,30 @@ impl Stack {
     pub fn pids(&self) -> Vec<(String, u32)> {
         self.procs
             .iter()
-            .filter(|p| p.child.is_some())
+            .filter(|p| p.child.is_some() && p.name != "proxy")
             .map(|p| (p.name.clone(), p.pid()))
             .collect()
+    }
+
+    /// (name, pid, whole process tree?) of every process of the setup:
+    /// Puente's, the bench's notification proxy, PostgreSQL's postmaster
+    /// (with its backends) and Redis. For CPU and memory accounting.
+    pub fn all_pids(&self) -> Vec<(String, u32, bool)> {
+        let mut v: Vec<(String, u32, bool)> = self
+            .procs
+            .iter()
+            .filter(|p| p.child.is_some())
+            .map(|p| (p.name.clone(), p.pid(), false))
+            .collect();
+        if let Some(pid) = self.pg.as_ref().and_then(|pg| pg.postmaster_pid()) {
+            v.push(("postgresql".into(), pid, true));
+        }
+        if let Some(r) = &self.redis
+            && r.proc.child.is_some()
+        {
+            v.push(("redis".into(), r.proc.pid(), false));
+        }
+        v
     }
 
     pub async fn add_endpoint(&self, url: &str) -> anyhow::Result<(String, String)> {

@@ -91,11 +91,64 @@ fn hostname() -> String {
 
 /// A connection URL with any password removed, for messages.
 pub fn redact_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+    // By hand rather than with a URL parser: Sentinel and Cluster URLs (and PostgreSQL's)
+    // may list several hosts, which a URL parser refuses, and must not leak either.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{hosts}"),
+            None => format!("{userinfo}@{hosts}"),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((k, _)) if k.to_ascii_lowercase().contains("password") => {
+                        format!("{k}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
         }
-        _ => url.to_owned(),
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        for (url, shown) in [
+            ("redis://:s3cret@h:6379/0", "redis://:***@h:6379/0"),
+            (
+                "postgres://u:s3cret@db/puente",
+                "postgres://u:***@db/puente",
+            ),
+            (
+                "redis+sentinel://u:s3cret@h1:26379,h2:26379/mymaster?sentinel_password=s3cret",
+                "redis+sentinel://u:***@h1:26379,h2:26379/mymaster?sentinel_password=***",
+            ),
+            (
+                "redis+cluster://:s3cret@h1,h2",
+                "redis+cluster://:***@h1,h2",
+            ),
+            ("redis://h:6379", "redis://h:6379"),
+            (
+                "sqlite://./data/puente.db?mode=rwc",
+                "sqlite://./data/puente.db?mode=rwc",
+            ),
+        ] {
+            assert_eq!(redact_url(url), shown);
+        }
     }
 }

@@ -1,7 +1,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { env, required, client, eventually } = require('../lib/env');
+const { env, required, client, eventually, expectRefusal } = require('../lib/env');
 const { Order, MPIdempotencyError, MPBadRequestError } = require('mercadopago');
 
 const SPONSOR = '446566691';
@@ -72,4 +72,27 @@ test('order validation errors and idempotent replays', async () => {
     (e) => e instanceof MPIdempotencyError,
   );
   if (a.status === 'created') await new Order(client()).cancel({ id: a.id });
+});
+
+test('online-order calls (process, capture, transactions) on a Point order are refused as documented', async () => {
+  const created = await new Order(client()).create({ body: body(required('MP_TERMINAL_ID'), '16.00', `node_o_${Date.now()}`) });
+  const done = await eventually('processed', async () => {
+    const o = await new Order(client()).get({ id: created.id });
+    return o.status === 'processed' ? o : null;
+  });
+  const id = created.id;
+  const pay = done.transactions.payments[0].id;
+  await expectRefusal('Order.process', new Order(client()).process({ id }));
+  await expectRefusal('Order.capture', new Order(client()).capture({ id }));
+  await expectRefusal('Order.createTransaction', new Order(client()).createTransaction({
+    id, body: { payments: [{ amount: '1.00', payment_method: { id: 'master', type: 'credit_card', token: 'card-token', installments: 1 } }] },
+  }));
+  await expectRefusal('Order.updateTransaction', new Order(client()).updateTransaction({
+    id, transactionId: pay, body: { payment_method: { installments: 2 } },
+  }));
+  await expectRefusal('Order.deleteTransaction', new Order(client()).deleteTransaction({ id, transactionId: pay }));
+  // Nothing changed: the order is still processed with its one payment.
+  const after = await new Order(client()).get({ id });
+  assert.equal(after.status, 'processed');
+  assert.deepEqual(after.transactions.payments.map((p) => p.id), [pay]);
 });

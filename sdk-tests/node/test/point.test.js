@@ -1,7 +1,7 @@
 'use strict';
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { env, required, client, eventually } = require('../lib/env');
+const { env, required, client, eventually, rest, sellerToken } = require('../lib/env');
 const { Point, MPBadRequestError, MPNotFoundError } = require('mercadopago');
 
 const terminal = () => required('MP_TERMINAL_ID');
@@ -69,4 +69,42 @@ test('an intent waiting on a manual terminal can be cancelled', async (t) => {
   assert.equal(res.id, created.id);
   const after = await new Point(client()).searchPaymentIntent({ payment_intent_id: created.id });
   assert.equal(after.state, 'CANCELED');
+});
+
+// The Terminals API and the integrator settings have no SDK client: the SDK's HTTP layer.
+test('terminals/v1/list and setup through the SDK HTTP layer', async () => {
+  const token = required('MP_ACCESS_TOKEN');
+  const list = await rest('/terminals/v1/list', { token, query: { limit: 50, offset: 0 } });
+  assert.equal(list.api_response.status, 200);
+  const t = list.data.terminals.find((x) => x.id === terminal());
+  assert.ok(t, `terminal ${terminal()} listed`);
+  assert.equal(t.operating_mode, 'PDV');
+  assert.equal(typeof list.paging.total, 'number');
+  const clamped = await rest('/terminals/v1/list', { token, query: { limit: 500 } });
+  assert.equal(clamped.paging.limit, 50);
+  const setup = await rest('/terminals/v1/setup', {
+    token, method: 'PATCH', body: { terminals: [{ id: terminal(), operating_mode: 'PDV' }] },
+  });
+  assert.deepEqual(setup.terminals, [{ id: terminal(), operating_mode: 'PDV' }]);
+  await assert.rejects(
+    rest('/terminals/v1/setup', { token, method: 'PATCH', body: { terminals: [{ id: terminal(), operating_mode: 'TURBO' }] } }),
+    (e) => e instanceof MPBadRequestError,
+  );
+});
+
+// The settings of the account the token is: the seller's.
+test('integrator settings: device e-mail alerts', async () => {
+  const token = sellerToken();
+  const patched = await rest('/point/integration-api/integrator', {
+    token, method: 'PATCH', body: { event_channel_devices: ['email'] },
+  });
+  assert.equal(patched.api_response.status, 204);
+  const got = await rest('/point/integration-api/integrator', { token });
+  assert.equal(got.api_response.status, 200);
+  assert.deepEqual(got.event_channel_devices, ['email']);
+  assert.equal(typeof got.notification_url_enabled, 'boolean');
+  await assert.rejects(
+    rest('/point/integration-api/integrator', { token, method: 'PATCH', body: { event_channel_devices: ['pigeon'] } }),
+    (e) => e instanceof MPBadRequestError,
+  );
 });

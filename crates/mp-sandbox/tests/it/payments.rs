@@ -68,6 +68,8 @@ async fn an_order_payment_is_refunded_through_the_payments_api() {
     assert_eq!(r.body["amount"], 19.5);
     let list = c.get(&refunds, Some(&t)).await.body;
     assert_eq!(list.as_array().unwrap().len(), 2);
+    // The Node SDK's PaymentRefund.list path ends in a slash: the same list.
+    assert_eq!(c.get(&format!("{refunds}/"), Some(&t)).await.body, list);
     let one = c.get(&format!("{refunds}/{first}"), Some(&t)).await;
     assert_eq!(one.body["amount"], 10.5);
     let p = c.get(&format!("/v1/payments/{reference}"), Some(&t)).await;
@@ -227,4 +229,96 @@ async fn a_buyer_pays_a_qr_order_and_the_app_is_notified() {
         .await;
     assert_eq!(r.status, 400);
     rx.stop().await;
+}
+
+#[tokio::test]
+async fn payments_are_searched_by_their_fields_and_paged() {
+    let c = start().await;
+    let s = c.seller("MLB", 1).await;
+    let (t, term) = (tok(&s), terminal(&s));
+    let first = processed_order(&c, &t, &term, "30.00").await;
+    let ref_of = |o: &Value| {
+        o["transactions"]["payments"][0]["reference_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let a = ref_of(&first);
+    // A second order (another key and reference) on the same terminal.
+    let body = json!({"type": "point", "external_reference": "pay_ref_2",
+                      "transactions": {"payments": [{"amount": "12.00"}]},
+                      "config": {"point": {"terminal_id": term}}});
+    let r = c
+        .call(
+            "POST",
+            "/v1/orders",
+            Some(&t),
+            Some(body),
+            &[("x-idempotency-key", "o2")],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let second = wait_for("second processed", || async {
+        let o = c.get(&format!("/v1/orders/{id}"), Some(&t)).await.body;
+        (o["status"] == "failed").then_some(o)
+    })
+    .await;
+    let b = ref_of(&second);
+    let ids = |v: &Value| -> Vec<String> {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].to_string())
+            .collect()
+    };
+
+    let r = c
+        .get("/v1/payments/search?external_reference=pay_ref_1", Some(&t))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ids(&r.body), vec![a.clone()]);
+    assert_eq!(
+        r.body["paging"],
+        json!({"total": 1, "limit": 30, "offset": 0})
+    );
+    // 12.00 is the sandbox's "rejected" amount.
+    let r = c.get("/v1/payments/search?status=rejected", Some(&t)).await;
+    assert_eq!(ids(&r.body), vec![b.clone()]);
+    let r = c
+        .get(
+            "/v1/payments/search?sort=id&criteria=desc&limit=1&offset=1",
+            Some(&t),
+        )
+        .await;
+    let mut both = [a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap()];
+    both.sort();
+    assert_eq!(ids(&r.body), vec![both[0].to_string()]);
+    assert_eq!(r.body["paging"]["total"], 2);
+    let r = c
+        .get("/v1/payments/search?external_reference=nothing", Some(&t))
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"paging": {"total": 0, "limit": 30, "offset": 0}, "results": []})
+    );
+    // Another seller sees none of them.
+    let other = c.seller("MLB", 1).await;
+    let r = c.get("/v1/payments/search", Some(&tok(&other))).await;
+    assert_eq!(r.body["paging"]["total"], 0);
+    for bad in [
+        "limit=0",
+        "criteria=up",
+        "sort=amount",
+        "range=date_created&begin_date=NOW-1DAYS",
+    ] {
+        let r = c.get(&format!("/v1/payments/search?{bad}"), Some(&t)).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (400, Some("bad_request")),
+            "{bad}"
+        );
+    }
+    assert_eq!(c.get("/v1/payments/search", None).await.status, 401);
 }

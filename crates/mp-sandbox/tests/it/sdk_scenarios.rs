@@ -9,19 +9,16 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 
-const REDIRECT: &str = "http://127.0.0.1:9/oauth/callback";
-
 fn sdk_dir(sub: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../sdk-tests")
         .join(sub)
 }
 
-/// A sandbox, a seller with an auto terminal and a manual one, and the env the scenarios read.
+/// A sandbox, a seller with an auto terminal and a manual one (each on its own POS,
+/// in one store), and the env the scenarios read (sdk-tests/README.md).
 async fn target() -> (Ctx, Vec<(String, String)>) {
-    let mut cfg = SandboxConfig::for_tests();
-    cfg.default_app.redirect_uris = vec![REDIRECT.to_string()];
-    let c = start_with(cfg).await;
+    let c = start_with(SandboxConfig::for_tests()).await;
     let s = c
         .post(
             "/sandbox/sellers",
@@ -43,21 +40,41 @@ async fn target() -> (Ctx, Vec<(String, String)>) {
     assert_eq!(r.status, 200);
     let app = c.sb.default_app();
     let env = vec![
+        ("MP_TARGET".into(), "sandbox".into()),
         ("MP_BASE_URL".into(), c.base.clone()),
         ("MP_SANDBOX_URL".into(), c.base.clone()),
         ("MP_ACCESS_TOKEN".into(), tok(&s)),
-        (
-            "MP_REFRESH_TOKEN".into(),
-            s["refresh_token"].as_str().unwrap().to_string(),
-        ),
         ("MP_TERMINAL_ID".into(), terminal(&s)),
         ("MP_MANUAL_TERMINAL_ID".into(), manual),
+        ("MP_USER_ID".into(), s["user_id"].to_string()),
+        (
+            "MP_STORE_EXTERNAL_ID".into(),
+            s["pos"][0]["external_store_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        ),
+        (
+            "MP_POS_EXTERNAL_ID".into(),
+            s["pos"][0]["external_id"].as_str().unwrap().to_string(),
+        ),
         ("MP_CLIENT_ID".into(), app.client_id),
-        ("MP_CLIENT_SECRET".into(), app.client_secret),
         ("MP_WEBHOOK_SECRET".into(), app.webhook_secret),
-        ("MP_REDIRECT_URI".into(), REDIRECT.into()),
     ];
     (c, env)
+}
+
+/// A child process with no `MP_*` variable from this process's environment:
+/// only what the driver sets.
+fn command(program: &str, dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("MP_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
 }
 
 /// Runs a child process off the async runtime (the sandbox keeps serving meanwhile).
@@ -84,9 +101,8 @@ async fn node_sdk_scenarios() {
         "npm mercadopago is not installed in sdk-tests/node: run scripts/setup-sdk-tests.sh"
     );
     let (c, env) = target().await;
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&dir)
-        .args(["--test", "--test-concurrency=1", "test/"])
+    let mut cmd = command("node", &dir);
+    cmd.args(["--test", "--test-concurrency=1", "test/"])
         .envs(env);
     run(cmd, "node --test").await;
     c.sb.stop().await;
@@ -103,9 +119,10 @@ async fn python_sdk_scenarios() {
         "PyPI mercadopago / pytest are not installed: run scripts/setup-sdk-tests.sh"
     );
     let (c, env) = target().await;
-    let mut cmd = Command::new("python3");
-    cmd.current_dir(&dir)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+    let mut cmd = command("python3", &dir);
+    cmd.args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        // Only pytest itself: plugins installed for other tools stay out.
+        .env("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
         .envs(env);
     run(cmd, "pytest").await;
     c.sb.stop().await;

@@ -17,6 +17,9 @@ pub struct Model {
     pub name: String,
     pub category: Option<i64>,
     pub fixed_amount: bool,
+    /// The POS's QR as Mercado Pago answered it (`uuid`, `image`,
+    /// `template_document`, `template_image`, `qr_code`), as JSON text.
+    pub qr: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

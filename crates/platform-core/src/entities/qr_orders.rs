@@ -24,6 +24,9 @@ pub struct Model {
     pub expires_at: Option<DateTimeUtc>,
     /// The Mercado Pago payment that paid it, once known.
     pub mp_payment_id: Option<String>,
+    /// The order body as sent to Mercado Pago (its sponsor the
+    /// integrator's), as JSON text: what the compatible surface's GET answers.
+    pub request: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,8 @@ pub struct Model {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub reference: Option<String>,
+    /// Mercado Pago's `business_hours` object, as JSON text.
+    pub business_hours: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,7 @@
 
 mod accounts;
 mod error;
+mod integrator;
 mod money;
 mod notifications;
 mod oauth;
@@ -36,6 +37,7 @@ mod types;
 
 pub use accounts::User;
 pub use error::{MpError, parse_error_body};
+pub use integrator::IntegratorSettings;
 pub use money::{Amount, MoneyError};
 pub use notifications::{
     LegacyIntentNotification, MpConnectNotification, Notification, OrderNotification,
@@ -53,7 +55,7 @@ pub use point_legacy::{
     PaymentIntentRequest, RefundIntent,
 };
 pub use pos::{Pos, PosRequest, PosSearch, PosV2Request};
-pub use qr::{QrItem, QrOrder, QrOrderRequest, QrSponsor};
+pub use qr::{QrCashOut, QrItem, QrOrder, QrOrderRequest, QrSponsor};
 #[cfg(any(test, feature = "test-support"))]
 pub use signature::sign as sign_notification;
 pub use signature::{SignatureError, SignatureInfo, TsUnit, verify_signature};

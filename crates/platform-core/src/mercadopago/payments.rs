@@ -17,6 +17,16 @@ pub struct Payment {
     pub status: String,
     #[serde(default)]
     pub status_detail: Option<String>,
+    /// The order's reference (a QR order's `external_reference`).
+    #[serde(default)]
+    pub external_reference: Option<String>,
+}
+
+impl Payment {
+    /// The buyer paid (`approved`).
+    pub fn is_approved(&self) -> bool {
+        self.status == "approved"
+    }
 }
 
 /// One refund of a payment (`POST /v1/payments/{id}/refunds`).
@@ -34,6 +44,30 @@ impl MpClient {
         payment_id: &str,
     ) -> Result<Payment, MpError> {
         let url = self.api_url(&["v1", "payments", payment_id]);
+        self.send_json(self.request(Method::GET, url, token)).await
+    }
+
+    /// The payment as Mercado Pago shows it, whole (the compatible surface
+    /// answers it as is).
+    pub async fn payment_json(
+        &self,
+        token: &SecretString,
+        payment_id: &str,
+    ) -> Result<serde_json::Value, MpError> {
+        let url = self.api_url(&["v1", "payments", payment_id]);
+        self.send_json(self.request(Method::GET, url, token)).await
+    }
+
+    /// `GET /v1/payments/{id}/refunds` (all of them), or one refund, whole.
+    pub async fn payment_refunds_json(
+        &self,
+        token: &SecretString,
+        payment_id: &str,
+        refund_id: Option<&str>,
+    ) -> Result<serde_json::Value, MpError> {
+        let mut segments = vec!["v1", "payments", payment_id, "refunds"];
+        segments.extend(refund_id);
+        let url = self.api_url(&segments);
         self.send_json(self.request(Method::GET, url, token)).await
     }
 

@@ -16,3 +16,4 @@ mod sources;
 mod team;
 mod tenancy;
 mod webhooks;
+mod writer;

@@ -1,4 +1,7 @@
-//! One behavioural suite, run against both backends: `<test>::memory` and `<test>::redis`.
+//! One behavioural suite, run against every backend and Redis topology:
+//! `<test>::memory`, `<test>::redis` (the shared single node), `<test>::sentinel` (a
+//! master with a replica, through a sentinel) and `<test>::cluster` (three masters), the
+//! last two on servers each test starts for itself.
 
 use crate::common;
 
@@ -6,7 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::{Harness, receive_until};
-use platform_queue::{Delivery, QueueStats};
+use platform_queue::{Delivery, QueueStats, Rate};
 use tokio::time::Instant;
 
 const ZERO: Duration = Duration::ZERO;
@@ -19,8 +22,9 @@ fn payloads(ds: &[Delivery]) -> Vec<&str> {
     ds.iter().map(|d| d.payload.as_str()).collect()
 }
 
-/// Generates `$name::memory` (paused clock) and `$name::redis` (real server and clock).
-macro_rules! both_backends {
+/// Generates `$name::memory` (paused clock) and `$name::{redis, sentinel, cluster}` (real
+/// servers and clock).
+macro_rules! every_backend {
     ($name:ident, |$h:ident| $body:block) => {
         mod $name {
             use super::*;
@@ -38,11 +42,25 @@ macro_rules! both_backends {
                 let mut $h = Harness::redis();
                 $body
             }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sentinel() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::sentinel();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cluster() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::cluster();
+                $body
+            }
         }
     };
 }
 
-both_backends!(publish_receive_ack, |h| {
+every_backend!(publish_receive_ack, |h| {
     let q = h.process("c1").await;
     for p in ["pi_1", "pi_2", "pi_3"] {
         q.publish("intents", p).await.unwrap();
@@ -67,7 +85,7 @@ both_backends!(publish_receive_ack, |h| {
     );
 });
 
-both_backends!(receive_respects_max_and_wakes_on_publish, |h| {
+every_backend!(receive_respects_max_and_wakes_on_publish, |h| {
     let q = h.process("c1").await;
     let producer = h.process("web").await;
     for i in 0..5 {
@@ -93,7 +111,7 @@ both_backends!(receive_respects_max_and_wakes_on_publish, |h| {
     );
 });
 
-both_backends!(
+every_backend!(
     unacked_message_is_redelivered_after_visibility_timeout,
     |h| {
         h = h.with(ms(100), 5);
@@ -126,7 +144,7 @@ both_backends!(
     }
 );
 
-both_backends!(two_consumers_share_work_without_double_delivery, |h| {
+every_backend!(two_consumers_share_work_without_double_delivery, |h| {
     let a = h.process("a").await;
     let b = h.process("b").await;
     let total = 40;
@@ -160,7 +178,7 @@ both_backends!(two_consumers_share_work_without_double_delivery, |h| {
     assert_eq!(a.stats("jobs").await.unwrap(), QueueStats::default());
 });
 
-both_backends!(retry_after_comes_back_only_after_its_delay, |h| {
+every_backend!(retry_after_comes_back_only_after_its_delay, |h| {
     let q = h.process("c1").await;
     q.publish("intents", "pi_1").await.unwrap();
     let d = q.receive("intents", 1, ms(500)).await.unwrap().remove(0);
@@ -200,7 +218,7 @@ both_backends!(retry_after_comes_back_only_after_its_delay, |h| {
     assert_eq!(later[0].delivery_count, 1);
 });
 
-both_backends!(waiting_receive_picks_up_a_delayed_message_when_due, |h| {
+every_backend!(waiting_receive_picks_up_a_delayed_message_when_due, |h| {
     let q = h.process("c1").await;
     q.publish_after("t", "soon", ms(150)).await.unwrap();
     let started = Instant::now();
@@ -214,7 +232,7 @@ both_backends!(waiting_receive_picks_up_a_delayed_message_when_due, |h| {
     );
 });
 
-both_backends!(dead_letter_after_max_deliveries, |h| {
+every_backend!(dead_letter_after_max_deliveries, |h| {
     h = h.with(ms(50), 3);
     let q = h.process("c1").await;
 
@@ -258,7 +276,7 @@ both_backends!(dead_letter_after_max_deliveries, |h| {
     assert_eq!(q.stats("flaky").await.unwrap().dead, 1);
 });
 
-both_backends!(explicit_dead_letter_and_stats, |h| {
+every_backend!(explicit_dead_letter_and_stats, |h| {
     let q = h.process("c1").await;
     for p in ["a", "b", "c", "d"] {
         q.publish("t", p).await.unwrap();
@@ -301,7 +319,7 @@ both_backends!(explicit_dead_letter_and_stats, |h| {
     assert_eq!(q.stats("nothing").await.unwrap(), QueueStats::default());
 });
 
-both_backends!(lock_is_exclusive_and_expires, |h| {
+every_backend!(lock_is_exclusive_and_expires, |h| {
     let p1 = h.process("p1").await;
     let p2 = h.process("p2").await;
     let ttl = ms(200);
@@ -364,7 +382,7 @@ both_backends!(lock_is_exclusive_and_expires, |h| {
     }
 });
 
-both_backends!(event_bus_reaches_other_processes, |h| {
+every_backend!(event_bus_reaches_other_processes, |h| {
     let web = h.process("web").await;
     let worker = h.process("worker").await;
     let mut sub = web.subscribe("intent:pi_1").await.unwrap();
@@ -400,4 +418,157 @@ both_backends!(event_bus_reaches_other_processes, |h| {
 
     // Nobody listening is fine.
     worker.notify("intent:nobody", "x").await.unwrap();
+});
+
+every_backend!(rate_limit_holds_across_processes, |h| {
+    let web1 = h.process("web-1").await;
+    let web2 = h.process("web-2").await;
+    // 2 a second (a token every 500 ms), a burst of 3.
+    let rate = Rate::with_burst(2, 3);
+    let (l1, l2) = (
+        web1.rate_limiter("api", rate),
+        web2.rate_limiter("api", rate),
+    );
+    let mut allowed = 0;
+    for i in 0..6 {
+        let l = if i % 2 == 0 { &l1 } else { &l2 };
+        if l.check("key_1").await.is_ok() {
+            allowed += 1;
+        }
+    }
+    assert_eq!(allowed, 3, "one burst for both processes, not one each");
+    let wait = l2.check("key_1").await.unwrap_err();
+    assert!(wait > ZERO && wait <= ms(500), "{wait:?}");
+    // The refusal is remembered without asking again.
+    let known = l2.empty_for("key_1").expect("known to be empty");
+    assert!(known <= wait, "{known:?} > {wait:?}");
+    // Other keys and other limiters are independent; no limit is no limit.
+    assert!(l1.check("key_2").await.is_ok());
+    assert!(
+        web2.rate_limiter("signup", rate)
+            .check("key_1")
+            .await
+            .is_ok()
+    );
+    let unlimited = web1.rate_limiter("off", Rate::per_second(0));
+    for _ in 0..10 {
+        assert!(unlimited.check("key_1").await.is_ok());
+    }
+    // Refilled at the rate: one more token after the wait, and only one.
+    tokio::time::sleep(wait + ms(20)).await;
+    assert_eq!(l2.empty_for("key_1"), None);
+    assert!(l1.check("key_1").await.is_ok());
+    assert!(l2.check("key_1").await.is_err());
+});
+
+every_backend!(semaphore_limit_holds_across_processes, |h| {
+    let worker1 = h.process("worker-1").await;
+    let worker2 = h.process("worker-2").await;
+    let lease = Duration::from_secs(30);
+    let s1 = worker1.semaphore("endpoint", 2, lease);
+    let s2 = worker2.semaphore("endpoint", 2, lease);
+    let a = s1.try_acquire("wep_1").await.unwrap().expect("first place");
+    let b = s2
+        .try_acquire("wep_1")
+        .await
+        .unwrap()
+        .expect("second place");
+    assert_eq!(a.key(), "wep_1");
+    assert!(s1.try_acquire("wep_1").await.unwrap().is_none());
+    assert!(s2.try_acquire("wep_1").await.unwrap().is_none());
+    let other = s2.try_acquire("wep_2").await.unwrap().expect("other key");
+
+    // A waiter in one process gets the place given back in the other.
+    let waiter = tokio::spawn({
+        let s = worker2.semaphore("endpoint", 2, lease);
+        async move {
+            let started = Instant::now();
+            let p = s
+                .acquire_by("wep_1", Instant::now() + Duration::from_secs(5))
+                .await
+                .unwrap();
+            (p, started.elapsed())
+        }
+    });
+    tokio::time::sleep(ms(100)).await;
+    assert!(a.release().await.unwrap());
+    let (c, waited) = waiter.await.unwrap();
+    let c = c.expect("the place given back");
+    assert!(waited < Duration::from_secs(1), "{waited:?}");
+    // Nobody gives one back: the waiter gives up at its deadline.
+    let started = Instant::now();
+    assert!(
+        s1.acquire_by("wep_1", Instant::now() + ms(200))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(started.elapsed() >= ms(200));
+    // A permit dropped without `release` is given back in the background.
+    drop(b);
+    let d = s1
+        .acquire_by("wep_1", Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the dropped permit's place");
+    assert!(c.release().await.unwrap() && d.release().await.unwrap());
+    assert!(other.release().await.unwrap());
+
+    // A holder that dies (never releases) frees its place when its lease ends.
+    let short = ms(300);
+    let held = worker1
+        .semaphore("short", 1, short)
+        .try_acquire("k")
+        .await
+        .unwrap()
+        .expect("free");
+    std::mem::forget(held);
+    let s = worker2.semaphore("short", 1, short);
+    assert!(s.try_acquire("k").await.unwrap().is_none());
+    let started = Instant::now();
+    let after = s
+        .acquire_by("k", Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap()
+        .expect("the expired lease's place");
+    assert!(
+        started.elapsed() >= short - ms(50),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(after.release().await.unwrap());
+});
+
+every_backend!(semaphore_caps_concurrent_work_across_processes, |h| {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let procs = [h.process("w1").await, h.process("w2").await];
+    let (current, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let q = procs[i % 2].clone();
+        let (current, peak) = (current.clone(), peak.clone());
+        tasks.push(tokio::spawn(async move {
+            let s = q.semaphore("endpoint", 3, Duration::from_secs(30));
+            let p = s
+                .acquire_by("wep_1", Instant::now() + Duration::from_secs(20))
+                .await
+                .unwrap()
+                .expect("a place within the deadline");
+            let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(ms(150)).await;
+            current.fetch_sub(1, Ordering::SeqCst);
+            p.release().await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        peak.load(Ordering::SeqCst),
+        3,
+        "at most 3 at once, and 3 were used"
+    );
 });

@@ -5,3 +5,4 @@
 mod behaviour;
 mod common;
 mod redis_only;
+mod topologies;

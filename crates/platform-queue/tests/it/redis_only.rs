@@ -1,4 +1,5 @@
-//! Redis-specific behaviour: surviving a Redis that lost its data, connection errors.
+//! Redis-specific behaviour: surviving a Redis that lost its data, connection errors,
+//! the old key layout.
 
 use crate::common;
 
@@ -8,9 +9,37 @@ use common::{Harness, receive_until};
 use platform_queue::{Backend, Queue, QueueConfig, QueueError};
 use tokio::time::Instant;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn consumer_recovers_when_stream_and_group_vanish() {
-    let mut h = Harness::redis();
+/// Generates `$name::{redis, sentinel, cluster}`.
+macro_rules! every_topology {
+    ($name:ident, |$h:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::redis();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sentinel() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::sentinel();
+                $body
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cluster() {
+                #[allow(unused_mut)]
+                let mut $h = Harness::cluster();
+                $body
+            }
+        }
+    };
+}
+
+every_topology!(consumer_recovers_when_stream_and_group_vanish, |h| {
     let worker = h.process("worker").await;
     let web = h.process("web").await;
 
@@ -71,11 +100,9 @@ async fn consumer_recovers_when_stream_and_group_vanish() {
         .unwrap();
     worker.dead_letter(&got[0], "gone").await.unwrap();
     assert_eq!(worker.stats("intents").await.unwrap(), Default::default());
-}
+});
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn blocking_receive_does_not_hold_up_publishes() {
-    let mut h = Harness::redis();
+every_topology!(blocking_receive_does_not_hold_up_publishes, |h| {
     let q = h.process("both").await;
     let blocked = tokio::spawn({
         let q = q.clone();
@@ -97,7 +124,7 @@ async fn blocking_receive_does_not_hold_up_publishes() {
         started.elapsed()
     );
     assert!(blocked.await.unwrap().is_empty());
-}
+});
 
 #[tokio::test]
 async fn unreachable_redis_is_an_error_at_connect() {
@@ -256,7 +283,7 @@ async fn long_idle_consumers_without_pending_work_are_pruned() {
 
     let admin = redis::Client::open(common::redis_url()).unwrap();
     let mut admin = admin.get_connection().unwrap();
-    let stream = format!("{}q:t", h.prefix());
+    let stream = format!("{}{{q:t}}", h.prefix());
     let mut names = consumer_names(&mut admin, &stream);
     names.sort();
     assert_eq!(names, ["busy", "gone"]);
@@ -270,4 +297,123 @@ async fn long_idle_consumers_without_pending_work_are_pruned() {
     assert_eq!(consumer_names(&mut admin, &stream), ["live"]);
     assert_eq!(live.stats("t").await.unwrap().in_flight, 1);
     live.ack(&got[0]).await.unwrap();
+}
+
+/// A deploy upgrading from the layout before hash tags (`Pq:<topic>`…): a new process
+/// moves the old keys' messages over on its first receive of the topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_the_old_key_layout_are_moved_over() {
+    let mut h = Harness::redis();
+    let p = h.prefix();
+    let (old, old_delayed, old_dead) = (
+        format!("{p}q:intents"),
+        format!("{p}q:intents:delayed"),
+        format!("{p}q:intents:dead"),
+    );
+    let admin = redis::Client::open(common::redis_url()).unwrap();
+    let mut admin = admin.get_connection().unwrap();
+    let xadd = |admin: &mut redis::Connection, key: &str, fields: &[(&str, &str)]| -> String {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(key).arg("*");
+        for (k, v) in fields {
+            cmd.arg(k).arg(v);
+        }
+        cmd.query(admin).unwrap()
+    };
+    // What a process of the previous version leaves behind: a waiting message, one in
+    // flight at a live consumer, one in flight at a consumer silent for an hour, a
+    // delayed retry that is due, one that is not, and a dead letter.
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&old)
+        .arg("workers")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query(&mut admin)
+        .unwrap();
+    xadd(&mut admin, &old, &[("p", "busy"), ("n", "0")]);
+    let stale = xadd(&mut admin, &old, &[("p", "stale"), ("n", "1")]);
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("workers")
+        .arg("old-worker")
+        .arg("COUNT")
+        .arg(2)
+        .arg("STREAMS")
+        .arg(&old)
+        .arg(">")
+        .query(&mut admin)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(&old)
+        .arg("workers")
+        .arg("old-worker")
+        .arg(0)
+        .arg(&stale)
+        .arg("IDLE")
+        .arg(3_600_000)
+        .arg("JUSTID") // does not count as a delivery
+        .query(&mut admin)
+        .unwrap();
+    xadd(&mut admin, &old, &[("p", "ready"), ("n", "0")]);
+    let (secs, _): (u64, u64) = redis::cmd("TIME").query(&mut admin).unwrap();
+    let _: () = redis::cmd("ZADD")
+        .arg(&old_delayed)
+        .arg(secs * 1000 - 1000)
+        .arg("2:n1:due")
+        .arg(secs * 1000 + 3_600_000)
+        .arg("0:n2:later")
+        .query(&mut admin)
+        .unwrap();
+    xadd(
+        &mut admin,
+        &old_dead,
+        &[
+            ("p", "buried"),
+            ("reason", "malformed"),
+            ("n", "3"),
+            ("id", "1-0"),
+        ],
+    );
+
+    let q = h.process("new-worker").await;
+    let mut got = q.receive("intents", 10, Duration::ZERO).await.unwrap();
+    got.sort_by(|a, b| a.payload.cmp(&b.payload));
+    let seen: Vec<(&str, u32)> = got
+        .iter()
+        .map(|d| (d.payload.as_str(), d.delivery_count))
+        .collect();
+    // Deliveries count on: `stale` was delivered once in the old layout after one
+    // earlier retry, `due` had been delivered twice.
+    assert_eq!(seen, [("due", 3), ("ready", 1), ("stale", 3)]);
+    let s = q.stats("intents").await.unwrap();
+    assert_eq!((s.in_flight, s.delayed, s.dead), (3, 1, 1));
+    let dead = q.dead_letters("intents", 10).await.unwrap();
+    assert_eq!(
+        (
+            dead[0].payload.as_str(),
+            dead[0].reason.as_str(),
+            dead[0].delivery_count
+        ),
+        ("buried", "malformed", 3)
+    );
+    // The live consumer's message stays for it to settle; the emptied keys are gone.
+    let left: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(&old)
+        .arg("-")
+        .arg("+")
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1[0], ("p".to_owned(), "busy".to_owned()));
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(&old_delayed)
+        .arg(&old_dead)
+        .query(&mut admin)
+        .unwrap();
+    assert_eq!(exists, 0);
+    for d in &got {
+        q.ack(d).await.unwrap();
+    }
+    // Harness cleanup covers the old keys too (same prefix).
 }

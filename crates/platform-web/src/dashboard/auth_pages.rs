@@ -248,7 +248,7 @@ pub async fn signup(
     }
     // The slot is taken before the account is made, so sign-ups sent at
     // once cannot pass the limit together.
-    if errors.is_empty() && state.signup_limiter.check(&network).is_err() {
+    if errors.is_empty() && state.signup_limiter.check(&network).await.is_err() {
         form_error = Some("signup.too_many");
         status = actix_web::http::StatusCode::TOO_MANY_REQUESTS;
     } else if errors.is_empty() {

@@ -113,14 +113,15 @@ pub async fn create(
     let (Some(site), Some(count)) = (site, count) else {
         return invalid(&p, auth.lang);
     };
-    let account = match create_sandbox_seller(&sandbox, &client_id, site, count).await {
-        Ok(a) => a,
-        Err(msg) => {
-            tracing::warn!(error = %msg, "sandbox test seller");
-            p.error = Some(auth.t().get("upstream.down").to_owned());
-            return render(actix_web::http::StatusCode::BAD_GATEWAY, &p, auth.lang);
-        }
-    };
+    let account =
+        match crate::sandbox_accounts::create(&sandbox, &client_id, site, count, None).await {
+            Ok(a) => a,
+            Err(msg) => {
+                tracing::warn!(error = %msg, "sandbox test seller");
+                p.error = Some(auth.t().get("upstream.down").to_owned());
+                return render(actix_web::http::StatusCode::BAD_GATEWAY, &p, auth.lang);
+            }
+        };
     let label = format!("{} ({})", account.nickname, site.as_str());
     let (_, token) = onboarding::create_link(
         &state.db,
@@ -144,45 +145,4 @@ pub async fn create(
         user_id: account.user_id,
     });
     ok(&p, auth.lang)
-}
-
-struct SandboxAccount {
-    nickname: String,
-    password: String,
-    user_id: String,
-}
-
-/// `POST /sandbox/sellers` (the sandbox's documented test helper; not a
-/// Mercado Pago API, so it is not part of the Mercado Pago client).
-async fn create_sandbox_seller(
-    base: &str,
-    client_id: &str,
-    site: Site,
-    terminals: u32,
-) -> Result<SandboxAccount, String> {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/sandbox/sellers"))
-        .timeout(std::time::Duration::from_secs(10))
-        .json(&serde_json::json!({
-            "site_id": site.as_str(),
-            "terminals": terminals,
-            "client_id": client_id,
-            "authorize": false,
-        }))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !res.status().is_success() {
-        return Err(format!("sandbox answered {}", res.status()));
-    }
-    let v: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
-    let s = |k: &str| match &v[k] {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Ok(SandboxAccount {
-        nickname: s("nickname"),
-        password: s("password"),
-        user_id: s("user_id"),
-    })
 }

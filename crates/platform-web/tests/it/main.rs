@@ -4,6 +4,7 @@
 
 mod api_intents;
 mod api_mp_compat;
+mod api_mp_compat_more;
 mod api_webhooks;
 mod common;
 mod dashboard;

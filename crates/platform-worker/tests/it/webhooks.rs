@@ -444,3 +444,127 @@ on_all_backends!(
     dead_after_schedule,
     per_endpoint_limit,
 );
+
+/// A receiver that answers 200 after `hold`, counting the requests it is
+/// serving at once.
+struct SlowReceiver {
+    url: String,
+    peak: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+async fn slow_receiver(hold: Duration) -> SlowReceiver {
+    use std::sync::atomic::AtomicUsize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (current, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let counted = peak.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let (current, peak) = (current.clone(), counted.clone());
+            tokio::spawn(async move {
+                // The whole request: headers, then content-length bytes of body.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = sock.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                let now = current.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(hold).await;
+                current.fetch_sub(1, Ordering::SeqCst);
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    SlowReceiver { url, peak }
+}
+
+/// Two worker processes (two `Queue`s on one Redis) deliver to one slow
+/// endpoint: never more than `per_endpoint` attempts at once at the
+/// receiver, although each process alone would allow that many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_endpoint_limit_holds_across_worker_processes() {
+    let t = TestDb::new(platform_core::config::DatabaseKind::Sqlite).await;
+    let prefix = format!("t_wh_{}:", platform_core::id::new_body());
+    let connect = |consumer: &str| {
+        let mut cfg = QueueConfig::new(
+            Backend::Redis {
+                url: "redis://127.0.0.1:6379".into(),
+                prefix: prefix.clone(),
+            },
+            consumer,
+        );
+        cfg.visibility_timeout = Duration::from_secs(30);
+        Queue::connect(cfg)
+    };
+    let (qa, qb) = (
+        connect("worker-a").await.unwrap(),
+        connect("worker-b").await.unwrap(),
+    );
+    let mut second = None;
+    let fx = Fx::start(&t, QueueKind::Memory, Arc::new(SystemClock), |w| {
+        w.queue = qa.clone();
+        w.per_endpoint = 2;
+        w.concurrency = 2;
+        second = Some(WebhookWorker {
+            queue: qb.clone(),
+            stats: Arc::default(),
+            ..w.clone()
+        });
+    })
+    .await;
+    let second = second.unwrap();
+    let stats_b = second.stats.clone();
+    let (stop_b, stopped_b) = watch::channel(false);
+    let task_b = tokio::spawn(run_with(second, stopped_b));
+
+    let rx = slow_receiver(Duration::from_millis(300)).await;
+    fx.endpoint(&rx.url).await;
+    let mut ids = Vec::new();
+    for _ in 0..8 {
+        let id = fx.emit(false).await;
+        qa.publish(jobs::WEBHOOK_DELIVERY, id.as_str())
+            .await
+            .unwrap();
+        ids.push(id);
+    }
+    for id in &ids {
+        until("every delivery to succeed", || async {
+            fx.row(id).await.status == DeliveryStatus::Succeeded
+        })
+        .await;
+    }
+    let (a, b) = (
+        WebhookStats::get(&fx.stats.attempts),
+        WebhookStats::get(&stats_b.attempts),
+    );
+    assert_eq!(a + b, 8, "each once");
+    assert!(a > 0 && b > 0, "both processes delivered: {a} and {b}");
+    assert_eq!(rx.peak.load(Ordering::SeqCst), 2, "2 at once, never more");
+    let _ = stop_b.send(true);
+    task_b.await.unwrap();
+    fx.stop().await;
+    t.cleanup().await;
+}

@@ -1,12 +1,16 @@
-//! Test harness: the same test body runs against both backends.
+//! Test harness: the same test body runs against every backend and Redis topology.
 //!
 //! Memory tests run with tokio's paused clock (timeouts pass instantly); Redis tests use
 //! the real server at 127.0.0.1:6379 (or `PUENTE_TEST_REDIS_URL`), each under its own
-//! random key prefix, deleted when the harness drops, even after a panic.
+//! random key prefix, deleted when the harness drops, even after a panic. Sentinel and
+//! Cluster tests start their own servers (`servers.rs`), also under a random prefix.
+
+pub mod servers;
 
 use std::time::Duration;
 
 use platform_queue::{Backend, Queue, QueueConfig};
+use servers::{ClusterSetup, SentinelSetup};
 
 pub fn redis_url() -> String {
     std::env::var("PUENTE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
@@ -14,6 +18,9 @@ pub fn redis_url() -> String {
 
 pub struct Harness {
     kind: Kind,
+    /// The private servers of a Sentinel or Cluster harness.
+    pub sentinel: Option<SentinelSetup>,
+    pub cluster: Option<ClusterSetup>,
     /// The memory backend is shared by "processes" through `Queue::with_consumer`.
     memory: Option<Queue>,
     prefix: String,
@@ -25,12 +32,16 @@ pub struct Harness {
 enum Kind {
     Memory,
     Redis,
+    Sentinel,
+    Cluster,
 }
 
 impl Harness {
-    pub fn memory() -> Self {
+    fn new(kind: Kind) -> Self {
         Harness {
-            kind: Kind::Memory,
+            kind,
+            sentinel: None,
+            cluster: None,
             memory: None,
             prefix: format!("t_{}:", uuid::Uuid::new_v4().simple()),
             visibility_timeout: Duration::from_secs(30),
@@ -38,13 +49,52 @@ impl Harness {
         }
     }
 
+    pub fn memory() -> Self {
+        Self::new(Kind::Memory)
+    }
+
+    /// The shared single-node server.
     pub fn redis() -> Self {
-        Harness {
-            kind: Kind::Redis,
-            memory: None,
-            prefix: format!("t_{}:", uuid::Uuid::new_v4().simple()),
-            visibility_timeout: Duration::from_secs(30),
-            max_deliveries: 5,
+        Self::new(Kind::Redis)
+    }
+
+    /// A master, one replica and one sentinel of its own, reached through the sentinel.
+    /// The sentinel is slow to declare the master down (10 s), so that a machine busy
+    /// with other tests does not cause a failover in the middle of one.
+    pub fn sentinel() -> Self {
+        Self::sentinel_with(1, 1, Duration::from_secs(10))
+    }
+
+    pub fn sentinel_with(replicas: usize, sentinels: usize, down_after: Duration) -> Self {
+        let mut h = Self::new(Kind::Sentinel);
+        h.sentinel = Some(SentinelSetup::start(replicas, sentinels, down_after));
+        h
+    }
+
+    /// A Cluster of three masters of its own.
+    pub fn cluster() -> Self {
+        let mut h = Self::new(Kind::Cluster);
+        h.cluster = Some(ClusterSetup::start(3));
+        h
+    }
+
+    /// The `REDIS_URL` of this harness (not for memory).
+    pub fn url(&self) -> String {
+        match self.kind {
+            Kind::Memory => panic!("the memory backend has no URL"),
+            Kind::Redis => redis_url(),
+            Kind::Sentinel => self.sentinel.as_ref().unwrap().url(),
+            Kind::Cluster => self.cluster.as_ref().unwrap().url(),
+        }
+    }
+
+    /// `Queue::topology` of this harness's queues.
+    pub fn topology(&self) -> &'static str {
+        match self.kind {
+            Kind::Memory => "memory",
+            Kind::Redis => "redis",
+            Kind::Sentinel => "redis-sentinel",
+            Kind::Cluster => "redis-cluster",
         }
     }
 
@@ -64,18 +114,20 @@ impl Harness {
                 }
                 self.memory.as_ref().unwrap().with_consumer(consumer)
             }
-            Kind::Redis => {
+            Kind::Redis | Kind::Sentinel | Kind::Cluster => {
                 let backend = Backend::Redis {
-                    url: redis_url(),
+                    url: self.url(),
                     prefix: self.prefix(),
                 };
                 let cfg = self.config(backend, consumer);
-                Queue::connect(cfg).await.unwrap_or_else(|e| {
+                let q = Queue::connect(cfg).await.unwrap_or_else(|e| {
                     panic!(
-                        "Redis is required for the redis_* tests and is not reachable at {}: {e}",
-                        redis_url()
+                        "Redis is required for the redis tests and is not reachable at {}: {e}",
+                        self.url()
                     )
-                })
+                });
+                assert_eq!(q.topology(), self.topology());
+                q
             }
         }
     }
@@ -94,8 +146,24 @@ impl Harness {
 
     /// Deletes every key under the prefix, as a Redis restart without persistence would.
     pub fn wipe_redis_keys(&self) {
-        delete_keys(&self.prefix());
+        match self.kind {
+            Kind::Memory => {}
+            Kind::Redis => delete_keys(&self.prefix()),
+            // Private servers: everything goes.
+            Kind::Sentinel => flush(self.sentinel.as_ref().unwrap().master()),
+            Kind::Cluster => {
+                for &node in &self.cluster.as_ref().unwrap().nodes {
+                    flush(node);
+                }
+            }
+        }
     }
+}
+
+fn flush(port: u16) {
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut servers::admin(port))
+        .expect("FLUSHALL");
 }
 
 impl Drop for Harness {

@@ -50,6 +50,75 @@ impl MpError {
         }
     }
 
+    /// The classic shape of the stores and classic POS APIs, whose
+    /// documented `errorKey` is both `error` and `cause[0].code`.
+    pub fn classic_key(code: u16, key: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        MpError {
+            status: status(code),
+            body: json!({"message": message, "error": key, "status": code,
+                         "cause": [{"code": key, "description": message}]}),
+            retry_after: None,
+        }
+    }
+
+    /// Mercado Pago's own answer to a call Puente made for the caller (a
+    /// store, a POS, a QR order, a payment read): its 4xx as it came, in
+    /// this family's envelope; a seller whose grant it refused must link
+    /// again; an outage is a 502.
+    pub fn from_upstream(shape: Shape, e: platform_core::mercadopago::MpError) -> Self {
+        use platform_core::mercadopago::MpError as Up;
+        match e {
+            Up::Api {
+                status,
+                code,
+                message,
+            } => Self::of(
+                shape,
+                status,
+                code.as_deref().unwrap_or("bad_request"),
+                message,
+            ),
+            Up::Unauthorized { .. } => Self::of(
+                shape,
+                409,
+                "seller_not_linked",
+                "Mercado Pago refused the seller's authorization; the seller must link the account again",
+            ),
+            Up::RateLimited { retry_after } => {
+                let mut out = Self::of(
+                    shape,
+                    429,
+                    "too_many_requests",
+                    "Mercado Pago is rate limiting; retry later",
+                );
+                out.retry_after = retry_after;
+                out
+            }
+            other => Self::of(
+                shape,
+                502,
+                "bad_gateway",
+                format!("Mercado Pago did not answer as expected: {other}"),
+            ),
+        }
+    }
+
+    /// A registry change that did not happen ([`platform_core::mp_registry`]).
+    pub fn from_mirror(shape: Shape, e: platform_core::mp_registry::MirrorError) -> Self {
+        use platform_core::mp_registry::MirrorError as M;
+        match e {
+            M::NotLinked => Self::of(
+                shape,
+                409,
+                "seller_not_linked",
+                "the seller is not linked; reconnect it first",
+            ),
+            M::Upstream(up) => Self::from_upstream(shape, up),
+            M::Core(c) => Self::from_core(shape, c),
+        }
+    }
+
     /// The flat `{code,message}` of the newer APIs' authentication errors.
     pub fn flat(code: u16, error: &str, message: impl Into<String>) -> Self {
         MpError {

@@ -9,6 +9,7 @@ use std::future::Future;
 use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
 use platform_core::CoreError;
+use platform_core::id::IdempotencyRecordId;
 use serde_json::Value;
 
 use super::error::{MpError, Shape};
@@ -55,15 +56,19 @@ pub enum Outcome {
 
 /// This surface on the one runner: keys per API key *and operation*, errors
 /// in Mercado Pago's shape.
-struct Mp(Shape);
+struct Mp {
+    shape: Shape,
+    /// 409, but 400 on `/v2/pos` (§5.3).
+    reused_status: u16,
+}
 
 impl Surface for Mp {
     type Error = MpError;
 
     fn reused(&self) -> MpError {
         MpError::of(
-            self.0,
-            409,
+            self.shape,
+            self.reused_status,
             "idempotency_key_already_used",
             "The idempotency key was already used with a different request",
         )
@@ -71,7 +76,7 @@ impl Surface for Mp {
 
     fn in_progress(&self) -> MpError {
         MpError::of(
-            self.0,
+            self.shape,
             409,
             "conflict",
             "a request with this idempotency key is still being processed; retry shortly",
@@ -79,7 +84,7 @@ impl Surface for Mp {
     }
 
     fn core(&self, e: CoreError) -> MpError {
-        MpError::from_core(self.0, e)
+        MpError::from_core(self.shape, e)
     }
 
     fn answer(&self, err: &MpError) -> (StatusCode, Value) {
@@ -112,8 +117,31 @@ where
     F: FnOnce(Option<platform_core::id::IdempotencyRecordId>) -> Fut,
     Fut: Future<Output = Result<Done, MpError>>,
 {
+    run_as(state, caller, req, body, shape, 409, key, work).await
+}
+
+/// [`run`], with the status a reused key answers (`/v2/pos`: 400).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_as<F, Fut>(
+    state: &AppState,
+    caller: &ApiCaller,
+    req: &HttpRequest,
+    body: &[u8],
+    shape: Shape,
+    reused_status: u16,
+    key: Option<&str>,
+    work: F,
+) -> Result<Outcome, MpError>
+where
+    F: FnOnce(Option<IdempotencyRecordId>) -> Fut,
+    Fut: Future<Output = Result<Done, MpError>>,
+{
+    let surface = Mp {
+        shape,
+        reused_status,
+    };
     Ok(
-        match idempotency::run(state, owner(caller, req, body), &Mp(shape), key, work).await? {
+        match idempotency::run(state, owner(caller, req, body), &surface, key, work).await? {
             idempotency::Outcome::Fresh(status, json) => Outcome::Fresh(status, json),
             idempotency::Outcome::Replay(status, text) => {
                 Outcome::Replay(status, serde_json::from_str(&text).unwrap_or(Value::Null))

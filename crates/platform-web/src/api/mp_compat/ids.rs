@@ -89,6 +89,15 @@ pub fn payment_number(intent_id: &PaymentIntentId) -> i64 {
     bits as i64 | (1 << 52)
 }
 
+/// A number for a Puente id (a QR order's `qro_…`, a refund's `rfd_…`), where
+/// Mercado Pago shows a numeric id: its random low 53 bits, like
+/// [`payment_number`].
+pub fn id_number(id: &str) -> i64 {
+    let body = id.split_once('_').map_or(id, |(_, b)| b);
+    let bits = decode(body).unwrap_or(0) & ((1u128 << 53) - 1);
+    bits as i64 | (1 << 52)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,14 @@
 mod error;
 mod idem;
 mod ids;
+mod integrator;
+mod oauth;
 mod orders;
+mod payments;
 mod point;
+mod pos;
+mod qr;
+mod stores;
 mod terminals;
 mod users;
 mod view;
@@ -32,9 +38,15 @@ use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     orders::configure(cfg);
+    integrator::configure(cfg);
     point::configure(cfg);
     terminals::configure(cfg);
     users::configure(cfg);
+    stores::configure(cfg);
+    pos::configure(cfg);
+    qr::configure(cfg);
+    payments::configure(cfg);
+    oauth::configure(cfg);
 }
 
 /// Path segments that belong to Mercado Pago's API families; an unknown route
@@ -90,6 +102,69 @@ async fn read_body(payload: web::Payload, shape: Shape) -> Result<web::Bytes, Mp
             format!("the body could not be read: {why}"),
         ),
     })
+}
+
+/// The API key as the actor of an audited change.
+fn actor(req: &HttpRequest, caller: &ApiCaller) -> platform_core::audit::Actor {
+    platform_core::audit::Actor::api_key(
+        caller.key_id(),
+        crate::client_ip::client_ip(req).map(|ip| ip.to_string()),
+    )
+}
+
+/// What a registry change talks to.
+fn registry_ctx(state: &AppState) -> platform_core::registry_edit::Ctx<'_> {
+    platform_core::registry_edit::Ctx {
+        db: &state.db,
+        keyring: &state.keyring,
+        mp: &state.mp,
+    }
+}
+
+/// A JSON body that must be an object, in this family's words.
+fn json_object(
+    raw: &[u8],
+    shape: Shape,
+) -> Result<serde_json::Map<String, serde_json::Value>, MpError> {
+    match serde_json::from_slice::<serde_json::Value>(raw) {
+        Ok(serde_json::Value::Object(o)) => Ok(o),
+        Ok(_) => Err(MpError::of(
+            shape,
+            400,
+            "bad_request",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(MpError::of(
+            shape,
+            400,
+            "bad_request",
+            format!("the body is not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// An API's write answered as its idempotency runner produced it: the
+/// first answer, or the stored one of a repeat (errors again as errors).
+fn answer(outcome: idem::Outcome) -> Result<actix_web::HttpResponse, MpError> {
+    match outcome {
+        idem::Outcome::Fresh(status, body) => Ok(respond(status, body)),
+        idem::Outcome::Replay(status, body) => match idem::replay_error(status, body.clone()) {
+            Some(e) => Err(e),
+            None => Ok(respond(status, body)),
+        },
+    }
+}
+
+/// A JSON answer; `null` with 204 is an empty one.
+fn respond(
+    status: actix_web::http::StatusCode,
+    body: serde_json::Value,
+) -> actix_web::HttpResponse {
+    if status == actix_web::http::StatusCode::NO_CONTENT {
+        actix_web::HttpResponse::NoContent().finish()
+    } else {
+        actix_web::HttpResponse::build(status).json(body)
+    }
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, MpError> {

@@ -727,7 +727,7 @@ async fn refund(
 
 /// Waits until the refund is settled and, when it completes the amount,
 /// the order shows `refunded`; at most [`REFUND_WAIT`].
-async fn wait_refund(
+pub(super) async fn wait_refund(
     state: &AppState,
     scope: &platform_core::tenancy::Scope,
     refund_id: &RefundId,

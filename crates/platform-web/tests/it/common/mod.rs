@@ -25,6 +25,19 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(t: &TestDb, tweak: impl FnOnce(&mut RawSettings)) -> TestApp {
+        Self::start_with(t, tweak, None).await
+    }
+
+    /// In sandbox mode, with `sandbox_url` (a running sandbox) as Mercado Pago.
+    pub async fn start_on_sandbox(t: &TestDb, sandbox_url: &str) -> TestApp {
+        Self::start_with(t, |_| {}, Some(sandbox_url.to_owned())).await
+    }
+
+    async fn start_with(
+        t: &TestDb,
+        tweak: impl FnOnce(&mut RawSettings),
+        sandbox_url: Option<String>,
+    ) -> TestApp {
         let mut raw = RawSettings::default();
         tweak(&mut raw);
         let settings = Settings::resolve(raw).expect("test settings");
@@ -37,7 +50,7 @@ impl TestApp {
             keyring.clone(),
             queue,
             Arc::new(settings),
-            None,
+            sandbox_url,
         );
         let web = platform_web::start(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
@@ -86,6 +99,18 @@ impl TestApp {
     pub fn post(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}{path}", self.url))
+            .bearer_auth(key)
+    }
+
+    pub fn put(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .put(format!("{}{path}", self.url))
+            .bearer_auth(key)
+    }
+
+    pub fn patch(&self, key: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .patch(format!("{}{path}", self.url))
             .bearer_auth(key)
     }
 

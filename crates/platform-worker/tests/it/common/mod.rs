@@ -209,7 +209,7 @@ pub async fn link_seller(
             integrator_id: integrator_id.clone(),
             mp_user_id: seller["user_id"].as_i64().unwrap(),
             nickname: seller["nickname"].as_str().unwrap().to_owned(),
-            email: None,
+            email: seller["email"].as_str().map(str::to_owned),
             site: Site::Mlb,
             live_mode: false,
             label: None,

@@ -1,5 +1,7 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations.
 
+pub mod writer;
+
 use std::time::Duration;
 
 use puente_migration::Migrator;

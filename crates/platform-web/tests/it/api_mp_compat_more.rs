@@ -889,10 +889,10 @@ async fn test_users_in_sandbox_mode_only(t: &TestDb) {
     )
     .await;
     assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")));
-    w.app.web.stop().await;
-    w.sandbox.stop().await;
 
     // With a real upstream: refused, saying where test accounts are made.
+    // (The first app stops last: the pool's connections opened on its
+    // workers' runtimes must not be handed to the second.)
     let real = TestApp::start(t, |raw| {
         raw.mp_api_url = Some("http://127.0.0.1:9".into());
         raw.mp_auth_url = Some("http://127.0.0.1:9".into());
@@ -908,6 +908,8 @@ async fn test_users_in_sandbox_mode_only(t: &TestDb) {
     assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")), "{b}");
     assert!(b["message"].as_str().unwrap().contains("panel"), "{b}");
     real.web.stop().await;
+    w.app.web.stop().await;
+    w.sandbox.stop().await;
 }
 
 async fn integrator_settings(t: &TestDb) {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Env, QueueKind, link_seller, setup};
+use common::{Env, QueueKind, link_seller, setup, setup_in_sandbox_mode};
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::audit::Actor;
 use platform_core::id::IntegratorId;
@@ -574,8 +574,10 @@ fn sdk_dir(sub: &str) -> PathBuf {
 /// its account (users, stores, POS, QR, payments), the seller's store and POS
 /// mirrored into Puente as a registry sync does, and the sandbox behind Puente for
 /// the `/sandbox` helpers (a buyer paying a QR, the notifications Puente received).
+/// Puente runs in sandbox mode, as `puente all` (or web + worker + `puente
+/// sandbox`) does: the SDKs' test-user call is served only there.
 async fn target(t: &TestDb) -> (Env, Vec<(String, String)>) {
-    let env = setup(t, QueueKind::Memory).await;
+    let env = setup_in_sandbox_mode(t, QueueKind::Memory).await;
     let manual = manual_terminal(&env, &t.db).await;
     let scope = Scope::integrator(IntegratorId::parse(&env.integrator_id).unwrap());
     let synced = registry::sync_seller(

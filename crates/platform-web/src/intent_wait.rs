@@ -10,6 +10,7 @@ use platform_core::CoreError;
 use platform_core::entities::payment_intents;
 use platform_core::id::PaymentIntentId;
 use platform_core::intents::{self, CancelAsk, CancelOutcome};
+use platform_core::mercadopago::CancelRefusal;
 use platform_core::states::{CancelState, IntentStatus};
 use platform_core::tenancy::Scope;
 use tokio::sync::broadcast::error::RecvError;
@@ -66,9 +67,10 @@ pub enum CancelAnswer {
     Accepted(payment_intents::Model),
     /// The terminal holds it and the caller did not allow an at-terminal cancel.
     AtTerminal(payment_intents::Model),
-    /// Mercado Pago refused; `code` is its code.
+    /// Mercado Pago refused; `code` is its code, `reason` what it means.
     Refused {
         intent: payment_intents::Model,
+        reason: CancelRefusal,
         code: String,
         message: String,
     },
@@ -119,6 +121,7 @@ fn answer_of(i: payment_intents::Model) -> CancelAnswer {
                 .unwrap_or_else(|| "Mercado Pago refused the cancel".into());
             CancelAnswer::Refused {
                 intent: i,
+                reason: CancelRefusal::of_code(&code),
                 code,
                 message,
             }

@@ -86,8 +86,22 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &RefundId) -> Result<Next, C
                     RefundRequest::Partial(vec![(payment_id.clone(), amount)])
                 };
                 let (order_id, key) = (order_id.clone(), key.clone());
+                let (intent_id, integrator_id) = (intent.id.clone(), intent.integrator_id.clone());
                 async move {
                     let order = ctx.mp.refund_order(&token, &order_id, &req, &key).await?;
+                    // Each refund's Payments API id (`reference_id`), recorded
+                    // before the refund settles: the answer of whoever waits
+                    // for it names the refund as the payment's refunds do.
+                    if let Err(e) = platform_core::order_details::record(
+                        &ctx.db,
+                        &intent_id,
+                        &integrator_id,
+                        &order,
+                    )
+                    .await
+                    {
+                        tracing::warn!(intent_id, error = %e, "refund references not recorded");
+                    }
                     Ok(Refunded {
                         upstream_id: order.transactions.refunds.last().map(|r| r.id.clone()),
                         in_full: order.status == OrderStatus::Refunded,

@@ -50,6 +50,25 @@ pub enum MpError {
     InvalidRequest(String),
 }
 
+/// Why Mercado Pago refused to cancel an order or intent, from the code it
+/// answered (the worker keeps it on the intent as `last_error_code`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRefusal {
+    /// `order_already_canceled`: it was canceled before this request.
+    AlreadyCanceled,
+    /// Anything else: the terminal holds it, it is already final, ….
+    Other,
+}
+
+impl CancelRefusal {
+    pub fn of_code(code: &str) -> Self {
+        match code {
+            "order_already_canceled" => CancelRefusal::AlreadyCanceled,
+            _ => CancelRefusal::Other,
+        }
+    }
+}
+
 impl MpError {
     /// Whether the same call may succeed later unchanged. 423 Locked, 424
     /// Failed Dependency and 425 Too Early are transient per §8 and §3.4.

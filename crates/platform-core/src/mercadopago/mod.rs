@@ -36,7 +36,7 @@ mod terminals;
 mod types;
 
 pub use accounts::User;
-pub use error::{MpError, parse_error_body};
+pub use error::{CancelRefusal, MpError, parse_error_body};
 pub use integrator::IntegratorSettings;
 pub use money::{Amount, MoneyError};
 pub use notifications::{

@@ -71,6 +71,38 @@ impl MpClient {
         self.send_json(self.request(Method::GET, url, token)).await
     }
 
+    /// `GET /v1/payments/search` with these query parameters, whole
+    /// (`{paging, results}`): the token's seller's payments.
+    pub async fn search_payments_json(
+        &self,
+        token: &SecretString,
+        query: &[(&str, &str)],
+    ) -> Result<serde_json::Value, MpError> {
+        let mut url = self.api_url(&["v1", "payments", "search"]);
+        url.query_pairs_mut().extend_pairs(query);
+        self.send_json(self.request(Method::GET, url, token)).await
+    }
+
+    /// [`MpClient::refund_payment`], answering Mercado Pago's refund whole
+    /// (the compatible surface answers it as is).
+    pub async fn refund_payment_json(
+        &self,
+        token: &SecretString,
+        payment_id: &str,
+        amount: Option<Amount>,
+        idempotency_key: &str,
+    ) -> Result<serde_json::Value, MpError> {
+        check_idempotency_key(idempotency_key)?;
+        let url = self.api_url(&["v1", "payments", payment_id, "refunds"]);
+        let mut req = self
+            .request(Method::POST, url, token)
+            .header(IDEMPOTENCY_KEY, idempotency_key);
+        if let Some(amount) = amount {
+            req = req.json(&json!({ "amount": amount.cents() as f64 / 100.0 }));
+        }
+        self.send_json(req).await
+    }
+
     /// Refunds `amount` of a payment (`None`: everything left). The key makes
     /// a retried refund answer the first one instead of paying out twice.
     pub async fn refund_payment(

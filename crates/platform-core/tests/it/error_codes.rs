@@ -30,18 +30,30 @@ fn offence(line: &str, next: &[&str]) -> Option<&'static str> {
     {
         return Some("matches a core error by its code string");
     }
-    let matches_code = squeezed.starts_with("matchcode{")
-        || squeezed.starts_with("match(code,")
-        || squeezed.ends_with("=>matchcode{");
-    if matches_code
-        && next
-            .iter()
-            .take(4)
-            .any(|n| n.trim_start().starts_with('"') && n.contains("=>"))
+    if matches_on_code(l)
+        && next.iter().take(4).any(|n| {
+            let n = n.trim_start();
+            ["\"", "Some(\"", "(\""].iter().any(|p| n.starts_with(p)) && n.contains("=>")
+        })
     {
         return Some("matches a code string in a match");
     }
     None
+}
+
+/// Whether the line opens a `match` whose scrutinee is a code: `code`,
+/// `code.as_str()`, `err.code()`, `i.last_error_code.as_deref()`,
+/// `(code, status)`, … (an identifier `code` or ending in `_code`).
+fn matches_on_code(line: &str) -> bool {
+    let Some(body) = line.strip_suffix('{') else {
+        return false;
+    };
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut words = body.split(|c: char| !ident(c)).filter(|w| !w.is_empty());
+    if !words.any(|w| w == "match") {
+        return false;
+    }
+    words.any(|w| w == "code" || w.ends_with("_code"))
 }
 
 #[test]
@@ -87,6 +99,30 @@ fn the_check_catches_each_shape() {
         )
         .is_some()
     );
+    assert!(
+        offence(
+            "let code = match code.as_str() {",
+            &[r#"    "order_already_canceled" => "order_already_canceled","#]
+        )
+        .is_some()
+    );
+    assert!(offence("match e.code() {", &[r#"    Some("invalid_grant") => 1,"#]).is_some());
+    assert!(
+        offence(
+            "match intent.last_error_code.as_deref() {",
+            &[r#"    Some("x") => 1,"#]
+        )
+        .is_some()
+    );
+    assert!(offence("match (code, status) {", &[r#"    ("x", 409) => 1,"#]).is_some());
     assert!(offence("match reason {", &[r#"    Invalid::Url => 1,"#]).is_none());
+    assert!(
+        offence(
+            "let code = match reason {",
+            &[r#"    CancelRefusal::Other => "cannot_cancel_order","#]
+        )
+        .is_none()
+    );
+    assert!(offence("match status_code {", &[r#"    "x" => 1,"#]).is_some());
     assert!(offence(r#"// code == "x" in a comment"#, none).is_none());
 }

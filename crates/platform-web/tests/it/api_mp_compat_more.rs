@@ -32,6 +32,8 @@ struct World {
     /// The linked sandbox seller: Puente id, Mercado Pago user id.
     seller: platform_core::id::SellerId,
     user: i64,
+    /// Its terminal's Mercado Pago device id.
+    device: String,
     /// Its first store's Mercado Pago id and external id, its POS's external id.
     store_mp: String,
     store_ext: String,
@@ -116,6 +118,7 @@ async fn world(t: &TestDb) -> World {
     let other = app.key(&b, ScopeKind::Integrator, None).await;
     World {
         user: s["user_id"].as_i64().unwrap(),
+        device: s["terminals"][0]["id"].as_str().unwrap().to_owned(),
         store_mp: s["stores"][0]["id"]
             .to_string()
             .trim_matches('"')
@@ -887,10 +890,10 @@ async fn test_users_in_sandbox_mode_only(t: &TestDb) {
     )
     .await;
     assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")));
-    w.app.web.stop().await;
-    w.sandbox.stop().await;
 
     // With a real upstream: refused, saying where test accounts are made.
+    // (The first app stops last: the pool's connections opened on its
+    // workers' runtimes must not be handed to the second.)
     let real = TestApp::start(t, |raw| {
         raw.mp_api_url = Some("http://127.0.0.1:9".into());
         raw.mp_auth_url = Some("http://127.0.0.1:9".into());
@@ -906,6 +909,8 @@ async fn test_users_in_sandbox_mode_only(t: &TestDb) {
     assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")), "{b}");
     assert!(b["message"].as_str().unwrap().contains("panel"), "{b}");
     real.web.stop().await;
+    w.app.web.stop().await;
+    w.sandbox.stop().await;
 }
 
 async fn integrator_settings(t: &TestDb) {
@@ -944,11 +949,492 @@ async fn integrator_settings(t: &TestDb) {
     w.sandbox.stop().await;
 }
 
+/// `GET {path}` at the sandbox with the seller's own token: what Mercado
+/// Pago answers.
+async fn at_sandbox(w: &World, path: &str) -> (u16, Value) {
+    send(
+        w.app
+            .http
+            .get(format!("{}{path}", w.sandbox.base_url()))
+            .bearer_auth(seller_token(w).await),
+    )
+    .await
+}
+
+/// A terminal payment as the worker leaves it: an Orders API order made
+/// through Puente with the POS's `reference`, sent to the sandbox with
+/// Puente's intent id as its `external_reference`, processed by the
+/// sandbox's terminal, its payment's `reference_id` recorded. Returns the
+/// intent id and the payment id.
+async fn terminal_payment(
+    w: &World,
+    idem: &str,
+    reference: &str,
+    amount: &str,
+) -> (String, String) {
+    use platform_core::entities::mp_order_details;
+    use platform_core::intents::{self, UpstreamFacts};
+    use platform_core::states::{EventSource, IntentStatus};
+    let app = &w.app;
+    let (st, o) = send(
+        app.post(&w.seller_key, "/v1/orders")
+            .header("X-Idempotency-Key", idem)
+            .json(&json!({"type": "point", "external_reference": reference,
+                          "transactions": {"payments": [{"amount": amount}]},
+                          "config": {"point": {"terminal_id": w.device}}})),
+    )
+    .await;
+    assert_eq!(st, 201, "{o}");
+    let pi = format!("pi_{}", o["id"].as_str().unwrap()[3..].to_ascii_lowercase());
+    let (st, up) = send(
+        app.http
+            .post(format!("{}/v1/orders", w.sandbox.base_url()))
+            .bearer_auth(seller_token(w).await)
+            .header("X-Idempotency-Key", pi.as_str())
+            .json(&json!({"type": "point", "external_reference": pi,
+                          "transactions": {"payments": [{"amount": amount}]},
+                          "config": {"point": {"terminal_id": w.device}}})),
+    )
+    .await;
+    assert_eq!(st, 201, "{up}");
+    let upstream = up["id"].as_str().unwrap().to_owned();
+    let mut done = Value::Null;
+    for _ in 0..400 {
+        let (_, o) = at_sandbox(w, &format!("/v1/orders/{upstream}")).await;
+        done = o;
+        if !matches!(done["status"].as_str(), Some("created" | "at_terminal")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(done["status"], "processed", "{done}");
+    let payment = done["transactions"]["payments"][0]["reference_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the payment's reference: {done}"))
+        .to_owned();
+    assert!(
+        mp_order_details::Entity::find_by_id(pi.clone())
+            .one(&app.state.db)
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing to keep for a plain order"
+    );
+    mp_order_details::ActiveModel {
+        intent_id: Set(pi.clone()),
+        integrator_id: Set(w.a.integrator.clone()),
+        expiration_time: Set(None),
+        platform_id: Set(None),
+        mp_integrator_id: Set(None),
+        payment_method_id: Set(None),
+        reference_id: Set(Some(payment.clone())),
+        refund_references: Set(None),
+        updated_at: Set(chrono::Utc::now()),
+    }
+    .insert(&app.state.db)
+    .await
+    .unwrap();
+    for (to, facts) in [
+        (IntentStatus::AtTerminal, UpstreamFacts::default()),
+        (
+            IntentStatus::Processed,
+            UpstreamFacts {
+                upstream_id: Some(upstream.clone()),
+                mp_payment_id: done["transactions"]["payments"][0]["id"]
+                    .as_str()
+                    .map(str::to_owned),
+                ..Default::default()
+            },
+        ),
+    ] {
+        intents::transition(&app.state.db, &pi, to, facts, EventSource::Worker)
+            .await
+            .unwrap();
+    }
+    (pi, payment)
+}
+
+fn ids(search: &Value) -> Vec<String> {
+    search["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no results: {search}"))
+        .iter()
+        .map(|p| p["id"].to_string())
+        .collect()
+}
+
+/// A payment read or searched through Puente shows the POS's own
+/// `external_reference` (upstream carries Puente's intent id); the search
+/// finds it by that reference only, within the key's scope, pages, and
+/// refuses what it cannot answer; the Node SDK's trailing-slash refunds list.
+async fn payments_search_and_the_pos_reference(t: &TestDb) {
+    let w = world(t).await;
+    let app = &w.app;
+    let (pi, payment) = terminal_payment(&w, "ps-1", "pos_sale_1", "30.00").await;
+
+    // Mercado Pago holds Puente's id; the POS reads its own.
+    let (st, up) = at_sandbox(&w, &format!("/v1/payments/{payment}")).await;
+    assert_eq!(
+        (st, up["external_reference"].as_str()),
+        (200, Some(pi.as_str())),
+        "{up}"
+    );
+    let (st, p) = send(app.get(&w.seller_key, &format!("/v1/payments/{payment}"))).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(p["id"].to_string(), payment);
+    assert_eq!(p["external_reference"], "pos_sale_1", "{p}");
+    assert_eq!(
+        (p["status"].as_str(), p["transaction_amount"].as_f64()),
+        (Some("approved"), Some(30.0))
+    );
+    assert_eq!(p["point_of_interaction"]["type"], "POINT");
+
+    // Searched by the POS's reference, not by Puente's.
+    for key in [&w.seller_key, &w.admin] {
+        let (st, found) =
+            send(app.get(key, "/v1/payments/search?external_reference=pos_sale_1")).await;
+        assert_eq!(st, 200, "{found}");
+        assert_eq!(ids(&found), vec![payment.clone()]);
+        assert_eq!(
+            found["paging"],
+            json!({"total": 1, "limit": 30, "offset": 0})
+        );
+        assert_eq!(found["results"][0]["external_reference"], "pos_sale_1");
+    }
+    let (_, none) = send(app.get(
+        &w.seller_key,
+        &format!("/v1/payments/search?external_reference={pi}"),
+    ))
+    .await;
+    assert_eq!(none["paging"]["total"], 0, "{none}");
+    assert_eq!(none["results"], json!([]));
+
+    // Another tenant: nothing, exactly as for an id nobody has.
+    let (st, theirs) = send(app.get(
+        &w.other,
+        "/v1/payments/search?external_reference=pos_sale_1",
+    ))
+    .await;
+    assert_eq!(
+        (st, theirs["paging"]["total"].as_u64()),
+        (200, Some(0)),
+        "{theirs}"
+    );
+    let (st, foreign) = send(app.get(&w.other, &format!("/v1/payments/{payment}"))).await;
+    let (_, unknown) = send(app.get(&w.other, "/v1/payments/1")).await;
+    assert_eq!((st, &foreign), (404, &unknown));
+    for path in [
+        format!("/v1/payments/{payment}/refunds"),
+        format!("/v1/payments/{payment}/refunds/"),
+    ] {
+        let (st, b) = send(app.get(&w.other, &path)).await;
+        assert_eq!((st, &b), (404, &unknown), "{path}");
+    }
+
+    // The refunds list, with and without the trailing slash the Node SDK sends.
+    let (st, plain) =
+        send(app.get(&w.seller_key, &format!("/v1/payments/{payment}/refunds"))).await;
+    let (st2, slash) =
+        send(app.get(&w.seller_key, &format!("/v1/payments/{payment}/refunds/"))).await;
+    assert_eq!((st, st2), (200, 200), "{plain} {slash}");
+    assert_eq!(plain, json!([]));
+    assert_eq!(slash, plain);
+
+    // Paging over two payments, oldest first or newest first.
+    let (_, second) = terminal_payment(&w, "ps-2", "pos_sale_2", "16.00").await;
+    let key = w.seller_key.as_str();
+    let page = |q: &str| {
+        let q = q.to_owned();
+        async move { send(app.get(key, &format!("/v1/payments/search?{q}"))).await }
+    };
+    let (_, all) = page("").await;
+    assert_eq!(ids(&all), vec![payment.clone(), second.clone()], "{all}");
+    assert_eq!(all["paging"]["total"], 2);
+    let (_, first) = page("limit=1").await;
+    let (_, next) = page("limit=1&offset=1").await;
+    assert_eq!(
+        (ids(&first), ids(&next)),
+        (vec![payment.clone()], vec![second.clone()])
+    );
+    assert_eq!(next["paging"], json!({"total": 2, "limit": 1, "offset": 1}));
+    let (_, newest) = page("criteria=desc&sort=date_created").await;
+    assert_eq!(ids(&newest), vec![second.clone(), payment.clone()]);
+    let (_, past) = page("offset=2").await;
+    assert_eq!(
+        (ids(&past).len(), past["paging"]["total"].as_u64()),
+        (0, Some(2))
+    );
+    // At most 100 a page (each is read from Mercado Pago), said in `paging`.
+    let (st, big) = page("limit=1000").await;
+    assert_eq!(
+        (st, big["paging"]["limit"].as_u64()),
+        (200, Some(100)),
+        "{big}"
+    );
+
+    // What Puente cannot answer from its records is refused, not ignored.
+    for q in [
+        "status=approved",
+        "payment_type_id=credit_card",
+        "sort=date_approved",
+        "sort=id",
+        "sort=nonsense",
+        "criteria=sideways",
+        "range=date_created&begin_date=NOW-1DAYS&end_date=NOW",
+        "limit=0",
+        "limit=1001",
+        "limit=ten",
+        "offset=-1",
+        "offset=10001",
+    ] {
+        let (st, b) = page(q).await;
+        assert_eq!(
+            (st, b["error"].as_str(), b["status"].as_u64()),
+            (400, Some("bad_request"), Some(400)),
+            "{q}: {b}"
+        );
+    }
+    w.app.web.stop().await;
+    w.sandbox.stop().await;
+}
+
+async fn put_qr(w: &World, reference: &str, amount: f64) {
+    let path = format!(
+        "/instore/qr/seller/collectors/{}/stores/{}/pos/{}/orders",
+        w.user, w.store_ext, w.pos_ext
+    );
+    let body = json!({"external_reference": reference, "title": "Mesa", "total_amount": amount,
+                      "items": [{"title": "Item", "unit_price": amount, "quantity": 1,
+                                 "unit_measure": "unit", "total_amount": amount}]});
+    let res = w
+        .app
+        .put(&w.seller_key, &path)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204, "{}", res.text().await.unwrap());
+}
+
+async fn buyer_pays(w: &World) -> String {
+    let (st, paid) = send(
+        w.app
+            .http
+            .post(format!("{}/sandbox/qr/pay", w.sandbox.base_url()))
+            .json(&json!({"user_id": w.user, "external_pos_id": w.pos_ext})),
+    )
+    .await;
+    assert_eq!(st, 201, "{paid}");
+    paid["payment_id"].to_string()
+}
+
+/// A QR payment is readable, and searchable by the POS's reference, as soon
+/// as Mercado Pago has it — here no worker ever processes its notification —
+/// and recorded as the notification would record it; a payment of the same
+/// seller that pays no QR order of the scope stays unknown; a QR payment is
+/// refunded at Mercado Pago, idempotently, and audited.
+async fn qr_payments_found_as_soon_as_paid_and_refunded(t: &TestDb) {
+    use platform_core::states::QrOrderStatus;
+    let w = world(t).await;
+    let app = &w.app;
+    let (_, unknown) = send(app.get(&w.seller_key, "/v1/payments/1")).await;
+
+    put_qr(&w, "qr_sale_1", 24.5).await;
+    let paid = buyer_pays(&w).await;
+    let (st, p) = send(app.get(&w.seller_key, &format!("/v1/payments/{paid}"))).await;
+    assert_eq!(st, 200, "{p}");
+    assert_eq!(
+        (
+            p["status"].as_str(),
+            p["external_reference"].as_str(),
+            p["transaction_amount"].as_f64()
+        ),
+        (Some("approved"), Some("qr_sale_1"), Some(24.5)),
+        "{p}"
+    );
+    assert_eq!(p["sponsor_id"].to_string(), "7300", "{p}");
+    let row = qr_orders::Entity::find()
+        .filter(qr_orders::Column::ExternalReference.eq("qr_sale_1"))
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.status, row.mp_payment_id.as_deref()),
+        (QrOrderStatus::Paid, Some(paid.as_str()))
+    );
+    let (st, _) = send(app.get(
+        &w.seller_key,
+        &format!(
+            "/instore/qr/seller/collectors/{}/pos/{}/orders",
+            w.user, w.pos_ext
+        ),
+    ))
+    .await;
+    assert_eq!(st, 404, "paid: no order waits on the POS");
+    // Another tenant's key finds nothing, as for an unknown id.
+    let (st, b) = send(app.get(&w.other, &format!("/v1/payments/{paid}"))).await;
+    assert_eq!((st, &b), (404, &unknown));
+
+    // Searched by its reference before anything recorded it.
+    put_qr(&w, "qr_sale_2", 10.0).await;
+    let paid2 = buyer_pays(&w).await;
+    let (st, found) = send(app.get(
+        &w.seller_key,
+        "/v1/payments/search?external_reference=qr_sale_2",
+    ))
+    .await;
+    assert_eq!((st, ids(&found)), (200, vec![paid2.clone()]), "{found}");
+    assert_eq!(found["results"][0]["external_reference"], "qr_sale_2");
+
+    // The seller's payment of an order not made through Puente: not Puente's,
+    // even while a Puente order waits on the same POS.
+    put_qr(&w, "qr_sale_3", 8.0).await;
+    let qr_path = format!(
+        "/instore/qr/seller/collectors/{}/pos/{}/orders",
+        w.user, w.pos_ext
+    );
+    let res = app
+        .http
+        .put(format!("{}{qr_path}", w.sandbox.base_url()))
+        .bearer_auth(seller_token(&w).await)
+        .json(&json!({"external_reference": "not_through_puente", "title": "x", "total_amount": 8.0,
+                      "items": [{"title": "x", "unit_price": 8.0, "quantity": 1, "unit_measure": "unit", "total_amount": 8.0}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 204);
+    let foreign = buyer_pays(&w).await;
+    let (st, at_mp) = at_sandbox(&w, &format!("/v1/payments/{foreign}")).await;
+    assert_eq!(st, 200, "it exists at Mercado Pago: {at_mp}");
+    let (st, b) = send(app.get(&w.seller_key, &format!("/v1/payments/{foreign}"))).await;
+    assert_eq!((st, &b), (404, &unknown));
+    let (_, none) = send(app.get(
+        &w.seller_key,
+        "/v1/payments/search?external_reference=not_through_puente",
+    ))
+    .await;
+    assert_eq!(none["paging"]["total"], 0, "{none}");
+
+    // Refunded at Mercado Pago: partial (replayed with its key), then the rest.
+    let refunds = format!("/v1/payments/{paid}/refunds");
+    let (st, r) = send(
+        app.post(&w.seller_key, &refunds)
+            .header("X-Idempotency-Key", "qr-refund-1")
+            .json(&json!({"amount": 4.5})),
+    )
+    .await;
+    assert_eq!(
+        (st, r["amount"].as_f64(), r["status"].as_str()),
+        (201, Some(4.5), Some("approved")),
+        "{r}"
+    );
+    let (st, again) = send(
+        app.post(&w.seller_key, &refunds)
+            .header("X-Idempotency-Key", "qr-refund-1")
+            .json(&json!({"amount": 4.5})),
+    )
+    .await;
+    assert_eq!((st, &again["id"]), (201, &r["id"]), "replayed: {again}");
+    let (st, b) = send(
+        app.post(&w.other, &refunds)
+            .header("X-Idempotency-Key", "qr-refund-x")
+            .json(&json!({})),
+    )
+    .await;
+    assert_eq!((st, &b), (404, &unknown), "another tenant refunds nothing");
+    let (st, rest) = send(app.post(&w.seller_key, &refunds).json(&json!({}))).await;
+    assert_eq!((st, rest["amount"].as_f64()), (201, Some(20.0)), "{rest}");
+    let (_, p) = send(app.get(&w.seller_key, &format!("/v1/payments/{paid}"))).await;
+    assert_eq!(
+        (
+            p["status"].as_str(),
+            p["transaction_amount_refunded"].as_f64()
+        ),
+        (Some("refunded"), Some(24.5)),
+        "{p}"
+    );
+    let (_, listed) = send(app.get(&w.seller_key, &format!("{refunds}/"))).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    let (st, one) = send(app.get(&w.seller_key, &format!("{refunds}/{}", r["id"]))).await;
+    assert_eq!((st, one["amount"].as_f64()), (200, Some(4.5)), "{one}");
+    let (st, b) = send(app.post(&w.seller_key, &refunds).json(&json!({}))).await;
+    assert_eq!((st, b["error"].as_str()), (400, Some("bad_request")), "{b}");
+    // At Mercado Pago: two refunds, no more.
+    let (_, up) = at_sandbox(&w, &format!("/v1/payments/{paid}/refunds")).await;
+    assert_eq!(up.as_array().map(Vec::len), Some(2), "{up}");
+    // Audited as the key's action.
+    let scope = Scope::integrator(IntegratorId::parse(&w.a.integrator).unwrap());
+    let log = platform_core::audit::list(
+        &app.state.db,
+        &scope,
+        Some("qr_payment."),
+        None,
+        &platform_core::paging::PageRequest::first(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.items.len(), 2);
+    assert!(log.items.iter().all(|e| {
+        e.actor_kind == platform_core::states::ActorKind::ApiKey
+            && e.detail.as_deref().is_some_and(|d| d.contains(&paid))
+    }));
+    w.app.web.stop().await;
+    w.sandbox.stop().await;
+}
+
+/// Unknown payments and refunds answer exactly what the sandbox answers for
+/// the same call (status and body), whichever key asks.
+async fn unknown_payments_answer_as_the_sandbox(t: &TestDb) {
+    let w = world(t).await;
+    let app = &w.app;
+    // A waiting QR order: Puente also asks Mercado Pago about unknown ids.
+    put_qr(&w, "qr_waiting", 5.0).await;
+    let token = seller_token(&w).await;
+    let calls: &[(&str, &str, Option<Value>)] = &[
+        ("GET", "/v1/payments/1", None),
+        ("GET", "/v1/payments/999999999999", None),
+        ("GET", "/v1/payments/abc", None),
+        ("GET", "/v1/payments/1/refunds", None),
+        ("GET", "/v1/payments/1/refunds/", None),
+        ("GET", "/v1/payments/1/refunds/1", None),
+        ("POST", "/v1/payments/1/refunds", Some(json!({}))),
+        ("POST", "/v1/payments/1/refunds", Some(json!({"amount": 5}))),
+        (
+            "GET",
+            "/v1/payments/search?external_reference=none_at_all",
+            None,
+        ),
+    ];
+    for (method, path, body) in calls {
+        let request = |base: &str, token: &str| {
+            let mut r = app
+                .http
+                .request(method.parse().unwrap(), format!("{base}{path}"))
+                .bearer_auth(token);
+            if let Some(b) = body {
+                r = r.json(b);
+            }
+            r
+        };
+        let want = send(request(&w.sandbox.base_url(), &token)).await;
+        for key in [&w.seller_key, &w.admin, &w.other] {
+            let got = send(request(&app.url, key)).await;
+            assert_eq!(got, want, "{method} {path}");
+        }
+    }
+    w.app.web.stop().await;
+    w.sandbox.stop().await;
+}
+
 on_both_databases!(
     stores_api,
     pos_api,
     qr_orders_api,
     payments_unknown_and_foreign,
+    payments_search_and_the_pos_reference,
+    qr_payments_found_as_soon_as_paid_and_refunded,
+    unknown_payments_answer_as_the_sandbox,
     oauth_token_for_a_key,
     test_users_in_sandbox_mode_only,
     integrator_settings,

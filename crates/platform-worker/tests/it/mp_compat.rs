@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Env, QueueKind, link_seller, setup};
+use common::{Env, QueueKind, link_seller, setup, setup_in_sandbox_mode};
 use platform_core::api_keys::{self, NewApiKey};
 use platform_core::audit::Actor;
 use platform_core::on_both_databases;
@@ -428,9 +428,10 @@ async fn payments_and_legacy_upstream_refunds(t: &TestDb) {
 }
 
 /// A QR order made through the compatible surface, paid by a buyer at
-/// Mercado Pago: the verified `payment` notification, re-read, marks it paid,
-/// and the Payments API then finds the payment (a QR payment is refunded in
-/// Mercado Pago, not through Puente).
+/// Mercado Pago: the payment is recorded on it (by the verified `payment`
+/// notification, re-read, or by the first read of the payment if that comes
+/// first), the order is paid, and the Payments API finds the payment and
+/// refunds it at Mercado Pago, idempotently and audited.
 async fn qr_order_paid_and_its_payment(t: &TestDb) {
     use platform_core::audit::Actor;
     use platform_core::states::UpstreamApi;
@@ -480,7 +481,7 @@ async fn qr_order_paid_and_its_payment(t: &TestDb) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let p = found.expect("the QR payment becomes known through its notification");
+    let p = found.expect("the QR payment is found");
     assert_eq!(p["external_reference"], "qr_paid_1", "{p}");
     assert_eq!(
         p["sponsor_id"].to_string(),
@@ -489,15 +490,74 @@ async fn qr_order_paid_and_its_payment(t: &TestDb) {
     );
     let (st, _) = call(&env, "GET", &path, None, None).await;
     assert_eq!(st, 404, "paid: no order waits on the POS");
+    let (st, r) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        Some("qr-r1"),
+        Some(json!({"amount": 2.5})),
+    )
+    .await;
+    assert_eq!((st, r["amount"].as_f64()), (201, Some(2.5)), "{r}");
+    let (st, again) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        Some("qr-r1"),
+        Some(json!({"amount": 2.5})),
+    )
+    .await;
+    assert_eq!(
+        (st, &again["id"]),
+        (201, &r["id"]),
+        "replayed, not refunded twice"
+    );
+    let (st, rest) = call(
+        &env,
+        "POST",
+        &format!("/v1/payments/{payment}/refunds"),
+        Some("qr-r2"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((st, rest["amount"].as_f64()), (201, Some(10.0)), "{rest}");
+    let (_, p) = call(&env, "GET", &format!("/v1/payments/{payment}"), None, None).await;
+    assert_eq!(
+        (
+            p["status"].as_str(),
+            p["transaction_amount_refunded"].as_f64()
+        ),
+        (Some("refunded"), Some(12.5)),
+        "{p}"
+    );
     let (st, b) = call(
         &env,
         "POST",
         &format!("/v1/payments/{payment}/refunds"),
-        None,
+        Some("qr-r3"),
         Some(json!({})),
     )
     .await;
-    assert_eq!((st, b["error"].as_str()), (403, Some("forbidden")), "{b}");
+    assert_eq!((st, b["error"].as_str()), (400, Some("bad_request")), "{b}");
+    // Audited as the API key's action, with the payment.
+    let scope = Scope::integrator(IntegratorId::parse(&env.integrator_id).unwrap());
+    let log = platform_core::audit::list(
+        &env.ctx.db,
+        &scope,
+        Some("qr_payment."),
+        None,
+        &platform_core::paging::PageRequest::first(50),
+    )
+    .await
+    .unwrap();
+    assert_eq!(log.items.len(), 2, "{:?}", log.items);
+    assert!(
+        log.items
+            .iter()
+            .all(|e| e.detail.as_deref().unwrap_or("").contains(&payment)),
+        "{:?}",
+        log.items
+    );
     env.shutdown().await;
 }
 
@@ -512,8 +572,10 @@ fn sdk_dir(sub: &str) -> PathBuf {
 /// its account (users, stores, POS, QR, payments), the seller's store and POS
 /// mirrored into Puente as a registry sync does, and the sandbox behind Puente for
 /// the `/sandbox` helpers (a buyer paying a QR, the notifications Puente received).
+/// Puente runs in sandbox mode, as `puente all` (or web + worker + `puente
+/// sandbox`) does: the SDKs' test-user call is served only there.
 async fn target(t: &TestDb) -> (Env, Vec<(String, String)>) {
-    let env = setup(t, QueueKind::Memory).await;
+    let env = setup_in_sandbox_mode(t, QueueKind::Memory).await;
     let manual = manual_terminal(&env, &t.db).await;
     let scope = Scope::integrator(env.integrator_id.clone());
     let synced = registry::sync_seller(

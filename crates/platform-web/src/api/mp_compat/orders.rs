@@ -9,7 +9,7 @@ use platform_core::error::{Conflict, Invalid};
 use platform_core::id::{PaymentIntentId, RefundId};
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::intents::{self, CancelAsk, NewIntent, OrderSearch, Origin};
-use platform_core::mercadopago::Amount;
+use platform_core::mercadopago::{Amount, CancelRefusal};
 use platform_core::refunds;
 use platform_core::states::{EventSource, IntentStatus, RefundStatus};
 use serde_json::{Map, Value, json};
@@ -535,10 +535,10 @@ async fn cancel(
                 "cannot_cancel_order",
                 "The order is at the terminal; cancel it there, or send x-allow-cancelable-status: at_terminal",
             )),
-            CancelAnswer::Refused { code, message, .. } => {
-                let code = match code.as_str() {
-                    "order_already_canceled" => "order_already_canceled",
-                    _ => "cannot_cancel_order",
+            CancelAnswer::Refused { reason, message, .. } => {
+                let code = match reason {
+                    CancelRefusal::AlreadyCanceled => "order_already_canceled",
+                    CancelRefusal::Other => "cannot_cancel_order",
                 };
                 Err(MpError::orders(409, code, message))
             }

@@ -1,15 +1,22 @@
 //! Payments API (reference §2.7, §8): `GET /v1/payments/{id}`,
-//! `GET|POST /v1/payments/{id}/refunds`, `GET /v1/payments/{id}/refunds/{refund_id}`,
-//! for payments Puente knows (`platform_core::mp_payments`): a terminal
-//! payment of an intent in the key's scope (the legacy upstream's payment
-//! id, or the `reference_id` of an Orders API payment) or a paid QR order's.
-//! Any other id, another tenant's included, is Mercado Pago's 404.
+//! `GET /v1/payments/search`, `GET|POST /v1/payments/{id}/refunds`,
+//! `GET /v1/payments/{id}/refunds/{refund_id}`, for payments Puente knows
+//! (`platform_core::mp_payments`): a terminal payment of an intent in the
+//! key's scope (the legacy upstream's payment id, or the `reference_id` of an
+//! Orders API payment) or a QR order's. Any other id, another tenant's
+//! included, is Mercado Pago's 404.
 //!
 //! Reads answer Mercado Pago's own payment, read with the payment's seller's
-//! token (Puente holds no copy of a payment). A refund is a Puente refund
-//! (`platform_core::refunds`, as `POST /v1/orders/{id}/refund` makes): queued
-//! for the worker, which sends it with the refund id as idempotency key;
-//! the request waits (bounded) for Mercado Pago's answer.
+//! token (Puente holds no copy of a payment), with the POS's own
+//! `external_reference` (upstream, a terminal payment carries Puente's
+//! intent id). A QR payment Mercado Pago already serves is found before its
+//! notification has been processed (`mp_payments::adopt_qr_payment`).
+//!
+//! A terminal payment's refund is a Puente refund (`platform_core::refunds`,
+//! as `POST /v1/orders/{id}/refund` makes): queued for the worker, which
+//! sends it with the refund id as idempotency key; the request waits
+//! (bounded) for Mercado Pago's answer. A QR payment's is made at Mercado
+//! Pago at once with its seller's token and audited.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -17,10 +24,11 @@ use platform_core::entities::{payment_intents, refunds as refund_rows};
 use platform_core::error::Invalid;
 use platform_core::idempotency::{Claimed, StoredResponse};
 use platform_core::mercadopago::Amount;
-use platform_core::mp_payments::{self, KnownPayment, ReadError};
+use platform_core::mp_payments::{self, KnownPayment, PaymentSearch, ReadError};
 use platform_core::refunds;
 use platform_core::states::RefundStatus;
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 use super::error::{MpError, Shape};
 use super::{caller, idem, ids, state};
@@ -30,8 +38,13 @@ use crate::state::AppState;
 const S: Shape = Shape::Classic;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/v1/payments/{id}", web::get().to(get))
+    cfg.route("/v1/payments/search", web::get().to(search))
+        .route("/v1/payments/{id}", web::get().to(get))
         .route("/v1/payments/{id}/refunds", web::get().to(list_refunds))
+        // The official Node SDK's PaymentRefund.list asks with a trailing
+        // slash (mercadopago 3.6.1, dist/clients/paymentRefund/list), and
+        // Mercado Pago serves it.
+        .route("/v1/payments/{id}/refunds/", web::get().to(list_refunds))
         .route("/v1/payments/{id}/refunds", web::post().to(refund))
         .route(
             "/v1/payments/{id}/refunds/{refund_id}",
@@ -60,27 +73,161 @@ async fn find(
     id: &str,
 ) -> Result<(crate::api::auth::ApiCaller, KnownPayment), MpError> {
     let caller = caller(req, S).await?;
-    let known = mp_payments::find(&state.db, &caller.scope, id)
+    let known = match mp_payments::find(&state.db, &caller.scope, id)
         .await
         .map_err(core)?
-        .ok_or_else(not_found)?;
+    {
+        Some(k) => k,
+        // Mercado Pago serves a QR payment as soon as the buyer paid.
+        None => {
+            mp_payments::adopt_qr_payment(&state.db, &state.keyring, &state.mp, &caller.scope, id)
+                .await
+                .map_err(read_error)?
+                .ok_or_else(not_found)?
+        }
+    };
     Ok((caller, known))
+}
+
+/// Mercado Pago's payment as the POS knows it: with the POS's own
+/// `external_reference` (a terminal payment carries Puente's intent id
+/// upstream, so that notifications always match).
+fn as_the_pos_sees_it(mut payment: Value, known: &KnownPayment) -> Value {
+    if let Some(p) = payment.as_object_mut() {
+        p.insert("external_reference".into(), json!(known.pos_reference()));
+    }
+    payment
+}
+
+async fn read_payment(
+    state: &AppState,
+    known: &KnownPayment,
+    id: String,
+) -> Result<Value, MpError> {
+    let payment = mp_payments::read(
+        &state.db,
+        &state.keyring,
+        &state.mp,
+        known,
+        |mp, token| async move { mp.payment_json(&token, &id).await },
+    )
+    .await
+    .map_err(read_error)?;
+    Ok(as_the_pos_sees_it(payment, known))
 }
 
 async fn get(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, MpError> {
     let state = state(&req)?;
     let (_, known) = find(&state, &req, &path).await?;
-    let id = path.into_inner();
-    let payment = mp_payments::read(
-        &state.db,
-        &state.keyring,
-        &state.mp,
-        &known,
-        |mp, token| async move { mp.payment_json(&token, &id).await },
-    )
-    .await
-    .map_err(read_error)?;
+    let payment = read_payment(&state, &known, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(payment))
+}
+
+fn bad(message: impl Into<String>) -> MpError {
+    MpError::classic(400, "bad_request", message)
+}
+
+/// The query of `GET /v1/payments/search`, as far as Puente answers it:
+/// `external_reference` (the POS's own), `sort=date_created` with
+/// `criteria`, `limit` (1–1000, at most 100 per page here) and `offset`.
+/// Anything else is refused, not ignored: a filter Puente did not apply
+/// would answer payments the POS did not ask for.
+fn parse_search(q: &HashMap<String, String>) -> Result<PaymentSearch<'_>, MpError> {
+    if let Some(k) = ["range", "begin_date", "end_date"]
+        .into_iter()
+        .find(|k| q.contains_key(*k))
+    {
+        return Err(bad(format!(
+            "date ranges ({k}) are not supported by Puente's payment search: search by external_reference"
+        )));
+    }
+    const KNOWN: &[&str] = &["external_reference", "limit", "offset", "sort", "criteria"];
+    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "Puente's payment search filters by external_reference only; {k} is not supported"
+        )));
+    }
+    let limit = match q.get("limit") {
+        None => 30,
+        Some(l) => l
+            .parse::<u64>()
+            .ok()
+            .filter(|l| (1..=1000).contains(l))
+            .ok_or_else(|| bad("limit must be between 1 and 1000"))?
+            .min(mp_payments::SEARCH_MAX_LIMIT),
+    };
+    let offset = match q.get("offset") {
+        None => 0,
+        Some(o) => o
+            .parse::<u64>()
+            .ok()
+            .filter(|o| *o <= mp_payments::SEARCH_MAX_OFFSET)
+            .ok_or_else(|| {
+                bad(format!(
+                    "offset must be an integer between 0 and {}",
+                    mp_payments::SEARCH_MAX_OFFSET
+                ))
+            })?,
+    };
+    match q.get("sort").map(String::as_str) {
+        None | Some("date_created") => {}
+        Some("date_approved" | "date_last_updated" | "id") => {
+            return Err(bad("Puente's payment search sorts by date_created only"));
+        }
+        Some(_) => {
+            return Err(bad(
+                "sort must be date_created, date_approved, date_last_updated or id",
+            ));
+        }
+    }
+    let newest_first = match q.get("criteria").map(String::as_str) {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(_) => return Err(bad("criteria must be asc or desc")),
+    };
+    Ok(PaymentSearch {
+        external_reference: q.get("external_reference").map(String::as_str),
+        newest_first,
+        offset,
+        limit,
+    })
+}
+
+/// `GET /v1/payments/search`: the scope's payments Puente knows, each as
+/// Mercado Pago shows it (read with its seller's token), `{paging, results}`.
+async fn search(
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> Result<HttpResponse, MpError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let state = state(&req)?;
+    let caller = caller(&req, S).await?;
+    let q = parse_search(&query)?;
+    if let Some(reference) = q.external_reference {
+        // A QR order's payment Mercado Pago already has is found at once.
+        mp_payments::adopt_qr_payments_by_reference(
+            &state.db,
+            &state.keyring,
+            &state.mp,
+            &caller.scope,
+            reference,
+        )
+        .await
+        .map_err(read_error)?;
+    }
+    let page = mp_payments::search(&state.db, &caller.scope, &q)
+        .await
+        .map_err(core)?;
+    let state_ref = &state;
+    let results: Vec<Value> = futures_util::stream::iter(page.payments)
+        .map(|(id, known)| async move { read_payment(state_ref, &known, id).await })
+        .buffered(8)
+        .try_collect()
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "paging": {"total": page.total, "limit": q.limit, "offset": q.offset},
+        "results": results,
+    })))
 }
 
 async fn list_refunds(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, MpError> {
@@ -253,12 +400,11 @@ async fn refund(
     let raw = super::read_body(payload, S).await?;
     let key = idem::key(&req, S, false)?;
     let payment_id = path.into_inner();
-    let KnownPayment::Intent(intent) = known else {
-        return Err(MpError::classic(
-            403,
-            "forbidden",
-            "Puente refunds terminal payments; refund a QR payment in Mercado Pago",
-        ));
+    let intent = match known {
+        KnownPayment::Intent(intent) => intent,
+        KnownPayment::Qr(order) => {
+            return refund_qr(&state, &caller, &req, &raw, key, &order, &payment_id).await;
+        }
     };
     let collector = collector(&state, &intent).await?;
     let (state_ref, caller_ref, raw_ref, intent_ref, pid) =
@@ -335,6 +481,55 @@ async fn refund(
                 refund_view(&settled, number, pid, collector),
                 &settled.id,
             ))
+        },
+    )
+    .await?;
+    super::answer(outcome)
+}
+
+/// A QR payment's refund: made at Mercado Pago at once, with the seller's
+/// token and an idempotency key derived from the request's own record (a
+/// retried request is the same refund there), audited as the API key's;
+/// Mercado Pago's refund (or refusal) as it answered.
+async fn refund_qr(
+    state: &AppState,
+    caller: &crate::api::auth::ApiCaller,
+    req: &HttpRequest,
+    raw: &[u8],
+    key: Option<String>,
+    order: &platform_core::entities::qr_orders::Model,
+    payment_id: &str,
+) -> Result<HttpResponse, MpError> {
+    let outcome = idem::run(
+        state,
+        caller,
+        req,
+        raw,
+        S,
+        key.as_deref(),
+        |record| async move {
+            let amount = parse_amount(raw)?
+                .map(Amount::from_cents)
+                .transpose()
+                .map_err(|e| bad(e.to_string()))?;
+            let upstream_key: String = match record {
+                Some(r) => r.chars().take(64).collect(),
+                None => uuid::Uuid::new_v4().to_string(),
+            };
+            let refund = mp_payments::refund_qr_payment(
+                &state.db,
+                &state.keyring,
+                &state.mp,
+                order,
+                payment_id,
+                amount,
+                &upstream_key,
+                &super::actor(req, caller),
+            )
+            .await
+            .map_err(read_error)?;
+            let id = refund["id"].to_string();
+            Ok(Done::created(StatusCode::CREATED, refund, id))
         },
     )
     .await?;

@@ -70,16 +70,32 @@ pub async fn queue(kind: &QueueKind, consumer: &str) -> (Queue, Option<String>) 
     }
 }
 
+/// The chain with the sandbox as Mercado Pago, configured as a real
+/// upstream (`PUENTE_MP_API_URL`): Puente is not in sandbox mode.
 pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
+    setup_with(t, kind, false).await
+}
+
+/// The chain in sandbox mode with the sandbox in another process, as
+/// `puente web` + `puente worker` + `puente sandbox` run it (no Mercado
+/// Pago URL configured; the sandbox's address given): what Puente offers
+/// only on its sandbox (test users) is served.
+pub async fn setup_in_sandbox_mode(t: &TestDb, kind: QueueKind) -> Env {
+    setup_with(t, kind, true).await
+}
+
+async fn setup_with(t: &TestDb, kind: QueueKind, sandbox_mode: bool) -> Env {
     let sandbox = mp_sandbox::start(SandboxConfig::for_tests()).await.unwrap();
     let base = sandbox.base_url();
-    let mut raw = RawSettings {
-        mp_api_url: Some(base.clone()),
-        mp_auth_url: Some(base.clone()),
-        ..Default::default()
-    };
+    let mut raw = RawSettings::default();
+    if !sandbox_mode {
+        raw.mp_api_url = Some(base.clone());
+        raw.mp_auth_url = Some(base.clone());
+    }
     raw.upstream_timeout_secs = Some(5);
     let settings = Arc::new(Settings::resolve(raw).unwrap());
+    assert_eq!(settings.sandbox_mode(), sandbox_mode);
+    let sandbox_url = sandbox_mode.then(|| base.clone());
     let (q, redis_prefix) = queue(&kind, "web").await;
     let keyring = test_keyring();
     let state = AppState::new(
@@ -87,7 +103,7 @@ pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
         keyring.clone(),
         q.clone(),
         settings.clone(),
-        None,
+        sandbox_url.clone(),
     );
     let web = platform_web::start(state, "127.0.0.1:0".parse().unwrap())
         .await
@@ -173,7 +189,13 @@ pub async fn setup(t: &TestDb, kind: QueueKind) -> Env {
         }
         _ => unreachable!(),
     };
-    let mut ctx = WorkerContext::new(t.db.clone(), keyring.clone(), wq, settings, None);
+    let mut ctx = WorkerContext::new(
+        t.db.clone(),
+        keyring.clone(),
+        wq,
+        settings,
+        sandbox_url.as_deref(),
+    );
     ctx.dispatch.backoff = vec![Duration::from_millis(50)];
     ctx.dispatch.jitter = 0.0;
     let worker = Some(platform_worker::start(ctx.clone()));

@@ -62,8 +62,8 @@ impl KnownPayment {
 
     fn row_id(&self) -> &str {
         match self {
-            KnownPayment::Intent(i) => &i.id,
-            KnownPayment::Qr(q) => &q.id,
+            KnownPayment::Intent(i) => i.id.as_str(),
+            KnownPayment::Qr(q) => q.id.as_str(),
         }
     }
 }
@@ -233,24 +233,25 @@ pub async fn search(
         .skip(q.offset as usize)
         .take(limit as usize)
         .collect();
-    let intent_ids: Vec<String> = page
+    let intent_ids: Vec<crate::id::PaymentIntentId> = page
         .iter()
         .filter_map(|k| match k {
             KnownPayment::Intent(i) => Some(i.id.clone()),
             KnownPayment::Qr(_) => None,
         })
         .collect();
-    let references: std::collections::HashMap<String, String> = if intent_ids.is_empty() {
-        Default::default()
-    } else {
-        mp_order_details::Entity::find()
-            .filter(mp_order_details::Column::IntentId.is_in(intent_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|d| Some((d.intent_id, d.reference_id?)))
-            .collect()
-    };
+    let references: std::collections::HashMap<crate::id::PaymentIntentId, String> =
+        if intent_ids.is_empty() {
+            Default::default()
+        } else {
+            mp_order_details::Entity::find()
+                .filter(mp_order_details::Column::IntentId.is_in(intent_ids))
+                .all(db)
+                .await?
+                .into_iter()
+                .filter_map(|d| Some((d.intent_id, d.reference_id?)))
+                .collect()
+        };
     let payments = page
         .into_iter()
         .filter_map(|k| {
@@ -277,14 +278,14 @@ async fn waiting_qr_sellers(
     db: &DatabaseConnection,
     scope: &Scope,
     external_reference: Option<&str>,
-) -> Result<Vec<String>, CoreError> {
+) -> Result<Vec<crate::id::SellerId>, CoreError> {
     let mut waiting = scope
         .select::<qr_orders::Entity>()
         .filter(qr_orders::Column::Status.eq(QrOrderStatus::Active));
     if let Some(r) = external_reference {
         waiting = waiting.filter(qr_orders::Column::ExternalReference.eq(r));
     }
-    let mut sellers: Vec<String> = Vec::new();
+    let mut sellers: Vec<crate::id::SellerId> = Vec::new();
     for o in waiting
         .order_by_desc(qr_orders::Column::CreatedAt)
         .limit(50)
@@ -340,7 +341,7 @@ async fn adopt(
     let approved = payment["status"].as_str() == Some("approved");
     Ok(crate::qr_orders::record_payment(
         db,
-        scope.integrator_id().as_str(),
+        scope.integrator_id(),
         &seller.id,
         reference,
         &id,

@@ -100,7 +100,7 @@ pub async fn handle(ctx: &WorkerContext, refund_id: &RefundId) -> Result<Next, C
                     )
                     .await
                     {
-                        tracing::warn!(intent_id, error = %e, "refund references not recorded");
+                        tracing::warn!(intent_id = %intent_id, error = %e, "refund references not recorded");
                     }
                     Ok(Refunded {
                         upstream_id: order.transactions.refunds.last().map(|r| r.id.clone()),

@@ -985,13 +985,17 @@ async fn terminal_payment(
     )
     .await;
     assert_eq!(st, 201, "{o}");
-    let pi = format!("pi_{}", o["id"].as_str().unwrap()[3..].to_ascii_lowercase());
+    let pi = platform_core::id::PaymentIntentId::parse(&format!(
+        "pi_{}",
+        o["id"].as_str().unwrap()[3..].to_ascii_lowercase()
+    ))
+    .unwrap();
     let (st, up) = send(
         app.http
             .post(format!("{}/v1/orders", w.sandbox.base_url()))
             .bearer_auth(seller_token(w).await)
             .header("X-Idempotency-Key", pi.as_str())
-            .json(&json!({"type": "point", "external_reference": pi,
+            .json(&json!({"type": "point", "external_reference": pi.as_str(),
                           "transactions": {"payments": [{"amount": amount}]},
                           "config": {"point": {"terminal_id": w.device}}})),
     )
@@ -1051,7 +1055,7 @@ async fn terminal_payment(
             .await
             .unwrap();
     }
-    (pi, payment)
+    (pi.to_string(), payment)
 }
 
 fn ids(search: &Value) -> Vec<String> {
@@ -1364,7 +1368,7 @@ async fn qr_payments_found_as_soon_as_paid_and_refunded(t: &TestDb) {
     let (_, up) = at_sandbox(&w, &format!("/v1/payments/{paid}/refunds")).await;
     assert_eq!(up.as_array().map(Vec::len), Some(2), "{up}");
     // Audited as the key's action.
-    let scope = Scope::integrator(IntegratorId::parse(&w.a.integrator).unwrap());
+    let scope = Scope::integrator(w.a.integrator.clone());
     let log = platform_core::audit::list(
         &app.state.db,
         &scope,

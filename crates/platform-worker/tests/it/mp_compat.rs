@@ -540,7 +540,7 @@ async fn qr_order_paid_and_its_payment(t: &TestDb) {
     .await;
     assert_eq!((st, b["error"].as_str()), (400, Some("bad_request")), "{b}");
     // Audited as the API key's action, with the payment.
-    let scope = Scope::integrator(IntegratorId::parse(&env.integrator_id).unwrap());
+    let scope = Scope::integrator(env.integrator_id.clone());
     let log = platform_core::audit::list(
         &env.ctx.db,
         &scope,

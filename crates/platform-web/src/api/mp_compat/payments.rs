@@ -513,7 +513,7 @@ async fn refund_qr(
                 .transpose()
                 .map_err(|e| bad(e.to_string()))?;
             let upstream_key: String = match record {
-                Some(r) => r.chars().take(64).collect(),
+                Some(r) => r.as_str().chars().take(64).collect(),
                 None => uuid::Uuid::new_v4().to_string(),
             };
             let refund = mp_payments::refund_qr_payment(
@@ -529,7 +529,7 @@ async fn refund_qr(
             .await
             .map_err(read_error)?;
             let id = refund["id"].to_string();
-            Ok(Done::created(StatusCode::CREATED, refund, id))
+            Ok(Done::created(StatusCode::CREATED, refund, &id))
         },
     )
     .await?;

@@ -113,6 +113,9 @@ pub struct Intent {
     /// When an untouched intent is abandoned (OPEN) or times out on the terminal.
     pub deadline: DateTime<Utc>,
     pub outcome: Option<Outcome>,
+    /// The `X-Idempotency-Key` it was created with (its key goes with it).
+    pub idem_key: Option<String>,
+    pub marks: Marks,
 }
 
 /// Legacy refund intents reuse the intent states minus PROCESSED/CONFIRMATION_REQUIRED.
@@ -125,6 +128,16 @@ pub struct RefundIntent {
     pub additional_info: Value,
     pub state: IntentState,
     pub next_step_at: Option<DateTime<Utc>>,
+    pub marks: Marks,
+}
+
+/// Bookkeeping of a terminal's work item for the indexes in `work.rs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The time it is filed under in the schedule, if any.
+    pub sched: Option<DateTime<Utc>>,
+    /// When it was filed as finished in the retention queue.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,6 +274,9 @@ pub struct Order {
     pub next_step_at: Option<DateTime<Utc>>,
     pub forced: Option<ForcedOrder>,
     pub cancel_requested: bool,
+    /// The `X-Idempotency-Key` it was created with (its key goes with it).
+    pub idem_key: String,
+    pub marks: Marks,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,4 +338,47 @@ pub struct Charge {
     pub status: String,
     pub external_reference: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+/// Every charge the terminals made, in order, findable by the intent or
+/// order it belongs to (one charge each), so eviction can drop it.
+#[derive(Debug, Default)]
+pub struct Charges {
+    list: std::collections::BTreeMap<u64, Charge>,
+    by_resource: std::collections::HashMap<String, u64>,
+    next: u64,
+}
+
+impl Charges {
+    pub fn push(&mut self, c: Charge) {
+        self.next += 1;
+        self.by_resource.insert(c.resource_id.clone(), self.next);
+        self.list.insert(self.next, c);
+    }
+
+    /// The charge of an intent or order.
+    pub fn of_mut(&mut self, resource_id: &str) -> Option<&mut Charge> {
+        let seq = self.by_resource.get(resource_id)?;
+        self.list.get_mut(seq)
+    }
+
+    pub fn remove_of(&mut self, resource_id: &str) -> bool {
+        match self.by_resource.remove(resource_id) {
+            Some(seq) => self.list.remove(&seq).is_some(),
+            None => false,
+        }
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Charge> {
+        self.list.values()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Charge> {
+        self.list.values_mut()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
 }

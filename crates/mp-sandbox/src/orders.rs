@@ -7,6 +7,7 @@ use crate::order_validation::validate_create;
 pub use crate::order_view::{order_json, payment_json};
 use crate::sandbox::Sandbox;
 use crate::sites::{cents_to_decimal, decimal_to_cents};
+use crate::work::Work;
 use crate::{ids, terminal_sim};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -127,10 +128,14 @@ pub async fn create(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
         next_step_at: next,
         forced: None,
         cancel_requested: false,
+        idem_key: key.clone(),
+        marks: Marks::default(),
     };
     let out = order_json(&order);
-    st.orders.insert(id, order);
-    st.idem_store(p.user_id, "orders", &key, b, 201, out.clone(), now);
+    st.orders.insert(id.clone(), order);
+    st.touch(&Work::Order(id.clone()), now);
+    // A replay answers the order as it is then: the key only needs its id.
+    st.idem_store(p.user_id, "orders", &key, b, 201, json!({"id": id}), now);
     drop(st);
     sb.kick();
     Ok(HttpResponse::Created().json(out))
@@ -255,6 +260,7 @@ pub async fn cancel(
             x.updated = now;
             // The terminal honours the request at its next step.
             x.next_step_at = Some(now + chrono::Duration::from_std(card).unwrap_or_default());
+            st.touch(&Work::Order(o.id.clone()), now);
             202
         }
         OrderStatus::Canceled => {
@@ -515,6 +521,7 @@ pub async fn events(
     } else {
         now
     });
+    st.touch(&Work::Order(path.into_inner()), now);
     drop(st);
     sb.kick();
     Ok(HttpResponse::NoContent().finish())

@@ -202,6 +202,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, sandbox: web::Data<Sandbox>) {
                     web::post().to(helpers::terminal_action),
                 )
                 .route("/sandbox/charges", web::get().to(helpers::charges))
+                .route("/sandbox/stats", web::get().to(helpers::stats))
                 .route("/sandbox/qr/pay", web::post().to(qr_pay::pay))
                 .route(
                     "/sandbox/notifications",

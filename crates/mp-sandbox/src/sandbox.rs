@@ -70,16 +70,23 @@ impl Sandbox {
         st.apps[&st.default_client_id].cfg.clone()
     }
 
-    /// Applies every transition that is due and starts due notification deliveries.
+    /// Applies every transition that is due, starts due notification
+    /// deliveries and evicts what is past retention.
     pub fn process_due(self: &Arc<Self>) {
         let now = self.clock.now();
-        let deliveries = {
+        let (deliveries, more) = {
             let mut st = self.lock();
-            terminal_sim::run_due(&mut st, now);
-            notify::take_due(&mut st, now)
+            let more = terminal_sim::run_due(&mut st, now);
+            let deliveries = notify::take_due(&mut st, now);
+            (deliveries, more)
         };
         for d in deliveries {
             notify::spawn_delivery(self.clone(), d);
+        }
+        // Eviction under its own short hold of the lock, so requests interleave.
+        let more = more | self.lock().evict(now);
+        if more {
+            self.kick();
         }
     }
 

@@ -5,6 +5,7 @@ use crate::ids;
 use crate::model::*;
 use crate::notify;
 use crate::state::State;
+use crate::work::Work;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -24,71 +25,63 @@ pub fn initial_step(st: &State, terminal_id: &str, now: DateTime<Utc>) -> Option
     }
 }
 
-/// Runs every due transition until nothing else is due.
-pub fn run_due(st: &mut State, now: DateTime<Utc>) {
+/// Runs every due transition until nothing else is due (at most 10,000
+/// steps a call; the caller runs again for the rest). True when it stopped
+/// on that budget.
+pub fn run_due(st: &mut State, now: DateTime<Utc>) -> bool {
     for _ in 0..10_000 {
-        if !step_once(st, now) {
-            break;
-        }
+        let Some(w) = st.pop_due(now) else {
+            return false;
+        };
+        step(st, &w, now);
+        st.touch(&w, now);
     }
+    true
 }
 
-fn step_once(st: &mut State, now: DateTime<Utc>) -> bool {
-    let intent = st
-        .intents
-        .values()
-        .filter(|i| !i.state.is_final())
-        .find_map(|i| {
+/// One due transition of one item (taken off the schedule by `pop_due`).
+fn step(st: &mut State, w: &Work, now: DateTime<Utc>) {
+    match w {
+        Work::Intent(id) => {
+            let Some(i) = st.intents.get(id) else {
+                return;
+            };
+            if i.state.is_final() {
+                return;
+            }
             if i.next_step_at.is_some_and(|t| t <= now) {
-                Some((i.id.clone(), false))
+                advance_intent(st, id, now);
             } else if i.deadline <= now
                 && matches!(i.state, IntentState::Open | IntentState::OnTerminal)
             {
-                Some((i.id.clone(), true))
-            } else {
-                None
+                let to = if i.state == IntentState::Open {
+                    IntentState::Abandoned
+                } else {
+                    IntentState::Canceled
+                };
+                set_intent_state(st, id, to, now);
             }
-        });
-    if let Some((id, timeout)) = intent {
-        if timeout {
-            let to = if st.intents[&id].state == IntentState::Open {
-                IntentState::Abandoned
-            } else {
-                IntentState::Canceled
+        }
+        Work::Order(id) => {
+            let Some(o) = st.orders.get(id) else {
+                return;
             };
-            set_intent_state(st, &id, to, now);
-        } else {
-            advance_intent(st, &id, now);
+            if o.status.is_active() && o.expires_at <= now {
+                finish_order(st, id, OrderStatus::Expired, None, now);
+            } else if o.next_step_at.is_some_and(|t| t <= now) {
+                advance_order(st, id, now);
+            }
         }
-        return true;
-    }
-    let order = st.orders.values().find_map(|o| {
-        if o.status.is_active() && o.expires_at <= now {
-            Some((o.id.clone(), true))
-        } else if o.next_step_at.is_some_and(|t| t <= now) {
-            Some((o.id.clone(), false))
-        } else {
-            None
+        Work::Refund(id) => {
+            let due = st
+                .refunds
+                .get(id)
+                .is_some_and(|r| !r.state.is_final() && r.next_step_at.is_some_and(|t| t <= now));
+            if due {
+                advance_refund(st, id, now);
+            }
         }
-    });
-    if let Some((id, expired)) = order {
-        if expired {
-            finish_order(st, &id, OrderStatus::Expired, None, now);
-        } else {
-            advance_order(st, &id, now);
-        }
-        return true;
     }
-    let refund = st
-        .refunds
-        .values()
-        .find(|r| !r.state.is_final() && r.next_step_at.is_some_and(|t| t <= now))
-        .map(|r| r.id.clone());
-    if let Some(id) = refund {
-        advance_refund(st, &id, now);
-        return true;
-    }
-    false
 }
 
 // ---- legacy payment intents ----
@@ -119,6 +112,7 @@ pub fn set_intent_state(st: &mut State, id: &str, to: IntentState, now: DateTime
             now,
         );
     }
+    st.touch(&Work::Intent(id.to_string()), now);
     true
 }
 
@@ -214,12 +208,7 @@ fn charge_intent(st: &mut State, i: &Intent, now: DateTime<Utc>) -> u64 {
 }
 
 fn settle_charge(st: &mut State, resource_id: &str, status: &str) {
-    if let Some(c) = st
-        .charges
-        .iter_mut()
-        .rev()
-        .find(|c| c.resource_id == resource_id)
-    {
+    if let Some(c) = st.charges.of_mut(resource_id) {
         c.status = status.to_string();
         if let Ok(pid) = c.payment_id.parse::<u64>()
             && let Some(p) = st.payments.get_mut(&pid)
@@ -272,8 +261,22 @@ pub fn press_charge(
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     let work = st
-        .terminal_busy(terminal)
+        .busy
+        .get(terminal)
+        .cloned()
         .ok_or("nothing queued on this terminal")?;
+    let r = press(st, work.id(), outcome, now);
+    st.touch(&work, now);
+    r
+}
+
+fn press(
+    st: &mut State,
+    work: &str,
+    outcome: Option<Outcome>,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let work = work.to_string();
     if let Some(i) = st.intents.get_mut(&work) {
         if outcome.is_some() {
             i.outcome = outcome;
@@ -358,6 +361,7 @@ pub fn cancel_on_device(
     if let Some(r) = st.refunds.get_mut(&work) {
         r.state = IntentState::Canceled;
         r.next_step_at = None;
+        st.touch(&Work::Refund(work.clone()), now);
         return Ok(work);
     }
     Err("nothing to cancel".into())
@@ -554,11 +558,12 @@ pub fn finish_order(
     o.payment.status_detail = pd;
     o.next_step_at = None;
     bump(o, now);
-    let o = o.clone();
     if let Some(action) = to.action() {
-        let body = notify::order_body(&o, action, now);
-        notify::enqueue(st, &o.client_id, o.user_id, "order", &o.id, body, now);
+        let body = notify::order_body(o, action, now);
+        let (client_id, user_id) = (o.client_id.clone(), o.user_id);
+        notify::enqueue(st, &client_id, user_id, "order", id, body, now);
     }
+    st.touch(&Work::Order(id.to_string()), now);
 }
 
 /// Adds a processed refund; a refund of the whole remaining amount makes the order refunded.
@@ -592,13 +597,14 @@ pub fn add_refund(st: &mut State, id: &str, cents: i64, now: DateTime<Utc>) -> O
         o.payment.status_detail = "partially_refunded".into();
         bump(o, now);
     }
-    if let Some(c) = st.charges.iter_mut().rev().find(|c| c.resource_id == id) {
+    if let Some(c) = st.charges.of_mut(id) {
         c.status = if full {
             "refunded".into()
         } else {
             "partially_refunded".into()
         };
     }
+    st.touch(&Work::Order(id.to_string()), now);
     Some(rid)
 }
 

@@ -93,10 +93,13 @@ async fn drive(
     let r2 = received.clone();
     let server = actix_web::HttpServer::new(move || {
         let r = r2.clone();
-        actix_web::App::new().default_service(actix_web::web::to(move || {
-            r.fetch_add(1, Ordering::Relaxed);
-            async { actix_web::HttpResponse::Ok().finish() }
-        }))
+        // It reads the body: actix closes a connection whose request body was left unread.
+        actix_web::App::new().default_service(actix_web::web::to(
+            move |_: actix_web::web::Bytes| {
+                r.fetch_add(1, Ordering::Relaxed);
+                async { actix_web::HttpResponse::Ok().finish() }
+            },
+        ))
     })
     .workers(1)
     .disable_signals()

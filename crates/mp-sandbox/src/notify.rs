@@ -360,14 +360,21 @@ fn target_url(url: &str, data_id: &str, topic: &str) -> String {
 }
 
 pub fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+                out.push(b as char)
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+            _ => {
+                out.push('%');
+                out.push(DIGITS[usize::from(b >> 4)] as char);
+                out.push(DIGITS[usize::from(b & 15)] as char);
+            }
+        }
+    }
+    out
 }
 
 fn loopback_only_ok(url: &str) -> bool {
@@ -516,4 +523,13 @@ pub fn connect_body(client_id: &str, user_id: u64, action: &str, now: DateTime<U
         "date_created": now.to_rfc3339(), "user_id": user_id, "api_version": "v1",
         "action": action, "application_id": client_id, "data": {"id": user_id.to_string()},
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encode_keeps_unreserved_and_escapes_the_rest() {
+        assert_eq!(super::url_encode("Az09-_.~"), "Az09-_.~");
+        assert_eq!(super::url_encode("a b/é?&="), "a%20b%2F%C3%A9%3F%26%3D");
+    }
 }

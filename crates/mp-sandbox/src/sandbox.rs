@@ -4,6 +4,7 @@
 use crate::clock::{Clock, lock};
 use crate::state::State;
 use crate::{AppConfig, SandboxConfig, notify, terminal_sim};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -15,6 +16,8 @@ pub struct Sandbox {
     state: Mutex<State>,
     /// Wakes the ticker when new work is due "now" (instant timings).
     pub wake: Notify,
+    /// Whether any fault is configured (requests skip the fault lookup otherwise).
+    pub faults_armed: AtomicBool,
     pub http: reqwest::Client,
     /// Runtime for notification deliveries, usable from any thread (clock hooks).
     pub rt: tokio::runtime::Handle,
@@ -39,6 +42,7 @@ impl Sandbox {
             clock,
             state: Mutex::new(state),
             wake: Notify::new(),
+            faults_armed: AtomicBool::new(false),
             http,
             rt: tokio::runtime::Handle::current(),
         });

@@ -412,7 +412,7 @@ pub async fn stats(sb: web::Data<Sandbox>, q: Q) -> ApiResult {
         },
         "counts": {
             "orders": st.orders.len(), "intents": st.intents.len(),
-            "refund_intents": st.refunds.len(), "payments": st.payments.len(),
+            "refund_intents": st.refunds.len(), "payments": st.payments.len() + st.order_payments.len(),
             "charges": st.charges.len(), "notifications": st.notifications.len(),
             "idempotency_keys": st.idem.len(), "access_tokens": st.tokens.len(),
             "refresh_tokens": st.refresh.len(), "authorization_codes": st.codes.len(),

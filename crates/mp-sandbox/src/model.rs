@@ -227,6 +227,8 @@ pub struct OrderPayment {
     /// `(id, type, installments)` once the buyer paid.
     pub method: Option<(String, String, u32)>,
     pub reference_id: Option<String>,
+    /// When the terminal charged it (its Payments API `date_created`).
+    pub charged_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug)]
@@ -236,6 +238,7 @@ pub struct OrderRefund {
     pub reference_id: String,
     pub amount_cents: i64,
     pub status: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A forced outcome from `POST /v1/orders/{id}/events` or a terminal helper.
@@ -259,7 +262,9 @@ pub struct Order {
     pub expires_at: DateTime<Utc>,
     pub country_code: String,
     pub currency: String,
-    pub integration_data: Value,
+    /// Kept serialized (as shown), like `payment_method_cfg`: a few hundred
+    /// bytes instead of a tree of maps per order.
+    pub integration_data: Box<serde_json::value::RawValue>,
     pub status: OrderStatus,
     pub status_detail: String,
     pub created: DateTime<Utc>,
@@ -267,7 +272,7 @@ pub struct Order {
     pub terminal_id: String,
     pub print_on_terminal: String,
     pub point_extra: Value,
-    pub payment_method_cfg: Value,
+    pub payment_method_cfg: Option<Box<serde_json::value::RawValue>>,
     pub payment: OrderPayment,
     pub refunds: Vec<OrderRefund>,
     pub version: u32,

@@ -59,7 +59,7 @@ pub struct Notification {
     pub data_id: String,
     pub url: Option<String>,
     /// The JSON body, serialized once (it is sent as is on every attempt).
-    pub body: String,
+    pub body: Box<str>,
     pub created_at: DateTime<Utc>,
     pub status: Delivery,
     pub attempts: Vec<Attempt>,
@@ -215,7 +215,7 @@ pub fn enqueue(
     user_id: u64,
     topic: &str,
     data_id: &str,
-    body: Value,
+    body: String,
     now: DateTime<Utc>,
 ) {
     let url = st
@@ -232,7 +232,7 @@ pub fn enqueue(
         topic: topic.to_string(),
         data_id: data_id.to_string(),
         url: url.clone(),
-        body: body.to_string(),
+        body: body.into_boxed_str(),
         created_at: now,
         status: Delivery::Pending,
         attempts: vec![],
@@ -317,7 +317,7 @@ pub fn take_due(st: &mut State, now: DateTime<Utc>) -> Vec<DueDelivery> {
                     url: n.url.clone().unwrap_or_default(),
                     topic: n.topic.clone(),
                     data_id: n.data_id.clone(),
-                    body: n.body.clone(),
+                    body: n.body.to_string(),
                     secret,
                     retry: n.attempts.len(),
                     copies,
@@ -488,32 +488,6 @@ fn record_attempts(sb: &Arc<Sandbox>, id: u64, attempts: Vec<Attempt>) {
     if more || !released.is_empty() {
         sb.kick();
     }
-}
-
-/// Orders topic body (reference 4.3).
-pub fn order_body(o: &crate::model::Order, action: &str, now: DateTime<Utc>) -> Value {
-    let mut data = json!({
-        "id": o.id, "external_reference": o.external_reference, "status": o.status.as_str(),
-        "status_detail": o.status_detail, "type": "point", "version": o.version,
-    });
-    let no_transactions = matches!(action, "order.action_required" | "order.refunded");
-    if !no_transactions {
-        let paid = o.payment.paid_cents.map(crate::sites::cents_to_decimal);
-        data["total_paid_amount"] = json!(paid.clone().unwrap_or_else(|| "0.00".into()));
-        data["transactions"] = json!({"payments": [crate::orders::payment_json(&o.payment)]});
-    }
-    // The webhook example (reference 4.3) shows the payment's detail on the
-    // order: `accredited` for a processed one, while `GET` keeps `processed`.
-    match action {
-        "order.action_required" => data["status_detail"] = json!("check_on_terminal"),
-        "order.processed" => data["status_detail"] = json!("accredited"),
-        _ => {}
-    }
-    json!({
-        "action": action, "api_version": "v1", "application_id": o.client_id, "data": data,
-        "date_created": now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "live_mode": true, "type": "order", "user_id": o.user_id.to_string(),
-    })
 }
 
 /// mp-connect body (reference 4.5), in the generic envelope.

@@ -94,7 +94,8 @@ pub fn decide(sb: &Sandbox, q: &Params, user_id: u64, allow: bool) -> Result<Str
     );
     st.file_cred(expires_at, Cred::Code(code.clone()));
     if st.authorizations.insert((user_id, client_id.clone())) {
-        let body = notify::connect_body(&client_id, user_id, "application.authorized", now);
+        let body =
+            notify::connect_body(&client_id, user_id, "application.authorized", now).to_string();
         notify::enqueue(
             &mut st,
             &client_id,
@@ -120,7 +121,8 @@ pub fn deauthorize(sb: &Sandbox, user_id: u64, client_id: &str) -> usize {
     let mut st = sb.lock();
     let n = st.revoke_tokens(user_id, Some(client_id), now);
     if st.authorizations.remove(&(user_id, client_id.to_string())) {
-        let body = notify::connect_body(client_id, user_id, "application.deauthorized", now);
+        let body =
+            notify::connect_body(client_id, user_id, "application.deauthorized", now).to_string();
         notify::enqueue(
             &mut st,
             client_id,

@@ -93,7 +93,7 @@ pub async fn pay(sb: web::Data<Sandbox>, body: web::Bytes) -> ApiResult {
         user,
         "payment",
         &payment_id.to_string(),
-        notice,
+        notice.to_string(),
         now,
     );
     drop(st);

@@ -274,7 +274,7 @@ impl State {
             .as_deref()
             .and_then(|p| p.parse().ok())
         {
-            self.payments.remove(&pid);
+            self.order_payments.remove(&pid);
         }
         self.charges.remove_of(id);
         self.idem.remove(&(o.user_id, "orders", o.idem_key));

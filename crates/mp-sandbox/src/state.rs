@@ -156,6 +156,9 @@ pub struct State {
     pub orders: HashMap<String, Order>,
     /// Legacy Payments API view of terminal charges (`GET /v1/payments/{id}`).
     pub payments: HashMap<u64, Value>,
+    /// Payments of Orders API orders, by payment id: the order they belong
+    /// to, which their Payments API view is shown from.
+    pub order_payments: HashMap<u64, String>,
     /// Current QR order per (collector, external_pos_id).
     pub qr_orders: HashMap<(u64, String), QrOrder>,
     pub idem: HashMap<IdemKey, IdemEntry>,
@@ -201,6 +204,7 @@ impl State {
             refunds: HashMap::new(),
             orders: HashMap::new(),
             payments: HashMap::new(),
+            order_payments: HashMap::new(),
             qr_orders: HashMap::new(),
             idem: HashMap::new(),
             charges: Charges::default(),
@@ -473,13 +477,25 @@ impl State {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<Option<(u16, Value)>, ()> {
+        self.idem_lookup_digest(user, scope, key, digest(body), now)
+    }
+
+    /// [`State::idem_lookup`] with the body's [`digest`] computed by the caller.
+    pub fn idem_lookup_digest(
+        &mut self,
+        user: u64,
+        scope: &'static str,
+        key: &str,
+        body_digest: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(u16, Value)>, ()> {
         let k = (user, scope, key.to_string());
         if let Some(e) = self.idem.get(&k) {
             if now - e.at > IDEMPOTENCY_TTL {
                 self.idem.remove(&k);
                 return Ok(None);
             }
-            if e.digest == digest(body) {
+            if e.digest == body_digest {
                 let response = serde_json::from_str(&e.response).unwrap_or(Value::Null);
                 return Ok(Some((e.status, response)));
             }
@@ -499,11 +515,26 @@ impl State {
         response: Value,
         now: DateTime<Utc>,
     ) {
+        self.idem_store_digest(user, scope, key, digest(&body), status, &response, now);
+    }
+
+    /// [`State::idem_store`] with the body's [`digest`] computed by the caller.
+    #[allow(clippy::too_many_arguments)]
+    pub fn idem_store_digest(
+        &mut self,
+        user: u64,
+        scope: &'static str,
+        key: &str,
+        body_digest: u64,
+        status: u16,
+        response: &Value,
+        now: DateTime<Utc>,
+    ) {
         let k = (user, scope, key.to_string());
         self.idem.insert(
             k.clone(),
             IdemEntry {
-                digest: digest(&body),
+                digest: body_digest,
                 status,
                 response: response.to_string(),
                 at: now,

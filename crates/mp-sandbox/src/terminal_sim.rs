@@ -101,7 +101,7 @@ pub fn set_intent_state(st: &mut State, id: &str, to: IntentState, now: DateTime
     }
     if to.is_final() {
         let i = i.clone();
-        let body = intent_notification_body(st, &i);
+        let body = intent_notification_body(st, &i).to_string();
         notify::enqueue(
             st,
             &i.client_id,
@@ -375,11 +375,17 @@ fn bump(o: &mut Order, now: DateTime<Utc>) {
 }
 
 fn advance_order(st: &mut State, id: &str, now: DateTime<Utc>) {
-    let Some(o) = st.orders.get(id).cloned() else {
+    let Some(o) = st.orders.get(id) else {
         return;
     };
     let manual = terminal_mode(st, &o.terminal_id) == TerminalMode::Manual;
-    match o.status {
+    let (status, cancel_requested) = (o.status, o.cancel_requested);
+    let forced = o.forced.clone();
+    let (amount_cents, remaining) = (
+        o.payment.amount_cents,
+        o.payment.paid_cents.unwrap_or(0) - o.payment.refunded_cents,
+    );
+    match status {
         OrderStatus::Created => {
             let card = after(now, st.steps.card);
             let Some(x) = st.orders.get_mut(id) else {
@@ -393,21 +399,19 @@ fn advance_order(st: &mut State, id: &str, now: DateTime<Utc>) {
             bump(x, now);
         }
         OrderStatus::AtTerminal => {
-            if o.cancel_requested {
+            if cancel_requested {
                 finish_order(st, id, OrderStatus::Canceled, Some("canceled_by_api"), now);
                 return;
             }
-            let forced = o.forced.clone().unwrap_or_else(|| {
-                forced_from_outcome(Outcome::from_cents(o.payment.amount_cents))
-            });
+            let forced =
+                forced.unwrap_or_else(|| forced_from_outcome(Outcome::from_cents(amount_cents)));
             apply_forced(st, id, &forced, now);
         }
         OrderStatus::Processed => {
-            if o.forced
+            if forced
                 .as_ref()
                 .is_some_and(|f| f.status == OrderStatus::Refunded)
             {
-                let remaining = o.payment.paid_cents.unwrap_or(0) - o.payment.refunded_cents;
                 add_refund(st, id, remaining, now);
             }
             if let Some(x) = st.orders.get_mut(id) {
@@ -477,9 +481,13 @@ fn charge_order(st: &mut State, id: &str, f: &ForcedOrder, approved: bool, now: 
     let Some(o) = st.orders.get_mut(id) else {
         return;
     };
-    let default_type = o
+    let cfg: Option<Value> = o
         .payment_method_cfg
-        .get("default_type")
+        .as_ref()
+        .and_then(|c| serde_json::from_str(c.get()).ok());
+    let default_type = cfg
+        .as_ref()
+        .and_then(|c| c.get("default_type"))
         .and_then(Value::as_str)
         .unwrap_or("credit_card");
     let ptype = f.method_type.clone().unwrap_or(default_type.to_string());
@@ -488,30 +496,18 @@ fn charge_order(st: &mut State, id: &str, f: &ForcedOrder, approved: bool, now: 
     } else {
         "master".into()
     });
-    o.payment.method = Some((pid.clone(), ptype.clone(), f.installments.unwrap_or(1)));
+    o.payment.method = Some((pid, ptype, f.installments.unwrap_or(1)));
     let reference = 100_000_000_000 + ids::random_u64() % 900_000_000_000;
     o.payment.reference_id = Some(reference.to_string());
+    o.payment.charged_at = Some(now);
     if approved {
         o.payment.paid_cents = Some(o.payment.amount_cents);
     }
-    let o = o.clone();
-    let currency = st
-        .users
-        .get(&o.user_id)
-        .map(|u| u.site.currency)
-        .unwrap_or("BRL");
-    // The order's payment as the Payments API shows it (its `reference_id`).
-    let view = json!({
-        "status": if approved { "approved" } else { "rejected" },
-        "status_detail": if approved { "accredited" } else { "cc_rejected_other_reason" },
-        "transaction_amount": o.payment.amount_cents as f64 / 100.0, "currency_id": currency,
-        "payment_type_id": ptype, "payment_method_id": pid,
-        "installments": f.installments.unwrap_or(1), "collector_id": o.user_id,
-        "external_reference": o.external_reference, "date_created": now.to_rfc3339(),
-        "order": {"id": o.id, "type": "point_order"},
-        "point_of_interaction": {"type": "POINT", "device_id": o.terminal_id},
-    });
-    crate::payments::insert(st, reference, view);
+    // The Payments API shows this payment (its `reference_id`) from the order.
+    st.order_payments.insert(reference, id.to_string());
+    let Some(o) = st.orders.get(id) else {
+        return;
+    };
     st.charges.push(Charge {
         terminal_id: o.terminal_id.clone(),
         user_id: o.user_id,
@@ -559,7 +555,7 @@ pub fn finish_order(
     o.next_step_at = None;
     bump(o, now);
     if let Some(action) = to.action() {
-        let body = notify::order_body(o, action, now);
+        let body = crate::order_view::order_body(o, action, now);
         let (client_id, user_id) = (o.client_id.clone(), o.user_id);
         notify::enqueue(st, &client_id, user_id, "order", id, body, now);
     }
@@ -571,23 +567,15 @@ pub fn add_refund(st: &mut State, id: &str, cents: i64, now: DateTime<Utc>) -> O
     let o = st.orders.get_mut(id)?;
     let rid = format!("REF{}", ids::ulid(now));
     let reference = 100_000_000_000 + ids::random_u64() % 900_000_000_000;
+    // The Payments API view of the order's payment shows it too.
     o.refunds.push(OrderRefund {
         id: rid.clone(),
         transaction_id: o.payment.id.clone(),
         reference_id: reference.to_string(),
         amount_cents: cents,
         status: "processed".into(),
+        at: now,
     });
-    // The same refund in the Payments API view of the order's payment.
-    if let Some(pid) = o
-        .payment
-        .reference_id
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-    {
-        crate::payments::record_refund(st, pid, reference, cents, now);
-    }
-    let o = st.orders.get_mut(id)?;
     o.payment.refunded_cents += cents;
     let full = o.payment.refunded_cents >= o.payment.paid_cents.unwrap_or(0);
     if full {

@@ -395,6 +395,8 @@ pub fn spawn_delivery(sb: Arc<Sandbox>, d: DueDelivery) {
 }
 
 async fn deliver(sb: Arc<Sandbox>, d: DueDelivery) {
+    // The semaphore is never closed; signing waits for the permit (ts is the send time).
+    let _permit = sb.deliveries.acquire().await;
     let mut attempts = Vec::with_capacity(d.copies);
     for _ in 0..d.copies {
         let now = sb.clock.now();

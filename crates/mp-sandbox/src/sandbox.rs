@@ -7,7 +7,12 @@ use crate::{AppConfig, SandboxConfig, notify, terminal_sim};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+
+/// Notification deliveries in flight at once. A burst (instant timings, a
+/// benchmark) would otherwise open a connection per delivery and keep them
+/// all, with their buffers, in the client's pool.
+pub const MAX_DELIVERIES_IN_FLIGHT: usize = 128;
 
 pub struct Sandbox {
     pub cfg: SandboxConfig,
@@ -19,6 +24,8 @@ pub struct Sandbox {
     /// Whether any fault is configured (requests skip the fault lookup otherwise).
     pub faults_armed: AtomicBool,
     pub http: reqwest::Client,
+    /// Permits for deliveries in flight (`MAX_DELIVERIES_IN_FLIGHT`).
+    pub deliveries: Semaphore,
     /// Runtime for notification deliveries, usable from any thread (clock hooks).
     pub rt: tokio::runtime::Handle,
 }
@@ -34,6 +41,7 @@ impl Sandbox {
         let http = reqwest::Client::builder()
             .timeout(cfg.webhook_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(MAX_DELIVERIES_IN_FLIGHT)
             .build()
             .unwrap_or_default();
         let sb = Arc::new(Sandbox {
@@ -44,6 +52,7 @@ impl Sandbox {
             wake: Notify::new(),
             faults_armed: AtomicBool::new(false),
             http,
+            deliveries: Semaphore::new(MAX_DELIVERIES_IN_FLIGHT),
             rt: tokio::runtime::Handle::current(),
         });
         if sb.cfg.seed_demo_seller {

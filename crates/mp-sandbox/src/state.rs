@@ -96,6 +96,10 @@ pub struct Pos {
 /// `(user, scope, key)`: a key is per seller and per kind of request.
 pub type IdemKey = (u64, &'static str, String);
 
+/// Keys that created an order or an intent: they are evicted with it (their
+/// 24 hours are checked when they are looked up), not by the key queue.
+const OWNED_SCOPES: &[&str] = &["orders", "intents"];
+
 /// A request answered under an idempotency key: a digest of its body (to
 /// tell a replay from another request) and the answer, serialized.
 #[derive(Clone, Debug)]
@@ -531,6 +535,7 @@ impl State {
         now: DateTime<Utc>,
     ) {
         let k = (user, scope, key.to_string());
+        let owned = OWNED_SCOPES.contains(&scope);
         self.idem.insert(
             k.clone(),
             IdemEntry {
@@ -540,7 +545,9 @@ impl State {
                 at: now,
             },
         );
-        self.retained.idem.push(now, k);
+        if !owned {
+            self.retained.idem.push(now, k);
+        }
     }
 
     /// The active (unfinished) work queued on a terminal, if any.

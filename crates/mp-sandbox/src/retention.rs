@@ -277,7 +277,7 @@ impl State {
             self.order_payments.remove(&pid);
         }
         self.charges.remove_of(id);
-        self.idem.remove(&(o.user_id, "orders", o.idem_key));
+        self.remove_key_of((o.user_id, "orders", o.idem_key), id);
         self.retained.evicted.orders += 1;
     }
 
@@ -291,9 +291,17 @@ impl State {
         }
         self.charges.remove_of(id);
         if let Some(k) = i.idem_key {
-            self.idem.remove(&(i.user_id, "intents", k));
+            self.remove_key_of((i.user_id, "intents", k), id);
         }
         self.retained.evicted.intents += 1;
+    }
+
+    /// Drops the idempotency key that created `id`, unless the key (after
+    /// its 24 hours) has since created something else.
+    fn remove_key_of(&mut self, key: IdemKey, id: &str) {
+        if self.idem.get(&key).is_some_and(|e| e.response.contains(id)) {
+            self.idem.remove(&key);
+        }
     }
 
     /// The last notification about `data_id` finished: an order or intent

@@ -311,3 +311,31 @@ async fn intents_payments_and_dead_credentials_are_evicted_too() {
     let r = c.get("/users/me", Some(&tok(&other))).await;
     assert_eq!(r.status, 401);
 }
+
+#[tokio::test]
+async fn a_key_reused_after_its_24_hours_stays_with_its_new_order() {
+    let mut cfg = SandboxConfig::for_tests();
+    cfg.retention = Retention {
+        window: Duration::from_secs(48 * 3600),
+        max_finished: 1_000,
+    };
+    let c = start_with(cfg).await;
+    let s = c.seller("MLB", 1).await;
+    let (t, term) = (tok(&s), terminal(&s));
+    let first = round(&c, &t, std::slice::from_ref(&term), 7)
+        .await
+        .remove(0);
+    // After 24 hours the key is free again: the same request makes a second order.
+    c.sb.clock().advance(Duration::from_secs(25 * 3600));
+    let second = round(&c, &t, std::slice::from_ref(&term), 7)
+        .await
+        .remove(0);
+    assert_ne!(first, second);
+    // The first order leaves; the key stays with the second, which it replays.
+    c.sb.clock().advance(Duration::from_secs(24 * 3600));
+    let r = c.get(&format!("/v1/orders/{first}"), Some(&t)).await;
+    assert_eq!(r.status, 404);
+    let replay = create(&c, &t, &term, 7).await;
+    assert_eq!(replay, second);
+    assert_eq!(count(&stats(&c).await, "orders"), 1);
+}

@@ -11,6 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -118,10 +119,13 @@ pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, BoxBody>>, actix_web::Error> {
-    let path = req.path().to_string();
-    let sb = req.app_data::<web::Data<Sandbox>>().cloned();
-    let fault = match (&sb, path.starts_with("/sandbox")) {
-        (Some(sb), false) => request_fault(sb, req.method().as_str(), &path),
+    let sb = req.app_data::<web::Data<Sandbox>>();
+    // No fault was ever added: no need to take the state lock for every request.
+    let armed = sb.is_some_and(|sb| sb.faults_armed.load(Ordering::Relaxed));
+    let fault = match sb {
+        Some(sb) if armed && !req.path().starts_with("/sandbox") => {
+            request_fault(sb, req.method().as_str(), req.path())
+        }
         _ => None,
     };
     if let Some(f) = fault {
@@ -170,6 +174,7 @@ pub fn add(sb: &Sandbox, mut f: Fault) -> Value {
     f.id = st.faults.iter().map(|f| f.id).max().unwrap_or(0) + 1;
     let v = f.to_json();
     st.faults.push(f);
+    sb.faults_armed.store(true, Ordering::Relaxed);
     v
 }
 
@@ -180,6 +185,8 @@ pub fn clear(sb: &Sandbox, id: Option<u64>) -> usize {
         Some(id) => st.faults.retain(|f| f.id != id),
         None => st.faults.clear(),
     }
+    sb.faults_armed
+        .store(!st.faults.is_empty(), Ordering::Relaxed);
     before - st.faults.len()
 }
 

@@ -9,6 +9,7 @@ use crate::oauth::{self, Params};
 use crate::sandbox::Sandbox;
 use crate::sites::{self, cents_to_decimal};
 use crate::state::State;
+use crate::work::Work;
 use crate::{AppConfig, terminal_sim};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -220,7 +221,8 @@ pub async fn revoke(
     let uid = user_id(&path)?;
     let b = body_obj(&body)?;
     let cid = b.get("client_id").and_then(Value::as_str).map(String::from);
-    let n = sb.lock().revoke_tokens(uid, cid.as_deref());
+    let now = sb.clock.now();
+    let n = sb.lock().revoke_tokens(uid, cid.as_deref(), now);
     Ok(HttpResponse::Ok().json(json!({"revoked": n})))
 }
 
@@ -362,7 +364,7 @@ pub async fn notifications(sb: web::Data<Sandbox>, q: Q) -> ApiResult {
     let st = sb.lock();
     let list: Vec<Value> = st
         .notifications
-        .iter()
+        .values()
         .filter(|n| q.get("topic").is_none_or(|t| &n.topic == t))
         .filter(|n| q.get("data_id").is_none_or(|d| &n.data_id == d))
         .filter(|n| q.get("client_id").is_none_or(|c| &n.client_id == c))
@@ -373,18 +375,91 @@ pub async fn notifications(sb: web::Data<Sandbox>, q: Q) -> ApiResult {
     Ok(HttpResponse::Ok().json(json!({"notifications": list})))
 }
 
+/// The resident process size (`VmRSS` of /proc/self/status), in kB, on Linux.
+fn vm_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `GET /sandbox/stats`: how much the sandbox holds (O(1) per map), what is
+/// unfinished, what was evicted; `?check=1` also verifies its indexes (O(n)).
+pub async fn stats(sb: web::Data<Sandbox>, q: Q) -> ApiResult {
+    let check = q.get("check").is_some_and(|v| v == "1" || v == "true");
+    let st = sb.lock();
+    let (mut intents, mut orders, mut refunds) = (0, 0, 0);
+    for w in st.busy.values() {
+        match w {
+            Work::Intent(_) => intents += 1,
+            Work::Order(_) => orders += 1,
+            Work::Refund(_) => refunds += 1,
+        }
+    }
+    let open_notes: u64 = st.open_notes.values().map(|n| u64::from(*n)).sum();
+    let r = &st.retained;
+    let e = r.evicted;
+    let mut v = json!({
+        "now": sb.clock.now().to_rfc3339(),
+        "retention": {
+            "window_secs": st.retention.window.as_secs(),
+            "max_finished": st.retention.max_finished,
+            "idempotency_secs": crate::retention::IDEMPOTENCY_TTL.num_seconds(),
+        },
+        "counts": {
+            "orders": st.orders.len(), "intents": st.intents.len(),
+            "refund_intents": st.refunds.len(), "payments": st.payments.len() + st.order_payments.len(),
+            "charges": st.charges.len(), "notifications": st.notifications.len(),
+            "idempotency_keys": st.idem.len(), "access_tokens": st.tokens.len(),
+            "refresh_tokens": st.refresh.len(), "authorization_codes": st.codes.len(),
+            "qr_orders": st.qr_orders.len(), "applications": st.apps.len(),
+            "users": st.users.len(), "stores": st.stores.len(), "pos": st.pos.len(),
+            "terminals": st.terminals.len(),
+        },
+        "unfinished": {
+            "orders": orders, "intents": intents, "refund_intents": refunds,
+            "notifications": open_notes,
+        },
+        "queued": {
+            "scheduled_work": st.schedule.len(), "notifications_due": st.notes_due.len(),
+            "retention": {
+                "orders": r.orders.len(), "intents": r.intents.len(),
+                "refund_intents": r.refunds.len(), "payments": r.payments.len(),
+                "notifications": r.notifications.len(), "idempotency_keys": r.idem.len(),
+                "credentials": r.creds.len(),
+            },
+        },
+        "evicted": {
+            "orders": e.orders, "intents": e.intents, "refund_intents": e.refund_intents,
+            "payments": e.payments, "notifications": e.notifications,
+            "idempotency_keys": e.idempotency_keys, "credentials": e.credentials,
+        },
+    });
+    if check {
+        v["check"] = json!(st.check_indexes().err().unwrap_or_else(|| "ok".into()));
+    }
+    drop(st);
+    v["vm_rss_kb"] = json!(vm_rss_kb());
+    Ok(HttpResponse::Ok().json(v))
+}
+
 /// Re-sends a notification now (any status but in flight).
 pub async fn notification_resend(sb: web::Data<Sandbox>, path: web::Path<u64>) -> ApiResult {
     let now = sb.clock.now();
     let mut st = sb.lock();
     let n = st
         .notifications
-        .get_mut((*path as usize).wrapping_sub(1))
+        .get_mut(&path)
         .ok_or_else(|| ApiError::classic(404, "not_found", "notification not found"))?;
     if n.url.is_some() && !n.in_flight {
         n.status = Delivery::Pending;
         n.next_attempt_at = Some(now);
     }
+    st.touch_note(*path, now);
     drop(st);
     sb.kick();
     Ok(HttpResponse::Accepted().json(json!({"id": *path})))

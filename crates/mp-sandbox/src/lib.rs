@@ -21,6 +21,7 @@ mod point_legacy;
 mod pos;
 mod qr;
 mod qr_pay;
+mod retention;
 mod routes;
 mod sandbox;
 mod sites;
@@ -28,6 +29,7 @@ mod state;
 mod stores;
 mod terminal_sim;
 mod terminals;
+mod work;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -142,6 +144,35 @@ pub enum SignatureTs {
     Seconds,
 }
 
+/// How long finished work stays in memory (docs/sandbox.md, "Retention").
+///
+/// Finished orders, payment intents and refund intents (with their payments,
+/// refunds and charges), finished notifications, dead OAuth codes and tokens
+/// are evicted once they have been finished for `window` (sandbox clock).
+/// Each of those collections also keeps at most `max_finished` finished
+/// entries: beyond that the oldest go first, even inside the window. Nothing
+/// unfinished is ever evicted (an order or intent still queued or on a
+/// terminal, a notification still being delivered and the resource it is
+/// about, a live token). Idempotency keys live 24 hours (Mercado Pago's
+/// rule), at most `max_finished` of them, and go with the order or intent
+/// they created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// How long finished work is kept after it finished (default 1 hour).
+    pub window: Duration,
+    /// At most this many finished entries per collection (default 20,000).
+    pub max_finished: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            window: Duration::from_secs(3600),
+            max_finished: 20_000,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
     /// Where to listen; port 0 picks a free port.
@@ -168,6 +199,8 @@ pub struct SandboxConfig {
     pub seed_demo_seller: bool,
     /// Access- and refresh-token lifetimes (Mercado Pago's by default).
     pub token_lifetimes: TokenLifetimes,
+    /// How long finished work stays in memory, and how much of it at most.
+    pub retention: Retention,
 }
 
 impl SandboxConfig {
@@ -187,6 +220,7 @@ impl SandboxConfig {
             webhook_timeout: Duration::from_secs(22),
             seed_demo_seller: false,
             token_lifetimes: TokenLifetimes::default(),
+            retention: Retention::default(),
         }
     }
 

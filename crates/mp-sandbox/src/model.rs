@@ -113,6 +113,9 @@ pub struct Intent {
     /// When an untouched intent is abandoned (OPEN) or times out on the terminal.
     pub deadline: DateTime<Utc>,
     pub outcome: Option<Outcome>,
+    /// The `X-Idempotency-Key` it was created with (its key goes with it).
+    pub idem_key: Option<String>,
+    pub marks: Marks,
 }
 
 /// Legacy refund intents reuse the intent states minus PROCESSED/CONFIRMATION_REQUIRED.
@@ -125,6 +128,16 @@ pub struct RefundIntent {
     pub additional_info: Value,
     pub state: IntentState,
     pub next_step_at: Option<DateTime<Utc>>,
+    pub marks: Marks,
+}
+
+/// Bookkeeping of a terminal's work item for the indexes in `work.rs`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// The time it is filed under in the schedule, if any.
+    pub sched: Option<DateTime<Utc>>,
+    /// When it was filed as finished in the retention queue.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,6 +227,8 @@ pub struct OrderPayment {
     /// `(id, type, installments)` once the buyer paid.
     pub method: Option<(String, String, u32)>,
     pub reference_id: Option<String>,
+    /// When the terminal charged it (its Payments API `date_created`).
+    pub charged_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Clone, Debug)]
@@ -223,6 +238,7 @@ pub struct OrderRefund {
     pub reference_id: String,
     pub amount_cents: i64,
     pub status: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A forced outcome from `POST /v1/orders/{id}/events` or a terminal helper.
@@ -246,7 +262,9 @@ pub struct Order {
     pub expires_at: DateTime<Utc>,
     pub country_code: String,
     pub currency: String,
-    pub integration_data: Value,
+    /// Kept serialized (as shown), like `payment_method_cfg`: a few hundred
+    /// bytes instead of a tree of maps per order.
+    pub integration_data: Box<serde_json::value::RawValue>,
     pub status: OrderStatus,
     pub status_detail: String,
     pub created: DateTime<Utc>,
@@ -254,13 +272,16 @@ pub struct Order {
     pub terminal_id: String,
     pub print_on_terminal: String,
     pub point_extra: Value,
-    pub payment_method_cfg: Value,
+    pub payment_method_cfg: Option<Box<serde_json::value::RawValue>>,
     pub payment: OrderPayment,
     pub refunds: Vec<OrderRefund>,
     pub version: u32,
     pub next_step_at: Option<DateTime<Utc>>,
     pub forced: Option<ForcedOrder>,
     pub cancel_requested: bool,
+    /// The `X-Idempotency-Key` it was created with (its key goes with it).
+    pub idem_key: String,
+    pub marks: Marks,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,4 +343,47 @@ pub struct Charge {
     pub status: String,
     pub external_reference: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+/// Every charge the terminals made, in order, findable by the intent or
+/// order it belongs to (one charge each), so eviction can drop it.
+#[derive(Debug, Default)]
+pub struct Charges {
+    list: std::collections::BTreeMap<u64, Charge>,
+    by_resource: std::collections::HashMap<String, u64>,
+    next: u64,
+}
+
+impl Charges {
+    pub fn push(&mut self, c: Charge) {
+        self.next += 1;
+        self.by_resource.insert(c.resource_id.clone(), self.next);
+        self.list.insert(self.next, c);
+    }
+
+    /// The charge of an intent or order.
+    pub fn of_mut(&mut self, resource_id: &str) -> Option<&mut Charge> {
+        let seq = self.by_resource.get(resource_id)?;
+        self.list.get_mut(seq)
+    }
+
+    pub fn remove_of(&mut self, resource_id: &str) -> bool {
+        match self.by_resource.remove(resource_id) {
+            Some(seq) => self.list.remove(&seq).is_some(),
+            None => false,
+        }
+    }
+
+    /// Oldest first.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Charge> {
+        self.list.values()
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Charge> {
+        self.list.values_mut()
+    }
+
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
 }

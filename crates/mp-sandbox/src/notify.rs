@@ -58,7 +58,8 @@ pub struct Notification {
     pub topic: String,
     pub data_id: String,
     pub url: Option<String>,
-    pub body: Value,
+    /// The JSON body, serialized once (it is sent as is on every attempt).
+    pub body: Box<str>,
     pub created_at: DateTime<Utc>,
     pub status: Delivery,
     pub attempts: Vec<Attempt>,
@@ -68,13 +69,39 @@ pub struct Notification {
     pub duplicate: bool,
     /// A held notification is released once this later one has been sent.
     pub release_after: Option<u64>,
+    /// The time it is filed under in `State::notes_due`, if any.
+    pub sched: Option<DateTime<Utc>>,
+    /// Counted in `State::open_notes` (not finished yet).
+    pub open: bool,
+    /// When it was filed as finished in the retention queue.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl Notification {
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.status,
+            Delivery::Delivered | Delivery::NoUrl | Delivery::Dropped | Delivery::GaveUp
+        )
+    }
+
+    /// When the ticker must look at it: its next attempt, or the end of a hold.
+    fn wake(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            Delivery::Pending if !self.in_flight => self.next_attempt_at,
+            Delivery::Held => Some(self.created_at + chrono::Duration::seconds(HOLD_SECS)),
+            _ => None,
+        }
+    }
+
+    pub fn body_json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "id": self.id, "client_id": self.client_id, "user_id": self.user_id,
-            "topic": self.topic, "data_id": self.data_id, "url": self.url, "body": self.body,
+            "topic": self.topic, "data_id": self.data_id, "url": self.url, "body": self.body_json(),
             "created_at": self.created_at.to_rfc3339(), "status": self.status.as_str(),
             "next_attempt_at": self.next_attempt_at.map(|t| t.to_rfc3339()),
             "attempts": self.attempts.iter().map(|a| json!({
@@ -84,6 +111,103 @@ impl Notification {
     }
 }
 
+/// A held notification nobody overtook goes out after this long.
+const HOLD_SECS: i64 = 60;
+
+impl State {
+    /// Files a notification again after any change to it: due set, held
+    /// set, open count and (once finished) the retention queue.
+    pub fn touch_note(&mut self, id: u64, now: DateTime<Utc>) {
+        let Some(n) = self.notifications.get_mut(&id) else {
+            return;
+        };
+        let want = n.wake();
+        if n.sched != want {
+            if let Some(t) = n.sched {
+                self.notes_due.remove(&(t, id));
+            }
+            if let Some(t) = want {
+                self.notes_due.insert((t, id));
+            }
+            n.sched = want;
+        }
+        if n.status == Delivery::Held {
+            self.notes_held.insert(id);
+        } else {
+            self.notes_held.remove(&id);
+        }
+        let done = n.is_final();
+        if done && n.finished_at.is_none() {
+            n.finished_at = Some(now);
+            self.retained.notifications.push(now, id);
+        } else if !done {
+            // Resent: it is filed again when it finishes again.
+            n.finished_at = None;
+        }
+        if done == n.open {
+            n.open = !done;
+            if done {
+                let (topic, data_id) = (n.topic.clone(), n.data_id.clone());
+                let left = self.open_notes.get_mut(&data_id).map(|c| {
+                    *c -= 1;
+                    *c
+                });
+                if left == Some(0) {
+                    self.open_notes.remove(&data_id);
+                    self.unblock(&topic, &data_id, now);
+                }
+            } else {
+                *self.open_notes.entry(n.data_id.clone()).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// Checks the notification indexes against the notifications (O(n); for tests).
+pub fn check_index(st: &State) -> Result<(), String> {
+    let mut due = 0;
+    let mut open: std::collections::HashMap<&str, u32> = Default::default();
+    for (id, n) in &st.notifications {
+        if n.sched != n.wake() {
+            return Err(format!(
+                "notification {id} filed at {:?}, due {:?}",
+                n.sched,
+                n.wake()
+            ));
+        }
+        if let Some(t) = n.sched {
+            due += 1;
+            if !st.notes_due.contains(&(t, *id)) {
+                return Err(format!("notification {id} missing from the due set"));
+            }
+        }
+        if (n.status == Delivery::Held) != st.notes_held.contains(id) {
+            return Err(format!("notification {id}: held set disagrees"));
+        }
+        if n.open == n.is_final() {
+            return Err(format!("notification {id}: open flag disagrees"));
+        }
+        if n.open {
+            *open.entry(&n.data_id).or_default() += 1;
+        }
+    }
+    if due != st.notes_due.len() {
+        return Err(format!(
+            "due set has {} entries for {due}",
+            st.notes_due.len()
+        ));
+    }
+    let counted: std::collections::HashMap<&str, u32> = st
+        .open_notes
+        .iter()
+        .map(|(k, v)| (k.as_str(), *v))
+        .collect();
+    if counted != open {
+        return Err("open notification counts disagree".into());
+    }
+    Ok(())
+}
+
 /// Records a notification for `client_id`'s webhook; delivery happens on the next tick.
 pub fn enqueue(
     st: &mut State,
@@ -91,7 +215,7 @@ pub fn enqueue(
     user_id: u64,
     topic: &str,
     data_id: &str,
-    body: Value,
+    body: String,
     now: DateTime<Utc>,
 ) {
     let url = st
@@ -99,7 +223,8 @@ pub fn enqueue(
         .get(client_id)
         .and_then(|a| a.cfg.webhook_url.clone());
     let faults: NotificationFaults = crate::faults::notification_faults(st);
-    let id = st.notifications.len() as u64 + 1;
+    st.next_notification += 1;
+    let id = st.next_notification;
     let mut n = Notification {
         id,
         client_id: client_id.to_string(),
@@ -107,7 +232,7 @@ pub fn enqueue(
         topic: topic.to_string(),
         data_id: data_id.to_string(),
         url: url.clone(),
-        body,
+        body: body.into_boxed_str(),
         created_at: now,
         status: Delivery::Pending,
         attempts: vec![],
@@ -115,6 +240,9 @@ pub fn enqueue(
         in_flight: false,
         duplicate: faults.duplicate,
         release_after: None,
+        sched: None,
+        open: false,
+        finished_at: None,
     };
     if url.is_none() {
         n.status = Delivery::NoUrl;
@@ -127,13 +255,22 @@ pub fn enqueue(
         n.next_attempt_at = None;
     } else {
         // A held notification goes out once this one was sent: the receiver sees them swapped.
-        for h in st.notifications.iter_mut().filter(|h| {
-            h.status == Delivery::Held && h.client_id == client_id && h.release_after.is_none()
-        }) {
-            h.release_after = Some(id);
+        let State {
+            notes_held,
+            notifications,
+            ..
+        } = &mut *st;
+        for h in notes_held.iter() {
+            if let Some(h) = notifications.get_mut(h)
+                && h.client_id == client_id
+                && h.release_after.is_none()
+            {
+                h.release_after = Some(id);
+            }
         }
     }
-    st.notifications.push(n);
+    st.notifications.insert(id, n);
+    st.touch_note(id, now);
 }
 
 /// What a delivery task needs, copied out of the state.
@@ -142,53 +279,53 @@ pub struct DueDelivery {
     pub url: String,
     pub topic: String,
     pub data_id: String,
-    pub body: Value,
+    pub body: String,
     pub secret: String,
     pub retry: usize,
     pub copies: usize,
 }
 
+/// The notifications whose attempt is due, marked in flight, oldest due first.
 pub fn take_due(st: &mut State, now: DateTime<Utc>) -> Vec<DueDelivery> {
-    // Held notifications nobody overtook within a minute go out anyway.
-    for n in st.notifications.iter_mut() {
-        if n.status == Delivery::Held && now - n.created_at >= chrono::Duration::seconds(60) {
-            n.status = Delivery::Pending;
-            n.next_attempt_at = Some(now);
-        }
-    }
-    let mut due: Vec<&mut Notification> = st
-        .notifications
-        .iter_mut()
-        .filter(|n| {
-            n.status == Delivery::Pending
-                && !n.in_flight
-                && n.next_attempt_at.is_some_and(|t| t <= now)
-        })
-        .collect();
-    due.sort_by_key(|n| n.next_attempt_at);
     let mut out = vec![];
-    for n in due {
-        n.in_flight = true;
-        let copies = if n.duplicate { 2 } else { 1 };
-        n.duplicate = false;
-        out.push(DueDelivery {
-            id: n.id,
-            url: n.url.clone().unwrap_or_default(),
-            topic: n.topic.clone(),
-            data_id: n.data_id.clone(),
-            body: n.body.clone(),
-            secret: String::new(),
-            retry: n.attempts.len(),
-            copies,
-        });
-    }
-    for d in out.iter_mut() {
-        let client = &st.notifications[(d.id - 1) as usize].client_id;
-        d.secret = st
-            .apps
-            .get(client)
-            .map(|a| a.cfg.webhook_secret.clone())
-            .unwrap_or_default();
+    while let Some(&(t, id)) = st.notes_due.first() {
+        if t > now {
+            break;
+        }
+        st.notes_due.pop_first();
+        let Some(n) = st.notifications.get_mut(&id) else {
+            continue;
+        };
+        n.sched = None;
+        match n.status {
+            // Held notifications nobody overtook within a minute go out anyway.
+            Delivery::Held => {
+                n.status = Delivery::Pending;
+                n.next_attempt_at = Some(now);
+            }
+            Delivery::Pending if !n.in_flight && n.next_attempt_at.is_some_and(|t| t <= now) => {
+                n.in_flight = true;
+                let copies = if n.duplicate { 2 } else { 1 };
+                n.duplicate = false;
+                let secret = st
+                    .apps
+                    .get(&n.client_id)
+                    .map(|a| a.cfg.webhook_secret.clone())
+                    .unwrap_or_default();
+                out.push(DueDelivery {
+                    id: n.id,
+                    url: n.url.clone().unwrap_or_default(),
+                    topic: n.topic.clone(),
+                    data_id: n.data_id.clone(),
+                    body: n.body.to_string(),
+                    secret,
+                    retry: n.attempts.len(),
+                    copies,
+                });
+            }
+            _ => {}
+        }
+        st.touch_note(id, now);
     }
     out
 }
@@ -223,14 +360,21 @@ fn target_url(url: &str, data_id: &str, topic: &str) -> String {
 }
 
 pub fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
+                out.push(b as char)
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+            _ => {
+                out.push('%');
+                out.push(DIGITS[usize::from(b >> 4)] as char);
+                out.push(DIGITS[usize::from(b & 15)] as char);
+            }
+        }
+    }
+    out
 }
 
 fn loopback_only_ok(url: &str) -> bool {
@@ -251,7 +395,9 @@ pub fn spawn_delivery(sb: Arc<Sandbox>, d: DueDelivery) {
 }
 
 async fn deliver(sb: Arc<Sandbox>, d: DueDelivery) {
-    let mut last: Option<Attempt> = None;
+    // The semaphore is never closed; signing waits for the permit (ts is the send time).
+    let _permit = sb.deliveries.acquire().await;
+    let mut attempts = Vec::with_capacity(d.copies);
     for _ in 0..d.copies {
         let now = sb.clock.now();
         let ts = match sb.cfg.signature_ts {
@@ -284,7 +430,7 @@ async fn deliver(sb: Arc<Sandbox>, d: DueDelivery) {
                 .header("x-retry", d.retry.to_string())
                 .header("x-socket-timeout", "22000")
                 .header("user-agent", "restclient-node/4.15.3 (mp-sandbox)")
-                .body(d.body.to_string())
+                .body(d.body.clone())
                 .send()
                 .await;
             match resp {
@@ -292,27 +438,25 @@ async fn deliver(sb: Arc<Sandbox>, d: DueDelivery) {
                 Err(e) => attempt.error = Some(e.to_string()),
             }
         }
-        last = Some(attempt.clone());
-        record_attempt(&sb, d.id, attempt, false);
+        attempts.push(attempt);
     }
-    if let Some(a) = last {
-        record_attempt(&sb, d.id, a, true);
-    }
+    record_attempts(&sb, d.id, attempts);
 }
 
-fn record_attempt(sb: &Arc<Sandbox>, id: u64, a: Attempt, finish: bool) {
+/// Records the attempts of one delivery (the last one decides) under one lock.
+fn record_attempts(sb: &Arc<Sandbox>, id: u64, attempts: Vec<Attempt>) {
     let now = sb.clock.now();
     let max = sb.cfg.max_notification_attempts as usize;
     let mut st = sb.lock();
-    let Some(n) = st.notifications.get_mut((id - 1) as usize) else {
+    let Some(n) = st.notifications.get_mut(&id) else {
         return;
     };
-    if !finish {
-        n.attempts.push(a);
-        return;
-    }
+    let ok = attempts
+        .last()
+        .is_some_and(|a| matches!(a.status, Some(200) | Some(201)));
+    n.attempts.extend(attempts);
     n.in_flight = false;
-    if matches!(a.status, Some(200) | Some(201)) {
+    if ok {
         n.status = Delivery::Delivered;
         n.next_attempt_at = None;
     } else if n.attempts.len() >= max {
@@ -321,42 +465,31 @@ fn record_attempt(sb: &Arc<Sandbox>, id: u64, a: Attempt, finish: bool) {
     } else {
         n.next_attempt_at = Some(now + retry_delay(n.attempts.len()));
     }
-    for h in st
-        .notifications
-        .iter_mut()
-        .filter(|h| h.status == Delivery::Held && h.release_after == Some(id))
-    {
-        h.status = Delivery::Pending;
-        h.next_attempt_at = Some(now);
+    st.touch_note(id, now);
+    // A notification held back until this one was sent goes out now.
+    let released: Vec<u64> = st
+        .notes_held
+        .iter()
+        .copied()
+        .filter(|h| {
+            st.notifications
+                .get(h)
+                .is_some_and(|h| h.release_after == Some(id))
+        })
+        .collect();
+    for h in &released {
+        if let Some(h) = st.notifications.get_mut(h) {
+            h.status = Delivery::Pending;
+            h.next_attempt_at = Some(now);
+        }
+        st.touch_note(*h, now);
     }
+    // What this notification kept (its order or intent) may go now, if it is past retention.
+    let more = st.evict(now);
     drop(st);
-    sb.kick();
-}
-
-/// Orders topic body (reference 4.3).
-pub fn order_body(o: &crate::model::Order, action: &str, now: DateTime<Utc>) -> Value {
-    let mut data = json!({
-        "id": o.id, "external_reference": o.external_reference, "status": o.status.as_str(),
-        "status_detail": o.status_detail, "type": "point", "version": o.version,
-    });
-    let no_transactions = matches!(action, "order.action_required" | "order.refunded");
-    if !no_transactions {
-        let paid = o.payment.paid_cents.map(crate::sites::cents_to_decimal);
-        data["total_paid_amount"] = json!(paid.clone().unwrap_or_else(|| "0.00".into()));
-        data["transactions"] = json!({"payments": [crate::orders::payment_json(&o.payment)]});
+    if more || !released.is_empty() {
+        sb.kick();
     }
-    // The webhook example (reference 4.3) shows the payment's detail on the
-    // order: `accredited` for a processed one, while `GET` keeps `processed`.
-    match action {
-        "order.action_required" => data["status_detail"] = json!("check_on_terminal"),
-        "order.processed" => data["status_detail"] = json!("accredited"),
-        _ => {}
-    }
-    json!({
-        "action": action, "api_version": "v1", "application_id": o.client_id, "data": data,
-        "date_created": now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        "live_mode": true, "type": "order", "user_id": o.user_id.to_string(),
-    })
 }
 
 /// mp-connect body (reference 4.5), in the generic envelope.
@@ -366,4 +499,13 @@ pub fn connect_body(client_id: &str, user_id: u64, action: &str, now: DateTime<U
         "date_created": now.to_rfc3339(), "user_id": user_id, "api_version": "v1",
         "action": action, "application_id": client_id, "data": {"id": user_id.to_string()},
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encode_keeps_unreserved_and_escapes_the_rest() {
+        assert_eq!(super::url_encode("Az09-_.~"), "Az09-_.~");
+        assert_eq!(super::url_encode("a b/é?&="), "a%20b%2F%C3%A9%3F%26%3D");
+    }
 }

@@ -4,6 +4,7 @@
 use crate::errors::{ApiError, ApiResult};
 use crate::ids;
 use crate::notify;
+use crate::retention::Cred;
 use crate::sandbox::Sandbox;
 use crate::state::{CodeRec, Issued, State};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -79,6 +80,7 @@ pub fn decide(sb: &Sandbox, q: &Params, user_id: u64, allow: bool) -> Result<Str
                 .unwrap_or_else(|| "plain".into()),
         )
     });
+    let expires_at = now + chrono::Duration::minutes(10);
     st.codes.insert(
         code.clone(),
         CodeRec {
@@ -86,12 +88,14 @@ pub fn decide(sb: &Sandbox, q: &Params, user_id: u64, allow: bool) -> Result<Str
             user_id,
             redirect_uri: redirect.clone(),
             challenge,
-            expires_at: now + chrono::Duration::minutes(10),
+            expires_at,
             used: false,
         },
     );
+    st.file_cred(expires_at, Cred::Code(code.clone()));
     if st.authorizations.insert((user_id, client_id.clone())) {
-        let body = notify::connect_body(&client_id, user_id, "application.authorized", now);
+        let body =
+            notify::connect_body(&client_id, user_id, "application.authorized", now).to_string();
         notify::enqueue(
             &mut st,
             &client_id,
@@ -115,9 +119,10 @@ pub fn decide(sb: &Sandbox, q: &Params, user_id: u64, allow: bool) -> Result<Str
 pub fn deauthorize(sb: &Sandbox, user_id: u64, client_id: &str) -> usize {
     let now = sb.clock.now();
     let mut st = sb.lock();
-    let n = st.revoke_tokens(user_id, Some(client_id));
+    let n = st.revoke_tokens(user_id, Some(client_id), now);
     if st.authorizations.remove(&(user_id, client_id.to_string())) {
-        let body = notify::connect_body(client_id, user_id, "application.deauthorized", now);
+        let body =
+            notify::connect_body(client_id, user_id, "application.deauthorized", now).to_string();
         notify::enqueue(
             &mut st,
             client_id,
@@ -282,6 +287,7 @@ pub async fn token(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -
                 return Err(invalid_grant());
             }
             st.codes.get_mut(code).expect("exists").used = true;
+            st.file_cred(now, Cred::Code(code.clone()));
             st.issue_tokens(rec.user_id, &client_id, true, now)
         }
         "refresh_token" => {
@@ -294,6 +300,7 @@ pub async fn token(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -
             }
             // Single use: the old refresh token dies, a new pair is issued.
             st.refresh.get_mut(r).expect("exists").used = true;
+            st.file_cred(now, Cred::Refresh(r.clone()));
             st.issue_tokens(rec.user_id, &client_id, true, now)
         }
         _ => {

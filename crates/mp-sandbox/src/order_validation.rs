@@ -47,7 +47,8 @@ pub struct Valid {
     pub integration_data: Value,
 }
 
-pub fn validate_create(b: &Value) -> Result<Valid, ApiError> {
+/// Checks a create body and takes what the order keeps out of it.
+pub fn validate_create(mut b: Value) -> Result<Valid, ApiError> {
     const TOP: &[&str] = &[
         "type",
         "external_reference",
@@ -213,16 +214,10 @@ pub fn validate_create(b: &Value) -> Result<Valid, ApiError> {
             ));
         }
     };
-    let mut point_extra = b.pointer("/config/point").cloned().unwrap_or(json!({}));
-    if let Some(p) = point_extra.as_object_mut() {
-        p.remove("terminal_id");
-        p.remove("print_on_terminal");
-    }
-    let payment_method_cfg = b
+    match b
         .pointer("/config/payment_method")
-        .cloned()
-        .unwrap_or(Value::Null);
-    match payment_method_cfg.get("default_type") {
+        .and_then(|c| c.get("default_type"))
+    {
         None => {}
         Some(Value::String(s)) if s == "debit_card" || s == "credit_card" => {}
         Some(_) => {
@@ -233,15 +228,15 @@ pub fn validate_create(b: &Value) -> Result<Valid, ApiError> {
             ));
         }
     }
-    let integration_data = obj.get("integration_data").cloned().unwrap_or(json!({}));
-    if !integration_data.is_object() {
+    let integration_data = obj.get("integration_data");
+    if integration_data.is_some_and(|d| !d.is_object()) {
         return Err(err(
             400,
             "property_type",
             "integration_data expected object",
         ));
     }
-    match integration_data.pointer("/sponsor/id") {
+    match integration_data.and_then(|d| d.pointer("/sponsor/id")) {
         None | Some(Value::String(_)) => {}
         Some(_) => {
             return Err(err(
@@ -251,6 +246,19 @@ pub fn validate_create(b: &Value) -> Result<Valid, ApiError> {
             ));
         }
     }
+    // Valid: the order keeps these parts of the body (moved, not copied).
+    let mut take = |path: &str| b.pointer_mut(path).map(Value::take);
+    let mut point_extra = take("/config/point").unwrap_or(json!({}));
+    if let Some(p) = point_extra.as_object_mut() {
+        p.remove("terminal_id");
+        p.remove("print_on_terminal");
+        if p.is_empty() {
+            // A fresh empty map holds no memory; an emptied one keeps its node.
+            point_extra = json!({});
+        }
+    }
+    let payment_method_cfg = take("/config/payment_method").unwrap_or(Value::Null);
+    let integration_data = take("/integration_data").unwrap_or(json!({}));
     Ok(Valid {
         external_reference,
         description,

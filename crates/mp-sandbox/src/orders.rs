@@ -4,9 +4,10 @@ use crate::auth::{header, principal};
 use crate::errors::{ApiError, ApiResult, Shape, parse_json_object, parse_json_opt};
 use crate::model::*;
 use crate::order_validation::validate_create;
-pub use crate::order_view::{order_json, payment_json};
+pub use crate::order_view::{OrderView, order_json};
 use crate::sandbox::Sandbox;
 use crate::sites::{cents_to_decimal, decimal_to_cents};
+use crate::work::Work;
 use crate::{ids, terminal_sim};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -39,9 +40,10 @@ pub async fn create(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
     let p = principal(&sb, &req, S)?;
     let key = require_idem(&req)?;
     let b = parse_json_object(&body, S)?;
+    let body_digest = crate::state::digest(&b);
     let now = sb.clock.now();
     let mut st = sb.lock();
-    match st.idem_lookup(p.user_id, "orders", &key, &b, now) {
+    match st.idem_lookup_digest(p.user_id, "orders", &key, body_digest, now) {
         Ok(Some((_, resp))) => {
             // Replay: the original resource, as it is now.
             let id = resp["id"].as_str().unwrap_or_default().to_string();
@@ -57,7 +59,7 @@ pub async fn create(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
             ));
         }
     }
-    let v = validate_create(&b)?;
+    let v = validate_create(b)?;
     let owner = st.terminals.get(&v.terminal_id).map(|t| t.user_id);
     if owner != Some(p.user_id) {
         return Err(err(
@@ -88,8 +90,16 @@ pub async fn create(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
             "The terminal already has a queued order. Finish or cancel it first",
         ));
     }
-    let mut integration_data = v.integration_data.clone();
+    let mut integration_data = v.integration_data;
     integration_data["application_id"] = json!(p.client_id);
+    let raw = |v: &Value| {
+        serde_json::value::to_raw_value(v).map_err(|_| err(400, "bad_request", "invalid body"))
+    };
+    let integration_data = raw(&integration_data)?;
+    let payment_method_cfg = match &v.payment_method_cfg {
+        Value::Null => None,
+        cfg => Some(raw(cfg)?),
+    };
     let id = format!("ORD{}", ids::ulid(now));
     let next = terminal_sim::initial_step(&st, &v.terminal_id, now);
     let order = Order {
@@ -110,7 +120,7 @@ pub async fn create(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
         terminal_id: v.terminal_id,
         print_on_terminal: v.print_on_terminal,
         point_extra: v.point_extra,
-        payment_method_cfg: v.payment_method_cfg,
+        payment_method_cfg,
         payment: OrderPayment {
             id: format!("PAY{}", ids::ulid(now)),
             amount: v.amount,
@@ -121,19 +131,25 @@ pub async fn create(sb: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) 
             refunded_cents: 0,
             method: None,
             reference_id: None,
+            charged_at: None,
         },
         refunds: vec![],
         version: 1,
         next_step_at: next,
         forced: None,
         cancel_requested: false,
+        idem_key: key.clone(),
+        marks: Marks::default(),
     };
-    let out = order_json(&order);
-    st.orders.insert(id, order);
-    st.idem_store(p.user_id, "orders", &key, b, 201, out.clone(), now);
+    let out = HttpResponse::Created().json(OrderView(&order));
+    st.orders.insert(id.clone(), order);
+    st.touch(&Work::Order(id.clone()), now);
+    // A replay answers the order as it is then: the key only needs its id.
+    let replay = json!({"id": id});
+    st.idem_store_digest(p.user_id, "orders", &key, body_digest, 201, &replay, now);
     drop(st);
     sb.kick();
-    Ok(HttpResponse::Created().json(out))
+    Ok(out)
 }
 
 fn check_id(id: &str, code: &str) -> Result<(), ApiError> {
@@ -152,7 +168,7 @@ pub async fn get(sb: web::Data<Sandbox>, req: HttpRequest, path: web::Path<Strin
     check_id(&path, "invalid_path_param")?;
     let st = sb.lock();
     match st.orders.get(path.as_str()) {
-        Some(o) if o.user_id == p.user_id => Ok(HttpResponse::Ok().json(order_json(o))),
+        Some(o) if o.user_id == p.user_id => Ok(HttpResponse::Ok().json(OrderView(o))),
         _ => Err(not_found()),
     }
 }
@@ -255,6 +271,7 @@ pub async fn cancel(
             x.updated = now;
             // The terminal honours the request at its next step.
             x.next_step_at = Some(now + chrono::Duration::from_std(card).unwrap_or_default());
+            st.touch(&Work::Order(o.id.clone()), now);
             202
         }
         OrderStatus::Canceled => {
@@ -515,6 +532,7 @@ pub async fn events(
     } else {
         now
     });
+    st.touch(&Work::Order(path.into_inner()), now);
     drop(st);
     sb.kick();
     Ok(HttpResponse::NoContent().finish())

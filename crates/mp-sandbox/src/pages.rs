@@ -205,11 +205,11 @@ pub async fn console(sb: web::Data<Sandbox>, req: HttpRequest) -> HttpResponse {
     let mut notes = String::from(
         "<table><tr><th>#</th><th>topic</th><th>data.id</th><th>action / state</th><th>status</th><th>attempts</th></tr>",
     );
-    for n in st.notifications.iter().rev().take(50) {
-        let what = n
-            .body
+    for n in st.notifications.values().rev().take(50) {
+        let body = n.body_json();
+        let what = body
             .get("action")
-            .or_else(|| n.body.get("state"))
+            .or_else(|| body.get("state"))
             .and_then(|v| v.as_str())
             .unwrap_or("");
         notes += &format!(

@@ -6,6 +6,7 @@
 
 use crate::auth::{header, principal};
 use crate::errors::{ApiError, ApiResult, Shape, parse_json_opt};
+use crate::model::Order;
 use crate::sandbox::Sandbox;
 use crate::state::State;
 use crate::terminal_sim;
@@ -46,14 +47,8 @@ pub fn record_refund(
 ) -> Option<Value> {
     let p = st.payments.get_mut(&payment_id)?;
     let amount = amount_cents as f64 / 100.0;
-    let refund = json!({
-        "id": refund_id, "payment_id": payment_id, "amount": amount, "metadata": {},
-        "source": {"id": p["collector_id"].to_string(), "type": "collector"},
-        "date_created": now.to_rfc3339(), "unique_sequence_number": null,
-        "refund_mode": "standard", "adjustment_amount": 0, "status": "approved",
-        "reason": null, "labels": [], "amount_refunded_to_payer": amount,
-        "partition_details": [], "external_refund_id": null,
-    });
+    let collector = p["collector_id"].to_string();
+    let refund = refund_json(refund_id, payment_id, &collector, amount_cents, now);
     if let Some(list) = p["refunds"].as_array_mut() {
         list.push(refund.clone());
     } else {
@@ -71,12 +66,71 @@ pub fn record_refund(
     Some(refund)
 }
 
+/// A refund as the Payments API shows it (approved at once).
+fn refund_json(
+    refund_id: u64,
+    payment_id: u64,
+    collector: &str,
+    amount_cents: i64,
+    at: DateTime<Utc>,
+) -> Value {
+    let amount = amount_cents as f64 / 100.0;
+    json!({
+        "id": refund_id, "payment_id": payment_id, "amount": amount, "metadata": {},
+        "source": {"id": collector, "type": "collector"},
+        "date_created": at.to_rfc3339(), "unique_sequence_number": null,
+        "refund_mode": "standard", "adjustment_amount": 0, "status": "approved",
+        "reason": null, "labels": [], "amount_refunded_to_payer": amount,
+        "partition_details": [], "external_refund_id": null,
+    })
+}
+
+/// An order's payment as the Payments API shows it, from the order: its
+/// `reference_id` is the payment id, its refunds are the order's refunds.
+fn order_payment(o: &Order, id: u64) -> Value {
+    let p = &o.payment;
+    let (method, ptype, installments) = p.method.clone().unwrap_or_default();
+    let (status, detail) = match p.paid_cents {
+        None => ("rejected", "cc_rejected_other_reason"),
+        Some(_) if p.refunded_cents >= p.amount_cents => ("refunded", "refunded"),
+        Some(_) if p.refunded_cents > 0 => ("approved", "partially_refunded"),
+        Some(_) => ("approved", "accredited"),
+    };
+    let collector = o.user_id.to_string();
+    let refunds: Vec<Value> = o
+        .refunds
+        .iter()
+        .map(|r| {
+            let rid = r.reference_id.parse().unwrap_or_default();
+            refund_json(rid, id, &collector, r.amount_cents, r.at)
+        })
+        .collect();
+    json!({
+        "id": id, "status": status, "status_detail": detail,
+        "transaction_amount": p.amount_cents as f64 / 100.0, "currency_id": o.currency,
+        "payment_type_id": ptype, "payment_method_id": method, "installments": installments,
+        "collector_id": o.user_id, "external_reference": o.external_reference,
+        "date_created": p.charged_at.map(|t| t.to_rfc3339()),
+        "order": {"id": o.id, "type": "point_order"},
+        "point_of_interaction": {"type": "POINT", "device_id": o.terminal_id},
+        "refunds": refunds,
+        "transaction_amount_refunded": p.refunded_cents as f64 / 100.0,
+    })
+}
+
 /// The seller's payment, or a 404 (another seller's payment does not exist).
 fn own(st: &State, user_id: u64, id: &str) -> Result<(u64, Value), ApiError> {
-    id.parse::<u64>()
-        .ok()
-        .and_then(|id| st.payments.get(&id).map(|p| (id, p.clone())))
-        .filter(|(_, p)| p["collector_id"].as_u64() == Some(user_id))
+    let id = id.parse::<u64>().map_err(|_| not_found())?;
+    let view = match st.payments.get(&id) {
+        Some(p) => Some(p.clone()),
+        None => st
+            .order_payments
+            .get(&id)
+            .and_then(|o| st.orders.get(o))
+            .map(|o| order_payment(o, id)),
+    };
+    view.filter(|p| p["collector_id"].as_u64() == Some(user_id))
+        .map(|p| (id, p))
         .ok_or_else(not_found)
 }
 
@@ -141,9 +195,19 @@ pub async fn search(
         _ => None,
     };
     let st = sb.lock();
+    // Orders' payments are shown from their orders.
+    let of_orders: Vec<Value> = st
+        .order_payments
+        .iter()
+        .filter_map(|(id, order)| {
+            let o = st.orders.get(order).filter(|o| o.user_id == p.user_id)?;
+            Some(order_payment(o, *id))
+        })
+        .collect();
     let mut all: Vec<&Value> = st
         .payments
         .values()
+        .chain(&of_orders)
         .filter(|v| v["collector_id"].as_u64() == Some(p.user_id))
         .filter(|v| {
             q.iter()
@@ -272,8 +336,8 @@ pub async fn create_refund(
         Some("point_order") => {
             let order_id = pay["order"]["id"].as_str().unwrap_or_default().to_string();
             terminal_sim::add_refund(&mut st, &order_id, amount, now)
-                .and_then(|_| st.payments.get(&pid))
-                .and_then(|p| p["refunds"].as_array()?.last().cloned())
+                .and_then(|_| own(&st, p.user_id, &pid.to_string()).ok())
+                .and_then(|(_, v)| v["refunds"].as_array()?.last().cloned())
         }
         _ => {
             let rid = st.next_id();

@@ -5,6 +5,7 @@ use crate::auth::{header, principal};
 use crate::errors::{ApiError, ApiResult, Shape, parse_json_object};
 use crate::model::*;
 use crate::sandbox::Sandbox;
+use crate::work::Work;
 use crate::{ids, terminal_sim};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
@@ -245,8 +246,11 @@ pub async fn create_intent(
         next_step_at: terminal_sim::initial_step(&st, &device, now),
         deadline: now + chrono::Duration::from_std(st.steps.intent_abandon).unwrap_or_default(),
         outcome: None,
+        idem_key: key.clone(),
+        marks: Marks::default(),
     };
-    st.intents.insert(id, intent);
+    st.intents.insert(id.clone(), intent);
+    st.touch(&Work::Intent(id), now);
     if let Some(k) = &key {
         st.idem_store(
             p.user_id,
@@ -434,10 +438,13 @@ pub async fn create_refund(
         additional_info: b.get("additional_info").cloned().unwrap_or(json!({})),
         state: IntentState::Open,
         next_step_at: terminal_sim::initial_step(&st, &device, now),
+        marks: Marks::default(),
     };
     let mut out = refund_json(&r);
     out.as_object_mut().map(|o| o.remove("state"));
+    let w = Work::Refund(r.id.clone());
     st.refunds.insert(r.id.clone(), r);
+    st.touch(&w, now);
     drop(st);
     sb.kick();
     Ok(HttpResponse::Ok().json(out))
@@ -463,6 +470,7 @@ pub async fn cancel_refund(
 ) -> ApiResult {
     let p = principal(&sb, &req, S)?;
     let (device, id) = path.into_inner();
+    let now = sb.clock.now();
     let mut st = sb.lock();
     let r = st
         .refunds
@@ -476,6 +484,7 @@ pub async fn cancel_refund(
     }
     r.state = IntentState::Canceled;
     r.next_step_at = None;
+    st.touch(&Work::Refund(id.clone()), now);
     Ok(HttpResponse::Ok().json(json!({"id": id})))
 }
 

@@ -74,6 +74,8 @@ pub async fn pay(sb: web::Data<Sandbox>, body: web::Bytes) -> ApiResult {
         "point_of_interaction": {"type": "INSTORE"},
     });
     payments::insert(&mut st, payment_id, view);
+    // A QR payment is finished at once: it is kept for the retention window.
+    st.retained.payments.push(now, payment_id);
     if approved {
         // A paid order leaves the POS: the QR shows nothing until the next one.
         st.qr_orders.remove(&key);
@@ -91,7 +93,7 @@ pub async fn pay(sb: web::Data<Sandbox>, body: web::Bytes) -> ApiResult {
         user,
         "payment",
         &payment_id.to_string(),
-        notice,
+        notice.to_string(),
         now,
     );
     drop(st);

@@ -4,9 +4,15 @@
 use crate::clock::{Clock, lock};
 use crate::state::State;
 use crate::{AppConfig, SandboxConfig, notify, terminal_sim};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
+
+/// Notification deliveries in flight at once. A burst (instant timings, a
+/// benchmark) would otherwise open a connection per delivery and keep them
+/// all, with their buffers, in the client's pool.
+pub const MAX_DELIVERIES_IN_FLIGHT: usize = 128;
 
 pub struct Sandbox {
     pub cfg: SandboxConfig,
@@ -15,7 +21,11 @@ pub struct Sandbox {
     state: Mutex<State>,
     /// Wakes the ticker when new work is due "now" (instant timings).
     pub wake: Notify,
+    /// Whether any fault is configured (requests skip the fault lookup otherwise).
+    pub faults_armed: AtomicBool,
     pub http: reqwest::Client,
+    /// Permits for deliveries in flight (`MAX_DELIVERIES_IN_FLIGHT`).
+    pub deliveries: Semaphore,
     /// Runtime for notification deliveries, usable from any thread (clock hooks).
     pub rt: tokio::runtime::Handle,
 }
@@ -31,6 +41,7 @@ impl Sandbox {
         let http = reqwest::Client::builder()
             .timeout(cfg.webhook_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(MAX_DELIVERIES_IN_FLIGHT)
             .build()
             .unwrap_or_default();
         let sb = Arc::new(Sandbox {
@@ -39,7 +50,9 @@ impl Sandbox {
             clock,
             state: Mutex::new(state),
             wake: Notify::new(),
+            faults_armed: AtomicBool::new(false),
             http,
+            deliveries: Semaphore::new(MAX_DELIVERIES_IN_FLIGHT),
             rt: tokio::runtime::Handle::current(),
         });
         if sb.cfg.seed_demo_seller {
@@ -70,16 +83,23 @@ impl Sandbox {
         st.apps[&st.default_client_id].cfg.clone()
     }
 
-    /// Applies every transition that is due and starts due notification deliveries.
+    /// Applies every transition that is due, starts due notification
+    /// deliveries and evicts what is past retention.
     pub fn process_due(self: &Arc<Self>) {
         let now = self.clock.now();
-        let deliveries = {
+        let (deliveries, more) = {
             let mut st = self.lock();
-            terminal_sim::run_due(&mut st, now);
-            notify::take_due(&mut st, now)
+            let more = terminal_sim::run_due(&mut st, now);
+            let deliveries = notify::take_due(&mut st, now);
+            (deliveries, more)
         };
         for d in deliveries {
             notify::spawn_delivery(self.clone(), d);
+        }
+        // Eviction under its own short hold of the lock, so requests interleave.
+        let more = more | self.lock().evict(now);
+        if more {
+            self.kick();
         }
     }
 

@@ -5,11 +5,13 @@ use crate::faults::Fault;
 use crate::ids;
 use crate::model::*;
 use crate::notify::Notification;
+use crate::retention::{Cred, IDEMPOTENCY_TTL, Retained};
 use crate::sites::{self, Site};
-use crate::{AppConfig, SandboxConfig, StepDurations, TokenLifetimes};
+use crate::work::Work;
+use crate::{AppConfig, Retention, SandboxConfig, StepDurations, TokenLifetimes};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Debug)]
 pub struct App {
@@ -91,12 +93,40 @@ pub struct Pos {
     pub date_last_updated: DateTime<Utc>,
 }
 
+/// `(user, scope, key)`: a key is per seller and per kind of request.
+pub type IdemKey = (u64, &'static str, String);
+
+/// Keys that created an order or an intent: they are evicted with it (their
+/// 24 hours are checked when they are looked up), not by the key queue.
+const OWNED_SCOPES: &[&str] = &["orders", "intents"];
+
+/// A request answered under an idempotency key: a digest of its body (to
+/// tell a replay from another request) and the answer, serialized.
 #[derive(Clone, Debug)]
 pub struct IdemEntry {
-    pub body: Value,
+    pub digest: u64,
     pub status: u16,
-    pub response: Value,
+    pub response: String,
     pub at: DateTime<Utc>,
+}
+
+/// A digest of a JSON value (objects have sorted keys, so equal values
+/// serialize alike).
+pub fn digest(v: &Value) -> u64 {
+    use std::hash::Hasher;
+    struct W(std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.write(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = W(std::collections::hash_map::DefaultHasher::new());
+    let _ = serde_json::to_writer(&mut w, v);
+    w.0.finish()
 }
 
 /// Issued credentials, as returned by `/oauth/token` and `/sandbox/sellers`.
@@ -111,6 +141,7 @@ pub struct Issued {
 
 pub struct State {
     pub lifetimes: TokenLifetimes,
+    pub retention: Retention,
     pub steps: StepDurations,
     pub default_terminal_mode: TerminalMode,
     pub default_client_id: String,
@@ -129,15 +160,31 @@ pub struct State {
     pub orders: HashMap<String, Order>,
     /// Legacy Payments API view of terminal charges (`GET /v1/payments/{id}`).
     pub payments: HashMap<u64, Value>,
+    /// Payments of Orders API orders, by payment id: the order they belong
+    /// to, which their Payments API view is shown from.
+    pub order_payments: HashMap<u64, String>,
     /// Current QR order per (collector, external_pos_id).
     pub qr_orders: HashMap<(u64, String), QrOrder>,
-    pub idem: HashMap<(u64, &'static str, String), IdemEntry>,
-    pub charges: Vec<Charge>,
-    pub notifications: Vec<Notification>,
+    pub idem: HashMap<IdemKey, IdemEntry>,
+    pub charges: Charges,
+    /// By id; ids grow, so this is also creation order.
+    pub notifications: BTreeMap<u64, Notification>,
     pub faults: Vec<Fault>,
     pub integrators: HashMap<u64, Value>,
+    /// Unfinished work items by the next time something happens to them.
+    pub schedule: BTreeSet<(DateTime<Utc>, Work)>,
+    /// The unfinished item each busy terminal holds.
+    pub busy: HashMap<String, Work>,
+    /// Notifications waiting for an attempt (or held back), by when.
+    pub notes_due: BTreeSet<(DateTime<Utc>, u64)>,
+    /// Notifications held back by the reordering fault.
+    pub notes_held: HashSet<u64>,
+    /// Unfinished notifications per `data.id`: what they are about stays.
+    pub open_notes: HashMap<String, u32>,
+    pub retained: Retained,
     next_id: u64,
     next_serial: u64,
+    pub next_notification: u64,
 }
 
 impl State {
@@ -145,6 +192,7 @@ impl State {
         let mut st = State {
             steps: cfg.timings.steps(),
             lifetimes: cfg.token_lifetimes,
+            retention: cfg.retention,
             default_terminal_mode: cfg.terminal_mode,
             default_client_id: cfg.default_app.client_id.clone(),
             apps: BTreeMap::new(),
@@ -160,14 +208,22 @@ impl State {
             refunds: HashMap::new(),
             orders: HashMap::new(),
             payments: HashMap::new(),
+            order_payments: HashMap::new(),
             qr_orders: HashMap::new(),
             idem: HashMap::new(),
-            charges: Vec::new(),
-            notifications: Vec::new(),
+            charges: Charges::default(),
+            notifications: BTreeMap::new(),
             faults: Vec::new(),
             integrators: HashMap::new(),
+            schedule: BTreeSet::new(),
+            busy: HashMap::new(),
+            notes_due: BTreeSet::new(),
+            notes_held: HashSet::new(),
+            open_notes: HashMap::new(),
+            retained: Retained::default(),
             next_id: 40_000_000 + (ids::random_u64() % 1_000_000) * 10,
             next_serial: 0,
+            next_notification: 0,
         };
         st.add_app(cfg.default_app.clone(), now);
         st
@@ -227,26 +283,30 @@ impl State {
         });
         let refresh_ttl = secs(self.lifetimes.refresh);
         let access = ids::access_token(client_id, user_id, now);
+        let expires_at = now + chrono::Duration::seconds(ttl);
         self.tokens.insert(
             access.clone(),
             TokenRec {
                 user_id,
                 client_id: client_id.to_string(),
-                expires_at: now + chrono::Duration::seconds(ttl),
+                expires_at,
                 revoked: false,
             },
         );
+        self.file_cred(expires_at, Cred::Access(access.clone()));
         let refresh = with_refresh.then(|| {
             let r = ids::tg_token(user_id);
+            let expires_at = now + chrono::Duration::seconds(refresh_ttl);
             self.refresh.insert(
                 r.clone(),
                 RefreshRec {
                     user_id,
                     client_id: client_id.to_string(),
-                    expires_at: now + chrono::Duration::seconds(refresh_ttl),
+                    expires_at,
                     used: false,
                 },
             );
+            self.file_cred(expires_at, Cred::Refresh(r.clone()));
             r
         });
         let public_key = self
@@ -264,18 +324,28 @@ impl State {
     }
 
     /// Revokes every access and refresh token of a seller (for one app, or all).
-    pub fn revoke_tokens(&mut self, user_id: u64, client_id: Option<&str>) -> usize {
-        let mut n = 0;
-        for t in self.tokens.values_mut() {
+    pub fn revoke_tokens(
+        &mut self,
+        user_id: u64,
+        client_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> usize {
+        let mut dead = vec![];
+        for (k, t) in self.tokens.iter_mut() {
             if t.user_id == user_id && client_id.is_none_or(|c| c == t.client_id) && !t.revoked {
                 t.revoked = true;
-                n += 1;
+                dead.push(Cred::Access(k.clone()));
             }
         }
-        for r in self.refresh.values_mut() {
-            if r.user_id == user_id && client_id.is_none_or(|c| c == r.client_id) {
+        let n = dead.len();
+        for (k, r) in self.refresh.iter_mut() {
+            if r.user_id == user_id && client_id.is_none_or(|c| c == r.client_id) && !r.used {
                 r.used = true;
+                dead.push(Cred::Refresh(k.clone()));
             }
+        }
+        for c in dead {
+            self.file_cred(now, c);
         }
         n
     }
@@ -411,14 +481,27 @@ impl State {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<Option<(u16, Value)>, ()> {
+        self.idem_lookup_digest(user, scope, key, digest(body), now)
+    }
+
+    /// [`State::idem_lookup`] with the body's [`digest`] computed by the caller.
+    pub fn idem_lookup_digest(
+        &mut self,
+        user: u64,
+        scope: &'static str,
+        key: &str,
+        body_digest: u64,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(u16, Value)>, ()> {
         let k = (user, scope, key.to_string());
         if let Some(e) = self.idem.get(&k) {
-            if now - e.at > chrono::Duration::hours(24) {
+            if now - e.at > IDEMPOTENCY_TTL {
                 self.idem.remove(&k);
                 return Ok(None);
             }
-            if &e.body == body {
-                return Ok(Some((e.status, e.response.clone())));
+            if e.digest == body_digest {
+                let response = serde_json::from_str(&e.response).unwrap_or(Value::Null);
+                return Ok(Some((e.status, response)));
             }
             return Err(());
         }
@@ -436,34 +519,39 @@ impl State {
         response: Value,
         now: DateTime<Utc>,
     ) {
+        self.idem_store_digest(user, scope, key, digest(&body), status, &response, now);
+    }
+
+    /// [`State::idem_store`] with the body's [`digest`] computed by the caller.
+    #[allow(clippy::too_many_arguments)]
+    pub fn idem_store_digest(
+        &mut self,
+        user: u64,
+        scope: &'static str,
+        key: &str,
+        body_digest: u64,
+        status: u16,
+        response: &Value,
+        now: DateTime<Utc>,
+    ) {
+        let k = (user, scope, key.to_string());
+        let owned = OWNED_SCOPES.contains(&scope);
         self.idem.insert(
-            (user, scope, key.to_string()),
+            k.clone(),
             IdemEntry {
-                body,
+                digest: body_digest,
                 status,
-                response,
+                response: response.to_string(),
                 at: now,
             },
         );
+        if !owned {
+            self.retained.idem.push(now, k);
+        }
     }
 
     /// The active (unfinished) work queued on a terminal, if any.
     pub fn terminal_busy(&self, terminal_id: &str) -> Option<String> {
-        self.intents
-            .values()
-            .find(|i| i.device_id == terminal_id && !i.state.is_final())
-            .map(|i| i.id.clone())
-            .or_else(|| {
-                self.orders
-                    .values()
-                    .find(|o| o.terminal_id == terminal_id && o.status.is_active())
-                    .map(|o| o.id.clone())
-            })
-            .or_else(|| {
-                self.refunds
-                    .values()
-                    .find(|r| r.device_id == terminal_id && !r.state.is_final())
-                    .map(|r| r.id.clone())
-            })
+        self.busy.get(terminal_id).map(|w| w.id().to_string())
     }
 }

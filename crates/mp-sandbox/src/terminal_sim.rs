@@ -5,6 +5,7 @@ use crate::ids;
 use crate::model::*;
 use crate::notify;
 use crate::state::State;
+use crate::work::Work;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -24,71 +25,63 @@ pub fn initial_step(st: &State, terminal_id: &str, now: DateTime<Utc>) -> Option
     }
 }
 
-/// Runs every due transition until nothing else is due.
-pub fn run_due(st: &mut State, now: DateTime<Utc>) {
+/// Runs every due transition until nothing else is due (at most 10,000
+/// steps a call; the caller runs again for the rest). True when it stopped
+/// on that budget.
+pub fn run_due(st: &mut State, now: DateTime<Utc>) -> bool {
     for _ in 0..10_000 {
-        if !step_once(st, now) {
-            break;
-        }
+        let Some(w) = st.pop_due(now) else {
+            return false;
+        };
+        step(st, &w, now);
+        st.touch(&w, now);
     }
+    true
 }
 
-fn step_once(st: &mut State, now: DateTime<Utc>) -> bool {
-    let intent = st
-        .intents
-        .values()
-        .filter(|i| !i.state.is_final())
-        .find_map(|i| {
+/// One due transition of one item (taken off the schedule by `pop_due`).
+fn step(st: &mut State, w: &Work, now: DateTime<Utc>) {
+    match w {
+        Work::Intent(id) => {
+            let Some(i) = st.intents.get(id) else {
+                return;
+            };
+            if i.state.is_final() {
+                return;
+            }
             if i.next_step_at.is_some_and(|t| t <= now) {
-                Some((i.id.clone(), false))
+                advance_intent(st, id, now);
             } else if i.deadline <= now
                 && matches!(i.state, IntentState::Open | IntentState::OnTerminal)
             {
-                Some((i.id.clone(), true))
-            } else {
-                None
+                let to = if i.state == IntentState::Open {
+                    IntentState::Abandoned
+                } else {
+                    IntentState::Canceled
+                };
+                set_intent_state(st, id, to, now);
             }
-        });
-    if let Some((id, timeout)) = intent {
-        if timeout {
-            let to = if st.intents[&id].state == IntentState::Open {
-                IntentState::Abandoned
-            } else {
-                IntentState::Canceled
+        }
+        Work::Order(id) => {
+            let Some(o) = st.orders.get(id) else {
+                return;
             };
-            set_intent_state(st, &id, to, now);
-        } else {
-            advance_intent(st, &id, now);
+            if o.status.is_active() && o.expires_at <= now {
+                finish_order(st, id, OrderStatus::Expired, None, now);
+            } else if o.next_step_at.is_some_and(|t| t <= now) {
+                advance_order(st, id, now);
+            }
         }
-        return true;
-    }
-    let order = st.orders.values().find_map(|o| {
-        if o.status.is_active() && o.expires_at <= now {
-            Some((o.id.clone(), true))
-        } else if o.next_step_at.is_some_and(|t| t <= now) {
-            Some((o.id.clone(), false))
-        } else {
-            None
+        Work::Refund(id) => {
+            let due = st
+                .refunds
+                .get(id)
+                .is_some_and(|r| !r.state.is_final() && r.next_step_at.is_some_and(|t| t <= now));
+            if due {
+                advance_refund(st, id, now);
+            }
         }
-    });
-    if let Some((id, expired)) = order {
-        if expired {
-            finish_order(st, &id, OrderStatus::Expired, None, now);
-        } else {
-            advance_order(st, &id, now);
-        }
-        return true;
     }
-    let refund = st
-        .refunds
-        .values()
-        .find(|r| !r.state.is_final() && r.next_step_at.is_some_and(|t| t <= now))
-        .map(|r| r.id.clone());
-    if let Some(id) = refund {
-        advance_refund(st, &id, now);
-        return true;
-    }
-    false
 }
 
 // ---- legacy payment intents ----
@@ -108,7 +101,7 @@ pub fn set_intent_state(st: &mut State, id: &str, to: IntentState, now: DateTime
     }
     if to.is_final() {
         let i = i.clone();
-        let body = intent_notification_body(st, &i);
+        let body = intent_notification_body(st, &i).to_string();
         notify::enqueue(
             st,
             &i.client_id,
@@ -119,6 +112,7 @@ pub fn set_intent_state(st: &mut State, id: &str, to: IntentState, now: DateTime
             now,
         );
     }
+    st.touch(&Work::Intent(id.to_string()), now);
     true
 }
 
@@ -214,12 +208,7 @@ fn charge_intent(st: &mut State, i: &Intent, now: DateTime<Utc>) -> u64 {
 }
 
 fn settle_charge(st: &mut State, resource_id: &str, status: &str) {
-    if let Some(c) = st
-        .charges
-        .iter_mut()
-        .rev()
-        .find(|c| c.resource_id == resource_id)
-    {
+    if let Some(c) = st.charges.of_mut(resource_id) {
         c.status = status.to_string();
         if let Ok(pid) = c.payment_id.parse::<u64>()
             && let Some(p) = st.payments.get_mut(&pid)
@@ -272,8 +261,22 @@ pub fn press_charge(
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     let work = st
-        .terminal_busy(terminal)
+        .busy
+        .get(terminal)
+        .cloned()
         .ok_or("nothing queued on this terminal")?;
+    let r = press(st, work.id(), outcome, now);
+    st.touch(&work, now);
+    r
+}
+
+fn press(
+    st: &mut State,
+    work: &str,
+    outcome: Option<Outcome>,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let work = work.to_string();
     if let Some(i) = st.intents.get_mut(&work) {
         if outcome.is_some() {
             i.outcome = outcome;
@@ -358,6 +361,7 @@ pub fn cancel_on_device(
     if let Some(r) = st.refunds.get_mut(&work) {
         r.state = IntentState::Canceled;
         r.next_step_at = None;
+        st.touch(&Work::Refund(work.clone()), now);
         return Ok(work);
     }
     Err("nothing to cancel".into())
@@ -371,11 +375,17 @@ fn bump(o: &mut Order, now: DateTime<Utc>) {
 }
 
 fn advance_order(st: &mut State, id: &str, now: DateTime<Utc>) {
-    let Some(o) = st.orders.get(id).cloned() else {
+    let Some(o) = st.orders.get(id) else {
         return;
     };
     let manual = terminal_mode(st, &o.terminal_id) == TerminalMode::Manual;
-    match o.status {
+    let (status, cancel_requested) = (o.status, o.cancel_requested);
+    let forced = o.forced.clone();
+    let (amount_cents, remaining) = (
+        o.payment.amount_cents,
+        o.payment.paid_cents.unwrap_or(0) - o.payment.refunded_cents,
+    );
+    match status {
         OrderStatus::Created => {
             let card = after(now, st.steps.card);
             let Some(x) = st.orders.get_mut(id) else {
@@ -389,21 +399,19 @@ fn advance_order(st: &mut State, id: &str, now: DateTime<Utc>) {
             bump(x, now);
         }
         OrderStatus::AtTerminal => {
-            if o.cancel_requested {
+            if cancel_requested {
                 finish_order(st, id, OrderStatus::Canceled, Some("canceled_by_api"), now);
                 return;
             }
-            let forced = o.forced.clone().unwrap_or_else(|| {
-                forced_from_outcome(Outcome::from_cents(o.payment.amount_cents))
-            });
+            let forced =
+                forced.unwrap_or_else(|| forced_from_outcome(Outcome::from_cents(amount_cents)));
             apply_forced(st, id, &forced, now);
         }
         OrderStatus::Processed => {
-            if o.forced
+            if forced
                 .as_ref()
                 .is_some_and(|f| f.status == OrderStatus::Refunded)
             {
-                let remaining = o.payment.paid_cents.unwrap_or(0) - o.payment.refunded_cents;
                 add_refund(st, id, remaining, now);
             }
             if let Some(x) = st.orders.get_mut(id) {
@@ -473,9 +481,13 @@ fn charge_order(st: &mut State, id: &str, f: &ForcedOrder, approved: bool, now: 
     let Some(o) = st.orders.get_mut(id) else {
         return;
     };
-    let default_type = o
+    let cfg: Option<Value> = o
         .payment_method_cfg
-        .get("default_type")
+        .as_ref()
+        .and_then(|c| serde_json::from_str(c.get()).ok());
+    let default_type = cfg
+        .as_ref()
+        .and_then(|c| c.get("default_type"))
         .and_then(Value::as_str)
         .unwrap_or("credit_card");
     let ptype = f.method_type.clone().unwrap_or(default_type.to_string());
@@ -484,30 +496,18 @@ fn charge_order(st: &mut State, id: &str, f: &ForcedOrder, approved: bool, now: 
     } else {
         "master".into()
     });
-    o.payment.method = Some((pid.clone(), ptype.clone(), f.installments.unwrap_or(1)));
+    o.payment.method = Some((pid, ptype, f.installments.unwrap_or(1)));
     let reference = 100_000_000_000 + ids::random_u64() % 900_000_000_000;
     o.payment.reference_id = Some(reference.to_string());
+    o.payment.charged_at = Some(now);
     if approved {
         o.payment.paid_cents = Some(o.payment.amount_cents);
     }
-    let o = o.clone();
-    let currency = st
-        .users
-        .get(&o.user_id)
-        .map(|u| u.site.currency)
-        .unwrap_or("BRL");
-    // The order's payment as the Payments API shows it (its `reference_id`).
-    let view = json!({
-        "status": if approved { "approved" } else { "rejected" },
-        "status_detail": if approved { "accredited" } else { "cc_rejected_other_reason" },
-        "transaction_amount": o.payment.amount_cents as f64 / 100.0, "currency_id": currency,
-        "payment_type_id": ptype, "payment_method_id": pid,
-        "installments": f.installments.unwrap_or(1), "collector_id": o.user_id,
-        "external_reference": o.external_reference, "date_created": now.to_rfc3339(),
-        "order": {"id": o.id, "type": "point_order"},
-        "point_of_interaction": {"type": "POINT", "device_id": o.terminal_id},
-    });
-    crate::payments::insert(st, reference, view);
+    // The Payments API shows this payment (its `reference_id`) from the order.
+    st.order_payments.insert(reference, id.to_string());
+    let Some(o) = st.orders.get(id) else {
+        return;
+    };
     st.charges.push(Charge {
         terminal_id: o.terminal_id.clone(),
         user_id: o.user_id,
@@ -554,11 +554,12 @@ pub fn finish_order(
     o.payment.status_detail = pd;
     o.next_step_at = None;
     bump(o, now);
-    let o = o.clone();
     if let Some(action) = to.action() {
-        let body = notify::order_body(&o, action, now);
-        notify::enqueue(st, &o.client_id, o.user_id, "order", &o.id, body, now);
+        let body = crate::order_view::order_body(o, action, now);
+        let (client_id, user_id) = (o.client_id.clone(), o.user_id);
+        notify::enqueue(st, &client_id, user_id, "order", id, body, now);
     }
+    st.touch(&Work::Order(id.to_string()), now);
 }
 
 /// Adds a processed refund; a refund of the whole remaining amount makes the order refunded.
@@ -566,23 +567,15 @@ pub fn add_refund(st: &mut State, id: &str, cents: i64, now: DateTime<Utc>) -> O
     let o = st.orders.get_mut(id)?;
     let rid = format!("REF{}", ids::ulid(now));
     let reference = 100_000_000_000 + ids::random_u64() % 900_000_000_000;
+    // The Payments API view of the order's payment shows it too.
     o.refunds.push(OrderRefund {
         id: rid.clone(),
         transaction_id: o.payment.id.clone(),
         reference_id: reference.to_string(),
         amount_cents: cents,
         status: "processed".into(),
+        at: now,
     });
-    // The same refund in the Payments API view of the order's payment.
-    if let Some(pid) = o
-        .payment
-        .reference_id
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-    {
-        crate::payments::record_refund(st, pid, reference, cents, now);
-    }
-    let o = st.orders.get_mut(id)?;
     o.payment.refunded_cents += cents;
     let full = o.payment.refunded_cents >= o.payment.paid_cents.unwrap_or(0);
     if full {
@@ -592,13 +585,14 @@ pub fn add_refund(st: &mut State, id: &str, cents: i64, now: DateTime<Utc>) -> O
         o.payment.status_detail = "partially_refunded".into();
         bump(o, now);
     }
-    if let Some(c) = st.charges.iter_mut().rev().find(|c| c.resource_id == id) {
+    if let Some(c) = st.charges.of_mut(id) {
         c.status = if full {
             "refunded".into()
         } else {
             "partially_refunded".into()
         };
     }
+    st.touch(&Work::Order(id.to_string()), now);
     Some(rid)
 }
 

@@ -165,6 +165,24 @@ pub struct Opts {
     /// default) or `instant` (every step at once: tests, benchmarks).
     #[arg(long, env = "PUENTE_SANDBOX_TIMINGS", global = true, value_enum)]
     pub sandbox_timings: Option<SandboxTimings>,
+    /// Built-in sandbox: seconds (sandbox clock) finished orders, intents and
+    /// notifications stay in memory (default 3600).
+    #[arg(long, env = "PUENTE_SANDBOX_RETENTION_SECS", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sandbox_retention_secs: Option<u64>,
+    /// Built-in sandbox: at most this many finished entries kept per
+    /// collection, even inside the window (default 20000).
+    #[arg(long, env = "PUENTE_SANDBOX_RETENTION_MAX", global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub sandbox_retention_max: Option<u64>,
+}
+
+/// The built-in sandbox's own flags (flags and environment only, not file settings).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SandboxFlags {
+    pub timings: SandboxTimings,
+    pub retention_secs: Option<u64>,
+    pub retention_max: Option<u64>,
 }
 
 /// How fast the built-in sandbox's simulated terminals walk an intent.
@@ -176,6 +194,14 @@ pub enum SandboxTimings {
 }
 
 impl Opts {
+    pub fn sandbox_flags(&self) -> SandboxFlags {
+        SandboxFlags {
+            timings: self.sandbox_timings.unwrap_or_default(),
+            retention_secs: self.sandbox_retention_secs,
+            retention_max: self.sandbox_retention_max,
+        }
+    }
+
     pub fn raw_settings(&self) -> RawSettings {
         RawSettings {
             http_addr: self.http_addr.clone(),

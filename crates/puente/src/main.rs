@@ -48,8 +48,8 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return report(Failure::Other(e.into())),
     };
-    let timings = cli.opts.sandbox_timings.unwrap_or_default();
-    match runtime.block_on(run(cli.command.unwrap_or(Command::All), settings, timings)) {
+    let sandbox = cli.opts.sandbox_flags();
+    match runtime.block_on(run(cli.command.unwrap_or(Command::All), settings, sandbox)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => report(f),
     }
@@ -66,13 +66,13 @@ fn load_settings(cli: &Cli) -> Result<Settings, ConfigError> {
 async fn run(
     command: Command,
     settings: Settings,
-    timings: cli::SandboxTimings,
+    sandbox: cli::SandboxFlags,
 ) -> Result<(), Failure> {
     match command {
-        Command::All => roles::all(settings, timings).await,
+        Command::All => roles::all(settings, sandbox).await,
         Command::Web => roles::web(settings).await,
         Command::Worker => roles::worker(settings).await,
-        Command::Sandbox => roles::sandbox(settings, timings).await,
+        Command::Sandbox => roles::sandbox(settings, sandbox).await,
         Command::Migrate => {
             let mut settings = settings;
             settings.migrate_on_start = true;

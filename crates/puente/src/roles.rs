@@ -9,7 +9,7 @@ use platform_web::AppState;
 use platform_worker::WorkerContext;
 
 use crate::boot::{self, Parts};
-use crate::cli::SandboxTimings;
+use crate::cli::{SandboxFlags, SandboxTimings};
 use crate::{Failure, demo, sandbox_app};
 
 /// Writes a banner line to stdout, ignoring a closed pipe: a supervisor that
@@ -23,7 +23,7 @@ macro_rules! say {
 }
 
 /// Web + worker (+ sandbox in sandbox mode), sharing one queue.
-pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {
+pub async fn all(settings: Settings, flags: SandboxFlags) -> Result<(), Failure> {
     let shutdown = Shutdown::listen();
     let started = Instant::now();
     let Parts {
@@ -34,7 +34,7 @@ pub async fn all(settings: Settings, timings: SandboxTimings) -> Result<(), Fail
     let queue = boot::queue(&settings, "all").await?;
 
     let sandbox = if settings.sandbox_mode() {
-        Some(start_sandbox(&settings, timings).await?)
+        Some(start_sandbox(&settings, flags).await?)
     } else {
         None
     };
@@ -184,9 +184,9 @@ async fn ops_listener(
     Ok(Some(ops))
 }
 
-pub async fn sandbox(settings: Settings, timings: SandboxTimings) -> Result<(), Failure> {
+pub async fn sandbox(settings: Settings, flags: SandboxFlags) -> Result<(), Failure> {
     let shutdown = Shutdown::listen();
-    let sb = start_sandbox(&settings, timings).await?;
+    let sb = start_sandbox(&settings, flags).await?;
     let app = sb.default_app();
     say!("Mercado Pago sandbox listening on {}", sb.base_url());
     say!("  Default application: client_id {}", app.client_id);
@@ -198,15 +198,21 @@ pub async fn sandbox(settings: Settings, timings: SandboxTimings) -> Result<(), 
 
 async fn start_sandbox(
     settings: &Settings,
-    timings: SandboxTimings,
+    flags: SandboxFlags,
 ) -> Result<mp_sandbox::SandboxHandle, Failure> {
     let app = sandbox_app::load_or_create(settings)?;
     let mut cfg = mp_sandbox::SandboxConfig::for_demo(settings.sandbox_addr);
     cfg.default_app = app;
-    cfg.timings = match timings {
+    cfg.timings = match flags.timings {
         SandboxTimings::Human => mp_sandbox::Timings::Human,
         SandboxTimings::Instant => mp_sandbox::Timings::Instant,
     };
+    if let Some(secs) = flags.retention_secs {
+        cfg.retention.window = std::time::Duration::from_secs(secs);
+    }
+    if let Some(max) = flags.retention_max {
+        cfg.retention.max_finished = usize::try_from(max).unwrap_or(usize::MAX);
+    }
     mp_sandbox::start(cfg)
         .await
         .with_context(|| {

@@ -190,6 +190,7 @@ async fn notifications_retry_on_the_clock_until_acknowledged() {
         (n["status"] == "delivered").then_some(())
     })
     .await;
+    c.assert_indexes_agree().await;
     rx.stop().await;
 }
 
@@ -264,6 +265,7 @@ async fn notification_drop_duplicate_and_reorder_faults() {
             .iter()
             .all(|g| g.data_id.as_deref() != Some(dropped.as_str()))
     );
+    c.assert_indexes_agree().await;
     rx.stop().await;
 }
 
@@ -448,5 +450,6 @@ async fn application_terminal_and_resend_helpers() {
     })
     .await;
     assert_eq!(n["status"], "no_url");
+    c.assert_indexes_agree().await;
     rx.stop().await;
 }

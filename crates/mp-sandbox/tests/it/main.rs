@@ -8,5 +8,6 @@ mod oauth;
 mod orders;
 mod payments;
 mod point_legacy;
+mod retention;
 mod sdk_scenarios;
 mod stores_pos_qr;

@@ -362,6 +362,7 @@ async fn cancel_created_at_terminal_with_and_without_header() {
         0,
         "nothing was charged"
     );
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]
@@ -454,6 +455,7 @@ async fn total_and_partial_refunds() {
         .collect();
     assert_eq!(actions, ["order.processed", "order.refunded"]);
     assert!(ns[1]["body"]["data"].get("transactions").is_none());
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]
@@ -554,6 +556,7 @@ async fn simulated_events_and_amount_outcomes() {
             .then_some(())
     })
     .await;
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]
@@ -602,6 +605,7 @@ async fn orders_expire_when_the_clock_passes_expiration_time() {
     );
     let ns = c.notifications(&format!("data_id={id}")).await;
     assert_eq!(ns[0]["body"]["action"], "order.expired");
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]

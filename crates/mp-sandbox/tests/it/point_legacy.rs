@@ -247,6 +247,7 @@ async fn simulator_amounts_decide_the_outcome() {
             assert!(n["body"].get("payment").is_none());
         }
     }
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]
@@ -377,6 +378,7 @@ async fn cancel_only_while_open_and_409_once_on_terminal() {
         .call("DELETE", &format!("{path}/nope"), Some(&t), None, &[])
         .await;
     assert_eq!(r.status, 404);
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]
@@ -423,6 +425,7 @@ async fn open_intent_is_abandoned_when_the_clock_passes_the_timeout() {
         )
         .await;
     assert_eq!(r.status, 200);
+    c.assert_indexes_agree().await;
 }
 
 #[tokio::test]
@@ -506,4 +509,5 @@ async fn refund_intents_and_integrator_settings() {
         )
         .await;
     assert_eq!(r.status, 400);
+    c.assert_indexes_agree().await;
 }

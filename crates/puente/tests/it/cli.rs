@@ -139,7 +139,10 @@ fn get_text(url: &str) -> String {
 #[test]
 fn all_starts_on_an_empty_directory_and_stops_on_sigterm() {
     let dir = temp_dir("empty");
-    let run = start_all(puente(&dir));
+    let mut cmd = puente(&dir);
+    cmd.env("PUENTE_SANDBOX_RETENTION_SECS", "120")
+        .env("PUENTE_SANDBOX_RETENTION_MAX", "500");
+    let run = start_all(cmd);
     let (status, health) = get(&format!("{}/healthz", run.url));
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
     let (status, ready) = get(&format!("{}/readyz", run.url));
@@ -151,7 +154,18 @@ fn all_starts_on_an_empty_directory_and_stops_on_sigterm() {
         .find(|l| l.contains("Demo login:"))
         .expect("demo login printed");
     assert!(demo.contains("demo@puente.local"));
-    assert!(run.stdout_lines.iter().any(|l| l.contains("Sandbox:")));
+    let sandbox = run
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Sandbox:"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("sandbox URL printed")
+        .to_owned();
+    // The retention flags reach the built-in sandbox.
+    let (status, stats) = get(&format!("{sandbox}/stats"));
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["retention"]["window_secs"], 120);
+    assert_eq!(stats["retention"]["max_finished"], 500);
     let (code, _) = run.terminate();
     assert!(code.success(), "graceful exit on SIGTERM: {code:?}");
     assert!(dir.join("data/puente.db").exists());

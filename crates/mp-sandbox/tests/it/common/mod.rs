@@ -121,6 +121,13 @@ impl Ctx {
         r.body
     }
 
+    /// `/sandbox/stats?check=1`: the sandbox's indexes agree with its records.
+    pub async fn assert_indexes_agree(&self) {
+        let r = self.get("/sandbox/stats?check=1", None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["check"], "ok", "{}", r.body);
+    }
+
     pub async fn notifications(&self, query: &str) -> Vec<Value> {
         let r = self
             .get(&format!("/sandbox/notifications?{query}"), None)

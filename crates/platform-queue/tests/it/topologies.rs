@@ -194,7 +194,9 @@ async fn event_bus_resubscribes_on_sentinel_and_cluster() {
                 .unwrap();
             killed += n;
         }
-        assert_eq!(killed, expected, "{}", h.topology());
+        // At least those: on a loaded machine a connection the bus just
+        // replaced may not have been closed by the server yet.
+        assert!(killed >= expected, "{}: killed {killed}", h.topology());
         bus_delivers(&worker, &mut sub, "intent:pi_1").await;
     }
 }

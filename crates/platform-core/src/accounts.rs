@@ -1,11 +1,10 @@
 //! Integrator accounts and their dashboard users.
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Invalid};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::crypto::{Aad, Keyring};
@@ -58,7 +57,7 @@ pub fn normalize_email(email: &str) -> Result<String, CoreError> {
 
 /// Creates an integrator and its owner in one transaction.
 pub async fn create_integrator(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     new: NewIntegrator,
 ) -> Result<(integrators::Model, users::Model), CoreError> {
@@ -140,7 +139,7 @@ pub async fn create_integrator(
 
 /// Sets the integrator's sponsor id (its own Mercado Pago user id: digits).
 pub async fn set_sponsor(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &crate::tenancy::Scope,
     sponsor_id: &str,
 ) -> Result<(), CoreError> {

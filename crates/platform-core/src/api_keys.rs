@@ -7,12 +7,11 @@
 //! authentication stays cheap on every request.
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Forbidden, Invalid};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -71,7 +70,7 @@ fn split_prefix(key: &str) -> Option<&str> {
 /// Creates a key inside `scope` (which must be integrator-wide: narrower
 /// keys cannot mint keys). Returns the row and the key, shown once.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     new: NewApiKey,
     created_by: Option<String>,
@@ -136,7 +135,7 @@ pub async fn create(
 /// Checks the target of a narrowed key exists in the scope, and fills in
 /// the ids above it (a POS key also carries its store and seller).
 async fn resolve_target(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     kind: ScopeKind,
     target: Option<&str>,
@@ -195,7 +194,7 @@ pub struct Authenticated {
 }
 
 pub async fn authenticate(
-    db: &DatabaseConnection,
+    db: &Db,
     presented: &str,
 ) -> Result<Result<Authenticated, KeyRejection>, CoreError> {
     let Some(prefix) = split_prefix(presented) else {
@@ -227,7 +226,7 @@ pub async fn authenticate(
 /// Whether the key `key_id` still authenticates now (not revoked, not
 /// expired, not deleted): long-lived requests (SSE streams) ask again
 /// while they run, so a revoked key's open stream ends.
-pub async fn still_valid(db: &DatabaseConnection, key_id: &ApiKeyId) -> Result<bool, CoreError> {
+pub async fn still_valid(db: &Db, key_id: &ApiKeyId) -> Result<bool, CoreError> {
     let row = api_keys::Entity::find_by_id(key_id.clone()).one(db).await?;
     Ok(
         row.is_some_and(|r| {
@@ -254,11 +253,7 @@ pub fn scope_of(row: &api_keys::Model) -> Result<Scope, CoreError> {
 
 /// Records use, at most once a minute per key; a failed write is not the
 /// caller's problem.
-async fn touch(
-    db: &DatabaseConnection,
-    row: api_keys::Model,
-    now: DateTime<Utc>,
-) -> api_keys::Model {
+async fn touch(db: &Db, row: api_keys::Model, now: DateTime<Utc>) -> api_keys::Model {
     if row
         .last_used_at
         .is_some_and(|t| now - t < LAST_USED_RESOLUTION)
@@ -270,10 +265,7 @@ async fn touch(
     active.update(db).await.unwrap_or(row)
 }
 
-pub async fn list(
-    db: &DatabaseConnection,
-    scope: &Scope,
-) -> Result<Vec<api_keys::Model>, CoreError> {
+pub async fn list(db: &Db, scope: &Scope) -> Result<Vec<api_keys::Model>, CoreError> {
     Ok(scope
         .select::<api_keys::Entity>()
         .order_by_desc(api_keys::Column::Id)
@@ -283,7 +275,7 @@ pub async fn list(
 
 /// A page of the scope's keys, newest first.
 pub async fn page(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     page: &PageRequest,
 ) -> Result<Page<api_keys::Model>, CoreError> {
@@ -298,11 +290,7 @@ pub async fn page(
 }
 
 /// Revokes a key (idempotent). Only integrator-wide scopes may revoke.
-pub async fn revoke(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    id: &ApiKeyId,
-) -> Result<api_keys::Model, CoreError> {
+pub async fn revoke(db: &Db, scope: &Scope, id: &ApiKeyId) -> Result<api_keys::Model, CoreError> {
     if !scope.is_integrator_wide() {
         return Err(CoreError::Forbidden {
             reason: Forbidden::InsufficientScope,

@@ -26,6 +26,34 @@ pub fn now() -> DateTime<Utc> {
 #[cfg(any(test, feature = "test-support"))]
 pub use test_clock::TestClock;
 
+/// The calling task's clock, to be set again where its work runs on
+/// another task (the database writer's thread): a test's clock follows its
+/// writes there. Without the test support it carries nothing.
+#[derive(Clone, Default)]
+pub(crate) struct Carried {
+    #[cfg(any(test, feature = "test-support"))]
+    instant: Option<std::sync::Arc<std::sync::Mutex<DateTime<Utc>>>>,
+}
+
+impl Carried {
+    /// The clock of the task calling this.
+    pub(crate) fn here() -> Carried {
+        Carried {
+            #[cfg(any(test, feature = "test-support"))]
+            instant: test_clock::NOW.try_with(|c| c.clone()).ok(),
+        }
+    }
+
+    /// Runs `fut` with this clock.
+    pub(crate) async fn run<F: std::future::Future>(self, fut: F) -> F::Output {
+        #[cfg(any(test, feature = "test-support"))]
+        if let Some(instant) = self.instant {
+            return test_clock::NOW.scope(instant, fut).await;
+        }
+        fut.await
+    }
+}
+
 #[cfg(any(test, feature = "test-support"))]
 mod test_clock {
     use std::future::Future;

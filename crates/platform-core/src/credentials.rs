@@ -14,7 +14,7 @@
 //! the integrator (event `seller.needs_reconnect`).
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::Conflict;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -23,8 +23,8 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::crypto::{Aad, Keyring};
@@ -116,7 +116,7 @@ async fn load(
 /// The current access token of a linked seller (the worker's view: no scope,
 /// the seller id comes from a row that already belongs to a tenant).
 pub async fn access_token(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     seller_id: &SellerId,
 ) -> Result<SellerToken, CoreError> {
@@ -182,7 +182,7 @@ impl RefreshLocks {
 /// caller already refreshed it.
 #[allow(clippy::too_many_arguments)]
 pub async fn refresh(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     locks: &RefreshLocks,
@@ -202,7 +202,7 @@ pub async fn refresh(
 
 /// Takes the cross-process lease, waiting while another process holds it.
 async fn acquire_lease(
-    db: &DatabaseConnection,
+    db: &Db,
     seller_id: &SellerId,
     policy: &RefreshPolicy,
 ) -> Result<SellerCredentialId, CoreError> {
@@ -239,10 +239,7 @@ async fn acquire_lease(
     }
 }
 
-async fn release_lease(
-    db: &DatabaseConnection,
-    credential_id: &SellerCredentialId,
-) -> Result<(), CoreError> {
+async fn release_lease(db: &Db, credential_id: &SellerCredentialId) -> Result<(), CoreError> {
     seller_credentials::Entity::update_many()
         .col_expr(
             seller_credentials::Column::RefreshLeaseUntil,
@@ -255,7 +252,7 @@ async fn release_lease(
 }
 
 async fn refresh_holding_lease(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     policy: &RefreshPolicy,
@@ -367,7 +364,7 @@ async fn refresh_holding_lease(
 
 /// Flags a seller for re-linking and tells the integrator, once.
 pub async fn mark_needs_reconnect(
-    db: &DatabaseConnection,
+    db: &Db,
     seller: &sellers::Model,
     why: &str,
 ) -> Result<Vec<WebhookDeliveryId>, CoreError> {
@@ -404,7 +401,7 @@ pub async fn mark_needs_reconnect(
 
 /// Sellers whose tokens are due for refresh (the worker's refresh loop).
 pub async fn due_for_refresh(
-    db: &DatabaseConnection,
+    db: &Db,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<SellerId>, CoreError> {

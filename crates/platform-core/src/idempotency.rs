@@ -10,14 +10,14 @@
 //! crash mid-request does not block the key forever.
 
 use crate::clock;
+use crate::db::Db;
 use crate::error::{Conflict, Invalid};
 use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 use sha2::{Digest, Sha256};
 
@@ -68,7 +68,7 @@ pub fn validate_key(key: &str) -> Result<(), CoreError> {
 
 /// Claims `key` for `principal` (an API key or user id) within an integrator.
 pub async fn claim(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     integrator_id: &IntegratorId,
     principal: &str,
@@ -171,7 +171,7 @@ pub async fn claim(
 
 /// Stores the response of a fresh claim, to be replayed.
 pub async fn complete(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     record_id: &IdempotencyRecordId,
     status: u16,
@@ -194,10 +194,24 @@ pub async fn complete_in(
     body: &str,
     resource_id: Option<&str>,
 ) -> Result<(), CoreError> {
-    let sealed = keyring.seal(
+    let sealed = seal_response(keyring, record_id, body);
+    write_completion(conn, record_id, status, sealed, resource_id).await
+}
+
+fn seal_response(keyring: &Keyring, record_id: &IdempotencyRecordId, body: &str) -> String {
+    keyring.seal(
         &body.into(),
         Aad::new("idempotency_keys", "response_body", record_id.as_str()),
-    );
+    )
+}
+
+async fn write_completion(
+    conn: &impl ConnectionTrait,
+    record_id: &IdempotencyRecordId,
+    status: u16,
+    sealed: String,
+    resource_id: Option<&str>,
+) -> Result<(), CoreError> {
     idempotency_keys::Entity::update_many()
         .col_expr(
             idempotency_keys::Column::Status,
@@ -273,6 +287,18 @@ pub struct Completion<'a, T: ?Sized> {
 }
 
 impl<T: ?Sized> Completion<'_, T> {
+    /// The stored response of `created`, rendered and sealed now, for a
+    /// unit of work that must own what it writes (`Db::write`).
+    pub fn ready(&self, created: &T, resource_id: &str) -> ReadyCompletion {
+        let response = (self.render)(created);
+        ReadyCompletion {
+            record_id: self.claimed.record_id.clone(),
+            status: response.status,
+            sealed: seal_response(self.claimed.keyring, self.claimed.record_id, &response.body),
+            resource_id: resource_id.to_owned(),
+        }
+    }
+
     pub async fn write(
         &self,
         conn: &impl ConnectionTrait,
@@ -287,6 +313,28 @@ impl<T: ?Sized> Completion<'_, T> {
             response.status,
             &response.body,
             Some(resource_id),
+        )
+        .await
+    }
+}
+
+/// A [`Completion`] rendered and sealed ahead of its transaction.
+#[derive(Debug, Clone)]
+pub struct ReadyCompletion {
+    record_id: IdempotencyRecordId,
+    status: u16,
+    sealed: String,
+    resource_id: String,
+}
+
+impl ReadyCompletion {
+    pub async fn write(self, conn: &impl ConnectionTrait) -> Result<(), CoreError> {
+        write_completion(
+            conn,
+            &self.record_id,
+            self.status,
+            self.sealed,
+            Some(&self.resource_id),
         )
         .await
     }
@@ -309,10 +357,7 @@ pub async fn complete_with<T: ?Sized>(
 /// Gives a claim up (the request failed before doing anything), so a retry
 /// with the same key runs again instead of replaying a failure. A record
 /// already completed (inside the work's own transaction) is kept.
-pub async fn release(
-    db: &DatabaseConnection,
-    record_id: &IdempotencyRecordId,
-) -> Result<(), CoreError> {
+pub async fn release(db: &Db, record_id: &IdempotencyRecordId) -> Result<(), CoreError> {
     idempotency_keys::Entity::delete_many()
         .filter(idempotency_keys::Column::Id.eq(record_id))
         .filter(idempotency_keys::Column::Status.eq(IdempotencyStatus::InProgress))

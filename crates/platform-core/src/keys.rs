@@ -1,10 +1,11 @@
 //! Master keys: where they come from, and re-encrypting under the newest.
 
 use crate::clock;
+use crate::db::Db;
 use std::path::{Path, PathBuf};
 
+use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::config::{ConfigError, Settings};
 use crate::crypto::{Aad, Keyring, MasterKey};
@@ -95,7 +96,7 @@ pub struct RotationReport {
 /// safe beside running web and worker processes; an interrupted run is
 /// resumed by running it again (current rows are skipped).
 pub async fn rotate(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     batch_size: u64,
 ) -> Result<RotationReport, CoreError> {

@@ -10,10 +10,10 @@
 //! serves but whose notification Puente has not processed yet, and the
 //! refund of a QR payment.
 
+use crate::db::Db;
 use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
@@ -70,7 +70,7 @@ impl KnownPayment {
 
 /// The payment of the scope with this Mercado Pago payment id (a number).
 pub async fn find(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     payment_id: &str,
 ) -> Result<Option<KnownPayment>, CoreError> {
@@ -122,7 +122,7 @@ pub enum ReadError {
 
 /// The payment's own seller's token, for reading Mercado Pago's view of it.
 pub async fn read<T, F, Fut>(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     payment: &KnownPayment,
@@ -170,11 +170,7 @@ pub struct KnownPage {
 /// in the order their orders were created: terminal payments of intents
 /// (an Orders API payment under its `reference_id`, a legacy one under its
 /// payment id) and the recorded payments of QR orders.
-pub async fn search(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    q: &PaymentSearch<'_>,
-) -> Result<KnownPage, CoreError> {
+pub async fn search(db: &Db, scope: &Scope, q: &PaymentSearch<'_>) -> Result<KnownPage, CoreError> {
     let limit = q.limit.clamp(1, SEARCH_MAX_LIMIT);
     let window = q.offset.min(SEARCH_MAX_OFFSET) + limit;
     let referenced = Query::select()
@@ -275,7 +271,7 @@ pub const ADOPT_MAX_SELLERS: usize = 5;
 /// The sellers of the scope's QR orders still waiting for their payment
 /// (optionally only those with this reference), newest order first.
 async fn waiting_qr_sellers(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     external_reference: Option<&str>,
 ) -> Result<Vec<crate::id::SellerId>, CoreError> {
@@ -315,7 +311,7 @@ fn text(v: &Value) -> Option<String> {
 /// it is one: collected by this seller, with the `external_reference` of
 /// one of the seller's QR orders still waiting in the scope. Whether it was.
 async fn adopt(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     seller: &crate::entities::sellers::Model,
     payment: &Value,
@@ -359,7 +355,7 @@ async fn adopt(
 /// not made through Puente) stays unknown: `None`, as for an id nobody has.
 /// A Mercado Pago outage is an error only when no seller could be asked.
 pub async fn adopt_qr_payment(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -406,7 +402,7 @@ pub async fn adopt_qr_payment(
 /// processed yet), recorded as the notification would record them, so a
 /// search by the POS's reference finds them as soon as Mercado Pago does.
 pub async fn adopt_qr_payments_by_reference(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -456,7 +452,7 @@ pub async fn adopt_qr_payments_by_reference(
 /// what is left. Mercado Pago's refund, whole; its refusals as it gave them.
 #[allow(clippy::too_many_arguments)]
 pub async fn refund_qr_payment(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     order: &qr_orders::Model,

@@ -16,7 +16,6 @@ use sea_orm::{
 
 use crate::audit::{self, Actor};
 use crate::clock;
-use crate::db::BeginWrite;
 use crate::entities::{pos, sellers, stores, terminals};
 use crate::error::CoreError;
 use crate::id::{PosId, SellerId, StoreId};

@@ -3,12 +3,13 @@
 //! and reconciler's reads and updates. Parsing and signatures are in
 //! [`crate::mercadopago`].
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
 
 use crate::clock;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set, SqlErr,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    QuerySelect, Set, SqlErr,
 };
 
 use crate::entities::{inbound_notifications, integrators, sellers};
@@ -20,7 +21,7 @@ use crate::states::NotificationStatus;
 /// belong to: those with a seller of Mercado Pago user `mp_user_id`, or
 /// whose Mercado Pago application is one of `application_ids`.
 pub async fn candidates(
-    db: &DatabaseConnection,
+    db: &Db,
     mp_user_id: Option<i64>,
     application_ids: Vec<String>,
 ) -> Result<Vec<integrators::Model>, CoreError> {
@@ -63,7 +64,7 @@ pub struct NewNotification {
 
 /// Stores a notification, received now. `false` when it is a duplicate (its
 /// `dedupe_key` is already stored) and nothing was written.
-pub async fn record(db: &DatabaseConnection, n: NewNotification) -> Result<bool, CoreError> {
+pub async fn record(db: &Db, n: NewNotification) -> Result<bool, CoreError> {
     let row = inbound_notifications::ActiveModel {
         id: Set(n.id),
         integrator_id: Set(n.integrator_id),
@@ -89,7 +90,7 @@ pub async fn record(db: &DatabaseConnection, n: NewNotification) -> Result<bool,
 
 /// A recorded notification by id (worker: the queue message names it).
 pub async fn find(
-    db: &DatabaseConnection,
+    db: &Db,
     id: &InboundNotificationId,
 ) -> Result<Option<inbound_notifications::Model>, CoreError> {
     Ok(inbound_notifications::Entity::find_by_id(id.clone())
@@ -99,7 +100,7 @@ pub async fn find(
 
 /// Records how a notification was processed, now.
 pub async fn mark_processed(
-    db: &DatabaseConnection,
+    db: &Db,
     row: inbound_notifications::Model,
     status: NotificationStatus,
     error: Option<String>,
@@ -115,7 +116,7 @@ pub async fn mark_processed(
 /// Notifications still `received` that arrived at or before `stale` (the
 /// reconciler re-queues them), at most `limit`.
 pub async fn unprocessed_before(
-    db: &DatabaseConnection,
+    db: &Db,
     stale: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<inbound_notifications::Model>, CoreError> {

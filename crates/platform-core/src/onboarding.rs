@@ -12,13 +12,12 @@
 //!    before the commit leaves no trace but the spent state.
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Invalid};
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 
 use crate::audit::{self, Actor};
@@ -144,7 +143,7 @@ pub fn validate_link(new: &NewLink) -> Vec<Invalid> {
 
 /// Creates a link; returns it and the token for its URL (shown, never stored).
 pub async fn create_link(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     actor: &Actor,
     new: NewLink,
@@ -220,7 +219,7 @@ pub async fn list_links(
 }
 
 pub async fn revoke_link(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     actor: &Actor,
     link_id: &OnboardingLinkId,
@@ -374,7 +373,7 @@ async fn consume_state(
 }
 
 pub async fn complete(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     redirect_uri: &str,

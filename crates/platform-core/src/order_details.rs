@@ -5,7 +5,8 @@
 //! payment and refunds (shown in the compatible view).
 
 use crate::clock;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use crate::db::Db;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Map, Value};
 
 use crate::entities::mp_order_details;
@@ -24,7 +25,7 @@ pub struct RequestDetails {
 
 /// Records the request's details of a new order (nothing to record: no row).
 pub async fn save(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     integrator_id: &IntegratorId,
     d: &RequestDetails,
@@ -50,7 +51,7 @@ pub async fn save(
 
 /// The details of an intent, if any were recorded.
 pub async fn find(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
 ) -> Result<Option<mp_order_details::Model>, CoreError> {
     Ok(mp_order_details::Entity::find_by_id(intent_id.clone())
@@ -60,7 +61,7 @@ pub async fn find(
 
 /// Adds the POS's `expiration_time` and integration ids to an order request.
 pub async fn forward(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     req: &mut PointOrderRequest,
 ) -> Result<(), CoreError> {
@@ -75,7 +76,7 @@ pub async fn forward(
 /// Records the card brand and the payment's and refunds' `reference_id` an
 /// order carries (only when it carries any).
 pub async fn record(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     integrator_id: &IntegratorId,
     order: &Order,

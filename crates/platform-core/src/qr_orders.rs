@@ -6,13 +6,11 @@
 //! the current one, as at Mercado Pago.
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Invalid};
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde::Serialize;
 
 use crate::credentials;
@@ -46,7 +44,7 @@ fn upstream(e: MpError) -> CoreError {
 
 /// Creates (or replaces) the QR order of a POS in the scope.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -120,7 +118,7 @@ pub async fn create(
 /// which is always the integrator's (a POS can neither omit nor forge it).
 /// Replaces the POS's current order, as at Mercado Pago.
 pub async fn put_request(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -133,7 +131,7 @@ pub async fn put_request(
 
 #[allow(clippy::too_many_arguments)]
 async fn put(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -245,7 +243,7 @@ async fn close_active(
 
 /// The POS's current QR order (an active one past its expiry reads as expired).
 pub async fn current(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     pos_id: &PosId,
 ) -> Result<qr_orders::Model, CoreError> {
@@ -265,7 +263,7 @@ pub async fn current(
 
 /// Removes the POS's QR order at Mercado Pago and here.
 pub async fn delete(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -294,7 +292,7 @@ pub async fn delete(
 /// approved payment makes it `paid`; any payment is remembered on it, so the
 /// Payments API finds it. `None` when no order matches.
 pub async fn record_payment(
-    db: &DatabaseConnection,
+    db: &Db,
     integrator_id: &IntegratorId,
     seller_id: &SellerId,
     external_reference: &str,

@@ -7,13 +7,12 @@
 //! its payment (`/v1/payments/{id}/refunds`, §2.7).
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Failure, Invalid};
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -48,7 +47,7 @@ pub async fn refundable(
 /// with the refund: a retried request can then never queue a second one.
 /// The effect: the worker sends it.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     intent_id: &PaymentIntentId,
     amount: Option<i64>,
@@ -116,7 +115,7 @@ pub async fn create(
 }
 
 pub async fn list_for_intent(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     intent_id: &PaymentIntentId,
 ) -> Result<Vec<refunds::Model>, CoreError> {
@@ -131,7 +130,7 @@ pub async fn list_for_intent(
 /// The refunds of an intent the caller already holds that did not fail,
 /// oldest first (the compatible view shows them).
 pub async fn not_failed_of(
-    db: &DatabaseConnection,
+    db: &Db,
     intent: &payment_intents::Model,
 ) -> Result<Vec<refunds::Model>, CoreError> {
     Ok(refunds::Entity::find()
@@ -145,7 +144,7 @@ pub async fn not_failed_of(
 /// Refunds still queued and not updated since `stale` (the reconciler
 /// re-queues them), at most `limit`.
 pub async fn stuck_since(
-    db: &DatabaseConnection,
+    db: &Db,
     stale: chrono::DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<refunds::Model>, CoreError> {
@@ -163,94 +162,97 @@ pub async fn stuck_since(
 /// shows the whole amount refunded) the intent becomes `refunded` in the
 /// same transaction, so nobody ever sees the refund without the status.
 pub async fn settle(
-    db: &DatabaseConnection,
+    db: &Db,
     refund_id: &RefundId,
     outcome: RefundStatus,
     upstream_id: Option<String>,
     error: Option<Failure>,
     intent_refunded: bool,
 ) -> Result<Effects, CoreError> {
-    let txn = db.begin_write().await?;
-    let Some(refund) = refunds::Entity::find_by_id(refund_id.clone())
-        .one(&txn)
-        .await?
-    else {
-        return Ok(Effects::none());
-    };
-    if !refund.status.can_become(outcome) {
-        return Ok(Effects::none());
-    }
-    let mut update = refunds::Entity::update_many()
-        .col_expr(refunds::Column::Status, Expr::value(outcome))
-        .col_expr(refunds::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(refunds::Column::Id.eq(refund_id))
-        .filter(refunds::Column::Status.eq(refund.status));
-    if let Some(u) = upstream_id {
-        update = update.col_expr(refunds::Column::UpstreamId, Expr::value(u));
-    }
-    if let Some(Failure { code, message }) = error {
-        update = update
-            .col_expr(refunds::Column::LastErrorCode, Expr::value(code))
-            .col_expr(refunds::Column::LastErrorMessage, Expr::value(message));
-    }
-    if update.exec(&txn).await?.rows_affected == 0 {
-        txn.rollback().await?;
-        return Ok(Effects::none());
-    }
-    let settled = refunds::Entity::find_by_id(refund_id.clone())
-        .one(&txn)
-        .await?
-        .ok_or(CoreError::NotFound { kind: "refund" })?;
-    let event = match outcome {
-        RefundStatus::Succeeded => Some("refund.succeeded"),
-        RefundStatus::Failed => Some("refund.failed"),
-        _ => None,
-    };
-    let deliveries = match event {
-        Some(t) => {
-            events::emit(
-                &txn,
-                &settled.integrator_id,
-                Some(&settled.seller_id),
-                t,
-                &RefundView::from(&settled),
-            )
-            .await?
-        }
-        None => Vec::new(),
-    };
-    let mut effects = Effects::none()
-        .deliveries(deliveries)
-        .changed(&settled.intent_id);
-    if intent_refunded && outcome == RefundStatus::Succeeded {
-        let intent = payment_intents::Entity::find_by_id(settled.intent_id.clone())
-            .one(&txn)
-            .await?
-            .ok_or(CoreError::NotFound {
-                kind: "payment intent",
-            })?;
-        let facts = UpstreamFacts {
-            status_detail: Some("refunded".into()),
-            ..Default::default()
-        };
-        let moved = apply_in(
-            &txn,
-            &intent,
-            MoveFrom::Only(&[IntentStatus::Processed]),
-            IntentStatus::Refunded,
-            &facts,
-            EventSource::Worker,
-        )
-        .await?;
-        if let Applied::Yes {
-            deliveries: more, ..
-        } = moved
-        {
-            effects = effects.deliveries(more);
-        }
-    }
-    txn.commit().await?;
-    Ok(effects)
+    let refund_id = refund_id.clone();
+    db.write(move |txn| {
+        Box::pin(async move {
+            let Some(refund) = refunds::Entity::find_by_id(refund_id.clone())
+                .one(txn)
+                .await?
+            else {
+                return Ok(Effects::none());
+            };
+            if !refund.status.can_become(outcome) {
+                return Ok(Effects::none());
+            }
+            let mut update = refunds::Entity::update_many()
+                .col_expr(refunds::Column::Status, Expr::value(outcome))
+                .col_expr(refunds::Column::UpdatedAt, Expr::value(clock::now()))
+                .filter(refunds::Column::Id.eq(&refund_id))
+                .filter(refunds::Column::Status.eq(refund.status));
+            if let Some(u) = upstream_id {
+                update = update.col_expr(refunds::Column::UpstreamId, Expr::value(u));
+            }
+            if let Some(Failure { code, message }) = error {
+                update = update
+                    .col_expr(refunds::Column::LastErrorCode, Expr::value(code))
+                    .col_expr(refunds::Column::LastErrorMessage, Expr::value(message));
+            }
+            if update.exec(txn).await?.rows_affected == 0 {
+                return Ok(Effects::none());
+            }
+            let settled = refunds::Entity::find_by_id(refund_id.clone())
+                .one(txn)
+                .await?
+                .ok_or(CoreError::NotFound { kind: "refund" })?;
+            let event = match outcome {
+                RefundStatus::Succeeded => Some("refund.succeeded"),
+                RefundStatus::Failed => Some("refund.failed"),
+                _ => None,
+            };
+            let deliveries = match event {
+                Some(t) => {
+                    events::emit(
+                        txn,
+                        &settled.integrator_id,
+                        Some(&settled.seller_id),
+                        t,
+                        &RefundView::from(&settled),
+                    )
+                    .await?
+                }
+                None => Vec::new(),
+            };
+            let mut effects = Effects::none()
+                .deliveries(deliveries)
+                .changed(&settled.intent_id);
+            if intent_refunded && outcome == RefundStatus::Succeeded {
+                let intent = payment_intents::Entity::find_by_id(settled.intent_id.clone())
+                    .one(txn)
+                    .await?
+                    .ok_or(CoreError::NotFound {
+                        kind: "payment intent",
+                    })?;
+                let facts = UpstreamFacts {
+                    status_detail: Some("refunded".into()),
+                    ..Default::default()
+                };
+                let moved = apply_in(
+                    txn,
+                    &intent,
+                    MoveFrom::Only(&[IntentStatus::Processed]),
+                    IntentStatus::Refunded,
+                    &facts,
+                    EventSource::Worker,
+                )
+                .await?;
+                if let Applied::Yes {
+                    deliveries: more, ..
+                } = moved
+                {
+                    effects = effects.deliveries(more);
+                }
+            }
+            Ok(effects)
+        })
+    })
+    .await
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -2,13 +2,13 @@
 //! Pago: a full sync (at linking and on demand) and the dashboard's edits,
 //! which go upstream first and are stored only once Mercado Pago accepted them.
 
+use crate::db::Db;
 use std::collections::HashMap;
 
 use crate::clock;
-use crate::db::BeginWrite;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::audit::{self, Actor};
@@ -355,7 +355,7 @@ pub async fn note_upstream_failure(
 
 /// Re-reads everything from Mercado Pago and replaces the local mirror.
 pub async fn sync_seller(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,

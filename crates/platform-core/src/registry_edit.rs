@@ -4,8 +4,8 @@
 //! with Mercado Pago's own message on the form) leaves everything as it was.
 
 use crate::clock;
-use crate::db::BeginWrite;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, IntoActiveModel, Set};
+use crate::db::Db;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
 
 use crate::audit::{self, Actor};
 use crate::crypto::Keyring;
@@ -41,7 +41,7 @@ pub struct PosForm {
 /// What an edit talks to: the database, the keys, Mercado Pago.
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {
-    pub db: &'a DatabaseConnection,
+    pub db: &'a Db,
     pub keyring: &'a Keyring,
     pub mp: &'a MpClient,
 }

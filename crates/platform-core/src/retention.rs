@@ -11,8 +11,9 @@
 //! - login throttle counters: `grace` after their window and lock ended;
 //! - unverified inbound notifications: `unverified` after they arrived.
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use crate::entities::{idempotency_keys, inbound_notifications, oauth_states};
 use crate::error::CoreError;
@@ -64,11 +65,7 @@ impl Purged {
 
 /// Deletes every row past its retention at `now` (the worker counts the
 /// result in `puente_retention_purged_total{kind}`).
-pub async fn purge(
-    db: &DatabaseConnection,
-    windows: &Windows,
-    now: DateTime<Utc>,
-) -> Result<Purged, CoreError> {
+pub async fn purge(db: &Db, windows: &Windows, now: DateTime<Utc>) -> Result<Purged, CoreError> {
     let gone = now - windows.grace;
 
     let idempotency = idempotency_keys::Entity::delete_many()

@@ -2,13 +2,13 @@
 //! `mp-connect` deauthorizations.
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::Conflict;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 
 use crate::audit::{self, Actor};
@@ -175,7 +175,7 @@ pub async fn token_expiry(
 /// Removes the seller's tokens and marks it unlinked (its registry stays,
 /// for history; re-linking refreshes it).
 pub async fn unlink(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     actor: &Actor,
     seller_id: &SellerId,
@@ -239,7 +239,7 @@ async fn mark_unlinked(
 /// seller is unlinked and its tokens deleted. Returns the seller id, or
 /// None when the integrator has no linked seller for that account.
 pub async fn handle_deauthorization(
-    db: &DatabaseConnection,
+    db: &Db,
     integrator: &IntegratorId,
     mp_user_id: i64,
 ) -> Result<Option<SellerId>, CoreError> {

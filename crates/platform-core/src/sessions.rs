@@ -12,14 +12,12 @@
 //! another network, still gets in.
 
 use crate::clock;
+use crate::db::Db;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::accounts::normalize_email;
 use crate::entities::users;
@@ -148,7 +146,7 @@ fn throttle_keys(email: &str, ip: Option<&str>) -> Vec<(String, i32)> {
 /// all pass the check before any failure is written. `hashing` caps how
 /// many argon2 verifications run at once in this process.
 pub async fn login(
-    db: &DatabaseConnection,
+    db: &Db,
     hashing: &tokio::sync::Semaphore,
     email: &str,
     password: &SecretString,
@@ -212,7 +210,7 @@ pub async fn login(
 
 /// A session for a user who just proved who they are (login or sign-up).
 pub async fn open(
-    db: &DatabaseConnection,
+    db: &Db,
     user: users::Model,
     ip: Option<&str>,
 ) -> Result<(SecretString, Session), CoreError> {
@@ -245,10 +243,7 @@ pub async fn open(
 }
 
 /// The live session for a cookie value, if any; expired ones are deleted.
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    token: &str,
-) -> Result<Option<Session>, CoreError> {
+pub async fn authenticate(db: &Db, token: &str) -> Result<Option<Session>, CoreError> {
     if token.is_empty() || token.len() > 128 {
         return Ok(None);
     }
@@ -307,7 +302,7 @@ pub async fn logout(db: &impl ConnectionTrait, session_id: &str) -> Result<(), C
 /// Takes one attempt from `key`'s counter, atomically: `Ok(Ok(()))` when
 /// there was room, `Ok(Err(retry_after))` when the key is locked or full.
 async fn reserve(
-    db: &DatabaseConnection,
+    db: &Db,
     key: &str,
     max: i32,
     now: DateTime<Utc>,
@@ -372,7 +367,7 @@ async fn reserve(
 }
 
 /// Gives back one reserved attempt (a right password, or a later counter refused).
-async fn release(db: &DatabaseConnection, key: &str) -> Result<(), sea_orm::DbErr> {
+async fn release(db: &Db, key: &str) -> Result<(), sea_orm::DbErr> {
     use throttle_row::Column as C;
     throttle_row::Entity::update_many()
         .col_expr(C::Failures, Expr::col(C::Failures).sub(1))
@@ -385,7 +380,7 @@ async fn release(db: &DatabaseConnection, key: &str) -> Result<(), sea_orm::DbEr
 
 /// After a failure: a full counter locks its key for [`LOCKOUT`].
 async fn lock_if_full(
-    db: &DatabaseConnection,
+    db: &Db,
     key: &str,
     max: i32,
     now: DateTime<Utc>,

@@ -13,17 +13,17 @@
 //! Removing a member deletes their sessions in the same transaction: their
 //! next request goes to the login page.
 
+use crate::db::Db;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::accounts::normalize_email;
 use crate::audit::{self, Actor};
 use crate::clock;
-use crate::db::BeginWrite;
 use crate::entities::{integrators, invitations, users};
 use crate::error::{Conflict, CoreError, Forbidden, Invalid};
 use crate::id::{InvitationId, UserId};
@@ -105,7 +105,7 @@ fn closed(reason: Conflict) -> CoreError {
 /// Creates an invitation; returns it and the token for its link (shown
 /// once, never stored).
 pub async fn invite(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     acting: &Acting,
     role: UserRole,
@@ -172,7 +172,7 @@ pub async fn list_invitations(
 }
 
 pub async fn revoke_invitation(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     acting: &Acting,
     invitation_id: &InvitationId,
@@ -256,7 +256,7 @@ pub fn validate_accept(new: &AcceptIn) -> Vec<Invalid> {
 /// Accepts an invitation: spends it (once, even under concurrent accepts),
 /// creates the member with its role and opens their session.
 pub async fn accept(
-    db: &DatabaseConnection,
+    db: &Db,
     token: &str,
     new: AcceptIn,
     ip: Option<&str>,
@@ -382,7 +382,7 @@ async fn keep_an_owner(
 /// Gives a member another role; returns the member as changed. Their
 /// sessions read the role on every request, so it applies at once.
 pub async fn change_role(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     acting: &Acting,
     user_id: &UserId,
@@ -421,7 +421,7 @@ pub async fn change_role(
 /// user row is deleted (the e-mail can be invited again); the audit entry
 /// keeps who it was.
 pub async fn remove_member(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     acting: &Acting,
     user_id: &UserId,

@@ -6,8 +6,9 @@
 //! test with a message saying how to start it. Nothing is skipped.
 
 use crate::clock;
+use crate::db::Db;
 use chrono::Duration;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use crate::config::DatabaseKind;
 use crate::crypto::{Aad, Keyring, MasterKey};
@@ -23,7 +24,7 @@ pub fn test_pg_url() -> String {
 
 /// A migrated database that belongs to one test.
 pub struct TestDb {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub kind: DatabaseKind,
     pub url: String,
     /// PostgreSQL schema, or SQLite file path.
@@ -176,11 +177,7 @@ pub struct Seeded {
 
 /// Creates an integrator with a row in every tenant table. `mp_user_base`
 /// keeps Mercado Pago user ids distinct between seeded integrators.
-pub async fn seed_integrator(
-    db: &DatabaseConnection,
-    keyring: &Keyring,
-    mp_user_base: i64,
-) -> Seeded {
+pub async fn seed_integrator(db: &Db, keyring: &Keyring, mp_user_base: i64) -> Seeded {
     let now = clock::now();
     let org = IntegratorId::new();
     let seal = |table: &str, column: &str, id: &str, value: &str| {
@@ -663,7 +660,7 @@ pub async fn seed_integrator(
 /// (`intents::create`, so the terminal lock and site rules hold), then
 /// moved to `outcome` with `facts` as Mercado Pago would report it. Its id.
 pub async fn charge(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &crate::tenancy::Scope,
     terminal: &TerminalId,
     new: crate::intents::NewIntent,
@@ -701,7 +698,7 @@ pub fn new_intent(amount: i64) -> crate::intents::NewIntent {
 }
 
 /// Ends seeded intents (canceled), freeing their terminals for a test's own.
-pub async fn end_intents(db: &DatabaseConnection, ids: &[&PaymentIntentId]) {
+pub async fn end_intents(db: &Db, ids: &[&PaymentIntentId]) {
     for id in ids {
         crate::intents::transition(
             db,

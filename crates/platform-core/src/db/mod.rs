@@ -1,5 +1,11 @@
 //! Connecting to SQLite or PostgreSQL and applying migrations.
+//!
+//! [`Db`] is the handle the rest of the code uses: reads go to a pool, and
+//! on a SQLite file every write goes through the process's one writer
+//! ([`writer`]), which commits the writes that arrive together in one
+//! transaction. PostgreSQL (and in-memory SQLite) writes use the pool.
 
+mod handle;
 pub mod writer;
 
 use std::time::Duration;
@@ -14,11 +20,12 @@ use sea_orm::{
 
 use crate::config::DatabaseKind;
 
-pub use sea_orm::DatabaseConnection as Db;
+pub use handle::Db;
+use writer::Writer;
 
-/// Opens a pool. For SQLite files the parent directory is created, and WAL
-/// plus a busy timeout let the web and worker roles share one file.
-pub async fn connect(url: &str, kind: DatabaseKind) -> Result<DatabaseConnection, DbErr> {
+/// Opens the database. For SQLite files the parent directory is created,
+/// and WAL plus a busy timeout let the web and worker roles share one file.
+pub async fn connect(url: &str, kind: DatabaseKind) -> Result<Db, DbErr> {
     connect_with(url, kind, None).await
 }
 
@@ -28,35 +35,51 @@ pub async fn connect_with(
     url: &str,
     kind: DatabaseKind,
     pg_schema: Option<&str>,
-) -> Result<DatabaseConnection, DbErr> {
-    if kind == DatabaseKind::Sqlite {
-        ensure_sqlite_dir(url);
-    }
-    let mut opts = ConnectOptions::new(url.to_owned());
-    opts.connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(10))
-        .sqlx_logging(false);
+) -> Result<Db, DbErr> {
     match kind {
         DatabaseKind::Sqlite => {
-            // In-memory SQLite is one database per connection: keep one.
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            opts.max_connections(if in_memory { 1 } else { 8 })
-                .min_connections(1)
-                // Per connection (a PRAGMA through the pool reaches only one).
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(SqliteJournalMode::Wal)
-                        .busy_timeout(Duration::from_secs(10))
-                        .synchronous(SqliteSynchronous::Normal)
-                        .foreign_keys(true)
-                });
+            ensure_sqlite_dir(url);
+            // In-memory SQLite is one database per connection: keep one,
+            // and write through it too.
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                return Ok(Db::new(sqlite_pool(url, 1).await?, None));
+            }
+            // The writer first: it opens the file (and makes it WAL).
+            let writer_url = url.to_owned();
+            let writer =
+                Writer::start(move || async move { sqlite_pool(&writer_url, 1).await }).await?;
+            Ok(Db::new(sqlite_pool(url, 8).await?, Some(writer)))
         }
         DatabaseKind::Postgres => {
+            let mut opts = options(url);
             opts.max_connections(16).min_connections(1);
             if let Some(schema) = pg_schema {
                 opts.set_schema_search_path(schema.to_owned());
             }
+            Ok(Db::new(Database::connect(opts).await?, None))
         }
     }
+}
+
+fn options(url: &str) -> ConnectOptions {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    opts
+}
+
+async fn sqlite_pool(url: &str, connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut opts = options(url);
+    opts.max_connections(connections)
+        .min_connections(1)
+        // Per connection (a PRAGMA through the pool reaches only one).
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(10))
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+        });
     Database::connect(opts).await
 }
 
@@ -83,16 +106,16 @@ pub trait BeginWrite: TransactionTrait {
 
 impl<T: TransactionTrait + ?Sized> BeginWrite for T {}
 
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
-    Migrator::up(db, None).await
+pub async fn migrate(db: &Db) -> Result<(), DbErr> {
+    Migrator::up(db.pool(), None).await
 }
 
 /// Migrations not yet applied (for `/readyz` and `puente migrate --check`).
-pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
-    Ok(Migrator::get_pending_migrations(db).await?.len())
+pub async fn pending_migrations(db: &Db) -> Result<usize, DbErr> {
+    Ok(Migrator::get_pending_migrations(db.pool()).await?.len())
 }
 
-pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+pub async fn ping(db: &Db) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
 

@@ -203,9 +203,10 @@ impl Writer {
         E: From<DbErr> + Send + 'static,
     {
         let (answer_tx, answer_rx) = oneshot::channel::<Result<T, E>>();
+        let clock = crate::clock::Carried::here();
         let unit: Unit = Box::new(move |txn| {
             Box::pin(async move {
-                let (out, fatal) = work(txn).await;
+                let (out, fatal) = clock.run(work(txn)).await;
                 let ok = out.is_ok();
                 let finish: Finish = Box::new(move |committed| {
                     let answer = match (out, committed) {

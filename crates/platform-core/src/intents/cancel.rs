@@ -10,9 +10,10 @@
 //!   decides: canceled, accepted at the terminal (202), or refused.
 
 use crate::clock;
+use crate::db::Db;
 use crate::error::{Conflict, Failure};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::machine::{self, CancelStep};
 use super::{MoveFrom, Transition, UpstreamFacts, transition_from};
@@ -51,7 +52,7 @@ pub enum CancelOutcome {
 /// Asks for a cancel. Safe to repeat: a cancel already pending is reported
 /// as `Requested` again.
 pub async fn request_cancel(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     ask: CancelAsk<'_>,
 ) -> Result<Committed<CancelOutcome>, CoreError> {
@@ -110,7 +111,7 @@ pub async fn request_cancel(
 /// Records a pending cancel if the row is still as read; `None` when it
 /// moved meanwhile (the caller decides again on the new state).
 async fn ask_upstream(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     intent: &payment_intents::Model,
     ask: CancelAsk<'_>,
@@ -158,7 +159,7 @@ async fn ask_upstream(
 /// "canceled": accepted at the terminal (`Accepted`), or refused
 /// (`Refused`, with its code and message). Only a pending cancel moves.
 pub async fn record_cancel_answer(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     answer: CancelState,
     error: Option<&Failure>,
@@ -192,10 +193,7 @@ pub async fn record_cancel_answer(
 /// idempotency key: Mercado Pago answers with the order if it has one) and
 /// cancels what it finds. Only a queued intent with no cancel moves;
 /// returns whether this one did.
-pub async fn give_up_unresolved(
-    db: &DatabaseConnection,
-    intent_id: &PaymentIntentId,
-) -> Result<bool, CoreError> {
+pub async fn give_up_unresolved(db: &Db, intent_id: &PaymentIntentId) -> Result<bool, CoreError> {
     let now = clock::now();
     let asked = payment_intents::Entity::update_many()
         .col_expr(

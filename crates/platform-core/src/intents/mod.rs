@@ -19,13 +19,13 @@ pub use cancel::{
 };
 
 use crate::clock;
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Failure, Invalid};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
 };
 use serde::Serialize;
 
@@ -163,7 +163,7 @@ pub struct Origin<'a> {
 /// intent, so a commit whose acknowledgement is lost can only be replayed.
 /// The effects: dispatch it, deliver `payment_intent.created`, wake waiters.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     terminal_id: &TerminalId,
     new: NewIntent,
@@ -200,78 +200,113 @@ pub async fn create(
     validate(seller.site_id, &new)?;
 
     let now = clock::now();
-    let id = PaymentIntentId::new();
-    let row = payment_intents::ActiveModel {
-        id: Set(id.clone()),
-        integrator_id: Set(terminal.integrator_id.clone()),
-        seller_id: Set(seller.id.clone()),
-        terminal_id: Set(terminal.id.clone()),
-        store_id: Set(terminal.store_id.clone()),
-        pos_id: Set(terminal.pos_id.clone()),
-        api_key_id: Set(api_key_id.cloned()),
-        upstream_api: Set(integrator.upstream_api),
-        upstream_id: Set(None),
-        status: Set(IntentStatus::Queued),
-        status_detail: Set(None),
-        amount: Set(new.amount),
-        currency: Set(seller.site_id.currency().to_owned()),
-        description: Set(new.description),
-        external_reference: Set(new.external_reference),
-        print_on_terminal: Set(new.print_on_terminal),
-        payment_type: Set(new.payment_type),
-        installments: Set(new.installments),
-        installments_cost: Set(new.installments_cost),
+    let intent = payment_intents::Model {
+        id: PaymentIntentId::new(),
+        integrator_id: terminal.integrator_id.clone(),
+        seller_id: seller.id.clone(),
+        terminal_id: terminal.id.clone(),
+        store_id: terminal.store_id.clone(),
+        pos_id: terminal.pos_id.clone(),
+        api_key_id: api_key_id.cloned(),
+        upstream_api: integrator.upstream_api,
+        upstream_id: None,
+        status: IntentStatus::Queued,
+        status_detail: None,
+        amount: new.amount,
+        currency: seller.site_id.currency().to_owned(),
+        description: new.description,
+        external_reference: new.external_reference,
+        print_on_terminal: new.print_on_terminal,
+        payment_type: new.payment_type,
+        installments: new.installments,
+        installments_cost: new.installments_cost,
         // The integrator's, always: a POS can neither omit nor forge it.
-        sponsor_id: Set(integrator.sponsor_id.clone()),
-        mp_payment_id: Set(None),
-        upstream_version: Set(0),
-        open_on_terminal: Set(Some(terminal.id.clone())),
-        dispatch_attempts: Set(0),
-        next_dispatch_at: Set(Some(now)),
-        last_error_code: Set(None),
-        last_error_message: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        finalized_at: Set(None),
-        cancel_state: Set(None),
-        cancel_at_terminal: Set(false),
-        cancel_requested_at: Set(None),
-        requires_attention: Set(false),
-        attention_reason: Set(None),
+        sponsor_id: integrator.sponsor_id.clone(),
+        mp_payment_id: None,
+        upstream_version: 0,
+        open_on_terminal: Some(terminal.id.clone()),
+        dispatch_attempts: 0,
+        next_dispatch_at: Some(now),
+        last_error_code: None,
+        last_error_message: None,
+        created_at: now,
+        updated_at: now,
+        finalized_at: None,
+        cancel_state: None,
+        cancel_at_terminal: false,
+        cancel_requested_at: None,
+        requires_attention: false,
+        attention_reason: None,
     };
-
-    let txn = db.begin_write().await?;
-    let inserted = match row.insert(&txn).await {
-        Ok(m) => m,
-        Err(e) if is_unique_violation(&e) => {
-            txn.rollback().await?;
-            return Err(terminal_busy(db, &terminal.id).await);
-        }
-        Err(e) => return Err(e.into()),
+    // Everything the unit writes is made here, so it owns it (the writer
+    // may run it on another thread, batched with other writes).
+    let ready = completion.map(|c| c.ready(&intent, intent.id.as_str()));
+    let view = IntentView::from(&intent);
+    let row = payment_intents::ActiveModel::from(intent.clone());
+    let history = intent.clone();
+    let written = db
+        .write(move |txn| {
+            Box::pin(async move {
+                match payment_intents::Entity::insert(row)
+                    .exec_without_returning(txn)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Err(CreateRefused::TerminalBusy),
+                    Err(e) => return Err(e.into()),
+                }
+                record_event(txn, &history, None, IntentStatus::Queued, source, None).await?;
+                let deliveries = events::emit(
+                    txn,
+                    &history.integrator_id,
+                    Some(&history.seller_id),
+                    "payment_intent.created",
+                    &view,
+                )
+                .await?;
+                if let Some(ready) = ready {
+                    ready.write(txn).await?;
+                }
+                Ok(deliveries)
+            })
+        })
+        .await;
+    let deliveries = match written {
+        Ok(d) => d,
+        Err(CreateRefused::TerminalBusy) => return Err(terminal_busy(db, &terminal.id).await),
+        Err(CreateRefused::Core(e)) => return Err(e),
     };
-    record_event(&txn, &inserted, None, IntentStatus::Queued, source, None).await?;
-    let deliveries = events::emit(
-        &txn,
-        &inserted.integrator_id,
-        Some(&inserted.seller_id),
-        "payment_intent.created",
-        &IntentView::from(&inserted),
-    )
-    .await?;
-    crate::idempotency::complete_with(completion, &txn, &inserted, inserted.id.as_str()).await?;
-    txn.commit().await?;
     let effects = Effects::none()
-        .dispatch(&inserted.id)
+        .dispatch(&intent.id)
         .deliveries(deliveries)
-        .changed(&inserted.id);
-    Ok(Committed::new(inserted, effects))
+        .changed(&intent.id);
+    Ok(Committed::new(intent, effects))
+}
+
+/// Why the unit of [`create`] wrote nothing.
+enum CreateRefused {
+    /// The terminal already has an open intent (the unique index said so).
+    TerminalBusy,
+    Core(CoreError),
+}
+
+impl From<CoreError> for CreateRefused {
+    fn from(e: CoreError) -> Self {
+        CreateRefused::Core(e)
+    }
+}
+
+impl From<DbErr> for CreateRefused {
+    fn from(e: DbErr) -> Self {
+        CreateRefused::Core(e.into())
+    }
 }
 
 fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
-async fn terminal_busy(db: &DatabaseConnection, terminal_id: &TerminalId) -> CoreError {
+async fn terminal_busy(db: &Db, terminal_id: &TerminalId) -> CoreError {
     let open = payment_intents::Entity::find()
         .filter(payment_intents::Column::OpenOnTerminal.eq(terminal_id))
         .one(db)
@@ -364,7 +399,7 @@ impl Transition {
 /// it meanwhile. Decisions taken here rather than reported (a local cancel)
 /// use [`transition_from`] and name the states they start from.
 pub async fn transition(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     next: IntentStatus,
     facts: UpstreamFacts,
@@ -398,7 +433,7 @@ impl MoveFrom {
 /// move is allowed, and nobody moved it meanwhile (the update is conditional
 /// on the status it read).
 pub async fn transition_from(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     from: MoveFrom,
     next: IntentStatus,
@@ -412,19 +447,18 @@ pub async fn transition_from(
             .ok_or(CoreError::NotFound {
                 kind: "payment intent",
             })?;
-        let txn = db.begin_write().await?;
-        match apply_in(&txn, &current, from, next, &facts, source).await? {
-            Applied::No => {
-                txn.rollback().await?;
-                return Ok(Transition::Ignored { intent: current });
-            }
+        let (read, facts) = (current.clone(), facts.clone());
+        let applied = db
+            .write(move |txn| {
+                Box::pin(async move { apply_in(txn, &read, from, next, &facts, source).await })
+            })
+            .await?;
+        match applied {
+            // Nothing was written in either case.
+            Applied::No => return Ok(Transition::Ignored { intent: current }),
             // Someone else moved it first; look again.
-            Applied::Lost => {
-                txn.rollback().await?;
-                continue;
-            }
+            Applied::Lost => continue,
             Applied::Yes { intent, deliveries } => {
-                txn.commit().await?;
                 return Ok(Transition::Applied {
                     intent: *intent,
                     deliveries,
@@ -629,7 +663,7 @@ fn event_type_for(status: IntentStatus) -> Option<&'static str> {
 /// on an order may exist upstream, so a cancel must go there too. Fails
 /// (None) when the intent is no longer queued or a cancel came first.
 pub async fn claim_dispatch(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
 ) -> Result<Option<payment_intents::Model>, CoreError> {
     let claimed = payment_intents::Entity::update_many()
@@ -656,7 +690,7 @@ pub async fn claim_dispatch(
 
 /// Records a failed dispatch attempt that will be retried at `next`.
 pub async fn note_retry(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     next: DateTime<Utc>,
     error: &Failure,
@@ -688,7 +722,7 @@ pub async fn note_retry(
 /// Records the upstream id of an intent whatever its status (an order that
 /// reached Mercado Pago after the intent was canceled here).
 pub async fn record_upstream_id(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     upstream_id: &str,
 ) -> Result<(), CoreError> {
@@ -706,7 +740,7 @@ pub async fn record_upstream_id(
 
 /// Sets when the worker should next look at an intent (dispatch or sync).
 pub async fn schedule(
-    db: &DatabaseConnection,
+    db: &Db,
     intent_id: &PaymentIntentId,
     next: Option<DateTime<Utc>>,
 ) -> Result<(), CoreError> {
@@ -721,7 +755,7 @@ pub async fn schedule(
 /// Finds an intent by its Mercado Pago id, or by the external reference
 /// Puente sends upstream (its own intent id), for notifications.
 pub async fn find_by_upstream(
-    db: &DatabaseConnection,
+    db: &Db,
     upstream_id: Option<&str>,
     external_reference: Option<&str>,
 ) -> Result<Option<payment_intents::Model>, CoreError> {
@@ -745,7 +779,7 @@ pub async fn find_by_upstream(
 /// The intent of the scope with this Mercado Pago id (the compatible
 /// surface accepts either id).
 pub async fn find_by_upstream_in(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     upstream_id: &str,
 ) -> Result<Option<payment_intents::Model>, CoreError> {
@@ -760,7 +794,7 @@ pub async fn find_by_upstream_in(
 /// due at or before `stale`, most overdue first, at most `limit`: the
 /// reconciler re-queues those that want a dispatch.
 pub async fn overdue_for_dispatch(
-    db: &DatabaseConnection,
+    db: &Db,
     stale: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<payment_intents::Model>, CoreError> {
@@ -780,7 +814,7 @@ pub async fn overdue_for_dispatch(
 /// Sent intents (created, at the terminal) whose scheduled re-read is due
 /// at `now`, most overdue first, at most `limit`.
 pub async fn due_for_sync(
-    db: &DatabaseConnection,
+    db: &Db,
     now: DateTime<Utc>,
     limit: u64,
 ) -> Result<Vec<payment_intents::Model>, CoreError> {
@@ -807,7 +841,7 @@ pub struct OrderSearch {
 /// One offset page of the scope's intents matching `search`, oldest first,
 /// and how many match in all.
 pub async fn search_oldest_first(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     search: &OrderSearch,
     offset: u64,
@@ -832,7 +866,7 @@ pub async fn search_oldest_first(
 
 /// The scope's intents created in `[from, to)`, oldest first, at most `limit`.
 pub async fn created_between(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -864,7 +898,7 @@ pub const MAX_PAGE: u64 = 100;
 
 /// Newest first; `starting_after` is the last id of the previous page.
 pub async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     filter: &IntentFilter,
     starting_after: Option<&str>,
@@ -910,7 +944,7 @@ pub fn select(scope: &Scope, filter: &IntentFilter) -> Select<payment_intents::E
 }
 
 pub async fn history(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     intent_id: &PaymentIntentId,
 ) -> Result<Vec<payment_intent_events::Model>, CoreError> {

@@ -15,15 +15,15 @@
 //! a new cycle on the same `msg_…` id); `webhook_attempts.attempt_no` numbers
 //! all attempts of the delivery, across cycles.
 
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Forbidden};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::endpoints::{self, Endpoint};
@@ -102,7 +102,7 @@ impl Exchange {
 /// Attempts one delivery now. Safe to call for any id, any number of times:
 /// it sends only when the row is pending, due and not claimed by someone else.
 pub async fn deliver_once(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     http: &WebhookHttp,
     policy: &DeliveryPolicy,
@@ -322,7 +322,7 @@ async fn settle_dead<C: ConnectionTrait>(
 }
 
 async fn record(
-    db: &DatabaseConnection,
+    db: &Db,
     policy: &DeliveryPolicy,
     d: Delivery,
     ep: &Endpoint,
@@ -335,8 +335,7 @@ async fn record(
         .filter(webhook_attempts::Column::DeliveryId.eq(&d.id))
         .count(db)
         .await?;
-    let txn = db.begin_write().await?;
-    webhook_attempts::ActiveModel {
+    let attempt = webhook_attempts::ActiveModel {
         id: Set(WebhookAttemptId::new()),
         integrator_id: Set(d.integrator_id.clone()),
         delivery_id: Set(d.id.clone()),
@@ -347,9 +346,7 @@ async fn record(
         response_snippet: Set(x.snippet.clone()),
         error: Set(x.error.clone()),
         created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    };
 
     let done = d.attempt_count.saturating_add(1);
     let mut dm = d.clone().into_active_model();
@@ -415,16 +412,27 @@ async fn record(
             }
         }
     };
-    dm.update(&txn).await?;
-    if endpoint_changed {
-        em.updated_at = Set(now);
-        em.update(&txn).await?;
-    }
-    if disabled_now {
-        // The rest of its queue will not be sent (replayable once enabled).
-        endpoints::settle_pending(&txn, &ep.id, "the endpoint was disabled", now).await?;
-    }
-    txn.commit().await?;
+    em.updated_at = Set(now);
+    let endpoint = endpoint_changed.then_some(em);
+    let endpoint_id = ep.id.clone();
+    db.write(move |txn| {
+        Box::pin(async move {
+            webhook_attempts::Entity::insert(attempt)
+                .exec_without_returning(txn)
+                .await?;
+            dm.update(txn).await?;
+            if let Some(em) = endpoint {
+                em.update(txn).await?;
+            }
+            if disabled_now {
+                // The rest of its queue will not be sent (replayable once enabled).
+                endpoints::settle_pending(txn, &endpoint_id, "the endpoint was disabled", now)
+                    .await?;
+            }
+            Ok::<_, CoreError>(())
+        })
+    })
+    .await?;
     Ok(outcome)
 }
 
@@ -495,7 +503,7 @@ async fn enabled_endpoint(
 /// schedule) on the same `msg_…` id, so a receiver that did process it
 /// recognises the `webhook-id`. Returns the row; publish its id to the queue.
 pub async fn replay(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     delivery_id: &WebhookDeliveryId,
     now: DateTime<Utc>,
@@ -537,7 +545,7 @@ pub const MAX_REPLAY: u64 = 10_000;
 /// Replays every dead delivery of an endpoint created at or after `since`
 /// (at most [`MAX_REPLAY`], oldest first). Returns their ids to publish.
 pub async fn replay_failed_since(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     endpoint_id: &WebhookEndpointId,
     since: DateTime<Utc>,

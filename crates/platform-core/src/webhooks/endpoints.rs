@@ -3,13 +3,13 @@
 //! Only integrator-wide scopes change endpoints (`insufficient_scope`
 //! otherwise); a narrowed scope finds none, so their ids are "not found".
 
-use crate::db::BeginWrite;
+use crate::db::Db;
 use crate::error::{Conflict, Forbidden, Invalid};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Url;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
 };
 
 use super::signing;
@@ -201,7 +201,7 @@ fn seal_secret(
 
 /// Creates an endpoint. The secret is returned this once and stored sealed.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     scope: &Scope,
     rules: &UrlRules,
@@ -270,7 +270,7 @@ pub async fn get(
 
 /// Applies a patch; nothing changes if any field is invalid.
 pub async fn update(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     rules: &UrlRules,
     id: &WebhookEndpointId,
@@ -314,7 +314,7 @@ pub async fn update(
 
 /// Enables or disables an endpoint.
 pub async fn set_enabled(
-    db: &DatabaseConnection,
+    db: &Db,
     scope: &Scope,
     rules: &UrlRules,
     id: &WebhookEndpointId,
@@ -367,7 +367,7 @@ pub(crate) async fn settle_pending(
 /// A new secret; the old one keeps signing (as a second signature) for
 /// [`ROTATION_OVERLAP_HOURS`]. Returns the new secret, shown this once.
 pub async fn rotate_secret(
-    db: &DatabaseConnection,
+    db: &Db,
     keyring: &Keyring,
     scope: &Scope,
     id: &WebhookEndpointId,
@@ -395,11 +395,7 @@ pub async fn rotate_secret(
 
 /// Deletes an endpoint with its deliveries and their attempt log (the
 /// events stay).
-pub async fn delete(
-    db: &DatabaseConnection,
-    scope: &Scope,
-    id: &WebhookEndpointId,
-) -> Result<(), CoreError> {
+pub async fn delete(db: &Db, scope: &Scope, id: &WebhookEndpointId) -> Result<(), CoreError> {
     let txn = db.begin_write().await?;
     let row = get(&txn, scope, id).await?;
     require_integrator_wide(scope, "delete")?;

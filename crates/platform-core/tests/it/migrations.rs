@@ -78,13 +78,13 @@ async fn duplicate_client_ids_are_cleared_on_all_but_the_oldest(t: &TestDb) {
     let old = seed_integrator(&t.db, &keyring, 610_000).await;
     let young = seed_integrator(&t.db, &keyring, 620_000).await;
     let blank = seed_integrator(&t.db, &keyring, 630_000).await;
-    while !Migrator::get_pending_migrations(&t.db)
+    while !Migrator::get_pending_migrations(t.db.pool())
         .await
         .unwrap()
         .iter()
         .any(|m| m.name() == NAME)
     {
-        Migrator::down(&t.db, Some(1)).await.unwrap();
+        Migrator::down(t.db.pool(), Some(1)).await.unwrap();
     }
     for (id, client_id, age) in [
         (&old.integrator, "5550", 2),

@@ -2,12 +2,13 @@
 //! integrator's row is "not found", listings never include it, and narrowed
 //! scopes (seller, store, POS) see only their own rows.
 
+use platform_core::db::Db;
 use platform_core::entities::*;
 use platform_core::error::CoreError;
 use platform_core::on_both_databases;
 use platform_core::tenancy::{Scope, TenantEntity};
 use platform_core::testing::{Seeded, TestDb, seed_integrator, test_keyring};
-use sea_orm::{DatabaseConnection, PaginatorTrait};
+use sea_orm::PaginatorTrait;
 
 fn scope_of(s: &Seeded) -> Scope {
     Scope::integrator(s.integrator.clone())
@@ -15,7 +16,7 @@ fn scope_of(s: &Seeded) -> Scope {
 
 /// Own row found; the other tenant's row (same kind) not found; counts match.
 async fn check_entity<E: TenantEntity>(
-    db: &DatabaseConnection,
+    db: &Db,
     a: &Seeded,
     b: &Seeded,
     a_id: &E::Id,

@@ -1,6 +1,7 @@
 //! Outgoing webhooks on SQLite and PostgreSQL: the attempt state machine
 //! driven with explicit times (no sleeping), against a real local receiver.
 
+use platform_core::db::Db;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -21,9 +22,7 @@ use platform_core::webhooks::signing;
 use platform_core::webhooks::ssrf::SsrfGuard;
 use platform_core::webhooks::test_receiver::{Receiver, Reply};
 use platform_core::webhooks::{DeliveryPolicy, WebhookHttp, deliver_once};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -52,7 +51,7 @@ struct Fx {
     policy: DeliveryPolicy,
 }
 
-async fn fixture(db: &DatabaseConnection) -> Fx {
+async fn fixture(db: &Db) -> Fx {
     let keyring = test_keyring();
     let seeded = seed_integrator(db, &keyring, 7000).await;
     let scope = scope_of(&seeded);
@@ -70,11 +69,7 @@ async fn fixture(db: &DatabaseConnection) -> Fx {
 }
 
 impl Fx {
-    async fn endpoint(
-        &self,
-        db: &DatabaseConnection,
-        url: &str,
-    ) -> (WebhookEndpointId, SecretString) {
+    async fn endpoint(&self, db: &Db, url: &str) -> (WebhookEndpointId, SecretString) {
         let (ep, secret) = endpoints::create(
             db,
             &self.keyring,
@@ -93,12 +88,8 @@ impl Fx {
     }
 
     /// Emits one event; returns the delivery ids created.
-    async fn emit(
-        &self,
-        db: &DatabaseConnection,
-        event_type: &'static str,
-    ) -> Vec<WebhookDeliveryId> {
-        let txn = db.begin().await.unwrap();
+    async fn emit(&self, db: &Db, event_type: &'static str) -> Vec<WebhookDeliveryId> {
+        let txn = db.begin_write().await.unwrap();
         let ids = events::emit(
             &txn,
             &self.seeded.integrator,
@@ -112,19 +103,14 @@ impl Fx {
         ids
     }
 
-    async fn once(
-        &self,
-        db: &DatabaseConnection,
-        id: &WebhookDeliveryId,
-        now: DateTime<Utc>,
-    ) -> Outcome {
+    async fn once(&self, db: &Db, id: &WebhookDeliveryId, now: DateTime<Utc>) -> Outcome {
         deliver_once(db, &self.keyring, &self.http, &self.policy, id, now)
             .await
             .unwrap()
     }
 }
 
-async fn row(db: &DatabaseConnection, id: &WebhookDeliveryId) -> webhook_deliveries::Model {
+async fn row(db: &Db, id: &WebhookDeliveryId) -> webhook_deliveries::Model {
     webhook_deliveries::Entity::find_by_id(id)
         .one(db)
         .await
@@ -132,7 +118,7 @@ async fn row(db: &DatabaseConnection, id: &WebhookDeliveryId) -> webhook_deliver
         .unwrap()
 }
 
-async fn attempts(db: &DatabaseConnection, id: &WebhookDeliveryId) -> Vec<webhook_attempts::Model> {
+async fn attempts(db: &Db, id: &WebhookDeliveryId) -> Vec<webhook_attempts::Model> {
     webhook_attempts::Entity::find()
         .filter(webhook_attempts::Column::DeliveryId.eq(id))
         .order_by_asc(webhook_attempts::Column::AttemptNo)

@@ -16,13 +16,12 @@ use platform_core::states::ScopeKind;
 use platform_core::testing::{Seeded, TestDb};
 use platform_core::webhooks::test_receiver::{Receiver, Reply};
 use platform_core::webhooks::{DeliveryPolicy, Outcome, WebhookHttp, deliver_once};
-use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 
 const EP: &str = "/v1/webhook-endpoints";
 
 async fn emit(app: &TestApp, s: &Seeded) -> Vec<WebhookDeliveryId> {
-    let txn = app.state.db.begin().await.unwrap();
+    let txn = app.state.db.begin_write().await.unwrap();
     let ids = events::emit(
         &txn,
         &s.integrator,

@@ -3,6 +3,7 @@
 //! queue message, retries through delayed messages. Time is driven through
 //! a manual clock; waits are on conditions, never fixed sleeps.
 
+use platform_core::db::Db;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -23,9 +24,7 @@ use platform_core::webhooks::test_receiver::{Receiver, Reply};
 use platform_core::webhooks::{Clock, DeliveryPolicy, ManualClock, SystemClock, WebhookHttp};
 use platform_queue::{Backend, Queue, QueueConfig};
 use platform_worker::webhooks::{WebhookStats, WebhookWorker, run_with};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -85,7 +84,7 @@ async fn reconcile_runs(stats: &WebhookStats, n: u64) {
 }
 
 struct Fx {
-    db: DatabaseConnection,
+    db: Db,
     keyring: Keyring,
     seeded: Seeded,
     queue: Queue,
@@ -174,7 +173,7 @@ impl Fx {
     /// Emits an event; publishes its deliveries unless `publish` is false
     /// (a message lost between commit and queue).
     async fn emit(&self, publish: bool) -> WebhookDeliveryId {
-        let txn = self.db.begin().await.unwrap();
+        let txn = self.db.begin_write().await.unwrap();
         let ids = events::emit(
             &txn,
             &self.seeded.integrator,

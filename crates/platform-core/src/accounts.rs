@@ -3,6 +3,7 @@
 use crate::clock;
 use crate::db::Db;
 use crate::error::{Conflict, Invalid};
+use crate::lookups::Stale;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
@@ -157,6 +158,7 @@ pub async fn set_sponsor(
     active.sponsor_id = Set(Some(sponsor.to_owned()));
     active.updated_at = Set(clock::now());
     active.update(db).await?;
+    db.changed(Stale::Charging).await;
     Ok(())
 }
 

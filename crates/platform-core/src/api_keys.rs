@@ -9,6 +9,7 @@
 use crate::clock;
 use crate::db::Db;
 use crate::error::{Forbidden, Invalid};
+use crate::lookups::Stale;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -200,12 +201,21 @@ pub async fn authenticate(
     let Some(prefix) = split_prefix(presented) else {
         return Ok(Err(KeyRejection::Malformed));
     };
-    let Some(row) = api_keys::Entity::find()
-        .filter(api_keys::Column::Prefix.eq(prefix))
-        .one(db)
-        .await?
-    else {
-        return Ok(Err(KeyRejection::Unknown));
+    let lookups = db.lookups();
+    let row = match lookups.key(prefix) {
+        Some(row) => (*row).clone(),
+        None => {
+            let ticket = lookups.ticket(Stale::Keys);
+            let Some(row) = api_keys::Entity::find()
+                .filter(api_keys::Column::Prefix.eq(prefix))
+                .one(db)
+                .await?
+            else {
+                return Ok(Err(KeyRejection::Unknown));
+            };
+            lookups.keep_key(ticket, row.clone());
+            row
+        }
     };
     let presented_hash = hash(presented);
     if !bool::from(presented_hash.as_bytes().ct_eq(row.key_hash.as_bytes())) {
@@ -260,9 +270,16 @@ async fn touch(db: &Db, row: api_keys::Model, now: DateTime<Utc>) -> api_keys::M
     {
         return row;
     }
+    let ticket = db.lookups().ticket(Stale::Keys);
     let mut active = row.clone().into_active_model();
     active.last_used_at = Set(Some(now));
-    active.update(db).await.unwrap_or(row)
+    match active.update(db).await {
+        Ok(touched) => {
+            db.lookups().keep_key(ticket, touched.clone());
+            touched
+        }
+        Err(_) => row,
+    }
 }
 
 pub async fn list(db: &Db, scope: &Scope) -> Result<Vec<api_keys::Model>, CoreError> {
@@ -303,7 +320,9 @@ pub async fn revoke(db: &Db, scope: &Scope, id: &ApiKeyId) -> Result<api_keys::M
     }
     let mut active = row.into_active_model();
     active.revoked_at = Set(Some(clock::now()));
-    Ok(active.update(db).await?)
+    let revoked = active.update(db).await?;
+    db.changed(Stale::Keys).await;
+    Ok(revoked)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@
 use crate::clock;
 use crate::db::Db;
 use crate::error::Conflict;
+use crate::lookups::Stale;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
@@ -395,6 +396,7 @@ pub async fn mark_needs_reconnect(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     tracing::warn!(seller_id = %seller.id, reason = why, "seller needs to reconnect");
     Ok(deliveries)
 }

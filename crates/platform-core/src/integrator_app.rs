@@ -12,6 +12,7 @@ use crate::audit::{self, Actor};
 use crate::crypto::{Aad, Keyring};
 use crate::entities::integrators;
 use crate::error::CoreError;
+use crate::lookups::Stale;
 use crate::mercadopago::{AppCredentials, MpClient};
 use crate::secret::SecretString;
 use crate::tenancy::Scope;
@@ -154,7 +155,7 @@ fn field(field: &'static str, problem: SettingsProblem) -> Vec<FieldError> {
 /// the client id / secret with Mercado Pago, and saves. On any error
 /// nothing is written.
 pub async fn update(
-    db: &impl ConnectionTrait,
+    db: &crate::db::Db,
     keyring: &Keyring,
     mp: &MpClient,
     scope: &Scope,
@@ -236,7 +237,7 @@ pub async fn update(
     }
     row.updated_at = Set(clock::now());
     match row.update(db).await {
-        Ok(_) => {}
+        Ok(_) => db.changed(Stale::Charging).await,
         // Another integrator saved the same client id meanwhile (the unique index).
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
             return Ok(Err(field("client_id", SettingsProblem::ClientIdTaken)));

@@ -26,6 +26,7 @@ pub mod intents;
 pub mod jobs;
 pub mod keys;
 pub mod linked_sellers;
+pub mod lookups;
 pub mod mercadopago;
 pub mod mp_payments;
 pub mod mp_registry;

@@ -19,6 +19,7 @@ use crate::clock;
 use crate::entities::{pos, sellers, stores, terminals};
 use crate::error::CoreError;
 use crate::id::{PosId, SellerId, StoreId};
+use crate::lookups::Stale;
 use crate::mercadopago::{self as mp, MpError};
 use crate::registry::{RegistryError, SellerAccess, note_upstream_failure, seller_access};
 use crate::registry_edit::Ctx;
@@ -75,7 +76,7 @@ impl From<RegistryError> for MirrorError {
 }
 
 async fn upstream<T>(
-    db: &impl ConnectionTrait,
+    db: &crate::db::Db,
     access: &SellerAccess,
     res: Result<T, MpError>,
 ) -> Result<T, MirrorError> {
@@ -403,6 +404,7 @@ pub async fn delete_store(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(())
 }
 
@@ -556,6 +558,7 @@ pub async fn delete_pos(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(())
 }
 

@@ -14,6 +14,7 @@
 use crate::clock;
 use crate::db::Db;
 use crate::error::{Conflict, Invalid};
+use crate::lookups::Stale;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -509,6 +510,7 @@ pub async fn complete(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(Linked {
         seller,
         integrator_name: integrator.name,

@@ -13,9 +13,10 @@ use sea_orm::{
 
 use crate::audit::{self, Actor};
 use crate::crypto::{Aad, Keyring};
-use crate::entities::{pos, seller_credentials, sellers, stores, terminals};
+use crate::entities::{integrators, pos, seller_credentials, sellers, stores, terminals};
 use crate::error::CoreError;
 use crate::id::{IntegratorId, PosId, SellerId, StoreId, TerminalId};
+use crate::lookups::{Charging, Stale};
 use crate::mercadopago::{self as mp, MpClient, MpError, walk_pages};
 use crate::paging::{Page, PageRequest, fetch_page};
 use crate::secret::SecretString;
@@ -334,7 +335,7 @@ pub async fn seller_access(
 
 /// A 401 from Mercado Pago means the seller revoked us: flag it for re-linking.
 pub async fn note_upstream_failure(
-    db: &impl ConnectionTrait,
+    db: &Db,
     seller: &sellers::Model,
     err: &MpError,
 ) -> Result<(), CoreError> {
@@ -349,6 +350,7 @@ pub async fn note_upstream_failure(
             .filter(sellers::Column::Id.eq(seller.id.clone()))
             .exec(db)
             .await?;
+        db.changed(Stale::Charging).await;
     }
     Ok(())
 }
@@ -386,6 +388,7 @@ pub async fn sync_seller(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(counts)
 }
 
@@ -703,4 +706,62 @@ pub async fn chargeable(
         .all(db)
         .await?;
     Ok(Chargeable { sellers, terminals })
+}
+
+/// What charging on `terminal_id` needs (the terminal, its seller and
+/// integrator), from the process's lookups when they have it; `None` for
+/// a terminal that does not exist. Not scoped: for the worker, which holds
+/// an intent's terminal id. See [`charging_in`] for a caller's scope.
+pub async fn charging(
+    db: &Db,
+    terminal_id: &TerminalId,
+) -> Result<Option<std::sync::Arc<Charging>>, CoreError> {
+    let lookups = db.lookups();
+    if let Some(found) = lookups.charging(terminal_id) {
+        return Ok(Some(found));
+    }
+    let ticket = lookups.ticket(Stale::Charging);
+    let Some(terminal) = crate::tenancy::unscoped::<terminals::Entity>(db, terminal_id).await?
+    else {
+        return Ok(None);
+    };
+    let seller = crate::tenancy::unscoped::<sellers::Entity>(db, &terminal.seller_id)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "seller" })?;
+    let integrator = crate::tenancy::unscoped::<integrators::Entity>(db, &terminal.integrator_id)
+        .await?
+        .ok_or(CoreError::NotFound { kind: "integrator" })?;
+    Ok(Some(lookups.keep_charging(
+        ticket,
+        Charging {
+            terminal,
+            seller,
+            integrator,
+        },
+    )))
+}
+
+/// As [`charging`], for a terminal of `scope` (a terminal outside it is not
+/// found, exactly like one that does not exist).
+pub async fn charging_in(
+    db: &Db,
+    scope: &Scope,
+    terminal_id: &TerminalId,
+) -> Result<std::sync::Arc<Charging>, CoreError> {
+    let not_found = CoreError::NotFound {
+        kind: terminals::Entity::KIND,
+    };
+    let found = charging(db, terminal_id).await?.ok_or(not_found)?;
+    let t = &found.terminal;
+    if !scope.contains(
+        &t.integrator_id,
+        Some(&t.seller_id),
+        t.store_id.as_ref(),
+        t.pos_id.as_ref(),
+    ) {
+        return Err(CoreError::NotFound {
+            kind: terminals::Entity::KIND,
+        });
+    }
+    Ok(found)
 }

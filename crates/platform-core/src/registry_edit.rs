@@ -5,7 +5,8 @@
 
 use crate::clock;
 use crate::db::Db;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, IntoActiveModel, Set};
+use crate::lookups::Stale;
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 
 use crate::audit::{self, Actor};
 use crate::crypto::Keyring;
@@ -216,7 +217,7 @@ impl From<sea_orm::DbErr> for EditError {
 }
 
 async fn upstream<T>(
-    db: &impl ConnectionTrait,
+    db: &crate::db::Db,
     access: &SellerAccess,
     res: Result<T, mp::MpError>,
 ) -> Result<T, EditError> {
@@ -457,5 +458,6 @@ pub async fn set_terminal_mode(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(saved)
 }

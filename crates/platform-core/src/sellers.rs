@@ -4,6 +4,7 @@
 use crate::clock;
 use crate::db::Db;
 use crate::error::Conflict;
+use crate::lookups::Stale;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -199,6 +200,7 @@ pub async fn unlink(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(())
 }
 
@@ -267,5 +269,6 @@ pub async fn handle_deauthorization(
     )
     .await?;
     txn.commit().await?;
+    db.changed(Stale::Charging).await;
     Ok(Some(seller.id))
 }

@@ -72,6 +72,24 @@ impl Scope {
         self.seller_id.is_none() && self.store_id.is_none() && self.pos_id.is_none()
     }
 
+    /// Whether a row placed at these ids is inside this scope: the same
+    /// rule as [`Scope::condition`], for a row already in memory.
+    pub fn contains(
+        &self,
+        integrator: &IntegratorId,
+        seller: Option<&SellerId>,
+        store: Option<&StoreId>,
+        pos: Option<&PosId>,
+    ) -> bool {
+        fn narrows<T: PartialEq>(wanted: Option<&T>, row: Option<&T>) -> bool {
+            wanted.is_none_or(|w| row == Some(w))
+        }
+        *integrator == self.integrator_id
+            && narrows(self.seller_id.as_ref(), seller)
+            && narrows(self.store_id.as_ref(), store)
+            && narrows(self.pos_id.as_ref(), pos)
+    }
+
     /// The `WHERE` that keeps a query of `E` inside this scope.
     pub fn condition<E: TenantEntity>(&self) -> Condition {
         let mut cond = Condition::all().add(E::integrator_column().eq(&self.integrator_id));

@@ -71,6 +71,7 @@ impl AppState {
         let signup_limiter =
             Arc::new(queue.rate_limiter("signup", Rate::per_hour(SIGNUPS_PER_HOUR)));
         let intent_feed = IntentFeed::start(queue.clone());
+        db.attach_bus(&queue);
         let mp = platform_core::upstream::mp_client(&settings, sandbox_url.as_deref());
         let password_checks = Arc::new(tokio::sync::Semaphore::new(
             settings.login_max_concurrent_hashes as usize,

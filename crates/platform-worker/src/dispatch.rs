@@ -14,7 +14,7 @@ use std::time::Duration;
 use chrono::Utc;
 use platform_core::CoreError;
 use platform_core::credentials::{self, Reason, RefreshOutcome};
-use platform_core::entities::{payment_intents, terminals};
+use platform_core::entities::payment_intents;
 use platform_core::error::{Conflict, Failure};
 use platform_core::id::{PaymentIntentId, SellerId};
 use platform_core::intents::{self, Transition, UpstreamFacts};
@@ -29,6 +29,7 @@ use platform_core::states::{CancelState, EventSource, IntentStatus, UpstreamApi}
 use platform_queue::Delivery;
 use tokio::sync::{Semaphore, watch};
 
+use crate::consumer::Consumer;
 use crate::{WorkerContext, mapping};
 
 /// What to do with the message after handling it.
@@ -44,39 +45,20 @@ pub enum Next {
 }
 
 /// Consumes `intents.dispatch` until stopped.
-pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
-    let all = Arc::new(Semaphore::new(ctx.dispatch.concurrency));
+pub async fn run(ctx: WorkerContext, stopped: watch::Receiver<bool>) {
     let per_seller: Arc<Mutex<HashMap<SellerId, Arc<Semaphore>>>> = Arc::default();
-    loop {
-        if *stopped.borrow() {
-            break;
-        }
-        let batch = tokio::select! {
-            _ = stopped.changed() => break,
-            b = ctx.queue.receive(jobs::INTENT_DISPATCH, 32, Duration::from_secs(1)) => b,
-        };
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "dispatch: queue receive failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        for delivery in batch {
-            let Ok(permit) = all.clone().acquire_owned().await else {
-                return;
-            };
-            let ctx = ctx.clone();
-            let per_seller = per_seller.clone();
-            tokio::spawn(async move {
-                handle_message(&ctx, &per_seller, delivery).await;
-                drop(permit);
-            });
-        }
-    }
-    // Let in-flight dispatches finish (they hold permits).
-    let _ = all.acquire_many(ctx.dispatch.concurrency as u32).await;
+    let consumer = Consumer {
+        topic: jobs::INTENT_DISPATCH,
+        concurrency: ctx.dispatch.concurrency,
+        wait: Duration::from_secs(1),
+    };
+    let queue = ctx.queue.clone();
+    consumer
+        .run(queue, stopped, move |delivery| {
+            let (ctx, per_seller) = (ctx.clone(), per_seller.clone());
+            async move { handle_message(&ctx, &per_seller, delivery).await }
+        })
+        .await
 }
 
 async fn handle_message(
@@ -94,25 +76,28 @@ async fn handle_message(
         }
         return;
     };
-    // This read only picks the seller's gate; `handle` reads the row again
-    // after the gate is passed, because waiting may have let it move on.
-    let seller_gate = match unscoped::<payment_intents::Entity>(&ctx.db, &intent_id).await {
-        Ok(Some(i)) => {
-            let mut map = per_seller.lock().unwrap_or_else(|p| p.into_inner());
-            map.retain(|_, s| Arc::strong_count(s) > 1);
-            Some(
-                map.entry(i.seller_id)
+    let outcome = match unscoped::<payment_intents::Entity>(&ctx.db, &intent_id).await {
+        Ok(Some(row)) => {
+            // At most `per_seller` of one seller's intents at Mercado Pago at once.
+            let gate = {
+                let mut map = per_seller.lock().unwrap_or_else(|p| p.into_inner());
+                map.retain(|_, s| Arc::strong_count(s) > 1);
+                map.entry(row.seller_id.clone())
                     .or_insert_with(|| Arc::new(Semaphore::new(ctx.dispatch.per_seller)))
-                    .clone(),
-            )
+                    .clone()
+            };
+            match gate.clone().try_acquire_owned() {
+                Ok(_permit) => handle_row(ctx, row).await,
+                // Waiting may let the intent move on: read it again after.
+                Err(_) => {
+                    let _permit = gate.acquire_owned().await.ok();
+                    handle(ctx, &intent_id).await
+                }
+            }
         }
-        _ => None,
+        Ok(None) => Ok(Next::Done),
+        Err(e) => Err(e),
     };
-    let _seller_permit = match &seller_gate {
-        Some(gate) => gate.clone().acquire_owned().await.ok(),
-        None => None,
-    };
-    let outcome = handle(ctx, &intent_id).await;
     let label = match &outcome {
         Ok(Next::Done) => "done",
         Ok(Next::RetryAfter(_)) => "retry",
@@ -146,9 +131,17 @@ async fn handle_message(
 
 /// Does whatever the intent's row says is due. Safe to call twice.
 pub async fn handle(ctx: &WorkerContext, intent_id: &PaymentIntentId) -> Result<Next, CoreError> {
-    let Some(intent) = unscoped::<payment_intents::Entity>(&ctx.db, intent_id).await? else {
-        return Ok(Next::Done);
-    };
+    match unscoped::<payment_intents::Entity>(&ctx.db, intent_id).await? {
+        Some(intent) => handle_row(ctx, intent).await,
+        None => Ok(Next::Done),
+    }
+}
+
+/// As [`handle`], from the row just read.
+async fn handle_row(
+    ctx: &WorkerContext,
+    intent: payment_intents::Model,
+) -> Result<Next, CoreError> {
     let cancel_pending = intent
         .cancel_state
         .is_some_and(CancelState::awaits_upstream);
@@ -157,7 +150,7 @@ pub async fn handle(ctx: &WorkerContext, intent_id: &PaymentIntentId) -> Result<
         IntentStatus::Queued => match intents::claim_dispatch(&ctx.db, &intent.id).await? {
             Some(claimed) => create_upstream(ctx, &claimed).await,
             // A cancel (or another worker) came first: look again.
-            None => Box::pin(handle(ctx, intent_id)).await,
+            None => Box::pin(handle(ctx, &intent.id)).await,
         },
         IntentStatus::Created | IntentStatus::AtTerminal if cancel_pending => {
             cancel_upstream(ctx, &intent).await
@@ -282,10 +275,12 @@ async fn create_upstream(
     ctx: &WorkerContext,
     intent: &payment_intents::Model,
 ) -> Result<Next, CoreError> {
-    let terminal = unscoped::<terminals::Entity>(&ctx.db, &intent.terminal_id)
+    let device = platform_core::registry::charging(&ctx.db, &intent.terminal_id)
         .await?
-        .ok_or(CoreError::NotFound { kind: "terminal" })?;
-    let device = terminal.device_id.clone();
+        .ok_or(CoreError::NotFound { kind: "terminal" })?
+        .terminal
+        .device_id
+        .clone();
     let result = match intent.upstream_api {
         UpstreamApi::Orders => {
             let mut req = order_request(intent, &device)?;
@@ -347,13 +342,20 @@ pub async fn record_created(
     facts: UpstreamFacts,
 ) -> Result<Next, CoreError> {
     let upstream_id = facts.upstream_id.clone();
-    apply(ctx, &intent.id, status, facts, EventSource::Worker).await?;
-    if let Some(u) = &upstream_id {
-        // Also when the status did not move (another worker recorded it).
-        intents::record_upstream_id(&ctx.db, &intent.id, u).await?;
-    }
-    let Some(now) = unscoped::<payment_intents::Entity>(&ctx.db, &intent.id).await? else {
-        return Ok(Next::Done);
+    let now = match apply_moved(ctx, &intent.id, status, facts, EventSource::Worker).await? {
+        // The move wrote the upstream id with the status.
+        Transition::Applied { intent, .. } => intent,
+        Transition::Ignored { .. } => {
+            if let Some(u) = &upstream_id {
+                // Recorded also when the status did not move (another
+                // worker, or a notification, moved it first).
+                intents::record_upstream_id(&ctx.db, &intent.id, u).await?;
+            }
+            let Some(now) = unscoped::<payment_intents::Entity>(&ctx.db, &intent.id).await? else {
+                return Ok(Next::Done);
+            };
+            now
+        }
     };
     if now.cancel_state.is_some_and(CancelState::awaits_upstream) && !now.status.is_final() {
         return cancel_upstream(ctx, &now).await;
@@ -555,18 +557,30 @@ pub async fn apply(
     facts: UpstreamFacts,
     source: EventSource,
 ) -> Result<bool, CoreError> {
-    match intents::transition(&ctx.db, intent_id, status, facts, source).await? {
-        Transition::Applied { intent, deliveries } => {
-            if !intent.status.is_final() {
-                let next = clock::now()
-                    + chrono::Duration::from_std(ctx.dispatch.sync_every).unwrap_or_default();
-                intents::schedule(&ctx.db, &intent.id, Some(next)).await?;
-            }
-            crate::announce(ctx, &intent.id, &deliveries).await;
-            Ok(true)
-        }
-        Transition::Ignored { .. } => Ok(false),
+    Ok(matches!(
+        apply_moved(ctx, intent_id, status, facts, source).await?,
+        Transition::Applied { .. }
+    ))
+}
+
+/// As [`apply`], answering the transition itself (the row as written).
+/// An intent left open is read again by the periodic sync after
+/// `sync_every`, unless a notification moves it first.
+pub async fn apply_moved(
+    ctx: &WorkerContext,
+    intent_id: &PaymentIntentId,
+    status: IntentStatus,
+    mut facts: UpstreamFacts,
+    source: EventSource,
+) -> Result<Transition, CoreError> {
+    facts.next_look = Some(
+        clock::now() + chrono::Duration::from_std(ctx.dispatch.sync_every).unwrap_or_default(),
+    );
+    let moved = intents::transition(&ctx.db, intent_id, status, facts, source).await?;
+    if let Transition::Applied { intent, deliveries } = &moved {
+        crate::announce(ctx, &intent.id, deliveries).await;
     }
+    Ok(moved)
 }
 
 /// Asks Mercado Pago to cancel a sent intent and records its answer: canceled
@@ -601,9 +615,9 @@ async fn cancel_upstream(
             .await
         }
         UpstreamApi::Legacy => {
-            let device = unscoped::<terminals::Entity>(&ctx.db, &intent.terminal_id)
+            let device = platform_core::registry::charging(&ctx.db, &intent.terminal_id)
                 .await?
-                .map(|t| t.device_id)
+                .map(|c| c.terminal.device_id.clone())
                 .unwrap_or_default();
             with_token(ctx, &intent.seller_id, |token| {
                 let (upstream_id, device) = (upstream_id.clone(), device.clone());

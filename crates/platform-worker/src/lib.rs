@@ -11,6 +11,7 @@
 //! - `webhooks`: signed deliveries to integrators' endpoints;
 //! - `housekeeping`: deletes rows past their retention.
 
+pub mod consumer;
 pub mod dispatch;
 pub mod housekeeping;
 pub mod mapping;
@@ -62,6 +63,7 @@ impl WorkerContext {
         sandbox_url: Option<&str>,
     ) -> Self {
         let mp = platform_core::upstream::mp_client(&settings, sandbox_url);
+        db.attach_bus(&queue);
         WorkerContext {
             db,
             keyring,

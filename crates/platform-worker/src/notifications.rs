@@ -14,46 +14,53 @@ use platform_core::mercadopago::{Notification, parse_notification};
 use platform_core::notifications as inbound;
 use platform_core::sellers;
 use platform_core::states::{EventSource, NotificationStatus};
+use platform_queue::Delivery;
 use tokio::sync::watch;
 
 use crate::WorkerContext;
+use crate::consumer::Consumer;
 use crate::sync::{self, Hints, Synced};
 
-pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let batch = tokio::select! {
-            _ = stopped.changed() => break,
-            b = ctx.queue.receive(jobs::NOTIFICATION, 32, Duration::from_secs(1)) => b,
-        };
-        let batch = match batch {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::warn!(error = %e, "notifications: queue receive failed");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        for d in batch {
-            let Some(id) =
-                crate::message_id::<InboundNotificationId>(jobs::NOTIFICATION, &d.payload)
-            else {
-                // As an unknown notification: nothing to do.
-                if let Err(e) = ctx.queue.ack(&d).await {
-                    tracing::warn!(error = %e, "notifications: could not settle the message");
-                }
-                continue;
-            };
-            let settled = match process(&ctx, &id).await {
-                Ok(()) => ctx.queue.ack(&d).await,
-                Err(e) => {
-                    tracing::warn!(notification = %d.payload, error = %e, "notification processing failed; retrying");
-                    ctx.queue.retry_after(&d, Duration::from_secs(5)).await
-                }
-            };
-            if let Err(e) = settled {
-                tracing::warn!(error = %e, "notifications: could not settle the message");
-            }
+/// Notifications handled at once per process: each waits on a Mercado Pago
+/// read, and they touch different intents (or the same one harmlessly:
+/// every change is a conditional, forward-only move).
+pub const CONCURRENCY: usize = 32;
+
+pub async fn run(ctx: WorkerContext, stopped: watch::Receiver<bool>) {
+    let consumer = Consumer {
+        topic: jobs::NOTIFICATION,
+        concurrency: CONCURRENCY,
+        wait: Duration::from_secs(1),
+    };
+    let queue = ctx.queue.clone();
+    consumer
+        .run(queue, stopped, move |d| {
+            let ctx = ctx.clone();
+            async move { settle(&ctx, d).await }
+        })
+        .await
+}
+
+/// Processes the notification a message names, then acks it (or has it
+/// retried).
+async fn settle(ctx: &WorkerContext, d: Delivery) {
+    let Some(id) = crate::message_id::<InboundNotificationId>(jobs::NOTIFICATION, &d.payload)
+    else {
+        // As an unknown notification: nothing to do.
+        if let Err(e) = ctx.queue.ack(&d).await {
+            tracing::warn!(error = %e, "notifications: could not settle the message");
         }
+        return;
+    };
+    let settled = match process(ctx, &id).await {
+        Ok(()) => ctx.queue.ack(&d).await,
+        Err(e) => {
+            tracing::warn!(notification = %d.payload, error = %e, "notification processing failed; retrying");
+            ctx.queue.retry_after(&d, Duration::from_secs(5)).await
+        }
+    };
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "notifications: could not settle the message");
     }
 }
 

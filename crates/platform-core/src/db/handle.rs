@@ -12,6 +12,7 @@ use sea_orm::{
 
 use super::BeginWrite;
 use super::writer::Writer;
+use crate::lookups::{Lookups, Stale};
 
 /// Cheap to clone; every clone shares the pools and the writer.
 #[derive(Clone)]
@@ -23,6 +24,8 @@ struct Inner {
     /// Reads (and, without a writer, writes too).
     pool: DatabaseConnection,
     writer: Option<Writer>,
+    /// Rarely changing rows kept in memory (`crate::lookups`).
+    lookups: Arc<Lookups>,
 }
 
 impl std::fmt::Debug for Db {
@@ -45,7 +48,11 @@ fn only_reads(sql: &str) -> bool {
 impl Db {
     pub(super) fn new(pool: DatabaseConnection, writer: Option<Writer>) -> Db {
         Db {
-            inner: Arc::new(Inner { pool, writer }),
+            inner: Arc::new(Inner {
+                pool,
+                writer,
+                lookups: Arc::default(),
+            }),
         }
     }
 
@@ -82,6 +89,23 @@ impl Db {
     /// like the writer's batches do, so the two take turns.
     pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
         self.inner.pool.begin_write().await
+    }
+
+    /// The rows this process keeps in memory.
+    pub fn lookups(&self) -> &Lookups {
+        &self.inner.lookups
+    }
+
+    /// After a commit that changed cached rows: this process forgets them
+    /// at once, the others are told over the event bus.
+    pub async fn changed(&self, kind: Stale) {
+        self.inner.lookups.changed(kind).await
+    }
+
+    /// Hears other processes' change notices on `bus` (web and worker do
+    /// this at start; without it, entries only expire).
+    pub fn attach_bus(&self, bus: &platform_queue::Queue) {
+        self.inner.lookups.attach(bus)
     }
 
     /// The pool itself, for what needs a plain connection (migrations).

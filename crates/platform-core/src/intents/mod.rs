@@ -30,7 +30,7 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::effects::{Committed, Effects};
-use crate::entities::{integrators, payment_intent_events, payment_intents, sellers, terminals};
+use crate::entities::{payment_intent_events, payment_intents};
 use crate::error::CoreError;
 use crate::events;
 use crate::id::{
@@ -171,14 +171,9 @@ pub async fn create(
     completion: Option<&Completion<'_, payment_intents::Model>>,
 ) -> Result<Committed<payment_intents::Model>, CoreError> {
     let Origin { api_key_id, source } = origin;
-    let terminal = scope.find::<terminals::Entity>(db, terminal_id).await?;
-    let seller = scope
-        .find::<sellers::Entity>(db, &terminal.seller_id)
-        .await?;
-    let integrator = integrators::Entity::find_by_id(terminal.integrator_id.clone())
-        .one(db)
-        .await?
-        .ok_or(CoreError::NotFound { kind: "integrator" })?;
+    let charging = crate::registry::charging_in(db, scope, terminal_id).await?;
+    let (terminal, seller, integrator) =
+        (&charging.terminal, &charging.seller, &charging.integrator);
     if seller.link_status != LinkStatus::Linked {
         return Err(CoreError::conflict(
             Conflict::SellerNotLinked,
@@ -356,6 +351,9 @@ pub struct UpstreamFacts {
     pub version: Option<i64>,
     pub error: Option<Failure>,
     pub detail: Option<String>,
+    /// When the worker should read the intent again if the move leaves it
+    /// open (the periodic sync), written with the move.
+    pub next_look: Option<DateTime<Utc>>,
 }
 
 /// Why an intent is flagged: Mercado Pago charged it after a cancel was
@@ -595,15 +593,18 @@ pub async fn apply_in(
                 Expr::value(Option::<DateTime<Utc>>::None),
             );
     }
-    if update.exec(txn).await?.rows_affected == 0 {
-        return Ok(Applied::Lost);
+    if let Some(at) = facts.next_look
+        && !next.is_final()
+    {
+        update = update.col_expr(
+            payment_intents::Column::NextDispatchAt,
+            Expr::value(Some(at)),
+        );
     }
-    let updated = payment_intents::Entity::find_by_id(intent_id.clone())
-        .one(txn)
-        .await?
-        .ok_or(CoreError::NotFound {
-            kind: "payment intent",
-        })?;
+    // The row as written, in the same statement.
+    let Some(updated) = update.exec_with_returning(txn).await?.into_iter().next() else {
+        return Ok(Applied::Lost);
+    };
     record_event(
         txn,
         &updated,
@@ -678,14 +679,9 @@ pub async fn claim_dispatch(
         .filter(payment_intents::Column::Id.eq(intent_id))
         .filter(payment_intents::Column::Status.eq(IntentStatus::Queued))
         .filter(payment_intents::Column::CancelState.is_null())
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if claimed.rows_affected == 0 {
-        return Ok(None);
-    }
-    Ok(payment_intents::Entity::find_by_id(intent_id.clone())
-        .one(db)
-        .await?)
+    Ok(claimed.into_iter().next())
 }
 
 /// Records a failed dispatch attempt that will be retried at `next`.

@@ -36,6 +36,7 @@ pub struct RawSettings {
     pub webhook_allow_cidrs: Option<String>,
     pub trusted_proxies: Option<String>,
     pub login_max_concurrent_hashes: Option<u32>,
+    pub webhook_endpoint_concurrency: Option<u32>,
     pub sse_max_lifetime_secs: Option<u64>,
     pub sse_keepalive_secs: Option<u64>,
     pub retention_grace_hours: Option<u64>,
@@ -84,6 +85,9 @@ impl RawSettings {
             login_max_concurrent_hashes: self
                 .login_max_concurrent_hashes
                 .or(lower.login_max_concurrent_hashes),
+            webhook_endpoint_concurrency: self
+                .webhook_endpoint_concurrency
+                .or(lower.webhook_endpoint_concurrency),
             sse_max_lifetime_secs: self.sse_max_lifetime_secs.or(lower.sse_max_lifetime_secs),
             sse_keepalive_secs: self.sse_keepalive_secs.or(lower.sse_keepalive_secs),
             retention_grace_hours: self.retention_grace_hours.or(lower.retention_grace_hours),
@@ -165,6 +169,9 @@ pub struct Settings {
     /// Password (argon2) checks running at once in a web process; more
     /// logins wait. Each check takes ~19 MiB and a core for a while.
     pub login_max_concurrent_hashes: u32,
+    /// Webhook attempts in flight to one endpoint, across every worker
+    /// process sharing the queue; more wait their turn.
+    pub webhook_endpoint_concurrency: u32,
     /// An SSE stream is closed after this long (the client reconnects,
     /// and its key is checked again).
     pub sse_max_lifetime: Duration,
@@ -192,6 +199,10 @@ pub const DEFAULT_SANDBOX_ADDR: &str = "127.0.0.1:8090";
 pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_REDIS_PREFIX: &str = "puente:";
 pub const DEFAULT_API_RATE_LIMIT: u32 = 200;
+/// Webhook attempts in flight to one endpoint: enough for well over a
+/// thousand deliveries a second to a receiver answering in ~10 ms, few
+/// enough that a slow receiver is not flooded.
+pub const DEFAULT_WEBHOOK_ENDPOINT_CONCURRENCY: u32 = 16;
 pub const DEFAULT_LOGIN_MAX_CONCURRENT_HASHES: u32 = 4;
 pub const DEFAULT_SSE_MAX_LIFETIME_SECS: u64 = 3600;
 pub const DEFAULT_SSE_KEEPALIVE_SECS: u64 = 15;
@@ -376,6 +387,12 @@ impl Settings {
             DEFAULT_LOGIN_MAX_CONCURRENT_HASHES,
             1..=256,
         )?;
+        let webhook_endpoint_concurrency = bounded(
+            "PUENTE_WEBHOOK_ENDPOINT_CONCURRENCY",
+            raw.webhook_endpoint_concurrency,
+            DEFAULT_WEBHOOK_ENDPOINT_CONCURRENCY,
+            1..=1_000,
+        )?;
         let sse_max_lifetime = Duration::from_secs(bounded(
             "PUENTE_SSE_MAX_LIFETIME_SECS",
             raw.sse_max_lifetime_secs,
@@ -422,6 +439,7 @@ impl Settings {
             webhook_allow_cidrs,
             trusted_proxies,
             login_max_concurrent_hashes,
+            webhook_endpoint_concurrency,
             sse_max_lifetime,
             sse_keepalive,
             retention,
@@ -564,6 +582,14 @@ mod tests {
             (
                 "PUENTE_LOGIN_MAX_CONCURRENT_HASHES",
                 Box::new(|r| r.login_max_concurrent_hashes = Some(0)),
+            ),
+            (
+                "PUENTE_WEBHOOK_ENDPOINT_CONCURRENCY",
+                Box::new(|r| r.webhook_endpoint_concurrency = Some(0)),
+            ),
+            (
+                "PUENTE_WEBHOOK_ENDPOINT_CONCURRENCY",
+                Box::new(|r| r.webhook_endpoint_concurrency = Some(1_001)),
             ),
             (
                 "PUENTE_SSE_MAX_LIFETIME_SECS",

@@ -17,42 +17,49 @@ use platform_core::states::{RefundStatus, UpstreamApi};
 use tokio::sync::watch;
 
 use crate::WorkerContext;
+use crate::consumer::Consumer;
 use crate::dispatch::{Next, TokenTrouble, with_token};
 
 /// A refund failing for passing reasons this long is given up.
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(1);
 
-pub async fn run(ctx: WorkerContext, mut stopped: watch::Receiver<bool>) {
-    loop {
-        let batch = tokio::select! {
-            _ = stopped.changed() => break,
-            b = ctx.queue.receive(jobs::REFUND_DISPATCH, 16, Duration::from_secs(1)) => b,
-        };
-        let Ok(batch) = batch else {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        };
-        for d in batch {
-            let Some(refund_id) = crate::message_id::<RefundId>(jobs::REFUND_DISPATCH, &d.payload)
-            else {
-                // As an unknown refund: nothing to do.
-                if let Err(e) = ctx.queue.ack(&d).await {
-                    tracing::warn!(error = %e, "refunds: could not settle the message");
-                }
-                continue;
-            };
-            let settled = match handle(&ctx, &refund_id).await {
-                Ok(Next::Done) => ctx.queue.ack(&d).await,
-                Ok(Next::RetryAfter(w) | Next::LookAgain(w)) => ctx.queue.retry_after(&d, w).await,
-                Err(e) => {
-                    tracing::warn!(refund = %d.payload, error = %e, "refund dispatch failed; retrying");
-                    ctx.queue.retry_after(&d, Duration::from_secs(5)).await
-                }
-            };
-            if let Err(e) = settled {
-                tracing::warn!(error = %e, "refunds: could not settle the message");
-            }
+/// Refunds sent to Mercado Pago at once by one worker process.
+const CONCURRENCY: usize = 8;
+
+pub async fn run(ctx: WorkerContext, stopped: watch::Receiver<bool>) {
+    let consumer = Consumer {
+        topic: jobs::REFUND_DISPATCH,
+        concurrency: CONCURRENCY,
+        wait: Duration::from_secs(1),
+    };
+    let queue = ctx.queue.clone();
+    consumer
+        .run(queue, stopped, move |d| {
+            let ctx = ctx.clone();
+            async move { handle_message(&ctx, d).await }
+        })
+        .await
+}
+
+/// Handles one message and acks or retries it.
+async fn handle_message(ctx: &WorkerContext, d: platform_queue::Delivery) {
+    let Some(refund_id) = crate::message_id::<RefundId>(jobs::REFUND_DISPATCH, &d.payload) else {
+        // As an unknown refund: nothing to do.
+        if let Err(e) = ctx.queue.ack(&d).await {
+            tracing::warn!(error = %e, "refunds: could not settle the message");
         }
+        return;
+    };
+    let settled = match handle(ctx, &refund_id).await {
+        Ok(Next::Done) => ctx.queue.ack(&d).await,
+        Ok(Next::RetryAfter(w) | Next::LookAgain(w)) => ctx.queue.retry_after(&d, w).await,
+        Err(e) => {
+            tracing::warn!(refund = %d.payload, error = %e, "refund dispatch failed; retrying");
+            ctx.queue.retry_after(&d, Duration::from_secs(5)).await
+        }
+    };
+    if let Err(e) = settled {
+        tracing::warn!(error = %e, "refunds: could not settle the message");
     }
 }
 

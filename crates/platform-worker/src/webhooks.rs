@@ -1,5 +1,5 @@
 //! Webhook fan-out: consumes `jobs::WEBHOOK_DELIVERY` (`msg_…` ids) and
-//! runs [`deliver_once`] for each, and reconciles deliveries whose message
+//! runs one attempt ([`delivery::deliver_row`]) for each, and reconciles deliveries whose message
 //! went missing.
 //!
 //! * Up to `concurrency` attempts in flight per process, and at most
@@ -15,7 +15,7 @@
 //! * The reconciler re-publishes pending deliveries more than `grace`
 //!   overdue: lost messages, a crashed worker, a flushed Redis. In a rare
 //!   race a delivery may be attempted twice (at least once; receivers dedupe
-//!   on `webhook-id`); the claim in `deliver_once` makes the common case once.
+//!   on `webhook-id`); the claim in `deliver_row` makes the common case once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,12 +27,12 @@ use platform_core::id::WebhookDeliveryId;
 use platform_core::jobs;
 use platform_core::states::DeliveryStatus;
 use platform_core::webhooks::delivery::{self, Outcome};
-use platform_core::webhooks::{Clock, DeliveryPolicy, SystemClock, WebhookHttp, deliver_once};
+use platform_core::webhooks::{Clock, DeliveryPolicy, SystemClock, WebhookHttp};
 use platform_queue::{Delivery as Message, Queue, Semaphore};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 use crate::WorkerContext;
+use crate::consumer::Consumer;
 
 /// Counters, for tests and gauges.
 #[derive(Debug, Default)]
@@ -98,7 +98,7 @@ impl WebhookWorker {
             policy: DeliveryPolicy::default(),
             clock: Arc::new(SystemClock),
             concurrency: 32,
-            per_endpoint: 4,
+            per_endpoint: ctx.settings.webhook_endpoint_concurrency as usize,
             receive_wait: Duration::from_secs(2),
             busy_endpoint_wait: Duration::from_millis(250),
             busy_endpoint_delay: Duration::from_secs(1),
@@ -133,55 +133,24 @@ fn endpoint_lease(w: &WebhookWorker) -> Duration {
     w.policy.timeout * 2 + Duration::from_secs(15)
 }
 
-async fn consume_loop(w: WebhookWorker, mut stopped: watch::Receiver<bool>) {
-    let global = Arc::new(tokio::sync::Semaphore::new(w.concurrency.max(1)));
+async fn consume_loop(w: WebhookWorker, stopped: watch::Receiver<bool>) {
     let slots = Arc::new(w.queue.semaphore(
         ENDPOINT_SLOTS,
         w.per_endpoint.max(1),
         endpoint_lease(&w),
     ));
-    let mut tasks = JoinSet::new();
-    loop {
-        if *stopped.borrow() {
-            break;
-        }
-        while tasks.try_join_next().is_some() {}
-        let free = global.available_permits();
-        if free == 0 {
-            tokio::select! {
-                _ = tasks.join_next() => {}
-                _ = stopped.changed() => break,
-            }
-            continue;
-        }
-        let received = tokio::select! {
-            r = w.queue.receive(jobs::WEBHOOK_DELIVERY, free, w.receive_wait) => r,
-            _ = stopped.changed() => break,
-        };
-        let messages = match received {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhooks: cannot read the queue");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stopped.changed() => break,
-                }
-                continue;
-            }
-        };
-        for m in messages {
-            let Ok(permit) = global.clone().acquire_owned().await else {
-                break;
-            };
+    let consumer = Consumer {
+        topic: jobs::WEBHOOK_DELIVERY,
+        concurrency: w.concurrency,
+        wait: w.receive_wait,
+    };
+    let queue = w.queue.clone();
+    consumer
+        .run(queue, stopped, move |m| {
             let (w, slots) = (w.clone(), slots.clone());
-            tasks.spawn(async move {
-                handle(&w, &slots, m).await;
-                drop(permit);
-            });
-        }
-    }
-    // Let attempts in flight finish and be recorded.
-    while tasks.join_next().await.is_some() {}
+            async move { handle(&w, &slots, m).await }
+        })
+        .await
 }
 
 async fn ack(w: &WebhookWorker, m: &Message) {
@@ -199,8 +168,8 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
         return;
     };
     let id = &id;
-    let endpoint = match delivery::peek(&w.db, id).await {
-        Ok(Some((endpoint, DeliveryStatus::Pending))) => endpoint,
+    let row = match delivery::read(&w.db, id).await {
+        Ok(Some(row)) if row.status == DeliveryStatus::Pending => row,
         Ok(_) => {
             // Final or gone: nothing to do.
             w.stats.skipped.fetch_add(1, Ordering::SeqCst);
@@ -214,7 +183,10 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
         }
     };
     let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
-    let slot = match slots.acquire_by(endpoint.as_str(), slot_deadline).await {
+    let slot = match slots
+        .acquire_by(row.endpoint_id.as_str(), slot_deadline)
+        .await
+    {
         Ok(slot) => slot,
         Err(e) => {
             // Not acked: the queue hands it out again after its visibility timeout.
@@ -234,7 +206,7 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
         }
         return;
     };
-    attempt(w, &m, id).await;
+    attempt(w, &m, row).await;
     if let Err(e) = slot.release().await {
         // Its lease frees it.
         tracing::debug!(delivery = %id, error = %e, "webhooks: endpoint slot release failed");
@@ -242,9 +214,10 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
 }
 
 /// One attempt of the delivery `m` names, recorded, then the message settled.
-async fn attempt(w: &WebhookWorker, m: &Message, id: &WebhookDeliveryId) {
+async fn attempt(w: &WebhookWorker, m: &Message, row: delivery::Delivery) {
     let now = w.clock.now();
-    match deliver_once(&w.db, &w.keyring, &w.http, &w.policy, id, now).await {
+    let id = &row.id.clone();
+    match delivery::deliver_row(&w.db, &w.keyring, &w.http, &w.policy, row, now).await {
         Ok(Outcome::Retry { at }) => {
             w.stats.attempts.fetch_add(1, Ordering::SeqCst);
             w.stats.retried.fetch_add(1, Ordering::SeqCst);

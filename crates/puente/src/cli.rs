@@ -136,6 +136,9 @@ pub struct Opts {
     /// POS API requests per second per API key and process (0 = no limit).
     #[arg(long, env = "PUENTE_API_RATE_LIMIT", global = true)]
     pub api_rate_limit: Option<u32>,
+    /// Webhook attempts in flight to one endpoint, across all workers (1–1000).
+    #[arg(long, env = "PUENTE_WEBHOOK_ENDPOINT_CONCURRENCY", global = true)]
+    pub webhook_endpoint_concurrency: Option<u32>,
     /// CIDR ranges outgoing webhooks may reach although not public (comma-separated).
     #[arg(long, env = "PUENTE_WEBHOOK_ALLOW_CIDRS", global = true)]
     pub webhook_allow_cidrs: Option<String>,
@@ -222,6 +225,7 @@ impl Opts {
             webhook_allow_cidrs: self.webhook_allow_cidrs.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             login_max_concurrent_hashes: self.login_max_concurrent_hashes,
+            webhook_endpoint_concurrency: self.webhook_endpoint_concurrency,
             sse_max_lifetime_secs: self.sse_max_lifetime_secs,
             sse_keepalive_secs: self.sse_keepalive_secs,
             retention_grace_hours: self.retention_grace_hours,

@@ -109,12 +109,22 @@ pub async fn deliver_once(
     delivery_id: &WebhookDeliveryId,
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
-    let Some(d) = webhook_deliveries::Entity::find_by_id(delivery_id)
-        .one(db)
-        .await?
-    else {
-        return Ok(Outcome::Skipped(Skip::Missing));
-    };
+    match read(db, delivery_id).await? {
+        Some(d) => deliver_row(db, keyring, http, policy, d, now).await,
+        None => Ok(Outcome::Skipped(Skip::Missing)),
+    }
+}
+
+/// As [`deliver_once`], from the row as read before (by [`read`]): the
+/// claim below checks the row again, so a row read a while ago is safe.
+pub async fn deliver_row(
+    db: &Db,
+    keyring: &Keyring,
+    http: &WebhookHttp,
+    policy: &DeliveryPolicy,
+    d: Delivery,
+    now: DateTime<Utc>,
+) -> Result<Outcome, CoreError> {
     if d.status != DeliveryStatus::Pending {
         return Ok(Outcome::Skipped(Skip::Final));
     }
@@ -329,8 +339,8 @@ async fn record(
     x: Exchange,
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
-    // Read before the transaction: on SQLite a transaction that reads
-    // first and writes later cannot wait for another writer.
+    // Read before the write unit (a replay restarts `attempt_count`, the
+    // log's numbers go on).
     let previous = webhook_attempts::Entity::find()
         .filter(webhook_attempts::Column::DeliveryId.eq(&d.id))
         .count(db)
@@ -632,17 +642,13 @@ pub async fn take_overdue(
     Ok(taken)
 }
 
-/// The endpoint id of a delivery, and whether it is still pending (the
-/// worker's cheap pre-check before taking a per-endpoint slot).
-pub async fn peek(
+/// A delivery's row (the worker reads it before taking a per-endpoint
+/// slot, and hands it to [`deliver_row`]).
+pub async fn read(
     db: &impl ConnectionTrait,
     delivery_id: &WebhookDeliveryId,
-) -> Result<Option<(WebhookEndpointId, DeliveryStatus)>, CoreError> {
+) -> Result<Option<Delivery>, CoreError> {
     Ok(webhook_deliveries::Entity::find_by_id(delivery_id)
-        .select_only()
-        .column(webhook_deliveries::Column::EndpointId)
-        .column(webhook_deliveries::Column::Status)
-        .into_tuple()
         .one(db)
         .await?)
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use platform_queue::{Delivery, Queue};
 use tokio::sync::{Semaphore, watch};
 
+use crate::WorkerContext;
+
 /// How one topic is consumed.
 #[derive(Debug, Clone, Copy)]
 pub struct Consumer {
@@ -20,6 +22,18 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// [`Consumer::run`] on the worker's queue, each message handed to
+    /// `handle` with its own clone of the context.
+    pub async fn run_in<F, Fut>(self, ctx: WorkerContext, stopped: watch::Receiver<bool>, handle: F)
+    where
+        F: Fn(WorkerContext, Delivery) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let queue = ctx.queue.clone();
+        self.run(queue, stopped, move |d| handle(ctx.clone(), d))
+            .await
+    }
+
     /// Hands every message to `handle` (which acks, retries or dead-letters
     /// it) until `stopped`, then waits for the handlers still running.
     pub async fn run<F, Fut>(self, queue: Queue, mut stopped: watch::Receiver<bool>, handle: F)

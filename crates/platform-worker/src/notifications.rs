@@ -32,18 +32,12 @@ pub async fn run(ctx: WorkerContext, stopped: watch::Receiver<bool>) {
         concurrency: CONCURRENCY,
         wait: Duration::from_secs(1),
     };
-    let queue = ctx.queue.clone();
-    consumer
-        .run(queue, stopped, move |d| {
-            let ctx = ctx.clone();
-            async move { settle(&ctx, d).await }
-        })
-        .await
+    consumer.run_in(ctx, stopped, settle).await
 }
 
 /// Processes the notification a message names, then acks it (or has it
 /// retried).
-async fn settle(ctx: &WorkerContext, d: Delivery) {
+async fn settle(ctx: WorkerContext, d: Delivery) {
     let Some(id) = crate::message_id::<InboundNotificationId>(jobs::NOTIFICATION, &d.payload)
     else {
         // As an unknown notification: nothing to do.
@@ -52,7 +46,7 @@ async fn settle(ctx: &WorkerContext, d: Delivery) {
         }
         return;
     };
-    let settled = match process(ctx, &id).await {
+    let settled = match process(&ctx, &id).await {
         Ok(()) => ctx.queue.ack(&d).await,
         Err(e) => {
             tracing::warn!(notification = %d.payload, error = %e, "notification processing failed; retrying");

@@ -32,17 +32,11 @@ pub async fn run(ctx: WorkerContext, stopped: watch::Receiver<bool>) {
         concurrency: CONCURRENCY,
         wait: Duration::from_secs(1),
     };
-    let queue = ctx.queue.clone();
-    consumer
-        .run(queue, stopped, move |d| {
-            let ctx = ctx.clone();
-            async move { handle_message(&ctx, d).await }
-        })
-        .await
+    consumer.run_in(ctx, stopped, handle_message).await
 }
 
 /// Handles one message and acks or retries it.
-async fn handle_message(ctx: &WorkerContext, d: platform_queue::Delivery) {
+async fn handle_message(ctx: WorkerContext, d: platform_queue::Delivery) {
     let Some(refund_id) = crate::message_id::<RefundId>(jobs::REFUND_DISPATCH, &d.payload) else {
         // As an unknown refund: nothing to do.
         if let Err(e) = ctx.queue.ack(&d).await {
@@ -50,7 +44,7 @@ async fn handle_message(ctx: &WorkerContext, d: platform_queue::Delivery) {
         }
         return;
     };
-    let settled = match handle(ctx, &refund_id).await {
+    let settled = match handle(&ctx, &refund_id).await {
         Ok(Next::Done) => ctx.queue.ack(&d).await,
         Ok(Next::RetryAfter(w) | Next::LookAgain(w)) => ctx.queue.retry_after(&d, w).await,
         Err(e) => {

@@ -5,6 +5,7 @@
 mod error_codes;
 mod exports;
 mod layering;
+mod lookups;
 mod migrations;
 mod mp_client;
 mod one_clock;

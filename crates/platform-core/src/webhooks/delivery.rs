@@ -149,11 +149,13 @@ pub async fn deliver_row(
                 .add(webhook_deliveries::Column::NextAttemptAt.is_null())
                 .add(webhook_deliveries::Column::NextAttemptAt.lte(now + tolerance)),
         )
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    if claimed.rows_affected == 0 {
+    // From here on the row as claimed, not as read before: what is recorded
+    // (the attempt count) is never older than the claim.
+    let Some(d) = claimed.into_iter().next() else {
         return Ok(Outcome::Skipped(Skip::Claimed));
-    }
+    };
 
     let Some(ep) = webhook_endpoints::Entity::find_by_id(&d.endpoint_id)
         .one(db)

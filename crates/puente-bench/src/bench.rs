@@ -9,10 +9,10 @@ use sea_orm::{ConnectionTrait, Statement};
 use crate::Which;
 use crate::cpu::{CpuReport, CpuSnap};
 use crate::load::{self, Target, median, pct};
-use crate::procs;
 use crate::receiver::{self, Inbox};
 use crate::stack::{Options, Setup, Stack};
 use crate::sustain;
+use crate::{pgstat, procs};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -71,6 +71,10 @@ pub struct Args {
     /// Worker processes in the PostgreSQL + Redis setup.
     #[arg(long, default_value_t = 2)]
     workers: usize,
+    /// PostgreSQL setup: print the N statements with the most time in each
+    /// closed-loop and sustained run, with calls per intent (pg_stat_statements).
+    #[arg(long, default_value_t = 0)]
+    pg_statements: usize,
     /// Which measurements to run, comma-separated.
     #[arg(
         long,
@@ -224,6 +228,9 @@ async fn measure(a: &Args, setup: Setup, rows: &mut Rows) -> anyhow::Result<()> 
         stack.all_pids(),
         stack.web_urls
     );
+    if a.pg_statements > 0 && !stack.is_sqlite() {
+        pgstat::start(&stack.db).await?;
+    }
     let inbox = Arc::new(Inbox::default());
     let (recv_url, recv_handle) = receiver::start_receiver(inbox.clone()).await?;
     let (ep0, secret0) = stack.add_endpoint(&format!("{recv_url}/hook/0")).await?;
@@ -271,6 +278,7 @@ async fn measure(a: &Args, setup: Setup, rows: &mut Rows) -> anyhow::Result<()> 
         let mut o_ach = vec![];
         let mut cpu_runs = vec![];
         for run in 0..a.runs {
+            pg_reset(a, &stack).await;
             let cpu0 = CpuSnap::take(&stack);
             let r = load::closed_loop(target(&format!("c{run}")), requests, a.concurrency).await;
             eprintln!(
@@ -293,6 +301,7 @@ async fn measure(a: &Args, setup: Setup, rows: &mut Rows) -> anyhow::Result<()> 
             eprintln!("    drained in {d:?}");
             let cpu = CpuSnap::take(&stack).since(&cpu0, r.ok);
             cpu.print(&format!("closed loop c={} run {run}", a.concurrency));
+            pg_print(a, &stack, "closed loop", cpu.intents).await;
             cpu_runs.push(cpu);
             let r = load::open_loop(target(&format!("o{run}")), requests, a.rate).await;
             eprintln!(
@@ -382,6 +391,7 @@ async fn measure(a: &Args, setup: Setup, rows: &mut Rows) -> anyhow::Result<()> 
             async move {
                 let mut v = Vec::new();
                 for run in 0..runs {
+                    pg_reset(a, stack).await;
                     let p = sustain::phase(
                         stack,
                         inbox,
@@ -395,6 +405,7 @@ async fn measure(a: &Args, setup: Setup, rows: &mut Rows) -> anyhow::Result<()> 
                     p.print(&format!("run {run}"));
                     p.cpu
                         .print(&format!("sustained {rate:.0}/s × {secs} s run {run}"));
+                    pg_print(a, stack, "sustained", p.cpu.intents).await;
                     v.push(p);
                 }
                 anyhow::Ok(sustain::median_phase(&v))
@@ -820,6 +831,24 @@ fn cpu_rows(rows: &mut Rows, setup: Setup, phase: &str, c: &CpuReport) {
         setup,
         format!("{:.2}", c.machine_ms()),
     );
+}
+
+async fn pg_reset(a: &Args, stack: &Stack) {
+    if a.pg_statements > 0
+        && !stack.is_sqlite()
+        && let Err(e) = pgstat::reset(&stack.db).await
+    {
+        eprintln!("  pg_stat_statements reset: {e}");
+    }
+}
+
+async fn pg_print(a: &Args, stack: &Stack, label: &str, intents: usize) {
+    if a.pg_statements > 0
+        && !stack.is_sqlite()
+        && let Err(e) = pgstat::print(&stack.db, label, intents, a.pg_statements).await
+    {
+        eprintln!("  pg_stat_statements: {e}");
+    }
 }
 
 async fn raw_inserts(

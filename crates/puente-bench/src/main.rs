@@ -16,6 +16,7 @@ mod examples;
 mod export;
 mod faults;
 mod load;
+mod pgstat;
 mod pickup;
 mod procs;
 mod receiver;

@@ -293,6 +293,10 @@ impl Postgres {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
         }
+        let conf = pg.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf)?;
+        text.push_str("\npg_stat_statements.track = none\n");
+        std::fs::write(&conf, text)?;
         pg.pg_ctl_start()?;
         Ok(pg)
     }
@@ -308,13 +312,19 @@ impl Postgres {
     }
 
     fn pg_ctl_start(&self) -> anyhow::Result<()> {
-        let opts = format!(
+        let pg_ctl = tool("pg_ctl")?;
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
             self.port,
             self.data.to_str().unwrap()
         );
+        // Loaded, not tracking (postgresql.conf, so that `ALTER SYSTEM` can
+        // override it): `--pg-statements` turns it on (crate::pgstat).
+        if crate::pgstat::available(&pg_ctl) {
+            opts.push_str(" -c shared_preload_libraries=pg_stat_statements");
+        }
         let out = self
-            .cmd(&tool("pg_ctl")?)
+            .cmd(&pg_ctl)
             .args([
                 "-D",
                 self.data.to_str().unwrap(),

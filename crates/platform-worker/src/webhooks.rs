@@ -1,5 +1,5 @@
 //! Webhook fan-out: consumes `jobs::WEBHOOK_DELIVERY` (`msg_…` ids) and
-//! runs one attempt ([`delivery::deliver_row`]) for each, and reconciles deliveries whose message
+//! runs one attempt ([`delivery::deliver_job`]) for each, and reconciles deliveries whose message
 //! went missing.
 //!
 //! * Up to `concurrency` attempts in flight per process, and at most
@@ -15,7 +15,7 @@
 //! * The reconciler re-publishes pending deliveries more than `grace`
 //!   overdue: lost messages, a crashed worker, a flushed Redis. In a rare
 //!   race a delivery may be attempted twice (at least once; receivers dedupe
-//!   on `webhook-id`); the claim in `deliver_row` makes the common case once.
+//!   on `webhook-id`); the claim in `deliver_job` makes the common case once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -168,8 +168,8 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
         return;
     };
     let id = &id;
-    let row = match delivery::read(&w.db, id).await {
-        Ok(Some(row)) if row.status == DeliveryStatus::Pending => row,
+    let job = match delivery::read(&w.db, id).await {
+        Ok(Some(job)) if job.delivery.status == DeliveryStatus::Pending => job,
         Ok(_) => {
             // Final or gone: nothing to do.
             w.stats.skipped.fetch_add(1, Ordering::SeqCst);
@@ -184,7 +184,7 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
     };
     let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
     let slot = match slots
-        .acquire_by(row.endpoint_id.as_str(), slot_deadline)
+        .acquire_by(job.delivery.endpoint_id.as_str(), slot_deadline)
         .await
     {
         Ok(slot) => slot,
@@ -206,7 +206,7 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
         }
         return;
     };
-    attempt(w, &m, row).await;
+    attempt(w, &m, job).await;
     if let Err(e) = slot.release().await {
         // Its lease frees it.
         tracing::debug!(delivery = %id, error = %e, "webhooks: endpoint slot release failed");
@@ -214,10 +214,10 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
 }
 
 /// One attempt of the delivery `m` names, recorded, then the message settled.
-async fn attempt(w: &WebhookWorker, m: &Message, row: delivery::Delivery) {
+async fn attempt(w: &WebhookWorker, m: &Message, job: delivery::Job) {
     let now = w.clock.now();
-    let id = &row.id.clone();
-    match delivery::deliver_row(&w.db, &w.keyring, &w.http, &w.policy, row, now).await {
+    let id = &job.delivery.id.clone();
+    match delivery::deliver_job(&w.db, &w.keyring, &w.http, &w.policy, job, now).await {
         Ok(Outcome::Retry { at }) => {
             w.stats.attempts.fetch_add(1, Ordering::SeqCst);
             w.stats.retried.fetch_add(1, Ordering::SeqCst);

@@ -25,7 +25,34 @@ pub struct Model {
     pub completed_at: Option<DateTimeUtc>,
 }
 
+/// What a delivery sends (the event) and where (the endpoint): read with
+/// the delivery in one statement by the worker.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::webhook_endpoints::Entity",
+        from = "Column::EndpointId",
+        to = "super::webhook_endpoints::Column::Id"
+    )]
+    Endpoint,
+    #[sea_orm(
+        belongs_to = "super::events::Entity",
+        from = "Column::EventId",
+        to = "super::events::Column::Id"
+    )]
+    Event,
+}
+
+impl Related<super::webhook_endpoints::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Endpoint.def()
+    }
+}
+
+impl Related<super::events::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Event.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -20,10 +20,10 @@ use crate::error::{Conflict, Forbidden};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, InsertStatement, Query, QueryStatementBuilder};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::endpoints::{self, Endpoint};
@@ -110,21 +110,37 @@ pub async fn deliver_once(
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
     match read(db, delivery_id).await? {
-        Some(d) => deliver_row(db, keyring, http, policy, d, now).await,
+        Some(job) => deliver_job(db, keyring, http, policy, job, now).await,
         None => Ok(Outcome::Skipped(Skip::Missing)),
     }
 }
 
-/// As [`deliver_once`], from the row as read before (by [`read`]): the
-/// claim below checks the row again, so a row read a while ago is safe.
-pub async fn deliver_row(
+/// A delivery with the endpoint it goes to and the event it carries, read
+/// together in one statement ([`read`]); either is `None` once deleted.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub delivery: Delivery,
+    endpoint: Option<Endpoint>,
+    event: Option<events::Model>,
+}
+
+/// As [`deliver_once`], from a job read before (by [`read`]): the claim
+/// below checks the delivery again, so a job read a while ago is safe. The
+/// endpoint is used as read (at most the worker's wait for an endpoint slot
+/// ago), as the event, which does not change.
+pub async fn deliver_job(
     db: &Db,
     keyring: &Keyring,
     http: &WebhookHttp,
     policy: &DeliveryPolicy,
-    d: Delivery,
+    job: Job,
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
+    let Job {
+        delivery: d,
+        endpoint,
+        event,
+    } = job;
     if d.status != DeliveryStatus::Pending {
         return Ok(Outcome::Skipped(Skip::Final));
     }
@@ -157,16 +173,13 @@ pub async fn deliver_row(
         return Ok(Outcome::Skipped(Skip::Claimed));
     };
 
-    let Some(ep) = webhook_endpoints::Entity::find_by_id(&d.endpoint_id)
-        .one(db)
-        .await?
-    else {
+    let Some(ep) = endpoint else {
         return settle_dead(db, &d, "the endpoint was deleted", now).await;
     };
     if ep.status == EndpointStatus::Disabled {
         return settle_dead(db, &d, "the endpoint is disabled", now).await;
     }
-    let Some(event) = events::Entity::find_by_id(&d.event_id).one(db).await? else {
+    let Some(event) = event else {
         return settle_dead(db, &d, "the event no longer exists", now).await;
     };
 
@@ -341,24 +354,7 @@ async fn record(
     x: Exchange,
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
-    // Read before the write unit (a replay restarts `attempt_count`, the
-    // log's numbers go on).
-    let previous = webhook_attempts::Entity::find()
-        .filter(webhook_attempts::Column::DeliveryId.eq(&d.id))
-        .count(db)
-        .await?;
-    let attempt = webhook_attempts::ActiveModel {
-        id: Set(WebhookAttemptId::new()),
-        integrator_id: Set(d.integrator_id.clone()),
-        delivery_id: Set(d.id.clone()),
-        endpoint_id: Set(d.endpoint_id.clone()),
-        attempt_no: Set(i32::try_from(previous + 1).unwrap_or(i32::MAX)),
-        status_code: Set(x.status.map(i32::from)),
-        latency_ms: Set(x.latency_ms),
-        response_snippet: Set(x.snippet.clone()),
-        error: Set(x.error.clone()),
-        created_at: Set(now),
-    };
+    let attempt = attempt_insert(&d, &x, now);
 
     let done = d.attempt_count.saturating_add(1);
     let mut dm = d.clone().into_active_model();
@@ -429,9 +425,7 @@ async fn record(
     let endpoint_id = ep.id.clone();
     db.write(move |txn| {
         Box::pin(async move {
-            webhook_attempts::Entity::insert(attempt)
-                .exec_without_returning(txn)
-                .await?;
+            txn.execute(&attempt).await?;
             dm.update(txn).await?;
             if let Some(em) = endpoint {
                 em.update(txn).await?;
@@ -446,6 +440,51 @@ async fn record(
     })
     .await?;
     Ok(outcome)
+}
+
+/// The attempt's log row. Its number follows the delivery's last one, taken
+/// in the same statement (a replay restarts `attempt_count`; the log's
+/// numbers go on), on the `(delivery_id, attempt_no)` index.
+fn attempt_insert(d: &Delivery, x: &Exchange, now: DateTime<Utc>) -> InsertStatement {
+    use webhook_attempts::Column as A;
+    let next_no = Query::select()
+        .expr(
+            Expr::expr(Func::coalesce([
+                Expr::col(A::AttemptNo).max(),
+                Expr::val(0i32).into(),
+            ]))
+            .add(1i32),
+        )
+        .from(webhook_attempts::Entity)
+        .and_where(Expr::col(A::DeliveryId).eq(d.id.clone()))
+        .to_owned();
+    Query::insert()
+        .into_table(webhook_attempts::Entity)
+        .columns([
+            A::Id,
+            A::IntegratorId,
+            A::DeliveryId,
+            A::EndpointId,
+            A::AttemptNo,
+            A::StatusCode,
+            A::LatencyMs,
+            A::ResponseSnippet,
+            A::Error,
+            A::CreatedAt,
+        ])
+        .values_panic([
+            WebhookAttemptId::new().into(),
+            d.integrator_id.clone().into(),
+            d.id.clone().into(),
+            d.endpoint_id.clone().into(),
+            Expr::SubQuery(None, Box::new(next_no.into_sub_query_statement())),
+            x.status.map(i32::from).into(),
+            x.latency_ms.into(),
+            x.snippet.clone().into(),
+            x.error.clone().into(),
+            now.into(),
+        ])
+        .to_owned()
 }
 
 /// A delivery with its attempt log (oldest attempt first).
@@ -649,8 +688,15 @@ pub async fn take_overdue(
 pub async fn read(
     db: &impl ConnectionTrait,
     delivery_id: &WebhookDeliveryId,
-) -> Result<Option<Delivery>, CoreError> {
+) -> Result<Option<Job>, CoreError> {
     Ok(webhook_deliveries::Entity::find_by_id(delivery_id)
+        .find_also_related(webhook_endpoints::Entity)
+        .find_also_related(events::Entity)
         .one(db)
-        .await?)
+        .await?
+        .map(|(delivery, endpoint, event)| Job {
+            delivery,
+            endpoint,
+            event,
+        }))
 }

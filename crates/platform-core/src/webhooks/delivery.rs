@@ -451,7 +451,7 @@ fn attempt_insert(d: &Delivery, x: &Exchange, now: DateTime<Utc>) -> InsertState
         .expr(
             Expr::expr(Func::coalesce([
                 Expr::col(A::AttemptNo).max(),
-                Expr::val(0i32).into(),
+                Expr::val(0i32),
             ]))
             .add(1i32),
         )

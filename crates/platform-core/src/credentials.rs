@@ -97,21 +97,24 @@ async fn load(
     db: &impl ConnectionTrait,
     seller_id: &SellerId,
 ) -> Result<(sellers::Model, seller_credentials::Model), CoreError> {
-    let seller = sellers::Entity::find_by_id(seller_id.clone())
+    // One statement on every upstream call; the seller alone only to say
+    // why there are no credentials.
+    let found = seller_credentials::Entity::find()
+        .filter(seller_credentials::Column::SellerId.eq(seller_id))
+        .find_also_related(sellers::Entity)
+        .one(db)
+        .await?;
+    if let Some((cred, Some(seller))) = found {
+        return Ok((seller, cred));
+    }
+    sellers::Entity::find_by_id(seller_id.clone())
         .one(db)
         .await?
         .ok_or(CoreError::NotFound { kind: "seller" })?;
-    let cred = seller_credentials::Entity::find()
-        .filter(seller_credentials::Column::SellerId.eq(seller_id))
-        .one(db)
-        .await?
-        .ok_or_else(|| {
-            CoreError::conflict(
-                Conflict::SellerNotLinked,
-                format!("seller {seller_id} has no credentials; link it again"),
-            )
-        })?;
-    Ok((seller, cred))
+    Err(CoreError::conflict(
+        Conflict::SellerNotLinked,
+        format!("seller {seller_id} has no credentials; link it again"),
+    ))
 }
 
 /// The current access token of a linked seller (the worker's view: no scope,

@@ -1,7 +1,8 @@
 //! Rows read on almost every request that change rarely, kept in memory by
 //! each process: API keys (by their visible prefix), what charging on a
-//! terminal needs (the terminal, its seller and integrator), and each
-//! integrator's enabled webhook endpoints.
+//! terminal needs (the terminal, its seller and integrator). Webhook
+//! endpoints are not kept: an event reads them inside its own transaction,
+//! so an endpoint created a moment ago in another process is not missed.
 //!
 //! Coherence: every core function that changes those rows ends with
 //! [`Db::changed`](crate::db::Db::changed) after its commit. This process
@@ -9,7 +10,7 @@
 //! the other processes are told over the event bus (channel
 //! [`STALE_CHANNEL`]), which is best-effort: an entry also expires after
 //! [`TTL`], the longest another process may act on an old row (a revoked
-//! key, a terminal switched to STANDALONE, a disabled endpoint).
+//! key, a terminal switched to STANDALONE).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -18,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use platform_queue::Queue;
 
-use crate::entities::{api_keys, integrators, sellers, terminals, webhook_endpoints};
-use crate::id::{IntegratorId, TerminalId};
+use crate::entities::{api_keys, integrators, sellers, terminals};
+use crate::id::TerminalId;
 
 /// How long an entry may be used without a notice of change.
 pub const TTL: Duration = Duration::from_secs(5);
@@ -36,8 +37,6 @@ pub enum Stale {
     /// Terminals, sellers or integrators (mode, placement, link status,
     /// sponsor, upstream API).
     Charging,
-    /// Webhook endpoints (created, edited, disabled, deleted).
-    Endpoints,
 }
 
 impl Stale {
@@ -45,12 +44,11 @@ impl Stale {
         match self {
             Stale::Keys => "keys",
             Stale::Charging => "charging",
-            Stale::Endpoints => "endpoints",
         }
     }
 
     fn parse(s: &str) -> Option<Stale> {
-        [Stale::Keys, Stale::Charging, Stale::Endpoints]
+        [Stale::Keys, Stale::Charging]
             .into_iter()
             .find(|k| k.as_str() == s)
     }
@@ -113,10 +111,9 @@ impl<K: Eq + Hash, V> Cache<K, V> {
 pub struct Lookups {
     keys: Cache<String, api_keys::Model>,
     charging: Cache<TerminalId, Charging>,
-    endpoints: Cache<IntegratorId, Vec<webhook_endpoints::Model>>,
     /// Bumped by every change notice, so a read that overlapped one is not
     /// cached (it may have read the row before the change).
-    generations: [std::sync::atomic::AtomicU64; 3],
+    generations: [std::sync::atomic::AtomicU64; 2],
     bus: OnceLock<Queue>,
 }
 
@@ -179,26 +176,6 @@ impl Lookups {
         value
     }
 
-    pub fn endpoints(
-        &self,
-        integrator: &IntegratorId,
-    ) -> Option<Arc<Vec<webhook_endpoints::Model>>> {
-        self.endpoints.get(integrator)
-    }
-
-    pub fn keep_endpoints(
-        &self,
-        ticket: Ticket,
-        integrator: IntegratorId,
-        rows: Vec<webhook_endpoints::Model>,
-    ) -> Arc<Vec<webhook_endpoints::Model>> {
-        let rows = Arc::new(rows);
-        let now = self.current(Stale::Endpoints);
-        self.endpoints
-            .put(integrator, rows.clone(), ticket.at, ticket.generation, now);
-        rows
-    }
-
     /// Forgets what `kind` covers, here only.
     pub fn forget(&self, kind: Stale) {
         self.generation(kind)
@@ -206,7 +183,6 @@ impl Lookups {
         match kind {
             Stale::Keys => self.keys.clear(),
             Stale::Charging => self.charging.clear(),
-            Stale::Endpoints => self.endpoints.clear(),
         }
     }
 
@@ -251,7 +227,7 @@ mod tests {
 
     #[test]
     fn notices_name_what_they_cover() {
-        for k in [Stale::Keys, Stale::Charging, Stale::Endpoints] {
+        for k in [Stale::Keys, Stale::Charging] {
             assert_eq!(Stale::parse(k.as_str()), Some(k));
         }
         assert_eq!(Stale::parse("other"), None);

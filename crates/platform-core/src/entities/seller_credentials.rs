@@ -30,7 +30,21 @@ pub struct Model {
     pub refresh_lease_until: Option<DateTimeUtc>,
 }
 
+/// The seller they belong to: read with them in one statement.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::sellers::Entity",
+        from = "Column::SellerId",
+        to = "super::sellers::Column::Id"
+    )]
+    Seller,
+}
+
+impl Related<super::sellers::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Seller.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -472,6 +472,7 @@ fn attempt_insert(d: &Delivery, x: &Exchange, now: DateTime<Utc>) -> InsertState
             A::Error,
             A::CreatedAt,
         ])
+        // Ten columns, ten values: the arity check cannot fail.
         .values_panic([
             WebhookAttemptId::new().into(),
             d.integrator_id.clone().into(),

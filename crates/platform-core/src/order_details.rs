@@ -6,7 +6,8 @@
 
 use crate::clock;
 use crate::db::Db;
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ActiveModelTrait, EntityTrait, IdenStatic, Set};
 use serde_json::{Map, Value};
 
 use crate::entities::mp_order_details;
@@ -102,38 +103,40 @@ pub async fn record(
     if brand.is_none() && reference.is_none() && refunds.is_empty() {
         return Ok(());
     }
-    let existing = find(db, intent_id).await?;
     let refunds = (!refunds.is_empty()).then(|| Value::Object(refunds).to_string());
-    match existing {
-        Some(row) => {
-            let mut a: mp_order_details::ActiveModel = row.clone().into();
-            if brand.is_some() {
-                a.payment_method_id = Set(brand);
-            }
-            if reference.is_some() {
-                a.reference_id = Set(reference);
-            }
-            if refunds.is_some() {
-                a.refund_references = Set(refunds);
-            }
-            a.updated_at = Set(clock::now());
-            a.update(db).await?;
-        }
-        None => {
-            mp_order_details::ActiveModel {
-                intent_id: Set(intent_id.clone()),
-                integrator_id: Set(integrator_id.clone()),
-                expiration_time: Set(None),
-                platform_id: Set(None),
-                mp_integrator_id: Set(None),
-                payment_method_id: Set(brand),
-                reference_id: Set(reference),
-                refund_references: Set(refunds),
-                updated_at: Set(clock::now()),
-            }
-            .insert(db)
-            .await?;
-        }
-    }
+    // One statement: a new row, or on the intent's row only what this order
+    // carries (a value it does not carry keeps the one recorded before).
+    use mp_order_details::Column as C;
+    let keep_unless_given = |c: C| {
+        let name = c.as_str();
+        (
+            c,
+            Expr::cust(format!(
+                "COALESCE(excluded.{name}, mp_order_details.{name})"
+            )),
+        )
+    };
+    let mut on_conflict = OnConflict::column(C::IntentId);
+    on_conflict
+        .values([
+            keep_unless_given(C::PaymentMethodId),
+            keep_unless_given(C::ReferenceId),
+            keep_unless_given(C::RefundReferences),
+        ])
+        .update_column(C::UpdatedAt);
+    mp_order_details::Entity::insert(mp_order_details::ActiveModel {
+        intent_id: Set(intent_id.clone()),
+        integrator_id: Set(integrator_id.clone()),
+        expiration_time: Set(None),
+        platform_id: Set(None),
+        mp_integrator_id: Set(None),
+        payment_method_id: Set(brand),
+        reference_id: Set(reference),
+        refund_references: Set(refunds),
+        updated_at: Set(clock::now()),
+    })
+    .on_conflict(on_conflict)
+    .exec_without_returning(db)
+    .await?;
     Ok(())
 }

@@ -9,6 +9,7 @@ mod lookups;
 mod migrations;
 mod mp_client;
 mod one_clock;
+mod order_details;
 mod reports;
 mod retention;
 mod rotation;

@@ -22,27 +22,34 @@ fn order(transactions: serde_json::Value) -> Order {
 
 async fn an_order_updates_only_what_it_carries(t: &TestDb) {
     let s = seed_integrator(&t.db, &test_keyring(), 7_300).await;
-    let (db, intent) = (&t.db, &s.intent);
+    let (db, intent, integrator) = (&t.db, &s.intent, &s.integrator);
     let row = || async {
         mp_order_details::Entity::find_by_id(intent.clone())
             .one(db)
             .await
             .unwrap()
     };
+    // Records what the order carries; the row as it is after.
+    let record = |transactions: serde_json::Value| async move {
+        order_details::record(db, intent, integrator, &order(transactions))
+            .await
+            .unwrap();
+        row().await
+    };
     assert!(row().await.is_none());
 
     // Nothing to record: no row.
-    let plain = order(json!({"payments": [{"id": "PAY1"}]}));
-    order_details::record(db, intent, &s.integrator, &plain)
-        .await
-        .unwrap();
-    assert!(row().await.is_none());
+    assert!(
+        record(json!({"payments": [{"id": "PAY1"}]}))
+            .await
+            .is_none()
+    );
 
     // What the POS sent comes first (the create).
     order_details::save(
         db,
         intent,
-        &s.integrator,
+        integrator,
         &RequestDetails {
             expiration_time: Some("PT5M".into()),
             ..Default::default()
@@ -52,24 +59,20 @@ async fn an_order_updates_only_what_it_carries(t: &TestDb) {
     .unwrap();
 
     // The processed payment: its brand and reference.
-    let paid = order(json!({"payments": [{"id": "PAY1", "reference_id": "111",
-                                          "payment_method": {"id": "visa"}}]}));
-    order_details::record(db, intent, &s.integrator, &paid)
-        .await
-        .unwrap();
-    let r = row().await.unwrap();
+    let r = record(json!({"payments": [{"id": "PAY1", "reference_id": "111",
+                                         "payment_method": {"id": "visa"}}]}))
+    .await
+    .unwrap();
     assert_eq!(r.expiration_time.as_deref(), Some("PT5M"));
     assert_eq!(r.payment_method_id.as_deref(), Some("visa"));
     assert_eq!(r.reference_id.as_deref(), Some("111"));
     assert_eq!(r.refund_references, None);
 
     // A refund later: the payment's facts stay.
-    let refunded = order(json!({"payments": [{"id": "PAY1"}],
-                                "refunds": [{"id": "REF1", "reference_id": "222"}]}));
-    order_details::record(db, intent, &s.integrator, &refunded)
-        .await
-        .unwrap();
-    let r = row().await.unwrap();
+    let r = record(json!({"payments": [{"id": "PAY1"}],
+                          "refunds": [{"id": "REF1", "reference_id": "222"}]}))
+    .await
+    .unwrap();
     assert_eq!(r.expiration_time.as_deref(), Some("PT5M"));
     assert_eq!(r.payment_method_id.as_deref(), Some("visa"));
     assert_eq!(r.reference_id.as_deref(), Some("111"));
@@ -78,12 +81,9 @@ async fn an_order_updates_only_what_it_carries(t: &TestDb) {
     assert_eq!(refunds, json!({"REF1": "222"}));
 
     // A new brand replaces the old one; the rest stays.
-    let rebranded = order(json!({"payments": [{"id": "PAY1",
-                                               "payment_method": {"id": "master"}}]}));
-    order_details::record(db, intent, &s.integrator, &rebranded)
+    let r = record(json!({"payments": [{"id": "PAY1", "payment_method": {"id": "master"}}]}))
         .await
         .unwrap();
-    let r = row().await.unwrap();
     assert_eq!(r.payment_method_id.as_deref(), Some("master"));
     assert_eq!(r.reference_id.as_deref(), Some("111"));
     assert!(r.refund_references.is_some());

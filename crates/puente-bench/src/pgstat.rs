@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use platform_core::db::Db;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -24,7 +26,11 @@ pub fn available(pg_ctl: &Path) -> bool {
 /// Turns tracking on (top-level and nested statements) and clears the counts.
 pub async fn start(db: &Db) -> anyhow::Result<()> {
     db.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .await?;
+        .await
+        .context(
+            "--pg-statements needs PostgreSQL's pg_stat_statements module \
+             (lib/pg_stat_statements.so beside the server's bin/)",
+        )?;
     db.execute_unprepared("ALTER SYSTEM SET pg_stat_statements.track = 'all'")
         .await?;
     db.execute_unprepared("SELECT pg_reload_conf()").await?;

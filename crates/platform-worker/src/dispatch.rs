@@ -342,7 +342,7 @@ pub async fn record_created(
     facts: UpstreamFacts,
 ) -> Result<Next, CoreError> {
     let upstream_id = facts.upstream_id.clone();
-    let now = match apply_moved(ctx, &intent.id, status, facts, EventSource::Worker).await? {
+    let now = match apply_moved(ctx, intent, status, facts, EventSource::Worker).await? {
         // The move wrote the upstream id with the status.
         Transition::Applied { intent, .. } => intent,
         Transition::Ignored { .. } => {
@@ -540,7 +540,7 @@ async fn fail(
     metrics::counter!("puente_dispatch_failed_total").increment(1);
     apply(
         ctx,
-        &intent.id,
+        intent,
         IntentStatus::Failed,
         facts,
         EventSource::Worker,
@@ -549,16 +549,18 @@ async fn fail(
     Ok(Next::Done)
 }
 
-/// Applies a status change and tells everyone who waits for it.
+/// Applies a status change and tells everyone who waits for it. `seen` is
+/// the intent as the caller last read it; the move is decided on it first
+/// and on a fresh read when it turns out old ([`intents::transition_seen`]).
 pub async fn apply(
     ctx: &WorkerContext,
-    intent_id: &PaymentIntentId,
+    seen: &payment_intents::Model,
     status: IntentStatus,
     facts: UpstreamFacts,
     source: EventSource,
 ) -> Result<bool, CoreError> {
     Ok(matches!(
-        apply_moved(ctx, intent_id, status, facts, source).await?,
+        apply_moved(ctx, seen, status, facts, source).await?,
         Transition::Applied { .. }
     ))
 }
@@ -568,7 +570,7 @@ pub async fn apply(
 /// `sync_every`, unless a notification moves it first.
 pub async fn apply_moved(
     ctx: &WorkerContext,
-    intent_id: &PaymentIntentId,
+    seen: &payment_intents::Model,
     status: IntentStatus,
     mut facts: UpstreamFacts,
     source: EventSource,
@@ -576,7 +578,7 @@ pub async fn apply_moved(
     facts.next_look = Some(
         clock::now() + chrono::Duration::from_std(ctx.dispatch.sync_every).unwrap_or_default(),
     );
-    let moved = intents::transition(&ctx.db, intent_id, status, facts, source).await?;
+    let moved = intents::transition_seen(&ctx.db, seen, status, facts, source).await?;
     if let Transition::Applied { intent, deliveries } = &moved {
         crate::announce(ctx, &intent.id, deliveries).await;
     }
@@ -639,7 +641,7 @@ async fn cancel_upstream(
             };
             apply(
                 ctx,
-                &intent.id,
+                intent,
                 IntentStatus::Canceled,
                 facts,
                 EventSource::Worker,

@@ -80,7 +80,7 @@ pub async fn sync_intent(
     };
     match fetched {
         Ok(Some((status, facts))) => {
-            if dispatch::apply(ctx, &intent.id, status, facts, source).await? {
+            if dispatch::apply(ctx, intent, status, facts, source).await? {
                 Ok(Synced::Changed)
             } else {
                 Ok(Synced::Unchanged)

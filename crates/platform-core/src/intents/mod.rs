@@ -429,7 +429,7 @@ impl MoveFrom {
 
 /// Moves an intent to `next` if it is in one of the states `from` names, the
 /// move is allowed, and nobody moved it meanwhile (the update is conditional
-/// on the status it read).
+/// on the state it read).
 pub async fn transition_from(
     db: &Db,
     intent_id: &PaymentIntentId,
@@ -438,13 +438,55 @@ pub async fn transition_from(
     facts: UpstreamFacts,
     source: EventSource,
 ) -> Result<Transition, CoreError> {
+    move_intent(db, intent_id, None, from, next, facts, source).await
+}
+
+/// As [`transition`], deciding first on `seen`, the row as the caller last
+/// read or wrote it, which saves a read. An out-of-date `seen` costs nothing
+/// but that read: `apply_in`'s update is conditional on every field the
+/// decision reads, so a stale decision to move writes nothing, and a
+/// decision not to move is taken again on the row as it is.
+pub async fn transition_seen(
+    db: &Db,
+    seen: &payment_intents::Model,
+    next: IntentStatus,
+    facts: UpstreamFacts,
+    source: EventSource,
+) -> Result<Transition, CoreError> {
+    move_intent(
+        db,
+        &seen.id,
+        Some(seen.clone()),
+        MoveFrom::Reported,
+        next,
+        facts,
+        source,
+    )
+    .await
+}
+
+async fn move_intent(
+    db: &Db,
+    intent_id: &PaymentIntentId,
+    mut seen: Option<payment_intents::Model>,
+    from: MoveFrom,
+    next: IntentStatus,
+    facts: UpstreamFacts,
+    source: EventSource,
+) -> Result<Transition, CoreError> {
     for _ in 0..5 {
-        let current = payment_intents::Entity::find_by_id(intent_id.clone())
-            .one(db)
-            .await?
-            .ok_or(CoreError::NotFound {
-                kind: "payment intent",
-            })?;
+        let (current, fresh) = match seen.take() {
+            Some(row) => (row, false),
+            None => {
+                let row = payment_intents::Entity::find_by_id(intent_id.clone())
+                    .one(db)
+                    .await?
+                    .ok_or(CoreError::NotFound {
+                        kind: "payment intent",
+                    })?;
+                (row, true)
+            }
+        };
         let (read, facts) = (current.clone(), facts.clone());
         let applied = db
             .write(move |txn| {
@@ -453,9 +495,10 @@ pub async fn transition_from(
             .await?;
         match applied {
             // Nothing was written in either case.
-            Applied::No => return Ok(Transition::Ignored { intent: current }),
-            // Someone else moved it first; look again.
-            Applied::Lost => continue,
+            Applied::No if fresh => return Ok(Transition::Ignored { intent: current }),
+            // Decided on a row seen earlier, or someone else moved it
+            // first: look again.
+            Applied::No | Applied::Lost => continue,
             Applied::Yes { intent, deliveries } => {
                 return Ok(Transition::Applied {
                     intent: *intent,
@@ -509,7 +552,19 @@ pub async fn apply_in(
         .col_expr(payment_intents::Column::Status, Expr::value(next))
         .col_expr(payment_intents::Column::UpdatedAt, Expr::value(now))
         .filter(payment_intents::Column::Id.eq(intent_id))
-        .filter(payment_intents::Column::Status.eq(current.status));
+        // Conditional on every field the decision read, so that a decision
+        // never outlives its row: the status, the cancel (one asked
+        // meanwhile must flag a charge, see `attention_for`), the version
+        // a report was judged stale against, and below, the claim.
+        .filter(payment_intents::Column::Status.eq(current.status))
+        .filter(match current.cancel_state {
+            Some(c) => payment_intents::Column::CancelState.eq(c),
+            None => payment_intents::Column::CancelState.is_null(),
+        });
+    if facts.version.is_some() {
+        update =
+            update.filter(payment_intents::Column::UpstreamVersion.eq(current.upstream_version));
+    }
     if matches!(from, MoveFrom::Unsent) {
         // The worker's claim bumps the attempts: whichever of the two
         // updates comes second matches nothing.
@@ -684,7 +739,10 @@ pub async fn claim_dispatch(
     Ok(claimed.into_iter().next())
 }
 
-/// Records a failed dispatch attempt that will be retried at `next`.
+/// Records a failed dispatch attempt that will be retried at `next`, if the
+/// intent is still queued: a create that reached Mercado Pago after all
+/// (its answer lost) may have been moved on by a notification meanwhile,
+/// and then neither the error nor the retry time is its story any more.
 pub async fn note_retry(
     db: &Db,
     intent_id: &PaymentIntentId,
@@ -710,6 +768,7 @@ pub async fn note_retry(
             Expr::value(clock::now()),
         )
         .filter(payment_intents::Column::Id.eq(intent_id))
+        .filter(payment_intents::Column::Status.eq(IntentStatus::Queued))
         .exec(db)
         .await?;
     Ok(())

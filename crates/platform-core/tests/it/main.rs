@@ -17,5 +17,6 @@ mod sessions;
 mod sources;
 mod team;
 mod tenancy;
+mod transitions;
 mod webhooks;
 mod writer;

@@ -721,16 +721,17 @@ pub async fn charging(
         return Ok(Some(found));
     }
     let ticket = lookups.ticket(Stale::Charging);
-    let Some(terminal) = crate::tenancy::unscoped::<terminals::Entity>(db, terminal_id).await?
+    // One statement: the terminal with its seller and integrator.
+    let Some((terminal, seller, integrator)) = terminals::Entity::find_by_id(terminal_id.clone())
+        .find_also_related(sellers::Entity)
+        .find_also_related(integrators::Entity)
+        .one(db)
+        .await?
     else {
         return Ok(None);
     };
-    let seller = crate::tenancy::unscoped::<sellers::Entity>(db, &terminal.seller_id)
-        .await?
-        .ok_or(CoreError::NotFound { kind: "seller" })?;
-    let integrator = crate::tenancy::unscoped::<integrators::Entity>(db, &terminal.integrator_id)
-        .await?
-        .ok_or(CoreError::NotFound { kind: "integrator" })?;
+    let seller = seller.ok_or(CoreError::NotFound { kind: "seller" })?;
+    let integrator = integrator.ok_or(CoreError::NotFound { kind: "integrator" })?;
     Ok(Some(lookups.keep_charging(
         ticket,
         Charging {

@@ -22,7 +22,34 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+/// Whose terminal it is: read with the terminal in one statement when
+/// charging on it (`registry::charging`).
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::sellers::Entity",
+        from = "Column::SellerId",
+        to = "super::sellers::Column::Id"
+    )]
+    Seller,
+    #[sea_orm(
+        belongs_to = "super::integrators::Entity",
+        from = "Column::IntegratorId",
+        to = "super::integrators::Column::Id"
+    )]
+    Integrator,
+}
+
+impl Related<super::sellers::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Seller.def()
+    }
+}
+
+impl Related<super::integrators::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Integrator.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

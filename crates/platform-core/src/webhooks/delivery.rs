@@ -9,7 +9,8 @@
 //!    and the reconciler re-queues it);
 //! 2. signs and POSTs the event through the SSRF-guarded client;
 //! 3. records a `webhook_attempts` row and moves the delivery, and the
-//!    endpoint's failure tracking, in one transaction.
+//!    endpoint's failure tracking, atomically (on PostgreSQL, when the
+//!    endpoint does not change, in one statement).
 //!
 //! `attempt_count` counts the attempts of the current cycle (a replay starts
 //! a new cycle on the same `msg_…` id); `webhook_attempts.attempt_no` numbers
@@ -20,10 +21,13 @@ use crate::error::{Conflict, Forbidden};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, InsertStatement, Query, QueryStatementBuilder};
+use sea_orm::sea_query::{
+    CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, Query, QueryStatementBuilder,
+    WithClause,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 
 use super::endpoints::{self, Endpoint};
@@ -421,6 +425,31 @@ async fn record(
         }
     };
     em.updated_at = Set(now);
+    if !endpoint_changed && db.get_database_backend() == DbBackend::Postgres {
+        // The common case (the endpoint's tracking unchanged) as one
+        // statement: PostgreSQL runs a data-modifying `WITH` as one atomic
+        // statement, so the attempt's row and the delivery's move commit
+        // together with three round trips fewer than a transaction. SQLite
+        // has no such statement, and its writer's transaction costs no
+        // round trips.
+        let attempt_then_move = webhook_deliveries::Entity::update(dm)
+            .validate()?
+            .into_query()
+            .with(
+                WithClause::new()
+                    .cte(
+                        CommonTableExpression::new()
+                            .query(attempt)
+                            .table_name("attempt")
+                            .to_owned(),
+                    )
+                    .to_owned(),
+            );
+        if db.execute(&attempt_then_move).await?.rows_affected() != 1 {
+            return Err(DbErr::RecordNotUpdated.into());
+        }
+        return Ok(outcome);
+    }
     let endpoint = endpoint_changed.then_some(em);
     let endpoint_id = ep.id.clone();
     db.write(move |txn| {

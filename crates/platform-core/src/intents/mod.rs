@@ -12,6 +12,7 @@
 //! integrator event in the same transaction.
 
 mod cancel;
+mod history;
 mod machine;
 
 pub use cancel::{
@@ -24,8 +25,8 @@ use crate::error::{Conflict, Failure, Invalid};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Select, Set, SqlErr,
+    ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select, SqlErr,
 };
 use serde::Serialize;
 
@@ -34,8 +35,7 @@ use crate::entities::{payment_intent_events, payment_intents};
 use crate::error::CoreError;
 use crate::events;
 use crate::id::{
-    ApiKeyId, IntentEventId, PaymentIntentId, PosId, SellerId, StoreId, TerminalId,
-    WebhookDeliveryId,
+    ApiKeyId, PaymentIntentId, PosId, SellerId, StoreId, TerminalId, WebhookDeliveryId,
 };
 use crate::idempotency::Completion;
 use crate::states::{CancelState, EventSource, IntentStatus, LinkStatus, OperatingMode};
@@ -250,7 +250,7 @@ pub async fn create(
                     Err(e) if is_unique_violation(&e) => return Err(CreateRefused::TerminalBusy),
                     Err(e) => return Err(e.into()),
                 }
-                record_event(txn, &history, None, IntentStatus::Queued, source, None).await?;
+                history::record(txn, &history, None, IntentStatus::Queued, source, None).await?;
                 let deliveries = events::emit(
                     txn,
                     &history.integrator_id,
@@ -314,30 +314,6 @@ async fn terminal_busy(db: &Db, terminal_id: &TerminalId) -> CoreError {
         None => format!("terminal {terminal_id} already has an open payment intent"),
     };
     CoreError::conflict(Conflict::TerminalBusy { open }, message)
-}
-
-async fn record_event(
-    txn: &impl ConnectionTrait,
-    intent: &payment_intents::Model,
-    from: Option<IntentStatus>,
-    to: IntentStatus,
-    source: EventSource,
-    detail: Option<String>,
-) -> Result<(), CoreError> {
-    // Inside the caller's write transaction: one round trip, no read-back.
-    payment_intent_events::Entity::insert(payment_intent_events::ActiveModel {
-        id: Set(IntentEventId::new()),
-        integrator_id: Set(intent.integrator_id.clone()),
-        intent_id: Set(intent.id.clone()),
-        from_status: Set(from),
-        to_status: Set(to),
-        source: Set(source),
-        detail: Set(detail),
-        created_at: Set(clock::now()),
-    })
-    .exec_without_returning(txn)
-    .await?;
-    Ok(())
 }
 
 /// Facts learned from upstream along with a status change.
@@ -656,19 +632,19 @@ pub async fn apply_in(
             Expr::value(Some(at)),
         );
     }
-    // The row as written, in the same statement.
-    let Some(updated) = update.exec_with_returning(txn).await?.into_iter().next() else {
-        return Ok(Applied::Lost);
-    };
-    record_event(
+    // The row as written, with its history row.
+    let moved = history::move_recorded(
         txn,
-        &updated,
-        Some(current.status),
+        update,
+        current.status,
         next,
         source,
         facts.detail.clone(),
     )
     .await?;
+    let Some(updated) = moved else {
+        return Ok(Applied::Lost);
+    };
     let mut deliveries = match event_type_for(next) {
         Some(t) => {
             events::emit(

@@ -96,6 +96,34 @@ async fn a_cancel_between_read_and_write_is_not_lost(t: &TestDb) {
     assert_eq!(intent.status, IntentStatus::Processed);
     assert!(intent.requires_attention);
     assert_eq!(intent.attention_reason.as_deref(), Some(PAID_AFTER_CANCEL));
+
+    // The history has each move once, with where it came from; the move
+    // that was not written left no row.
+    let history = intents::history(db, &Scope::integrator(s.integrator.clone()), id)
+        .await
+        .unwrap();
+    let moves: Vec<_> = history
+        .iter()
+        .filter(|h| h.from_status.is_some())
+        .map(|h| (h.from_status, h.to_status, h.source, h.integrator_id.clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (
+                Some(IntentStatus::Queued),
+                IntentStatus::AtTerminal,
+                EventSource::Worker,
+                s.integrator.clone()
+            ),
+            (
+                Some(IntentStatus::AtTerminal),
+                IntentStatus::Processed,
+                EventSource::Notification,
+                s.integrator.clone()
+            ),
+        ]
+    );
 }
 
 on_both_databases!(a_cancel_between_read_and_write_is_not_lost);

@@ -168,6 +168,11 @@ async fn cancel(
             format!("Mercado Pago refused the cancel: {message}"),
         )
         .with_details(json!({"upstream_code": code}))),
+        // Asked again (a POS retrying after a 504 `cancel_pending`) once it is
+        // canceled: the cancel is done, and the answer says so.
+        CancelAnswer::Final(i) if i.status == IntentStatus::Canceled => {
+            Ok(HttpResponse::Ok().json(IntentView::from(&i)))
+        }
         CancelAnswer::Final(i) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "intent_not_cancelable",

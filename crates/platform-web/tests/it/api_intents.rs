@@ -789,7 +789,58 @@ async fn claim_other(
     .unwrap()
 }
 
+/// A cancel asked again once the intent is canceled (a POS retrying after a
+/// 504 `cancel_pending`) is answered as done; a processed intent is not
+/// cancelable.
+async fn a_repeated_cancel_answers_the_canceled_intent(t: &TestDb) {
+    let app = TestApp::start(t, |_| {}).await;
+    let s = app.seed(140).await;
+    let key = app.key(&s, ScopeKind::Integrator, None).await;
+    let (st, created) = json(
+        app.post(&key, "/v1/payment-intents")
+            .json(&json!({"terminal_id": s.other_terminal, "amount": 1500}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(st, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let cancel = |id: String| {
+        let req = app
+            .post(&key, &format!("/v1/payment-intents/{id}/cancel"))
+            .json(&json!({}));
+        async move { json(req.send().await.unwrap()).await }
+    };
+    for attempt in ["first", "again"] {
+        let (st, b) = cancel(id.clone()).await;
+        assert_eq!(
+            (st, b["status"].as_str()),
+            (200, Some("canceled")),
+            "{attempt}: {b}"
+        );
+        assert_eq!(b["id"].as_str(), Some(id.as_str()));
+    }
+
+    intents::transition(
+        &app.state.db,
+        &s.intent,
+        IntentStatus::Processed,
+        UpstreamFacts::default(),
+        EventSource::Notification,
+    )
+    .await
+    .unwrap();
+    let (st, b) = cancel(s.intent.to_string()).await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (409, Some("intent_not_cancelable")),
+        "{b}"
+    );
+}
+
 on_both_databases!(
+    a_repeated_cancel_answers_the_canceled_intent,
     a_lost_commit_acknowledgement_does_not_create_twice,
     a_lost_commit_acknowledgement_does_not_refund_twice,
     every_create_commits_its_stored_response,

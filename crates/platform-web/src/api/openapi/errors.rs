@@ -108,7 +108,10 @@ pub const CODES: &[(&str, &str)] = &[
         "seller_not_linked",
         "The seller must be linked (again) first.",
     ),
-    ("intent_not_cancelable", "The intent is already final."),
+    (
+        "intent_not_cancelable",
+        "The intent is already final (a canceled one answers 200).",
+    ),
     (
         "intent_at_terminal",
         "The terminal holds the intent; send `at_terminal: true` to ask the terminal to cancel it.",

@@ -104,7 +104,8 @@ fn list_payment_intent_events() {}
     operation_id = "cancelPaymentIntent",
     summary = "Cancel a payment intent",
     description = "Answered from Mercado Pago's own answer: 200 once canceled (an intent not yet \
-        sent is canceled at once); 202 when the terminal holds it and was asked to cancel \
+        sent is canceled at once; asking again once it is canceled, as after a 504, answers 200 \
+        too); 202 when the terminal holds it and was asked to cancel \
         (`at_terminal: true`; the outcome follows as a status change, or the payment if the \
         buyer was faster, flagged `requires_attention`); 409 when it cannot be canceled; 504 \
         `cancel_pending` while Mercado Pago has not answered (the cancel stays requested).",

@@ -105,7 +105,14 @@ async fn a_cancel_between_read_and_write_is_not_lost(t: &TestDb) {
     let moves: Vec<_> = history
         .iter()
         .filter(|h| h.from_status.is_some())
-        .map(|h| (h.from_status, h.to_status, h.source, h.integrator_id.clone()))
+        .map(|h| {
+            (
+                h.from_status,
+                h.to_status,
+                h.source,
+                h.integrator_id.clone(),
+            )
+        })
         .collect();
     assert_eq!(
         moves,

@@ -20,6 +20,7 @@ mod m20261202_000005_security;
 mod m20261204_000006_team;
 mod m20261204_000007_report_indexes;
 mod m20261205_000008_compat_registry;
+mod m20261207_000009_due_indexes;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000006_team::Migration),
             Box::new(m20261204_000007_report_indexes::Migration),
             Box::new(m20261205_000008_compat_registry::Migration),
+            Box::new(m20261207_000009_due_indexes::Migration),
         ]
     }
 }

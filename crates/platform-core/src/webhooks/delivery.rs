@@ -670,6 +670,17 @@ pub async fn replay_failed_since(
     Ok(ids)
 }
 
+/// `status = 'pending'` written as a literal rather than a bound parameter:
+/// only then can either database prove the predicate of the partial index
+/// of pending deliveries (`ix_webhook_deliveries_pending`) and use it. The
+/// text is the enum's own, not input.
+fn pending_as_literal() -> Expr {
+    Expr::cust(format!(
+        "webhook_deliveries.status = '{}'",
+        DeliveryStatus::Pending.as_str()
+    ))
+}
+
 /// The reconciler's step: pending deliveries whose `next_attempt_at` passed
 /// more than `grace` ago (their message was lost, or the worker holding it
 /// died). Each is re-armed (`next_attempt_at = now`) with a conditional
@@ -690,7 +701,7 @@ pub async fn take_overdue(
     let ids: Vec<WebhookDeliveryId> = webhook_deliveries::Entity::find()
         .select_only()
         .column(webhook_deliveries::Column::Id)
-        .filter(webhook_deliveries::Column::Status.eq(DeliveryStatus::Pending))
+        .filter(pending_as_literal())
         .filter(overdue())
         .order_by_asc(webhook_deliveries::Column::NextAttemptAt)
         .limit(limit)

@@ -128,3 +128,135 @@ async fn duplicate_client_ids_are_cleared_on_all_but_the_oldest(t: &TestDb) {
 }
 
 on_both_databases!(duplicate_client_ids_are_cleared_on_all_but_the_oldest);
+
+/// The plans the worker's per-row statements and the reconciler's due scans
+/// get. A claim finds its row by primary key even from a plan made without
+/// knowing the status (PostgreSQL's cached generic plans, made while a new
+/// table is empty: with an index leading on status one could walk every
+/// queued row on each call), and the due scans can use their partial indexes.
+async fn per_row_statements_use_the_key_and_due_scans_their_indexes(t: &TestDb) {
+    use platform_core::config::DatabaseKind;
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    let txn = t.db.pool().begin().await.unwrap();
+    let backend = txn.get_database_backend();
+    // A statement that runs, not only explains: a pooled SQLite connection
+    // opened before the migrations reloads the schema only then.
+    txn.execute_unprepared("SELECT count(*) FROM payment_intents")
+        .await
+        .unwrap();
+    // The plan of `sql` as text, one line per node.
+    let plan = |sql: String| {
+        let txn = &txn;
+        async move {
+            let sql = match t.kind {
+                DatabaseKind::Postgres => format!("EXPLAIN {sql}"),
+                DatabaseKind::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+            };
+            let rows = txn
+                .query_all_raw(Statement::from_string(backend, sql.clone()))
+                .await
+                .unwrap();
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| match t.kind {
+                    DatabaseKind::Postgres => r.try_get_by_index::<String>(0).unwrap(),
+                    DatabaseKind::Sqlite => r.try_get::<String>("", "detail").unwrap(),
+                })
+                .collect();
+            lines.join("\n")
+        }
+    };
+
+    let claims = [
+        (
+            "payment_intents",
+            "UPDATE payment_intents SET dispatch_attempts = dispatch_attempts + 1 \
+             WHERE id = {id} AND status = {status} AND cancel_state IS NULL",
+        ),
+        (
+            "webhook_deliveries",
+            "UPDATE webhook_deliveries SET next_attempt_at = {time} \
+             WHERE id = {id} AND status = {status} \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= {time})",
+        ),
+    ];
+    for (table, claim) in claims {
+        let claim_plan = match t.kind {
+            DatabaseKind::Postgres => {
+                // Parameters, as prepared by the driver, and the generic plan.
+                txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+                    .await
+                    .unwrap();
+                let prepared = claim
+                    .replace("{id}", "$1")
+                    .replace("{status}", "$2")
+                    .replace("{time}", "$3");
+                txn.execute_unprepared(&format!(
+                    "PREPARE claim_{table} (text, text, timestamptz) AS {prepared}"
+                ))
+                .await
+                .unwrap();
+                plan(format!("EXECUTE claim_{table} ('x', 'queued', now())")).await
+            }
+            DatabaseKind::Sqlite => {
+                plan(
+                    claim
+                        .replace("{id}", "?1")
+                        .replace("{status}", "?2")
+                        .replace("{time}", "?3"),
+                )
+                .await
+            }
+        };
+        let by_key = match t.kind {
+            DatabaseKind::Postgres => format!("{table}_pkey"),
+            DatabaseKind::Sqlite => format!("sqlite_autoindex_{table}_1"),
+        };
+        assert!(
+            claim_plan.contains(&by_key),
+            "{table}: a claim should find its row by key:\n{claim_plan}"
+        );
+    }
+
+    if t.kind == DatabaseKind::Postgres {
+        // Only whether the index can serve the scan (tiny tables favour a
+        // sequential one otherwise).
+        txn.execute_unprepared("SET LOCAL enable_seqscan = off")
+            .await
+            .unwrap();
+    }
+    let time = match t.kind {
+        DatabaseKind::Postgres => "now()",
+        DatabaseKind::Sqlite => "?1",
+    };
+    let scans = [
+        (
+            "ix_payment_intents_due",
+            format!(
+                "SELECT id FROM payment_intents \
+                 WHERE status IN ('queued', 'created', 'at_terminal') \
+                 AND next_dispatch_at <= {time} ORDER BY next_dispatch_at LIMIT 500"
+            ),
+        ),
+        (
+            "ix_webhook_deliveries_pending",
+            format!(
+                "SELECT id FROM webhook_deliveries \
+                 WHERE webhook_deliveries.status = 'pending' \
+                 AND (next_attempt_at IS NULL OR next_attempt_at < {time}) \
+                 ORDER BY next_attempt_at LIMIT 500"
+            ),
+        ),
+    ];
+    for (index, scan) in scans {
+        let scan_plan = plan(scan).await;
+        assert!(
+            scan_plan.contains(index),
+            "the due scan should be able to use {index}:\n{scan_plan}"
+        );
+    }
+    txn.rollback().await.unwrap();
+}
+
+on_both_databases!(per_row_statements_use_the_key_and_due_scans_their_indexes);

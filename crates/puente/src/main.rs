@@ -1,5 +1,6 @@
 //! `puente`: one binary, every role.
 
+mod allocator;
 mod boot;
 mod cli;
 mod demo;
@@ -35,6 +36,7 @@ impl From<anyhow::Error> for Failure {
 }
 
 fn main() -> ExitCode {
+    allocator::tune();
     let cli = Cli::parse();
     let settings = match load_settings(&cli) {
         Ok(s) => s,

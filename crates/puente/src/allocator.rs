@@ -1,8 +1,9 @@
 //! The process's allocator: mimalloc instead of glibc's.
 //!
 //! Per-message work (a request, a statement's rows, a Redis reply) allocates
-//! and frees many small buffers across threads; with mimalloc the same work
-//! costs about a tenth less CPU (docs/benchmarks.md, 2026-12-07, night).
+//! and frees many small buffers across threads; with mimalloc a worker on
+//! PostgreSQL + Redis spent about a tenth less CPU per intent, and `puente
+//! all` held less memory at peak (docs/benchmarks.md, 2026-12-07, night).
 //! Two of its defaults kept more memory resident than glibc did under the
 //! bench, and are changed:
 //! - its first arena is committed eagerly; this default is read before

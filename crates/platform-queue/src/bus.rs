@@ -55,6 +55,20 @@ impl Subscription {
         }
     }
 
+    /// As [`Self::recv`], but says when this subscriber fell behind and
+    /// missed events (`Some(Err(n))`), so that whoever waits for one of them
+    /// can be woken anyway.
+    pub async fn recv_or_missed(&mut self) -> Option<Result<String, u64>> {
+        match self.rx.recv().await {
+            Ok(payload) => Some(Ok(payload)),
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(channel = %self.channel, missed = n, "event subscriber lagged");
+                Some(Err(n))
+            }
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+
     /// The events as a `Stream`, e.g. for an SSE response body.
     pub fn into_stream(self) -> impl futures_util::Stream<Item = String> + Send + 'static {
         futures_util::stream::unfold(self, |mut sub| async move {

@@ -1,8 +1,8 @@
 //! Waiting on an intent, for every surface: the long-poll of `GET
 //! /v1/payment-intents/{id}?wait=`, the compatible surfaces' cancels, the
-//! dashboard. One loop: wake on the live feed (any web process, through the
-//! event bus) and re-read the row; poll now and then in case a wake-up was
-//! lost.
+//! dashboard. One loop: wake on this intent's changes (from any process,
+//! through the event bus and [`crate::live::IntentFeed::watch`]) and re-read
+//! the row; poll now and then in case a wake-up was lost.
 
 use std::time::Duration;
 
@@ -13,7 +13,6 @@ use platform_core::intents::{self, CancelAsk, CancelOutcome};
 use platform_core::mercadopago::CancelRefusal;
 use platform_core::states::{CancelState, IntentStatus};
 use platform_core::tenancy::Scope;
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::state::AppState;
 
@@ -28,7 +27,8 @@ pub async fn until(
     wait: Duration,
     done: impl Fn(&payment_intents::Model) -> bool,
 ) -> Result<payment_intents::Model, CoreError> {
-    let mut feed = state.intent_feed.subscribe();
+    // Taken before the first read: a change committed in between still wakes us.
+    let mut watch = state.intent_feed.watch(id.as_str());
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let intent = scope.find::<payment_intents::Entity>(&state.db, id).await?;
@@ -36,19 +36,13 @@ pub async fn until(
         if done(&intent) || now >= deadline {
             return Ok(intent);
         }
-        let poll = tokio::time::sleep(POLL.min(deadline - now));
-        tokio::pin!(poll);
-        loop {
-            tokio::select! {
-                _ = &mut poll => break,
-                msg = feed.recv() => match msg {
-                    Ok(changed) if changed == intent.id.as_str() => break,
-                    Ok(_) => continue,
-                    // The server is stopping: answer with what we have now.
-                    Err(RecvError::Closed) => return Ok(intent),
-                    // Missed some: re-read to be safe.
-                    Err(RecvError::Lagged(_)) => break,
-                },
+        tokio::select! {
+            _ = tokio::time::sleep(POLL.min(deadline - now)) => {}
+            open = watch.changed() => {
+                // The server is stopping: answer with what we have now.
+                if !open {
+                    return Ok(intent);
+                }
             }
         }
     }

@@ -733,7 +733,7 @@ pub(super) async fn wait_refund(
     refund_id: &RefundId,
     intent_id: &PaymentIntentId,
 ) -> Result<refund_rows::Model, MpError> {
-    let mut feed = state.intent_feed.subscribe();
+    let mut watch = state.intent_feed.watch(intent_id.as_str());
     let deadline = tokio::time::Instant::now() + REFUND_WAIT;
     loop {
         let refund = scope
@@ -760,13 +760,12 @@ pub(super) async fn wait_refund(
         if (settled && complete) || now >= deadline {
             return Ok(refund);
         }
-        let poll = tokio::time::sleep(std::time::Duration::from_millis(200).min(deadline - now));
-        tokio::pin!(poll);
         tokio::select! {
-            _ = &mut poll => {},
-            msg = feed.recv() => {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(200).min(deadline - now)) => {},
+            // A refund's settlement announces its intent.
+            open = watch.changed() => {
                 // The server is stopping: answer with the refund as it is.
-                if matches!(msg, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                if !open {
                     return Ok(refund);
                 }
             },

@@ -1,12 +1,14 @@
 //! Webhook fan-out: consumes `jobs::WEBHOOK_DELIVERY` (`msg_…` ids) and
-//! runs one attempt ([`delivery::deliver_job`]) for each, and reconciles deliveries whose message
-//! went missing.
+//! runs one attempt for each (claim, send, record: [`delivery::claim`]),
+//! and reconciles deliveries whose message went missing.
 //!
 //! * Up to `concurrency` attempts in flight per process, and at most
 //!   `per_endpoint` for one endpoint across every worker process (a
 //!   semaphore in the queue: Redis, or this process with the in-process
 //!   queue), so a slow receiver cannot take every slot: a message for an
-//!   endpoint that is at its limit is put back with a short delay.
+//!   endpoint that is at its limit gives its claim back and is put back
+//!   with a short delay. A slot is held for the HTTP request only; the
+//!   claim before it and the bookkeeping after it do not hold it.
 //! * A message is acked only after the attempt is recorded. A retry is a new
 //!   delayed message (`publish_after` until the row's `next_attempt_at`),
 //!   published before the current one is acked.
@@ -15,7 +17,7 @@
 //! * The reconciler re-publishes pending deliveries more than `grace`
 //!   overdue: lost messages, a crashed worker, a flushed Redis. In a rare
 //!   race a delivery may be attempted twice (at least once; receivers dedupe
-//!   on `webhook-id`); the claim in `deliver_job` makes the common case once.
+//!   on `webhook-id`); the claim makes the common case once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -182,42 +184,73 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
             return;
         }
     };
-    let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
-    let slot = match slots
-        .acquire_by(job.delivery.endpoint_id.as_str(), slot_deadline)
-        .await
-    {
-        Ok(slot) => slot,
+    // Claimed before the wait for a slot, so the slot covers the request only.
+    let claimed = match delivery::claim(&w.db, &w.policy, job, w.clock.now()).await {
+        Ok(Ok(claimed)) => claimed,
+        Ok(Err(why)) => {
+            // Already claimed, not due or final: someone else has it, or its own message comes.
+            tracing::debug!(delivery = %id, ?why, "webhooks: nothing to send");
+            w.stats.skipped.fetch_add(1, Ordering::SeqCst);
+            ack(w, &m).await;
+            return;
+        }
         Err(e) => {
             // Not acked: the queue hands it out again after its visibility timeout.
-            tracing::warn!(delivery = %id, error = %e, "webhooks: cannot take an endpoint slot");
+            tracing::warn!(delivery = %id, error = %e, "webhooks: cannot claim the delivery");
             return;
         }
     };
-    let Some(slot) = slot else {
-        w.stats.deferred.fetch_add(1, Ordering::SeqCst);
-        match w
-            .queue
-            .publish_after(jobs::WEBHOOK_DELIVERY, id.as_str(), w.busy_endpoint_delay)
-            .await
-        {
-            Ok(()) => ack(w, &m).await,
-            Err(e) => tracing::warn!(delivery = %id, error = %e, "webhooks: cannot defer"),
+    let slot_deadline = tokio::time::Instant::now() + w.busy_endpoint_wait;
+    let slot = match slots
+        .acquire_by(claimed.delivery().endpoint_id.as_str(), slot_deadline)
+        .await
+    {
+        Ok(Some(slot)) => slot,
+        outcome => {
+            if let Err(e) = &outcome {
+                tracing::warn!(delivery = %id, error = %e, "webhooks: cannot take an endpoint slot");
+            }
+            defer(w, &m, claimed).await;
+            return;
         }
-        return;
     };
-    attempt(w, &m, job).await;
+    let sent = claimed.send(&w.keyring, &w.http, &w.policy).await;
     if let Err(e) = slot.release().await {
         // Its lease frees it.
         tracing::debug!(delivery = %id, error = %e, "webhooks: endpoint slot release failed");
     }
+    settle(w, &m, id, claimed.record(&w.db, &w.policy, sent).await).await;
 }
 
-/// One attempt of the delivery `m` names, recorded, then the message settled.
-async fn attempt(w: &WebhookWorker, m: &Message, job: delivery::Job) {
-    let now = w.clock.now();
-    let id = &job.delivery.id.clone();
-    match delivery::deliver_job(&w.db, &w.keyring, &w.http, &w.policy, job, now).await {
+/// The endpoint has no free slot: the claim is given back and the message
+/// comes again after `busy_endpoint_delay`.
+async fn defer(w: &WebhookWorker, m: &Message, claimed: delivery::Claimed) {
+    w.stats.deferred.fetch_add(1, Ordering::SeqCst);
+    let id = claimed.delivery().id.clone();
+    let delay = w.busy_endpoint_delay;
+    let at = w.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
+    if let Err(e) = claimed.release(&w.db, at).await {
+        // Its lease passes and the reconciler re-queues it.
+        tracing::warn!(delivery = %id, error = %e, "webhooks: cannot give the claim back");
+    }
+    match w
+        .queue
+        .publish_after(jobs::WEBHOOK_DELIVERY, id.as_str(), delay)
+        .await
+    {
+        Ok(()) => ack(w, m).await,
+        Err(e) => tracing::warn!(delivery = %id, error = %e, "webhooks: cannot defer"),
+    }
+}
+
+/// Settles the message after an attempt was made (or could not be recorded).
+async fn settle(
+    w: &WebhookWorker,
+    m: &Message,
+    id: &WebhookDeliveryId,
+    recorded: Result<Outcome, platform_core::CoreError>,
+) {
+    match recorded {
         Ok(Outcome::Retry { at }) => {
             w.stats.attempts.fetch_add(1, Ordering::SeqCst);
             w.stats.retried.fetch_add(1, Ordering::SeqCst);
@@ -262,6 +295,9 @@ async fn attempt(w: &WebhookWorker, m: &Message, job: delivery::Job) {
             }
         }
         Err(e) => {
+            // Not acked: it comes back after its visibility timeout and is
+            // "not due" while the claim's lease holds; the reconciler then
+            // re-queues it.
             tracing::warn!(delivery = %id, error = %e, "webhooks: attempt could not be recorded");
         }
     }

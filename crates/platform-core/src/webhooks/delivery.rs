@@ -1,7 +1,10 @@
 //! One attempt of one delivery, the attempt log, and what happens next.
 //!
 //! A delivery row (`msg_…`) is the job of record: `pending` with a
-//! `next_attempt_at`, or final (`succeeded`, `dead`). [`deliver_once`]:
+//! `next_attempt_at`, or final (`succeeded`, `dead`). [`deliver_once`]
+//! (the worker runs the same three steps apart: [`claim`],
+//! [`Claimed::send`], [`Claimed::record`], holding the endpoint's slot for
+//! the send only):
 //!
 //! 1. claims the row if it is pending and due, by pushing `next_attempt_at`
 //!    ahead by the lease (so the reconciler and other workers leave it
@@ -130,8 +133,7 @@ pub struct Job {
 
 /// As [`deliver_once`], from a job read before (by [`read`]): the claim
 /// below checks the delivery again, so a job read a while ago is safe. The
-/// endpoint is used as read (at most the worker's wait for an endpoint slot
-/// ago), as the event, which does not change.
+/// endpoint is used as read, as the event, which does not change.
 pub async fn deliver_job(
     db: &Db,
     keyring: &Keyring,
@@ -140,21 +142,44 @@ pub async fn deliver_job(
     job: Job,
     now: DateTime<Utc>,
 ) -> Result<Outcome, CoreError> {
+    match claim(db, policy, job, now).await? {
+        Ok(claimed) => {
+            let sent = claimed.send(keyring, http, policy).await;
+            claimed.record(db, policy, sent).await
+        }
+        Err(skip) => Ok(Outcome::Skipped(skip)),
+    }
+}
+
+/// Claims the job's delivery for one attempt if it is pending and due:
+/// pushes `next_attempt_at` ahead by the lease, so the reconciler and other
+/// workers leave it alone while the request runs (if this process dies, the
+/// lease passes and the reconciler re-queues it). Only one caller gets a
+/// [`Claimed`] for a given due time.
+///
+/// The worker claims before it waits for one of the endpoint's slots, and
+/// holds the slot for the request only ([`Claimed::send`]), not for the
+/// bookkeeping around it.
+pub async fn claim(
+    db: &Db,
+    policy: &DeliveryPolicy,
+    job: Job,
+    now: DateTime<Utc>,
+) -> Result<Result<Claimed, Skip>, CoreError> {
     let Job {
         delivery: d,
         endpoint,
         event,
     } = job;
     if d.status != DeliveryStatus::Pending {
-        return Ok(Outcome::Skipped(Skip::Final));
+        return Ok(Err(Skip::Final));
     }
     let tolerance = chrono::Duration::from_std(policy.early_tolerance).unwrap_or_default();
     if let Some(at) = d.next_attempt_at
         && at > now + tolerance
     {
-        return Ok(Outcome::Skipped(Skip::NotDue { at }));
+        return Ok(Err(Skip::NotDue { at }));
     }
-    // Claim: only one worker gets past this for a given due time.
     let lease = chrono::Duration::from_std(policy.lease).unwrap_or(chrono::Duration::minutes(1));
     let claimed = webhook_deliveries::Entity::update_many()
         .col_expr(
@@ -173,36 +198,118 @@ pub async fn deliver_job(
         .await?;
     // From here on the row as claimed, not as read before: what is recorded
     // (the attempt count) is never older than the claim.
-    let Some(d) = claimed.into_iter().next() else {
-        return Ok(Outcome::Skipped(Skip::Claimed));
-    };
+    Ok(match claimed.into_iter().next() {
+        Some(delivery) => Ok(Claimed {
+            delivery,
+            endpoint,
+            event,
+            now,
+        }),
+        None => Err(Skip::Claimed),
+    })
+}
 
-    let Some(ep) = endpoint else {
-        return settle_dead(db, &d, "the endpoint was deleted", now).await;
-    };
-    if ep.status == EndpointStatus::Disabled {
-        return settle_dead(db, &d, "the endpoint is disabled", now).await;
+/// A delivery claimed for one attempt ([`claim`]), with its endpoint and event.
+#[derive(Debug)]
+pub struct Claimed {
+    delivery: Delivery,
+    endpoint: Option<Endpoint>,
+    event: Option<events::Model>,
+    /// When it was claimed: the attempt's time (signature, log row).
+    now: DateTime<Utc>,
+}
+
+/// What [`Claimed::send`] gave, for [`Claimed::record`].
+pub struct Sent(Sending);
+
+enum Sending {
+    /// Nothing can be sent, ever: the delivery dies with this reason.
+    Impossible(&'static str),
+    Exchanged(Exchange),
+}
+
+impl Claimed {
+    pub fn delivery(&self) -> &Delivery {
+        &self.delivery
     }
-    let Some(event) = event else {
-        return settle_dead(db, &d, "the event no longer exists", now).await;
-    };
 
-    let exchange = match endpoints::signing_secrets(keyring, &ep, now) {
-        Ok(secrets) => {
-            send(
-                http,
-                policy,
-                &ep,
-                d.id.as_str(),
-                &event.payload,
-                &secrets,
-                now,
-            )
-            .await
+    /// Signs and POSTs the event through the SSRF-guarded client (nothing
+    /// is written).
+    pub async fn send(
+        &self,
+        keyring: &Keyring,
+        http: &WebhookHttp,
+        policy: &DeliveryPolicy,
+    ) -> Sent {
+        let Some(ep) = &self.endpoint else {
+            return Sent(Sending::Impossible("the endpoint was deleted"));
+        };
+        if ep.status == EndpointStatus::Disabled {
+            return Sent(Sending::Impossible("the endpoint is disabled"));
         }
-        Err(e) => Exchange::failed(format!("cannot open the endpoint's signing secret: {e}")),
-    };
-    record(db, policy, d, &ep, exchange, now).await
+        let Some(event) = &self.event else {
+            return Sent(Sending::Impossible("the event no longer exists"));
+        };
+        let exchange = match endpoints::signing_secrets(keyring, ep, self.now) {
+            Ok(secrets) => {
+                send(
+                    http,
+                    policy,
+                    ep,
+                    self.delivery.id.as_str(),
+                    &event.payload,
+                    &secrets,
+                    self.now,
+                )
+                .await
+            }
+            Err(e) => Exchange::failed(format!("cannot open the endpoint's signing secret: {e}")),
+        };
+        Sent(Sending::Exchanged(exchange))
+    }
+
+    /// Records what [`Self::send`] gave: the attempt's row, the delivery's
+    /// move and the endpoint's failure tracking, atomically.
+    pub async fn record(
+        self,
+        db: &Db,
+        policy: &DeliveryPolicy,
+        sent: Sent,
+    ) -> Result<Outcome, CoreError> {
+        let Claimed {
+            delivery: d,
+            endpoint,
+            now,
+            ..
+        } = self;
+        match (sent.0, endpoint) {
+            (Sending::Exchanged(x), Some(ep)) => record(db, policy, d, &ep, x, now).await,
+            (Sending::Impossible(reason), _) => settle_dead(db, &d, reason, now).await,
+            // Cannot happen: an exchange needs the endpoint.
+            (Sending::Exchanged(_), None) => {
+                settle_dead(db, &d, "the endpoint was deleted", now).await
+            }
+        }
+    }
+
+    /// Gives the claim back unsent: the delivery is due again at `at` (the
+    /// worker defers it while its endpoint has no free slot). Only while
+    /// this claim still holds it; otherwise nothing changes.
+    pub async fn release(self, db: &Db, at: DateTime<Utc>) -> Result<(), CoreError> {
+        let d = self.delivery;
+        let mut released = webhook_deliveries::Entity::update_many()
+            .col_expr(webhook_deliveries::Column::NextAttemptAt, Expr::value(at))
+            .filter(webhook_deliveries::Column::Id.eq(&d.id))
+            .filter(webhook_deliveries::Column::Status.eq(DeliveryStatus::Pending));
+        released = match d.next_attempt_at {
+            Some(lease_end) => {
+                released.filter(webhook_deliveries::Column::NextAttemptAt.eq(lease_end))
+            }
+            None => released.filter(webhook_deliveries::Column::NextAttemptAt.is_null()),
+        };
+        released.exec(db).await?;
+        Ok(())
+    }
 }
 
 async fn send(

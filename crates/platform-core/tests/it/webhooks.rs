@@ -805,7 +805,76 @@ async fn reconciler_takes_overdue_once(t: &TestDb) {
     );
 }
 
+/// A claim is one holder's until it sends and records, or gives the claim
+/// back (the worker does when the endpoint has no free slot): released, the
+/// delivery is due again at the time given; a release from a claim that has
+/// since passed to someone else changes nothing.
+async fn a_claim_given_back_is_due_again(t: &TestDb) {
+    let db = &t.db;
+    let fx = fixture(db).await;
+    let rx = Receiver::start().await;
+    fx.endpoint(db, &rx.url).await;
+    let id = fx.emit(db, "seller.linked").await.remove(0);
+    let now = row(db, &id).await.next_attempt_at.unwrap();
+    let job = || async { delivery::read(db, &id).await.unwrap().unwrap() };
+
+    let first = delivery::claim(db, &fx.policy, job().await, now)
+        .await
+        .unwrap()
+        .expect("due and pending: claimed");
+    assert!(
+        matches!(
+            delivery::claim(db, &fx.policy, job().await, now)
+                .await
+                .unwrap(),
+            Err(Skip::NotDue { .. })
+        ),
+        "the claim's lease holds it"
+    );
+    let back_at = now + chrono::Duration::seconds(30);
+    first.release(db, back_at).await.unwrap();
+    assert_eq!(row(db, &id).await.next_attempt_at, Some(back_at));
+    assert!(
+        matches!(
+            delivery::claim(db, &fx.policy, job().await, now)
+                .await
+                .unwrap(),
+            Err(Skip::NotDue { .. })
+        ),
+        "not before the time it was given back for"
+    );
+
+    // Claimed again when due; a stale holder's release is ignored.
+    let stale = delivery::claim(db, &fx.policy, job().await, back_at)
+        .await
+        .unwrap()
+        .expect("due again: claimed");
+    let lease_end = row(db, &id).await.next_attempt_at;
+    let later = back_at + chrono::Duration::from_std(fx.policy.lease).unwrap();
+    let current = delivery::claim(db, &fx.policy, job().await, later)
+        .await
+        .unwrap()
+        .expect("the first lease passed: claimed by another");
+    assert_ne!(row(db, &id).await.next_attempt_at, lease_end);
+    let held = row(db, &id).await.next_attempt_at;
+    stale.release(db, back_at).await.unwrap();
+    assert_eq!(
+        row(db, &id).await.next_attempt_at,
+        held,
+        "the stale release changed nothing"
+    );
+
+    let sent = current.send(&fx.keyring, &fx.http, &fx.policy).await;
+    assert_eq!(
+        current.record(db, &fx.policy, sent).await.unwrap(),
+        Outcome::Succeeded
+    );
+    assert_eq!(rx.count(), 1, "sent once");
+    assert_eq!(attempts(db, &id).await.len(), 1);
+}
+
 on_both_databases!(
+    a_claim_given_back_is_due_again,
     down_then_recovers,
     retry_after_is_respected,
     redirect_is_a_failure,

@@ -235,17 +235,25 @@ async fn serve(conn: &DatabaseConnection, mut rx: mpsc::UnboundedReceiver<Envelo
     }
 }
 
+async fn begin(conn: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    conn.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Runs one batch in one transaction. Units dropped without running (the
 /// transaction could not start, or broke before their turn) answer their
 /// callers with an error through their dropped channel.
+///
+/// The first unit that writes in a transaction runs without a savepoint
+/// (one statement fewer, and no sub-journal): if it fails, the transaction
+/// holds nothing else, so it is rolled back whole and a new one begun for
+/// the rest of the batch. When the writer is not busy, most batches are
+/// one unit.
 async fn run_batch(conn: &DatabaseConnection, batch: &mut Vec<Envelope>) {
-    let txn = match conn
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await
-    {
+    let mut txn = match begin(conn).await {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, units = batch.len(), "database writer: could not begin a transaction");
@@ -255,11 +263,14 @@ async fn run_batch(conn: &DatabaseConnection, batch: &mut Vec<Envelope>) {
     };
     let mut finishes: Vec<Finish> = Vec::with_capacity(batch.len());
     let mut broken: Option<String> = None;
+    // Nothing written in `txn` yet.
+    let mut fresh = true;
     for (i, Envelope { unit, savepoint }) in batch.drain(..).enumerate() {
         if broken.is_some() {
             continue;
         }
-        if savepoint && let Err(e) = txn.execute_unprepared(&format!("SAVEPOINT u{i}")).await {
+        let own_savepoint = savepoint && !fresh;
+        if own_savepoint && let Err(e) = txn.execute_unprepared(&format!("SAVEPOINT u{i}")).await {
             broken = Some(e.to_string());
             continue;
         }
@@ -276,16 +287,35 @@ async fn run_batch(conn: &DatabaseConnection, batch: &mut Vec<Envelope>) {
             }
         };
         if ok {
+            fresh = false;
             continue;
         }
         if fatal {
             broken = Some("a statement failed and may have ended the transaction".into());
-        } else if savepoint
-            && let Err(e) = txn.execute_unprepared(&format!("ROLLBACK TO u{i}")).await
-        {
-            // The transaction itself is gone (SQLite rolled it back).
-            broken = Some(e.to_string());
+        } else if own_savepoint {
+            if let Err(e) = txn.execute_unprepared(&format!("ROLLBACK TO u{i}")).await {
+                // The transaction itself is gone (SQLite rolled it back).
+                broken = Some(e.to_string());
+            }
+        } else if savepoint {
+            // The first unit failed: undo it with its transaction and go on in a new one.
+            if let Err(e) = txn.rollback().await {
+                tracing::error!(error = %e, "database writer: rollback failed");
+            }
+            txn = match begin(conn).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "database writer: could not begin a transaction");
+                    // Nothing was written; the units left answer "stopped".
+                    for finish in finishes {
+                        finish(Err(e.to_string()));
+                    }
+                    // Returning drops the rest of the drained batch.
+                    return;
+                }
+            };
         }
+        // A failed single statement was undone by SQLite itself.
     }
     let outcome = match broken {
         Some(why) => {

@@ -136,6 +136,49 @@ async fn a_failing_unit_is_undone_alone() {
     f.cleanup();
 }
 
+/// The first unit of a transaction runs without a savepoint: when it
+/// fails, the transaction is rolled back and the rest of the batch goes on
+/// in a new one. Held behind a unit that waits, the next units are sure to
+/// form one batch, led by two failing ones.
+#[tokio::test]
+async fn a_failing_first_unit_is_undone_alone() {
+    let f = fixture().await;
+    let (release, held) = tokio::sync::oneshot::channel::<()>();
+    let w = f.writer.clone();
+    let hold = tokio::spawn(async move {
+        w.run::<(), DbErr, _>(move |txn| {
+            Box::pin(async move {
+                txn.execute_raw(insert("held")).await?;
+                let _ = held.await;
+                Ok(())
+            })
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let w = f.writer.clone();
+    let next = tokio::spawn(async move {
+        tokio::join!(
+            two_rows(&w, "x1", "x2", true),
+            two_rows(&w, "y1", "y2", true),
+            two_rows(&w, "k1", "k2", false),
+            w.execute(insert("s1")),
+            two_rows(&w, "z1", "z2", true),
+        )
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    release.send(()).unwrap();
+    hold.await.unwrap().unwrap();
+    let (x, y, ok, single, z) = next.await.unwrap();
+    for refused in [x, y, z] {
+        assert!(matches!(refused, Err(DbErr::Custom(m)) if m == "refused after writing"));
+    }
+    ok.unwrap();
+    single.unwrap();
+    assert_eq!(f.values().await, ["held", "k1", "k2", "s1"]);
+    f.cleanup();
+}
+
 #[tokio::test]
 async fn a_single_statement_breaking_a_rule_fails_alone() {
     let f = fixture().await;

@@ -816,44 +816,33 @@ async fn a_claim_given_back_is_due_again(t: &TestDb) {
     fx.endpoint(db, &rx.url).await;
     let id = fx.emit(db, "seller.linked").await.remove(0);
     let now = row(db, &id).await.next_attempt_at.unwrap();
-    let job = || async { delivery::read(db, &id).await.unwrap().unwrap() };
+    let claim_at = |at: DateTime<Utc>| {
+        let (id, policy) = (&id, &fx.policy);
+        async move {
+            let job = delivery::read(db, id).await.unwrap().unwrap();
+            delivery::claim(db, policy, job, at).await.unwrap()
+        }
+    };
 
-    let first = delivery::claim(db, &fx.policy, job().await, now)
-        .await
-        .unwrap()
-        .expect("due and pending: claimed");
+    let first = claim_at(now).await.expect("due and pending: claimed");
     assert!(
-        matches!(
-            delivery::claim(db, &fx.policy, job().await, now)
-                .await
-                .unwrap(),
-            Err(Skip::NotDue { .. })
-        ),
+        matches!(claim_at(now).await, Err(Skip::NotDue { .. })),
         "the claim's lease holds it"
     );
     let back_at = now + chrono::Duration::seconds(30);
     first.release(db, back_at).await.unwrap();
     assert_eq!(row(db, &id).await.next_attempt_at, Some(back_at));
     assert!(
-        matches!(
-            delivery::claim(db, &fx.policy, job().await, now)
-                .await
-                .unwrap(),
-            Err(Skip::NotDue { .. })
-        ),
+        matches!(claim_at(now).await, Err(Skip::NotDue { .. })),
         "not before the time it was given back for"
     );
 
     // Claimed again when due; a stale holder's release is ignored.
-    let stale = delivery::claim(db, &fx.policy, job().await, back_at)
-        .await
-        .unwrap()
-        .expect("due again: claimed");
+    let stale = claim_at(back_at).await.expect("due again: claimed");
     let lease_end = row(db, &id).await.next_attempt_at;
     let later = back_at + chrono::Duration::from_std(fx.policy.lease).unwrap();
-    let current = delivery::claim(db, &fx.policy, job().await, later)
+    let current = claim_at(later)
         .await
-        .unwrap()
         .expect("the first lease passed: claimed by another");
     assert_ne!(row(db, &id).await.next_attempt_at, lease_end);
     let held = row(db, &id).await.next_attempt_at;

@@ -831,6 +831,12 @@ fn cpu_rows(rows: &mut Rows, setup: Setup, phase: &str, c: &CpuReport) {
         setup,
         format!("{:.2}", c.machine_ms()),
     );
+    put(
+        rows,
+        &format!("(6) context switches per intent, {phase}: whole machine (/proc/stat)"),
+        setup,
+        format!("{:.0}", c.switches_per_intent()),
+    );
 }
 
 async fn pg_reset(a: &Args, stack: &Stack) {

@@ -4,7 +4,8 @@
 //! are this process, `/proc/self/stat`), divided by the intents the phase
 //! completed. `/proc/stat` gives the whole machine's as a cross-check: what it
 //! has beyond the sum is interrupt time not charged to a process (loopback
-//! TCP's softirq) and other programs on the machine.
+//! TCP's softirq) and other programs on the machine, and the context switches
+//! per intent (every statement and message is a hand-off between threads).
 
 use std::time::{Duration, Instant};
 
@@ -103,6 +104,15 @@ impl CpuReport {
         self.per_intent_ms(self.machine.busy() as f64 / self.tck)
     }
 
+    /// Context switches per intent, whole machine (`/proc/stat`'s `ctxt`).
+    pub fn switches_per_intent(&self) -> f64 {
+        if self.intents == 0 {
+            f64::NAN
+        } else {
+            self.machine.switches as f64 / self.intents as f64
+        }
+    }
+
     /// (process, ms per intent)
     pub fn per_process_ms(&self) -> Vec<(String, f64)> {
         self.rows
@@ -157,6 +167,11 @@ impl CpuReport {
             s(m.irq),
             s(m.steal),
             s(m.idle)
+        );
+        eprintln!(
+            "      context switches: {:.0} per intent, {:.0}/s",
+            self.switches_per_intent(),
+            m.switches as f64 / el
         );
         eprintln!(
             "    {:<44} {:>9.2} {:>8.2} {:>12.3}",

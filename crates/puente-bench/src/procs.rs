@@ -475,6 +475,9 @@ pub struct MachineCpu {
     pub softirq: u64,
     pub steal: u64,
     pub idle: u64,
+    /// Context switches (`ctxt`): every hand-off between threads, of every
+    /// process (on this 2-core machine a large share of the CPU).
+    pub switches: u64,
 }
 
 impl MachineCpu {
@@ -487,7 +490,13 @@ impl MachineCpu {
             .map(|x| x.parse().unwrap_or(0))
             .collect();
         let g = |i: usize| v.get(i).copied().unwrap_or(0);
+        let switches = s
+            .lines()
+            .find_map(|l| l.strip_prefix("ctxt "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
         MachineCpu {
+            switches,
             // user + nice (guest time is already inside user)
             user: g(0) + g(1),
             system: g(2),
@@ -510,6 +519,7 @@ impl MachineCpu {
             softirq: self.softirq.saturating_sub(before.softirq),
             steal: self.steal.saturating_sub(before.steal),
             idle: self.idle.saturating_sub(before.idle),
+            switches: self.switches.saturating_sub(before.switches),
         }
     }
 }

@@ -219,7 +219,7 @@ async fn handle(w: &WebhookWorker, slots: &Semaphore, m: Message) {
         // Its lease frees it.
         tracing::debug!(delivery = %id, error = %e, "webhooks: endpoint slot release failed");
     }
-    settle(w, &m, id, claimed.record(&w.db, &w.policy, sent).await).await;
+    settle(w, &m, id, sent.record(&w.db, &w.policy).await).await;
 }
 
 /// The endpoint has no free slot: the claim is given back and the message

@@ -3,7 +3,7 @@
 //! A delivery row (`msg_…`) is the job of record: `pending` with a
 //! `next_attempt_at`, or final (`succeeded`, `dead`). [`deliver_once`]
 //! (the worker runs the same three steps apart: [`claim`],
-//! [`Claimed::send`], [`Claimed::record`], holding the endpoint's slot for
+//! [`Claimed::send`], [`Sent::record`], holding the endpoint's slot for
 //! the send only):
 //!
 //! 1. claims the row if it is pending and due, by pushing `next_attempt_at`
@@ -144,8 +144,11 @@ pub async fn deliver_job(
 ) -> Result<Outcome, CoreError> {
     match claim(db, policy, job, now).await? {
         Ok(claimed) => {
-            let sent = claimed.send(keyring, http, policy).await;
-            claimed.record(db, policy, sent).await
+            claimed
+                .send(keyring, http, policy)
+                .await
+                .record(db, policy)
+                .await
         }
         Err(skip) => Ok(Outcome::Skipped(skip)),
     }
@@ -219,13 +222,18 @@ pub struct Claimed {
     now: DateTime<Utc>,
 }
 
-/// What [`Claimed::send`] gave, for [`Claimed::record`].
-pub struct Sent(Sending);
+/// A claimed delivery after [`Claimed::send`], to be recorded ([`Sent::record`]).
+pub struct Sent {
+    delivery: Delivery,
+    now: DateTime<Utc>,
+    outcome: Sending,
+}
 
 enum Sending {
     /// Nothing can be sent, ever: the delivery dies with this reason.
     Impossible(&'static str),
-    Exchanged(Exchange),
+    /// The request was made (or failed) to this endpoint.
+    Exchanged(Box<Endpoint>, Exchange),
 }
 
 impl Claimed {
@@ -236,59 +244,48 @@ impl Claimed {
     /// Signs and POSTs the event through the SSRF-guarded client (nothing
     /// is written).
     pub async fn send(
-        &self,
+        self,
         keyring: &Keyring,
         http: &WebhookHttp,
         policy: &DeliveryPolicy,
     ) -> Sent {
-        let Some(ep) = &self.endpoint else {
-            return Sent(Sending::Impossible("the endpoint was deleted"));
-        };
-        if ep.status == EndpointStatus::Disabled {
-            return Sent(Sending::Impossible("the endpoint is disabled"));
-        }
-        let Some(event) = &self.event else {
-            return Sent(Sending::Impossible("the event no longer exists"));
-        };
-        let exchange = match endpoints::signing_secrets(keyring, ep, self.now) {
-            Ok(secrets) => {
-                send(
-                    http,
-                    policy,
-                    ep,
-                    self.delivery.id.as_str(),
-                    &event.payload,
-                    &secrets,
-                    self.now,
-                )
-                .await
-            }
-            Err(e) => Exchange::failed(format!("cannot open the endpoint's signing secret: {e}")),
-        };
-        Sent(Sending::Exchanged(exchange))
-    }
-
-    /// Records what [`Self::send`] gave: the attempt's row, the delivery's
-    /// move and the endpoint's failure tracking, atomically.
-    pub async fn record(
-        self,
-        db: &Db,
-        policy: &DeliveryPolicy,
-        sent: Sent,
-    ) -> Result<Outcome, CoreError> {
         let Claimed {
-            delivery: d,
+            delivery,
             endpoint,
+            event,
             now,
-            ..
         } = self;
-        match (sent.0, endpoint) {
-            (Sending::Exchanged(x), Some(ep)) => record(db, policy, d, &ep, x, now).await,
-            (Sending::Impossible(reason), _) => settle_dead(db, &d, reason, now).await,
-            // Cannot happen: an exchange needs the endpoint.
-            (Sending::Exchanged(_), None) => {
-                settle_dead(db, &d, "the endpoint was deleted", now).await
+        let outcome = match (endpoint, event) {
+            (None, _) => Sending::Impossible("the endpoint was deleted"),
+            (Some(ep), _) if ep.status == EndpointStatus::Disabled => {
+                Sending::Impossible("the endpoint is disabled")
             }
+            (Some(_), None) => Sending::Impossible("the event no longer exists"),
+            (Some(ep), Some(event)) => {
+                let exchange = match endpoints::signing_secrets(keyring, &ep, now) {
+                    Ok(secrets) => {
+                        send(
+                            http,
+                            policy,
+                            &ep,
+                            delivery.id.as_str(),
+                            &event.payload,
+                            &secrets,
+                            now,
+                        )
+                        .await
+                    }
+                    Err(e) => {
+                        Exchange::failed(format!("cannot open the endpoint's signing secret: {e}"))
+                    }
+                };
+                Sending::Exchanged(Box::new(ep), exchange)
+            }
+        };
+        Sent {
+            delivery,
+            now,
+            outcome,
         }
     }
 
@@ -309,6 +306,22 @@ impl Claimed {
         };
         released.exec(db).await?;
         Ok(())
+    }
+}
+
+impl Sent {
+    /// Records the attempt: its row, the delivery's move and the endpoint's
+    /// failure tracking, atomically.
+    pub async fn record(self, db: &Db, policy: &DeliveryPolicy) -> Result<Outcome, CoreError> {
+        let Sent {
+            delivery: d,
+            now,
+            outcome,
+        } = self;
+        match outcome {
+            Sending::Exchanged(ep, x) => record(db, policy, d, &ep, x, now).await,
+            Sending::Impossible(reason) => settle_dead(db, &d, reason, now).await,
+        }
     }
 }
 

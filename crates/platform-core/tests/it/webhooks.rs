@@ -855,7 +855,7 @@ async fn a_claim_given_back_is_due_again(t: &TestDb) {
 
     let sent = current.send(&fx.keyring, &fx.http, &fx.policy).await;
     assert_eq!(
-        current.record(db, &fx.policy, sent).await.unwrap(),
+        sent.record(db, &fx.policy).await.unwrap(),
         Outcome::Succeeded
     );
     assert_eq!(rx.count(), 1, "sent once");
